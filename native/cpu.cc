@@ -1,0 +1,56 @@
+#include "cpu.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace pensieve {
+
+namespace {
+
+CpuFeatures detect() {
+  CpuFeatures f;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  f.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  f.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  f.avx512bf16 = f.avx512 && __builtin_cpu_supports("avx512bf16");
+  f.avx512vnni = f.avx512 && __builtin_cpu_supports("avx512vnni");
+#endif
+  return f;
+}
+
+Isa initial_cap() {
+  const char* env = std::getenv("PENSIEVE_ISA");
+  if (env == nullptr) return Isa::Avx512;
+  if (std::strcmp(env, "scalar") == 0) return Isa::Scalar;
+  if (std::strcmp(env, "avx2") == 0) return Isa::Avx2;
+  return Isa::Avx512;
+}
+
+Isa g_cap = initial_cap();
+
+}  // namespace
+
+const CpuFeatures& cpu() {
+  static const CpuFeatures features = detect();
+  return features;
+}
+
+Isa active_isa() {
+  const CpuFeatures& f = cpu();
+  Isa best = f.avx512 ? Isa::Avx512 : (f.avx2 ? Isa::Avx2 : Isa::Scalar);
+  return static_cast<int>(best) < static_cast<int>(g_cap) ? best : g_cap;
+}
+
+void set_max_isa(Isa isa) { g_cap = isa; }
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "scalar";
+  }
+}
+
+}  // namespace pensieve

@@ -1,0 +1,79 @@
+// The native (C++) backend: a typed face over build/Release/pensieve_native.node.
+// TS decides what to compute; the addon only computes it.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { AttentionBatch, CpuInfo, Kernels, Matrix, PackedDType, RawMatrix, RopeStyle } from './types.js';
+
+/** An opaque handle owning a packed weight in native memory. */
+type MatrixHandle = object;
+
+/** The functions the addon exports (native/*.cc register them). */
+interface Addon {
+  cpuInfo(): CpuInfo;
+  setThreads(n: number): number;
+  setMaxIsa(isa: 'scalar' | 'avx2' | 'avx512'): string;
+  packMatrix(data: Uint8Array, srcDtype: string, rows: number, cols: number, dstDtype: PackedDType): MatrixHandle;
+  matmul(w: MatrixHandle, x: Float32Array, m: number, out: Float32Array, bias: Float32Array | null): void;
+  embedding(w: MatrixHandle, ids: Int32Array, out: Float32Array): void;
+  rmsnorm(x: Float32Array, weight: Float32Array, eps: number, out: Float32Array): void;
+  rope(x: Float32Array, positions: Int32Array, numHeads: number, headDim: number, invFreq: Float32Array, neox: boolean): void;
+  siluMul(gate: Float32Array, up: Float32Array, out: Float32Array): void;
+  add(dst: Float32Array, src: Float32Array): void;
+  writeKV(
+    k: Float32Array, v: Float32Array, slotMapping: Int32Array, kCache: Float32Array, vCache: Float32Array,
+    numKvHeads: number, headDim: number, blockSize: number,
+  ): void;
+  pagedAttention(
+    q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array,
+    qIndptr: Int32Array, qPos: Int32Array, blockTables: Int32Array, blockTableIndptr: Int32Array, contextLens: Int32Array,
+    numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number,
+  ): void;
+}
+
+const addonPath = fileURLToPath(new URL('../../build/Release/pensieve_native.node', import.meta.url));
+
+function loadAddon(): Addon {
+  try {
+    return createRequire(import.meta.url)(addonPath) as Addon;
+  } catch (err) {
+    throw new Error(`the native addon is not built (${addonPath}): run \`npm ci\` or \`npm run build:native\`\n${String(err)}`);
+  }
+}
+
+export const addon: Addon = loadAddon();
+
+class NativeMatrix implements Matrix {
+  constructor(readonly rows: number, readonly cols: number, readonly dtype: PackedDType, readonly handle: MatrixHandle) {}
+}
+
+function handleOf(w: Matrix): MatrixHandle {
+  if (!(w instanceof NativeMatrix)) throw new TypeError('matrix was not packed by the native backend');
+  return w.handle;
+}
+
+export const nativeKernels: Kernels = {
+  name: 'native',
+  packMatrix(src: RawMatrix, dtype: PackedDType): Matrix {
+    return new NativeMatrix(src.rows, src.cols, dtype, addon.packMatrix(src.data, src.dtype, src.rows, src.cols, dtype));
+  },
+  matmul(w, x, m, out, bias) {
+    addon.matmul(handleOf(w), x, m, out, bias ?? null);
+  },
+  embedding(w, ids, out) {
+    addon.embedding(handleOf(w), ids, out);
+  },
+  rmsnorm: (x, weight, eps, out) => addon.rmsnorm(x, weight, eps, out),
+  rope(x: Float32Array, positions: Int32Array, numHeads: number, headDim: number, invFreq: Float32Array, style: RopeStyle) {
+    addon.rope(x, positions, numHeads, headDim, invFreq, style === 'neox');
+  },
+  siluMul: (gate, up, out) => addon.siluMul(gate, up, out),
+  add: (dst, src) => addon.add(dst, src),
+  writeKV: (k, v, slotMapping, kCache, vCache, numKvHeads, headDim, blockSize) =>
+    addon.writeKV(k, v, slotMapping, kCache, vCache, numKvHeads, headDim, blockSize),
+  pagedAttention(b: AttentionBatch, q, kCache, vCache, out) {
+    addon.pagedAttention(
+      q, kCache, vCache, out, b.qIndptr, b.qPos, b.blockTables, b.blockTableIndptr, b.contextLens,
+      b.numHeads, b.numKvHeads, b.headDim, b.blockSize, b.scale,
+    );
+  },
+};

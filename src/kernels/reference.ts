@@ -1,0 +1,207 @@
+// Plain TypeScript kernels: the definition of what each kernel computes, and
+// the reference the native kernels are tested against. Slow by design (f64
+// arithmetic, no blocking); never used to serve.
+import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES, f16ToF32, f32ToF16, roundHalfAway, roundToBf16, toFloat32 } from './dtype.js';
+import type { AttentionBatch, Kernels, Matrix, PackedDType, RawMatrix, RopeStyle } from './types.js';
+
+/** A packed weight of the reference backend: values as the matmul sees them. */
+class RefMatrix implements Matrix {
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+    readonly dtype: PackedDType,
+    /** Dequantized values [rows][cols] (bf16-rounded for bf16, d·q for q8_0). */
+    readonly values: Float32Array,
+    /** q8_0 only: int8 values and one scale per 32-block. */
+    readonly q8?: { q: Int8Array; scales: Float32Array },
+  ) {}
+}
+
+function asRef(w: Matrix): RefMatrix {
+  if (!(w instanceof RefMatrix)) throw new TypeError('matrix was not packed by the reference backend');
+  return w;
+}
+
+function packQ8(values: Float32Array, rows: number, cols: number): { q: Int8Array; scales: Float32Array; values: Float32Array } {
+  const blocks = (rows * cols) / Q8_0_BLOCK;
+  const q = new Int8Array(rows * cols);
+  const scales = new Float32Array(blocks);
+  for (let b = 0; b < blocks; b++) {
+    let amax = 0;
+    for (let j = 0; j < Q8_0_BLOCK; j++) amax = Math.max(amax, Math.abs(values[b * Q8_0_BLOCK + j]!));
+    const d = amax / 127;
+    const id = d ? 1 / d : 0;
+    for (let j = 0; j < Q8_0_BLOCK; j++) q[b * Q8_0_BLOCK + j] = roundHalfAway(values[b * Q8_0_BLOCK + j]! * id);
+    // The stored scale is f16, as in GGML files.
+    scales[b] = f16ToF32(f32ToF16(d));
+  }
+  const deq = new Float32Array(rows * cols);
+  for (let i = 0; i < deq.length; i++) deq[i] = scales[Math.floor(i / Q8_0_BLOCK)]! * q[i]!;
+  return { q, scales, values: deq };
+}
+
+function unpackQ8Source(src: RawMatrix): { q: Int8Array; scales: Float32Array; values: Float32Array } {
+  const blocks = (src.rows * src.cols) / Q8_0_BLOCK;
+  const view = new DataView(src.data.buffer, src.data.byteOffset, src.data.byteLength);
+  const q = new Int8Array(src.rows * src.cols);
+  const scales = new Float32Array(blocks);
+  const values = new Float32Array(src.rows * src.cols);
+  for (let b = 0; b < blocks; b++) {
+    scales[b] = f16ToF32(view.getUint16(b * Q8_0_BLOCK_BYTES, true));
+    for (let j = 0; j < Q8_0_BLOCK; j++) {
+      const v = view.getInt8(b * Q8_0_BLOCK_BYTES + 2 + j);
+      q[b * Q8_0_BLOCK + j] = v;
+      values[b * Q8_0_BLOCK + j] = scales[b]! * v;
+    }
+  }
+  return { q, scales, values };
+}
+
+function quantizeRowQ8(x: Float32Array, offset: number, cols: number): { q: Int8Array; scales: Float32Array } {
+  const q = new Int8Array(cols);
+  const scales = new Float32Array(cols / Q8_0_BLOCK);
+  for (let b = 0; b < cols / Q8_0_BLOCK; b++) {
+    let amax = 0;
+    for (let j = 0; j < Q8_0_BLOCK; j++) amax = Math.max(amax, Math.abs(x[offset + b * Q8_0_BLOCK + j]!));
+    const d = Math.fround(amax / 127);
+    const id = d ? 1 / d : 0;
+    scales[b] = d;
+    for (let j = 0; j < Q8_0_BLOCK; j++) q[b * Q8_0_BLOCK + j] = roundHalfAway(x[offset + b * Q8_0_BLOCK + j]! * id);
+  }
+  return { q, scales };
+}
+
+export const referenceKernels: Kernels = {
+  name: 'reference',
+
+  packMatrix(src: RawMatrix, dtype: PackedDType): Matrix {
+    const { rows, cols } = src;
+    if (dtype === 'q8_0') {
+      if (cols % Q8_0_BLOCK !== 0) throw new RangeError(`q8_0 needs cols divisible by ${Q8_0_BLOCK}, got ${cols}`);
+      const packed = src.dtype === 'q8_0' ? unpackQ8Source(src) : packQ8(toFloat32(src.dtype, src.data, rows * cols), rows, cols);
+      return new RefMatrix(rows, cols, dtype, packed.values, { q: packed.q, scales: packed.scales });
+    }
+    const values = toFloat32(src.dtype, src.data, rows * cols);
+    if (dtype === 'bf16') for (let i = 0; i < values.length; i++) values[i] = roundToBf16(values[i]!);
+    return new RefMatrix(rows, cols, dtype, values);
+  },
+
+  matmul(w: Matrix, x: Float32Array, m: number, out: Float32Array, bias?: Float32Array): void {
+    const mat = asRef(w);
+    const { rows, cols } = mat;
+    for (let i = 0; i < m; i++) {
+      if (mat.dtype === 'q8_0') {
+        const xq = quantizeRowQ8(x, i * cols, cols);
+        const { q, scales } = mat.q8!;
+        for (let n = 0; n < rows; n++) {
+          let acc = 0;
+          for (let b = 0; b < cols / Q8_0_BLOCK; b++) {
+            let dot = 0;
+            for (let j = 0; j < Q8_0_BLOCK; j++) dot += q[n * cols + b * Q8_0_BLOCK + j]! * xq.q[b * Q8_0_BLOCK + j]!;
+            acc += scales[(n * cols) / Q8_0_BLOCK + b]! * xq.scales[b]! * dot;
+          }
+          out[i * rows + n] = acc + (bias ? bias[n]! : 0);
+        }
+        continue;
+      }
+      const round = mat.dtype === 'bf16';
+      for (let n = 0; n < rows; n++) {
+        let acc = 0;
+        for (let k = 0; k < cols; k++) {
+          const xv = round ? roundToBf16(x[i * cols + k]!) : x[i * cols + k]!;
+          acc += mat.values[n * cols + k]! * xv;
+        }
+        out[i * rows + n] = acc + (bias ? bias[n]! : 0);
+      }
+    }
+  },
+
+  embedding(w: Matrix, ids: Int32Array, out: Float32Array): void {
+    const mat = asRef(w);
+    ids.forEach((id, i) => {
+      if (id < 0 || id >= mat.rows) throw new RangeError(`token id ${id} out of range [0, ${mat.rows})`);
+      out.set(mat.values.subarray(id * mat.cols, (id + 1) * mat.cols), i * mat.cols);
+    });
+  },
+
+  rmsnorm(x: Float32Array, weight: Float32Array, eps: number, out: Float32Array): void {
+    const dim = weight.length;
+    for (let r = 0; r < x.length / dim; r++) {
+      let ss = 0;
+      for (let i = 0; i < dim; i++) ss += x[r * dim + i]! ** 2;
+      const inv = 1 / Math.sqrt(ss / dim + eps);
+      for (let i = 0; i < dim; i++) out[r * dim + i] = x[r * dim + i]! * inv * weight[i]!;
+    }
+  },
+
+  rope(x: Float32Array, positions: Int32Array, numHeads: number, headDim: number, invFreq: Float32Array, style: RopeStyle): void {
+    const half = headDim / 2;
+    positions.forEach((pos, t) => {
+      for (let h = 0; h < numHeads; h++) {
+        const base = (t * numHeads + h) * headDim;
+        for (let j = 0; j < half; j++) {
+          const angle = pos * invFreq[j]!;
+          const c = Math.cos(angle), s = Math.sin(angle);
+          const i0 = style === 'interleaved' ? base + 2 * j : base + j;
+          const i1 = style === 'interleaved' ? i0 + 1 : i0 + half;
+          const a = x[i0]!, b = x[i1]!;
+          x[i0] = a * c - b * s;
+          x[i1] = a * s + b * c;
+        }
+      }
+    });
+  },
+
+  siluMul(gate: Float32Array, up: Float32Array, out: Float32Array): void {
+    for (let i = 0; i < gate.length; i++) out[i] = (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
+  },
+
+  add(dst: Float32Array, src: Float32Array): void {
+    for (let i = 0; i < dst.length; i++) dst[i] = dst[i]! + src[i]!;
+  },
+
+  writeKV(k, v, slotMapping, kCache, vCache, numKvHeads, headDim, blockSize): void {
+    slotMapping.forEach((slot, t) => {
+      if (slot < 0) return;
+      const block = Math.floor(slot / blockSize), offset = slot % blockSize;
+      for (let h = 0; h < numKvHeads; h++) {
+        const src = (t * numKvHeads + h) * headDim;
+        const dst = ((block * numKvHeads + h) * blockSize + offset) * headDim;
+        kCache.set(k.subarray(src, src + headDim), dst);
+        vCache.set(v.subarray(src, src + headDim), dst);
+      }
+    });
+  },
+
+  pagedAttention(batch: AttentionBatch, q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array): void {
+    const { numHeads, numKvHeads, headDim, blockSize, scale, qIndptr, qPos, blockTables, blockTableIndptr, contextLens } = batch;
+    const group = numHeads / numKvHeads;
+    for (let r = 0; r + 1 < qIndptr.length; r++) {
+      const table = blockTables.subarray(blockTableIndptr[r]!, blockTableIndptr[r + 1]!);
+      for (let t = qIndptr[r]!; t < qIndptr[r + 1]!; t++) {
+        const visible = Math.min(qPos[t]! + 1, contextLens[r]!);
+        for (let h = 0; h < numHeads; h++) {
+          const kvh = Math.floor(h / group);
+          const qBase = (t * numHeads + h) * headDim;
+          const scores = new Float64Array(visible);
+          let max = -Infinity;
+          for (let p = 0; p < visible; p++) {
+            const base = ((table[Math.floor(p / blockSize)]! * numKvHeads + kvh) * blockSize + (p % blockSize)) * headDim;
+            let dot = 0;
+            for (let d = 0; d < headDim; d++) dot += q[qBase + d]! * kCache[base + d]!;
+            scores[p] = dot * scale;
+            max = Math.max(max, scores[p]!);
+          }
+          let sum = 0;
+          for (let p = 0; p < visible; p++) sum += (scores[p] = Math.exp(scores[p]! - max));
+          for (let d = 0; d < headDim; d++) out[qBase + d] = 0;
+          for (let p = 0; p < visible; p++) {
+            const base = ((table[Math.floor(p / blockSize)]! * numKvHeads + kvh) * blockSize + (p % blockSize)) * headDim;
+            const wgt = scores[p]! / sum;
+            for (let d = 0; d < headDim; d++) out[qBase + d] = out[qBase + d]! + wgt * vCache[base + d]!;
+          }
+        }
+      }
+    }
+  },
+};

@@ -1,0 +1,113 @@
+// The kernel interface: everything the model computes goes through one of these
+// calls. Two backends implement it — native C++ (src/kernels/native.ts) and a
+// plain TypeScript reference (src/kernels/reference.ts) that defines the
+// semantics and that the native kernels are tested against.
+import type { TensorDType } from './dtype.js';
+
+/** Formats a weight matrix can be packed into for matmul. */
+export type PackedDType = 'f32' | 'bf16' | 'q8_0';
+
+/** A 2-D weight as stored in a file: row-major [rows][cols]; rows = output features. */
+export interface RawMatrix {
+  dtype: TensorDType;
+  rows: number;
+  cols: number;
+  data: Uint8Array;
+}
+
+/** A weight packed for matmul; opaque to everything but its backend. */
+export interface Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly dtype: PackedDType;
+}
+
+/**
+ * 'interleaved' rotates consecutive pairs (2i, 2i+1) — GGUF llama, llama2.c.
+ * 'neox' rotates i with i + headDim/2 — Hugging Face, GGUF qwen2.
+ */
+export type RopeStyle = 'interleaved' | 'neox';
+
+/**
+ * A ragged batch of R requests for paged attention. Request r owns query rows
+ * qIndptr[r]..qIndptr[r+1]-1; each row has an absolute position qPos[t] and
+ * attends the request's cached positions 0..min(qPos[t], contextLens[r]-1).
+ * Positions need not be contiguous (a recomputed prefix plus a new prompt).
+ * Token at position p lives in block blockTables[blockTableIndptr[r] + p / blockSize],
+ * at offset p % blockSize.
+ */
+export interface AttentionBatch {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  blockSize: number;
+  scale: number;
+  qIndptr: Int32Array;
+  qPos: Int32Array;
+  blockTables: Int32Array;
+  blockTableIndptr: Int32Array;
+  contextLens: Int32Array;
+}
+
+export interface CpuInfo {
+  avx2: boolean;
+  avx512: boolean;
+  avx512bf16: boolean;
+  avx512vnni: boolean;
+  isa: string;
+  threads: number;
+}
+
+export interface Kernels {
+  readonly name: string;
+
+  /**
+   * Packs a file weight for matmul. bf16 packing rounds to nearest even;
+   * q8_0 packing quantizes 32-value blocks along cols with an f16 scale
+   * (GGML's q8_0); a q8_0 source packed as q8_0 keeps its bytes.
+   */
+  packMatrix(src: RawMatrix, dtype: PackedDType): Matrix;
+
+  /**
+   * out[i][n] = Σ_k x[i][k]·W[n][k] (+ bias[n]) for i < m; x is [m][cols], out [m][rows].
+   * bf16 weights: x is rounded to bf16 and products accumulate in f32.
+   * q8_0 weights: each 32-block of a row of x is quantized to int8 with an f32
+   * scale d = max|x|/127 (q = round(x/d)) and the dot is Σ_blocks d_w·d_x·Σ q_w·q_x.
+   */
+  matmul(w: Matrix, x: Float32Array, m: number, out: Float32Array, bias?: Float32Array): void;
+
+  /** out[i] = row ids[i] of W, as f32: [ids.length][cols]. */
+  embedding(w: Matrix, ids: Int32Array, out: Float32Array): void;
+
+  /** Row-wise over rows of weight.length: out = x / sqrt(mean(x²) + eps) · weight. out may be x. */
+  rmsnorm(x: Float32Array, weight: Float32Array, eps: number, out: Float32Array): void;
+
+  /**
+   * In-place rotary embedding of x [positions.length][numHeads][headDim]:
+   * pair j (of headDim/2) of token t turns by angle positions[t]·invFreq[j].
+   */
+  rope(x: Float32Array, positions: Int32Array, numHeads: number, headDim: number, invFreq: Float32Array, style: RopeStyle): void;
+
+  /** out[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^-g). out may alias gate. */
+  siluMul(gate: Float32Array, up: Float32Array, out: Float32Array): void;
+
+  /** dst[i] += src[i]. */
+  add(dst: Float32Array, src: Float32Array): void;
+
+  /**
+   * Writes each token's K and V ([T][numKvHeads][headDim]) into the layer's cache
+   * pools ([numBlocks][numKvHeads][blockSize][headDim]) at slot slotMapping[t]
+   * (= block·blockSize + offset); a negative slot skips the token.
+   */
+  writeKV(
+    k: Float32Array, v: Float32Array, slotMapping: Int32Array,
+    kCache: Float32Array, vCache: Float32Array,
+    numKvHeads: number, headDim: number, blockSize: number,
+  ): void;
+
+  /**
+   * out [T][numHeads][headDim] = softmax(q·Kᵀ·scale, masked by position) · V over the
+   * paged cache; query head h reads KV head floor(h / (numHeads / numKvHeads)).
+   */
+  pagedAttention(batch: AttentionBatch, q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array): void;
+}
