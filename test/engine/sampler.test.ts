@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GREEDY, Rng, Sampler, argmax, type SamplingParams } from '../../src/engine/sampler.js';
+
+const logits = Float32Array.from([1.0, 3.0, 2.0, 0.5, 2.9]);
+const params = (p: Partial<SamplingParams>): SamplingParams => ({ ...GREEDY, temperature: 1, ...p });
+
+function frequencies(p: SamplingParams, draws: number, input = logits): number[] {
+  const s = new Sampler(p);
+  const counts = new Array<number>(input.length).fill(0);
+  for (let i = 0; i < draws; i++) counts[s.sample(input)]!++;
+  return counts.map((c) => c / draws);
+}
+
+test('temperature 0 picks the argmax, the first one on ties', () => {
+  assert.equal(new Sampler(GREEDY).sample(logits), 1);
+  assert.equal(argmax(Float32Array.from([0, 5, 5])), 1);
+});
+
+test('a seed makes sampling repeatable, and different seeds differ', () => {
+  const run = (seed: number) => Array.from({ length: 50 }, ((s) => () => s.sample(logits))(new Sampler(params({ seed }))));
+  assert.deepEqual(run(7), run(7));
+  assert.notDeepEqual(run(7), run(8));
+});
+
+test('samples follow softmax(logits / temperature)', () => {
+  const t = 0.7;
+  const z = Array.from(logits, (l) => Math.exp(l / t));
+  const sum = z.reduce((a, b) => a + b, 0);
+  const f = frequencies(params({ temperature: t, seed: 1 }), 40000);
+  z.forEach((w, i) => assert.ok(Math.abs(f[i]! - w / sum) < 0.01, `token ${i}: ${f[i]} vs ${w / sum}`));
+});
+
+test('top-k keeps only the k most likely tokens', () => {
+  const f = frequencies(params({ topK: 2, seed: 2 }), 5000);
+  assert.equal(f[0], 0);
+  assert.equal(f[2], 0);
+  assert.ok(f[1]! > 0 && f[4]! > 0);
+  assert.equal(frequencies(params({ topK: 1, seed: 3 }), 200)[1], 1);
+});
+
+test('top-p keeps the smallest set reaching p', () => {
+  // probabilities at T=1: ~[0.05, 0.37, 0.14, 0.03, 0.34]; p=0.5 keeps tokens 1 and 4.
+  const f = frequencies(params({ topP: 0.5, seed: 4 }), 5000);
+  assert.deepEqual(f.map((x) => x > 0), [false, true, false, false, true]);
+});
+
+test('min-p drops tokens below min_p times the best probability', () => {
+  // p2/p1 = e^-1 ≈ 0.37: min_p 0.3 keeps {1, 4, 2}; 0.5 keeps {1, 4}.
+  assert.deepEqual(frequencies(params({ minP: 0.3, seed: 5 }), 5000).map((x) => x > 0), [false, true, true, false, true]);
+  assert.deepEqual(frequencies(params({ minP: 0.5, seed: 5 }), 5000).map((x) => x > 0), [false, true, false, false, true]);
+});
+
+test('presence and frequency penalties lower already generated tokens', () => {
+  const presence = new Sampler({ ...GREEDY, presencePenalty: 0.2 });
+  assert.equal(presence.sample(logits), 1);
+  presence.accept(1);
+  assert.equal(presence.sample(logits), 4, 'token 1 drops to 2.8, below token 4 (2.9)');
+
+  const frequency = new Sampler({ ...GREEDY, frequencyPenalty: 0.06 });
+  frequency.accept(1);
+  assert.equal(frequency.sample(logits), 1, 'one occurrence: 2.94 still wins');
+  frequency.accept(1);
+  assert.equal(frequency.sample(logits), 4, 'two occurrences: 2.88 loses to 2.9');
+});
+
+test('the rng is uniform in [0, 1)', () => {
+  const rng = new Rng(42);
+  let sum = 0;
+  for (let i = 0; i < 100000; i++) {
+    const u = rng.next();
+    assert.ok(u >= 0 && u < 1);
+    sum += u;
+  }
+  assert.ok(Math.abs(sum / 100000 - 0.5) < 0.01);
+});
