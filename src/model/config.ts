@@ -1,0 +1,249 @@
+// What shape a model has, whatever file it came from: the one ModelConfig every loader produces
+// (HF config.json here; GGUF and llama2.c headers in their readers) and the checks that make a
+// nonsensical config fail at load rather than as a wrong answer later.
+
+import { z } from 'zod';
+import { ModelLoadError } from './errors.js';
+
+export type RopeScaling =
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
+  | { type: 'linear'; factor: number };
+
+export interface ModelConfig {
+  architecture: 'llama' | 'qwen2';
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  ropeScaling: RopeScaling | null;
+  /** 'interleaved': rotate pairs (2i, 2i+1) (GGUF llama, llama2.c); 'neox': rotate i with i+headDim/2 (HF, GGUF qwen2). */
+  ropeStyle: 'interleaved' | 'neox';
+  /**
+   * Per-frequency divisors (headDim/2 of them) stored in the file instead of scaling parameters:
+   * Llama 3 GGUFs carry llama3 scaling only as the `rope_freqs.weight` tensor, whose parameters
+   * cannot be recovered from it. Absent when the file has no such tensor (rope.ts applies both).
+   */
+  ropeFreqFactors?: Float32Array;
+  /** No lm_head tensor: logits use embed_tokens. */
+  tieWordEmbeddings: boolean;
+  /** q/k/v projections have biases (qwen2). */
+  attentionBias: boolean;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+}
+
+// Architecture class names and model_type values, mapped to the code path that runs them.
+const SUPPORTED: ReadonlyMap<string, ModelConfig['architecture']> = new Map([
+  ['LlamaForCausalLM', 'llama'],
+  ['MistralForCausalLM', 'llama'],
+  ['Qwen2ForCausalLM', 'qwen2'],
+  ['llama', 'llama'],
+  ['mistral', 'llama'],
+  ['qwen2', 'qwen2'],
+]);
+
+const posInt = z.number().int().positive();
+const tokenId = z.number().int().nonnegative();
+
+const ropeScalingSchema = z.looseObject({
+  rope_type: z.string().optional(),
+  type: z.string().optional(),
+  factor: z.number().positive().optional(),
+  low_freq_factor: z.number().positive().optional(),
+  high_freq_factor: z.number().positive().optional(),
+  original_max_position_embeddings: posInt.optional(),
+  rope_theta: z.number().positive().optional(),
+});
+
+const hfConfigSchema = z.looseObject({
+  architectures: z.array(z.string()).optional(),
+  model_type: z.string().optional(),
+  hidden_size: posInt,
+  intermediate_size: posInt,
+  num_hidden_layers: posInt,
+  num_attention_heads: posInt,
+  num_key_value_heads: posInt.nullish(),
+  head_dim: posInt.nullish(),
+  vocab_size: posInt,
+  max_position_embeddings: posInt.optional(),
+  rms_norm_eps: z.number().positive().optional(),
+  rope_theta: z.number().positive().optional(),
+  rope_scaling: ropeScalingSchema.nullish(),
+  // transformers v5 moves rope_theta and rope_scaling here.
+  rope_parameters: ropeScalingSchema.nullish(),
+  tie_word_embeddings: z.boolean().optional(),
+  attention_bias: z.boolean().optional(),
+  mlp_bias: z.boolean().optional(),
+  hidden_act: z.string().optional(),
+  bos_token_id: tokenId.nullish(),
+  eos_token_id: z.union([tokenId, z.array(tokenId)]).nullish(),
+  sliding_window: posInt.nullish(),
+  use_sliding_window: z.boolean().optional(),
+});
+
+/** Parses an HF config.json object (already JSON-decoded); `file` names it in errors. */
+export function configFromHf(json: unknown, file: string): ModelConfig {
+  const architecture = hfArchitecture(json, file);
+  const parsed = hfConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ModelLoadError(file, `invalid config.json: ${issues}`);
+  }
+  const c = parsed.data;
+  if (c.hidden_act !== undefined && c.hidden_act !== 'silu') {
+    throw new ModelLoadError(file, `hidden_act ${c.hidden_act} is not supported; supported: silu`);
+  }
+  if (c.mlp_bias) throw new ModelLoadError(file, 'mlp_bias is not supported');
+  // Llama's attention_bias also puts a bias on o_proj, which no supported model has.
+  if (architecture === 'llama' && c.attention_bias) throw new ModelLoadError(file, 'attention_bias is not supported for llama');
+  if (c.use_sliding_window) throw new ModelLoadError(file, 'use_sliding_window is not supported');
+
+  const defaultMaxPos = architecture === 'qwen2' ? 32768 : 2048;
+  let maxPositionEmbeddings = c.max_position_embeddings ?? defaultMaxPos;
+  // Mistral v0.1 attends over a 4096-token window; capping the context keeps full attention exact.
+  const isMistral = c.model_type === 'mistral' || (c.architectures ?? []).includes('MistralForCausalLM');
+  if (isMistral && c.sliding_window != null) maxPositionEmbeddings = Math.min(maxPositionEmbeddings, c.sliding_window);
+
+  const eos = c.eos_token_id;
+  const config: ModelConfig = {
+    architecture,
+    hiddenSize: c.hidden_size,
+    intermediateSize: c.intermediate_size,
+    numLayers: c.num_hidden_layers,
+    numHeads: c.num_attention_heads,
+    numKvHeads: c.num_key_value_heads ?? c.num_attention_heads,
+    headDim: c.head_dim ?? c.hidden_size / c.num_attention_heads,
+    vocabSize: c.vocab_size,
+    maxPositionEmbeddings,
+    rmsNormEps: c.rms_norm_eps ?? 1e-6,
+    ropeTheta: c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000,
+    ropeScaling: ropeScalingFromHf(c.rope_scaling ?? c.rope_parameters ?? null, file),
+    ropeStyle: 'neox',
+    tieWordEmbeddings: c.tie_word_embeddings ?? false,
+    attentionBias: architecture === 'qwen2',
+    bosTokenId: c.bos_token_id ?? null,
+    eosTokenIds: eos == null ? [] : Array.isArray(eos) ? [...new Set(eos)] : [eos],
+  };
+  validateConfig(config, file);
+  return config;
+}
+
+function hfArchitecture(json: unknown, file: string): ModelConfig['architecture'] {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ModelLoadError(file, 'config.json is not a JSON object');
+  }
+  const obj = json as Record<string, unknown>;
+  const archs = Array.isArray(obj.architectures) ? obj.architectures.filter((a): a is string => typeof a === 'string') : [];
+  const modelType = typeof obj.model_type === 'string' ? obj.model_type : undefined;
+  // model_type decides when present: it is what transformers itself dispatches on.
+  const found = modelType !== undefined ? SUPPORTED.get(modelType) : archs.map((a) => SUPPORTED.get(a)).find((a) => a);
+  if (found && (archs.length === 0 || archs.some((a) => SUPPORTED.get(a) === found))) return found;
+  const named = [archs.join(', '), modelType && `model_type ${modelType}`].filter(Boolean).join(', ') || 'none given';
+  throw new ModelLoadError(file,
+    `unsupported architecture (${named}); supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM`);
+}
+
+function ropeScalingFromHf(s: z.infer<typeof ropeScalingSchema> | null, file: string): RopeScaling | null {
+  if (s === null) return null;
+  const type = s.rope_type ?? s.type ?? 'default';
+  if (type === 'default') return null;
+  if (type === 'linear') {
+    if (s.factor === undefined) throw new ModelLoadError(file, 'rope_scaling linear needs a factor');
+    return { type: 'linear', factor: s.factor };
+  }
+  if (type === 'llama3') {
+    const { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } = s;
+    if (factor === undefined || low_freq_factor === undefined || high_freq_factor === undefined || original_max_position_embeddings === undefined) {
+      throw new ModelLoadError(file, 'rope_scaling llama3 needs factor, low_freq_factor, high_freq_factor and original_max_position_embeddings');
+    }
+    return { type: 'llama3', factor, lowFreqFactor: low_freq_factor, highFreqFactor: high_freq_factor, originalMaxPositionEmbeddings: original_max_position_embeddings };
+  }
+  throw new ModelLoadError(file, `rope_scaling type ${type} is not supported; supported: llama3, linear, default`);
+}
+
+/** Throws ModelLoadError unless the config describes a model the engine can run. */
+export function validateConfig(config: ModelConfig, file: string): void {
+  const ints: (keyof ModelConfig)[] = ['hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'vocabSize', 'maxPositionEmbeddings'];
+  for (const key of ints) {
+    const v = config[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new ModelLoadError(file, `${key} must be a positive integer, got ${String(v)}`);
+  }
+  if (config.numHeads % config.numKvHeads !== 0) {
+    throw new ModelLoadError(file, `numHeads ${config.numHeads} is not a multiple of numKvHeads ${config.numKvHeads}`);
+  }
+  if (config.headDim % 2 !== 0) throw new ModelLoadError(file, `headDim ${config.headDim} must be even for RoPE`);
+  if (!(config.rmsNormEps > 0 && config.rmsNormEps < 1)) throw new ModelLoadError(file, `rmsNormEps ${config.rmsNormEps} is out of range`);
+  if (!(config.ropeTheta > 0 && Number.isFinite(config.ropeTheta))) throw new ModelLoadError(file, `ropeTheta ${config.ropeTheta} is out of range`);
+  const rs = config.ropeScaling;
+  if (rs && !(rs.factor > 0)) throw new ModelLoadError(file, `rope scaling factor ${rs.factor} must be positive`);
+  if (rs?.type === 'llama3' && !(rs.highFreqFactor > rs.lowFreqFactor)) {
+    throw new ModelLoadError(file, 'rope scaling llama3 needs high_freq_factor > low_freq_factor');
+  }
+  if (config.ropeFreqFactors && config.ropeFreqFactors.length !== config.headDim / 2) {
+    throw new ModelLoadError(file, `rope_freqs has ${config.ropeFreqFactors.length} values, expected headDim/2 = ${config.headDim / 2}`);
+  }
+  for (const id of [...(config.bosTokenId === null ? [] : [config.bosTokenId]), ...config.eosTokenIds]) {
+    if (!Number.isSafeInteger(id) || id < 0 || id >= config.vocabSize) {
+      throw new ModelLoadError(file, `special token id ${id} is outside the vocabulary (size ${config.vocabSize})`);
+    }
+  }
+}
+
+/**
+ * The divisors llama3 scaling applies to each RoPE frequency, computed as HF's
+ * `_compute_llama3_parameters` and llama.cpp's converter (which stores them as `rope_freqs`) do.
+ */
+export function llama3RopeFactors(scaling: Extract<RopeScaling, { type: 'llama3' }>, headDim: number, ropeTheta: number): Float32Array {
+  const { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: oldCtx } = scaling;
+  const lowFreqWavelen = oldCtx / lowFreqFactor;
+  const highFreqWavelen = oldCtx / highFreqFactor;
+  const out = new Float32Array(headDim / 2);
+  for (let i = 0; i < out.length; i++) {
+    const freq = 1 / ropeTheta ** ((2 * i) / headDim);
+    const wavelen = (2 * Math.PI) / freq;
+    if (wavelen < highFreqWavelen) out[i] = 1;
+    else if (wavelen > lowFreqWavelen) out[i] = factor;
+    else {
+      const smooth = (oldCtx / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+      out[i] = 1 / ((1 - smooth) / factor + smooth);
+    }
+  }
+  return out;
+}
+
+/** The config.json transformers would write for this config (used when saving HF models). */
+export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
+  if (config.ropeFreqFactors) throw new Error('a config with rope_freqs factors (from a GGUF) has no config.json equivalent');
+  const rs = config.ropeScaling;
+  return {
+    architectures: [config.architecture === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+    model_type: config.architecture,
+    hidden_size: config.hiddenSize,
+    intermediate_size: config.intermediateSize,
+    num_hidden_layers: config.numLayers,
+    num_attention_heads: config.numHeads,
+    num_key_value_heads: config.numKvHeads,
+    head_dim: config.headDim,
+    vocab_size: config.vocabSize,
+    max_position_embeddings: config.maxPositionEmbeddings,
+    rms_norm_eps: config.rmsNormEps,
+    rope_theta: config.ropeTheta,
+    rope_scaling: rs === null ? null
+      : rs.type === 'linear' ? { rope_type: 'linear', factor: rs.factor }
+      : {
+        rope_type: 'llama3', factor: rs.factor, low_freq_factor: rs.lowFreqFactor,
+        high_freq_factor: rs.highFreqFactor, original_max_position_embeddings: rs.originalMaxPositionEmbeddings,
+      },
+    hidden_act: 'silu',
+    tie_word_embeddings: config.tieWordEmbeddings,
+    ...(config.architecture === 'llama' ? { attention_bias: false, mlp_bias: false } : {}),
+    bos_token_id: config.bosTokenId,
+    eos_token_id: config.eosTokenIds.length === 0 ? null : config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds,
+  };
+}

@@ -1,0 +1,116 @@
+// Turns GGUF metadata (plus the tensor list, which says what keys leave implicit: tied output,
+// biases, Llama 3's rope_freqs) into a ModelConfig. Keys are llama.cpp's `{arch}.*` names.
+
+import { toFloat32 } from '../../kernels/dtype.js';
+import { validateConfig, type ModelConfig, type RopeScaling } from '../config.js';
+import { ModelLoadError } from '../errors.js';
+import { ggufArrayLength, ggufNumber, ggufString, type GgufMetadata } from './gguf-types.js';
+import type { TensorStore } from './tensor.js';
+
+// llama.cpp rotates consecutive pairs for arch llama (its weights are permuted at conversion)
+// and first-half/second-half pairs for qwen2 (converted without permutation).
+const ROPE_STYLES: ReadonlyMap<string, ModelConfig['ropeStyle']> = new Map([['llama', 'interleaved'], ['qwen2', 'neox']]);
+
+export function configFromGguf(meta: GgufMetadata, file: string, tensors: TensorStore): ModelConfig {
+  const arch = ggufString(meta, 'general.architecture', file);
+  if (arch === undefined) throw new ModelLoadError(file, 'metadata general.architecture is missing');
+  const ropeStyle = ROPE_STYLES.get(arch);
+  if (!ropeStyle) throw new ModelLoadError(file, `unsupported architecture ${arch}; supported: llama, qwen2`);
+  const architecture = arch as ModelConfig['architecture'];
+
+  const num = (key: string): number | undefined => ggufNumber(meta, `${arch}.${key}`, file);
+  const req = (key: string): number => {
+    const v = num(key);
+    if (v === undefined) throw new ModelLoadError(file, `metadata ${arch}.${key} is missing`);
+    return v;
+  };
+
+  const hiddenSize = req('embedding_length');
+  const numHeads = req('attention.head_count');
+  const headDim = num('attention.key_length') ?? hiddenSize / numHeads;
+  const valueLength = num('attention.value_length');
+  if (valueLength !== undefined && valueLength !== headDim) {
+    throw new ModelLoadError(file, `attention.value_length ${valueLength} differs from key_length ${headDim}, which is not supported`);
+  }
+  const ropeDims = num('rope.dimension_count');
+  if (ropeDims !== undefined && ropeDims !== headDim) {
+    throw new ModelLoadError(file, `rope.dimension_count ${ropeDims} differs from the head size ${headDim}: partial RoPE is not supported`);
+  }
+
+  const embedding = tensors.info('model.embed_tokens.weight');
+  const vocabSize = num('vocab_size') ?? embedding?.shape[0] ?? ggufArrayLength(meta, 'tokenizer.ggml.tokens', file);
+  if (vocabSize === undefined) throw new ModelLoadError(file, 'cannot tell the vocabulary size: no vocab_size, token_embd.weight or tokenizer.ggml.tokens');
+
+  const eosTokenIds: number[] = [];
+  for (const key of ['eos_token_id', 'eot_token_id', 'eom_token_id']) {
+    const id = ggufNumber(meta, `tokenizer.ggml.${key}`, file);
+    if (id !== undefined && !eosTokenIds.includes(id)) eosTokenIds.push(id);
+  }
+
+  const config: ModelConfig = {
+    architecture,
+    hiddenSize,
+    intermediateSize: req('feed_forward_length'),
+    numLayers: req('block_count'),
+    numHeads,
+    numKvHeads: num('attention.head_count_kv') ?? numHeads,
+    headDim,
+    vocabSize,
+    maxPositionEmbeddings: req('context_length'),
+    rmsNormEps: shortestF32(req('attention.layer_norm_rms_epsilon')),
+    ropeTheta: shortestF32(num('rope.freq_base') ?? 10000),
+    ropeScaling: ropeScalingFromGguf(meta, arch, file),
+    ropeStyle,
+    tieWordEmbeddings: tensors.info('lm_head.weight') === undefined,
+    attentionBias: tensors.info('model.layers.0.self_attn.q_proj.bias') !== undefined,
+    bosTokenId: ggufNumber(meta, 'tokenizer.ggml.bos_token_id', file) ?? null,
+    eosTokenIds,
+  };
+  const factors = ropeFreqFactors(tensors, file);
+  if (factors) {
+    if (config.ropeScaling) throw new ModelLoadError(file, 'rope_freqs.weight and rope.scaling keys are both present');
+    config.ropeFreqFactors = factors;
+  }
+  validateConfig(config, file);
+  return config;
+}
+
+function ropeScalingFromGguf(meta: GgufMetadata, arch: string, file: string): RopeScaling | null {
+  const type = ggufString(meta, `${arch}.rope.scaling.type`, file);
+  const factor = ggufNumber(meta, `${arch}.rope.scaling.factor`, file);
+  // Older converters wrote only this key for linear scaling.
+  const legacyLinear = ggufNumber(meta, `${arch}.rope.scale_linear`, file);
+  if (type === undefined || type === 'none') {
+    return legacyLinear !== undefined && legacyLinear !== 1 ? { type: 'linear', factor: shortestF32(legacyLinear) } : null;
+  }
+  if (type === 'linear') {
+    const f = factor ?? legacyLinear;
+    if (f === undefined) throw new ModelLoadError(file, `${arch}.rope.scaling.type is linear but no factor is given`);
+    return { type: 'linear', factor: shortestF32(f) };
+  }
+  throw new ModelLoadError(file, `rope scaling type ${type} is not supported; supported: linear, none (llama3 via rope_freqs.weight)`);
+}
+
+function ropeFreqFactors(tensors: TensorStore, file: string): Float32Array | undefined {
+  const info = tensors.info('rope_freqs.weight');
+  if (!info) return undefined;
+  if (info.dtype !== 'f32' || info.shape.length !== 1) {
+    throw new ModelLoadError(file, `rope_freqs.weight should be a 1-D F32 tensor, found ${info.dtype} [${info.shape.join(', ')}]`);
+  }
+  return toFloat32('f32', tensors.read('rope_freqs.weight').data, info.shape[0]!);
+}
+
+/**
+ * The shortest decimal that is the same f32: GGUF stores eps and theta as f32, and 1e-6 should
+ * come back as 1e-6 (as in config.json), not 9.999999974752427e-7. Writing it back as f32 gives
+ * the same bits.
+ */
+export function shortestF32(v: number): number {
+  if (!Number.isFinite(v)) return v;
+  const target = Math.fround(v);
+  for (let digits = 1; digits <= 9; digits++) {
+    const candidate = Number(target.toPrecision(digits));
+    if (Math.fround(candidate) === target) return candidate;
+  }
+  return target;
+}
