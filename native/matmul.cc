@@ -1,0 +1,210 @@
+// matmul: out[m][rows] = x[m][cols] · Wᵀ (+ bias) over a packed weight.
+// This file is the driver: it checks the arguments, picks the kernel for the
+// active ISA, prepares the activations once per call (bf16 rounding, q8_0
+// quantization) and splits the output into tiles for the thread pool. The
+// arithmetic lives in matmul_{avx512,avx2,scalar}.cc.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bf16.h"
+#include "cpu.h"
+#include "matmul.h"
+#include "napi_util.h"
+#include "parallel.h"
+
+namespace pensieve {
+
+namespace {
+
+// _mm256_cvtph_ps (the q8_0 scales) needs F16C, which cpu() does not report.
+bool has_f16c() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool f16c = (__builtin_cpu_init(), __builtin_cpu_supports("f16c"));
+  return f16c;
+#else
+  return false;
+#endif
+}
+
+enum class XPrep { None, Bf16Bits, Bf16Values, Q8 };
+
+struct Kernel {
+  MatmulTileFn tile;
+  XPrep prep;
+  QuantizeRowFn quantize = nullptr;
+  int rows_per_tile;  // the kernel's register tile, for the work split
+};
+
+Kernel pick_kernel(PackedDType dt) {
+  const Isa isa = active_isa();
+  const CpuFeatures& f = cpu();
+  const bool avx2 = isa >= Isa::Avx2 && has_f16c();
+  switch (dt) {
+    case PackedDType::F32:
+      if (isa == Isa::Avx512) return {matmul_f32_avx512, XPrep::None, nullptr, kRowsAvx512};
+      if (avx2) return {matmul_f32_avx2, XPrep::None, nullptr, kRowsAvx2};
+      return {matmul_f32_scalar, XPrep::None, nullptr, kRowsScalar};
+    case PackedDType::BF16:
+      if (isa == Isa::Avx512 && f.avx512bf16) return {matmul_bf16_avx512, XPrep::Bf16Bits, nullptr, kRowsAvx512};
+      if (avx2) return {matmul_bf16_avx2, XPrep::Bf16Values, nullptr, kRowsAvx2};
+      return {matmul_bf16_scalar, XPrep::Bf16Values, nullptr, kRowsScalar};
+    case PackedDType::Q8_0:
+    default:
+      if (isa == Isa::Avx512 && f.avx512vnni) return {matmul_q8_avx512, XPrep::Q8, quantize_row_q8_avx512, kRowsAvx512};
+      if (avx2) return {matmul_q8_avx2, XPrep::Q8, quantize_row_q8_avx2, kRowsAvx2Q8};
+      return {matmul_q8_scalar, XPrep::Q8, quantize_row_q8_scalar, kRowsScalar};
+  }
+}
+
+// Per-thread scratch for prepared activations, kept between calls so a decode
+// step does not allocate.
+struct Scratch {
+  std::vector<uint16_t> bits;
+  std::vector<float> values;
+  std::vector<int8_t> q;
+  std::vector<float> d;
+  std::vector<int32_t> sum;
+};
+
+Scratch& scratch() {
+  static thread_local Scratch s;
+  return s;
+}
+
+// Fills a.x (and a.xd/a.xsum) with x as the kernel reads it.
+void prepare_x(const Kernel& kern, const PackedMatrix& w, const float* x, int64_t m, MatmulArgs& a) {
+  const int64_t cols = w.cols;
+  // Rows are independent: spread big prefill batches over the pool.
+  const int64_t grain = std::max<int64_t>(1, 16384 / cols);
+  Scratch& s = scratch();
+  switch (kern.prep) {
+    case XPrep::None:
+      a.x = x;
+      a.ldx = cols;
+      return;
+    case XPrep::Bf16Bits: {
+      const int64_t ld = 2 * w.k_steps;
+      s.bits.resize(static_cast<size_t>(m * ld));
+      uint16_t* dst = s.bits.data();
+      parallel_for(m, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          round_bf16_avx512(x + r * cols, cols, dst + r * ld);
+          if (ld > cols) dst[r * ld + cols] = 0;
+        }
+      });
+      a.x = dst;
+      a.ldx = ld;
+      return;
+    }
+    case XPrep::Bf16Values: {
+      const int64_t ld = 2 * w.k_steps;
+      s.values.resize(static_cast<size_t>(m * ld));
+      float* dst = s.values.data();
+      parallel_for(m, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          for (int64_t k = 0; k < cols; ++k) dst[r * ld + k] = bf16_to_f32(f32_to_bf16(x[r * cols + k]));
+          if (ld > cols) dst[r * ld + cols] = 0;
+        }
+      });
+      a.x = dst;
+      a.ldx = ld;
+      return;
+    }
+    case XPrep::Q8: {
+      const int64_t nb = w.k_steps;
+      s.q.resize(static_cast<size_t>(m * cols));
+      s.d.resize(static_cast<size_t>(m * nb));
+      s.sum.resize(static_cast<size_t>(m * nb));
+      int8_t* q = s.q.data();
+      float* d = s.d.data();
+      int32_t* sum = s.sum.data();
+      QuantizeRowFn quantize = kern.quantize;
+      parallel_for(m, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) quantize(x + r * cols, cols, q + r * cols, d + r * nb, sum + r * nb);
+      });
+      a.x = q;
+      a.ldx = cols;
+      a.xd = d;
+      a.xsum = sum;
+      return;
+    }
+  }
+}
+
+// Splits panels × row chunks over the pool. Panels are the outer index, so a
+// thread's contiguous range of work is a contiguous stretch of the weight (one
+// stream) and each panel is reused across all its rows while it is in cache;
+// rows are split too only when there are too few panels to feed every thread.
+void run_tiles(const Kernel& kern, const MatmulArgs& a, int64_t m) {
+  const PackedMatrix& w = *a.w;
+  const int64_t P = w.panels;
+  const int64_t threads = num_threads();
+  const int64_t tiles = (m + kern.rows_per_tile - 1) / kern.rows_per_tile;
+  int64_t chunks = 1;
+  if (P < 2 * threads && tiles > 1) chunks = std::min(tiles, (2 * threads + P - 1) / P);
+  const int64_t chunk_rows = (tiles + chunks - 1) / chunks * kern.rows_per_tile;
+  chunks = (m + chunk_rows - 1) / chunk_rows;
+
+  // About 64K multiply-adds per item at least, so tiny matmuls stay on one thread.
+  const int64_t work = kPanelRows * w.cols * std::min(m, chunk_rows);
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1));
+  const MatmulTileFn tile = kern.tile;
+  parallel_for(P * chunks, grain, [&](int64_t begin, int64_t end) {
+    if (chunks == 1) {
+      tile(a, begin, end, 0, m);
+      return;
+    }
+    for (int64_t it = begin; it < end; ++it) {
+      const int64_t p = it / chunks, c = it % chunks;
+      tile(a, p, p + 1, c * chunk_rows, std::min(m, (c + 1) * chunk_rows));
+    }
+  });
+}
+
+bool overlaps(const void* a, size_t an, const void* b, size_t bn) {
+  const char* pa = static_cast<const char*>(a);
+  const char* pb = static_cast<const char*>(b);
+  return an && bn && pa < pb + bn && pb < pa + an;
+}
+
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const PackedMatrix& w = unwrap_matrix(info[0], "w");
+  const double md = number_arg(info[2], "m");
+  if (!(md >= 0 && md <= 2147483647.0) || md != std::floor(md)) {
+    throw Napi::RangeError::New(env, "m must be a non-negative integer, got " + std::to_string(md));
+  }
+  const int64_t m = static_cast<int64_t>(md);
+  Span<float> x = typed_array<float>(info[1], "x", static_cast<size_t>(m * w.cols));
+  Span<float> out = typed_array<float>(info[3], "out", static_cast<size_t>(m * w.rows));
+  const float* bias = nullptr;
+  if (!info[4].IsNull() && !info[4].IsUndefined()) bias = typed_array<float>(info[4], "bias", static_cast<size_t>(w.rows)).data;
+  const size_t out_bytes = static_cast<size_t>(m * w.rows) * 4;
+  if (overlaps(out.data, out_bytes, x.data, static_cast<size_t>(m * w.cols) * 4) ||
+      (bias && overlaps(out.data, out_bytes, bias, static_cast<size_t>(w.rows) * 4))) {
+    throw Napi::RangeError::New(env, "out must not overlap x or bias");
+  }
+  if (m == 0) return env.Undefined();
+
+  const Kernel kern = pick_kernel(w.dtype);
+  MatmulArgs a;
+  a.w = &w;
+  a.bias = bias;
+  a.out = out.data;
+  prepare_x(kern, w, x.data, m, a);
+  run_tiles(kern, a, m);
+  return env.Undefined();
+}
+
+void RegisterMatmul(Napi::Env env, Napi::Object exports) {
+  exports.Set("matmul", Napi::Function::New(env, Matmul));
+}
+
+}  // namespace
+
+PENSIEVE_REGISTER(RegisterMatmul);
+
+}  // namespace pensieve

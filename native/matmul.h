@@ -1,0 +1,85 @@
+// The seam between the matmul driver (matmul.cc: argument checks, activation
+// preparation, work split) and the per-ISA kernels (matmul_avx512.cc,
+// matmul_avx2.cc, matmul_scalar.cc). Every ISA computes the same values: the
+// integer dots of q8_0 are exact and the activations are prepared bit-identically,
+// so paths differ only in the order of f32 additions.
+#pragma once
+
+#include <cstdint>
+
+#include "pack.h"
+
+namespace pensieve {
+
+// Activations as a kernel reads them, prepared once per call by the driver.
+struct MatmulArgs {
+  const PackedMatrix* w = nullptr;
+  // f32: the caller's x [m][cols].
+  // bf16: x rounded to bf16 [m][2·k_steps], zero-padded — as uint16 bits for
+  //       the vdpbf16ps kernel, as f32 values for the others.
+  // q8_0: int8 q [m][cols].
+  const void* x = nullptr;
+  int64_t ldx = 0;  // elements between rows of x
+  // q8_0 only, [m][k_steps]: each block's scale d_x and Σ q_x (for the +128 bias).
+  const float* xd = nullptr;
+  const int32_t* xsum = nullptr;
+  const float* bias = nullptr;  // [rows] or null
+  float* out = nullptr;         // [m][rows]
+};
+
+// Computes out rows [r0, r1) × panels [p0, p1). Called from pool threads on
+// disjoint tiles.
+using MatmulTileFn = void (*)(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1);
+
+// Rows of x one kernel call keeps in registers (the weight-reuse factor) per
+// path: as many as the register file holds accumulators for.
+constexpr int kRowsAvx512 = 8;   // 8 zmm accumulators of 16 outputs
+constexpr int kRowsAvx2 = 4;     // 2 ymm per row
+constexpr int kRowsAvx2Q8 = 2;   // 2 int + 2 float ymm per row
+constexpr int kRowsScalar = 4;
+
+// Walks panels [p0, p1) and, inside each, rows [r0, r1) in tiles of MaxMR
+// rows: the panel stays in L1/L2 while every row tile streams past it. Tile
+// is a struct with `template <int MR> static void run(const MatmulArgs&, p, r)`.
+template <class Tile, int MR>
+inline void run_row_tail(const MatmulArgs& a, int64_t p, int64_t r, int64_t n) {
+  if constexpr (MR > 0) {
+    if (n == MR) Tile::template run<MR>(a, p, r);
+    else run_row_tail<Tile, MR - 1>(a, p, r, n);
+  }
+}
+
+template <class Tile, int MaxMR>
+inline void for_each_tile(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+  for (int64_t p = p0; p < p1; ++p) {
+    int64_t r = r0;
+    for (; r + MaxMR <= r1; r += MaxMR) Tile::template run<MaxMR>(a, p, r);
+    if (r < r1) run_row_tail<Tile, MaxMR - 1>(a, p, r, r1 - r);
+  }
+}
+
+// The q8_0 activation quantizer: per 32-block d = max|x|/127 (f32), q = round
+// half away from zero of x·(1/d) computed in double (as the TS reference does,
+// so ties round the same way), and Σq for the kernels' unsigned-bias correction.
+using QuantizeRowFn = void (*)(const float* x, int64_t cols, int8_t* q, float* d, int32_t* sum);
+
+void matmul_f32_scalar(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
+void matmul_bf16_scalar(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);  // x as f32 values
+void matmul_q8_scalar(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
+void quantize_row_q8_scalar(const float* x, int64_t cols, int8_t* q, float* d, int32_t* sum);
+
+void matmul_f32_avx2(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
+void matmul_bf16_avx2(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);  // x as f32 values
+void matmul_q8_avx2(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
+void quantize_row_q8_avx2(const float* x, int64_t cols, int8_t* q, float* d, int32_t* sum);
+
+// Need AVX-512 F/BW/DQ/VL; the bf16 kernel also AVX512_BF16 (x as uint16
+// bits), the q8_0 kernel also AVX512_VNNI.
+void matmul_f32_avx512(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
+void matmul_bf16_avx512(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
+void matmul_q8_avx512(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
+void quantize_row_q8_avx512(const float* x, int64_t cols, int8_t* q, float* d, int32_t* sum);
+// x rounded to bf16 bits exactly as f32_to_bf16 (bf16.h) does; any n.
+void round_bf16_avx512(const float* x, int64_t n, uint16_t* out);
+
+}  // namespace pensieve

@@ -1,0 +1,179 @@
+// AVX2 + FMA matmul kernels over the same packed layouts as AVX-512 (pack.h):
+// a 16-row panel slice is two ymm. bf16 weights are widened to f32 with a
+// shift (even k) and a mask (odd k) and multiplied with x pre-rounded to bf16:
+// the same exact bf16×bf16 products as vdpbf16ps, summed in another order; q8_0 uses vpmaddubsw with the sign trick
+// (|q_w| × sign(q_x, q_w): at most 128·127·2 per pair, no int16 saturation).
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "matmul.h"
+
+#define PENSIEVE_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace pensieve {
+
+namespace {
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// acc[2·i + h] holds outputs 8h..8h+7 of row i.
+template <int MR>
+PENSIEVE_AVX2 inline void store_tile(const MatmulArgs& a, int64_t p, int64_t r, const __m256* acc) {
+  const int valid = a.w->valid_rows(p);
+  const float* bias = a.bias ? a.bias + p * kPanelRows : nullptr;
+  float* out = a.out + r * a.w->rows + p * kPanelRows;
+  if (valid == kPanelRows) {
+    const __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    const __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+    for (int i = 0; i < MR; ++i) {
+      _mm256_storeu_ps(out + i * a.w->rows, _mm256_add_ps(acc[2 * i], b0));
+      _mm256_storeu_ps(out + i * a.w->rows + 8, _mm256_add_ps(acc[2 * i + 1], b1));
+    }
+    return;
+  }
+  for (int i = 0; i < MR; ++i) {
+    alignas(32) float tmp[kPanelRows];
+    _mm256_store_ps(tmp, acc[2 * i]);
+    _mm256_store_ps(tmp + 8, acc[2 * i + 1]);
+    for (int l = 0; l < valid; ++l) out[i * a.w->rows + l] = tmp[l] + (bias ? bias[l] : 0.0f);
+  }
+}
+
+struct F32Tile {
+  template <int MR>
+  PENSIEVE_AVX2 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
+    const float* w = reinterpret_cast<const float*>(a.w->panel(p));
+    const float* x = static_cast<const float*>(a.x) + r * a.ldx;
+    const int64_t K = a.w->cols, ldx = a.ldx;
+    __m256 acc[2 * MR];
+    for (int i = 0; i < 2 * MR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K; ++k) {
+      const __m256 w0 = _mm256_load_ps(w + k * kPanelRows), w1 = _mm256_load_ps(w + k * kPanelRows + 8);
+      for (int i = 0; i < MR; ++i) {
+        const __m256 xv = _mm256_broadcast_ss(x + i * ldx + k);
+        acc[2 * i] = _mm256_fmadd_ps(w0, xv, acc[2 * i]);
+        acc[2 * i + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * i + 1]);
+      }
+    }
+    store_tile<MR>(a, p, r, acc);
+  }
+};
+
+// x: bf16-rounded values as f32 [MR][2·k_steps].
+struct Bf16Tile {
+  template <int MR>
+  PENSIEVE_AVX2 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
+    const uint16_t* w = reinterpret_cast<const uint16_t*>(a.w->panel(p));
+    const float* x = static_cast<const float*>(a.x) + r * a.ldx;
+    const int64_t K2 = a.w->k_steps, ldx = a.ldx;
+    const __m256i odd_mask = _mm256_set1_epi32(static_cast<int32_t>(0xffff0000u));
+    __m256 acc[2 * MR];
+    for (int i = 0; i < 2 * MR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t kk = 0; kk < K2; ++kk) {
+      const __m256i p0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + kk * 2 * kPanelRows));
+      const __m256i p1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + kk * 2 * kPanelRows + kPanelRows));
+      const __m256 even0 = _mm256_castsi256_ps(_mm256_slli_epi32(p0, 16)), odd0 = _mm256_castsi256_ps(_mm256_and_si256(p0, odd_mask));
+      const __m256 even1 = _mm256_castsi256_ps(_mm256_slli_epi32(p1, 16)), odd1 = _mm256_castsi256_ps(_mm256_and_si256(p1, odd_mask));
+      for (int i = 0; i < MR; ++i) {
+        const __m256 x0 = _mm256_broadcast_ss(x + i * ldx + 2 * kk), x1 = _mm256_broadcast_ss(x + i * ldx + 2 * kk + 1);
+        acc[2 * i] = _mm256_fmadd_ps(odd0, x1, _mm256_fmadd_ps(even0, x0, acc[2 * i]));
+        acc[2 * i + 1] = _mm256_fmadd_ps(odd1, x1, _mm256_fmadd_ps(even1, x0, acc[2 * i + 1]));
+      }
+    }
+    store_tile<MR>(a, p, r, acc);
+  }
+};
+
+struct Q8Tile {
+  template <int MR>
+  PENSIEVE_AVX2 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
+    const uint8_t* panel = a.w->panel(p);
+    const int8_t* xq = static_cast<const int8_t*>(a.x) + r * a.ldx;
+    const int64_t nb = a.w->k_steps, ldx = a.ldx;
+    const float* xd = a.xd + r * nb;
+    const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[2 * MR];
+    for (int i = 0; i < 2 * MR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = panel + b * kQ8PanelBlockBytes;
+      const uint8_t* q = blk + kQ8ScaleBytes;
+      const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
+      const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16)));
+      __m256i dot[2 * MR];
+      for (int i = 0; i < 2 * MR; ++i) dot[i] = _mm256_setzero_si256();
+      for (int g = 0; g < kQ8Groups; ++g) {
+        const __m256i w0 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + g * 64)), bias);
+        const __m256i w1 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + g * 64 + 32)), bias);
+        const __m256i aw0 = _mm256_abs_epi8(w0), aw1 = _mm256_abs_epi8(w1);
+        for (int i = 0; i < MR; ++i) {
+          const __m256i xv = _mm256_set1_epi32(load_i32(xq + i * ldx + b * kQ8Block + g * 4));
+          dot[2 * i] = _mm256_add_epi32(dot[2 * i], _mm256_madd_epi16(_mm256_maddubs_epi16(aw0, _mm256_sign_epi8(xv, w0)), ones));
+          dot[2 * i + 1] = _mm256_add_epi32(dot[2 * i + 1], _mm256_madd_epi16(_mm256_maddubs_epi16(aw1, _mm256_sign_epi8(xv, w1)), ones));
+        }
+      }
+      for (int i = 0; i < MR; ++i) {
+        const __m256 dx = _mm256_set1_ps(xd[i * nb + b]);
+        acc[2 * i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[2 * i]), _mm256_mul_ps(dw0, dx), acc[2 * i]);
+        acc[2 * i + 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[2 * i + 1]), _mm256_mul_ps(dw1, dx), acc[2 * i + 1]);
+      }
+    }
+    store_tile<MR>(a, p, r, acc);
+  }
+};
+
+}  // namespace
+
+void matmul_f32_avx2(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+  for_each_tile<F32Tile, kRowsAvx2>(a, p0, p1, r0, r1);
+}
+
+void matmul_bf16_avx2(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+  for_each_tile<Bf16Tile, kRowsAvx2>(a, p0, p1, r0, r1);
+}
+
+void matmul_q8_avx2(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+  for_each_tile<Q8Tile, kRowsAvx2Q8>(a, p0, p1, r0, r1);
+}
+
+// The scalar quantizer's arithmetic, 4 doubles at a time: identical results.
+PENSIEVE_AVX2 void quantize_row_q8_avx2(const float* x, int64_t cols, int8_t* q, float* d, int32_t* sum) {
+  const __m256d half = _mm256_set1_pd(0.5);
+  const __m256d sign_bit = _mm256_set1_pd(-0.0);
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < cols / kQ8Block; ++b) {
+    const float* xb = x + b * kQ8Block;
+    __m256 m = _mm256_setzero_ps();
+    for (int h = 0; h < 4; ++h) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(xb + 8 * h), abs_mask));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float db = _mm_cvtss_f32(m4) / 127.0f;
+    const __m256d id = _mm256_set1_pd(db != 0 ? 1.0 / static_cast<double>(db) : 0.0);
+    __m128i qi[8];
+    __m128i total = _mm_setzero_si128();
+    for (int j = 0; j < 8; ++j) {
+      const __m256d s = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(xb + 4 * j)), id);
+      // |s| + 0.5 is exact, so floor of it is round-half-away of |s|; then restore the sign.
+      const __m256d mag = _mm256_floor_pd(_mm256_add_pd(_mm256_andnot_pd(sign_bit, s), half));
+      qi[j] = _mm256_cvttpd_epi32(_mm256_or_pd(mag, _mm256_and_pd(sign_bit, s)));
+      total = _mm_add_epi32(total, qi[j]);
+    }
+    // Values are within [-127, 127], so the saturating packs are plain narrowing.
+    const __m128i lo = _mm_packs_epi16(_mm_packs_epi32(qi[0], qi[1]), _mm_packs_epi32(qi[2], qi[3]));
+    const __m128i hi = _mm_packs_epi16(_mm_packs_epi32(qi[4], qi[5]), _mm_packs_epi32(qi[6], qi[7]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * kQ8Block), lo);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * kQ8Block + 16), hi);
+    total = _mm_add_epi32(total, _mm_shuffle_epi32(total, 0x4e));
+    total = _mm_add_epi32(total, _mm_shuffle_epi32(total, 0xb1));
+    d[b] = db;
+    sum[b] = _mm_cvtsi128_si32(total);
+  }
+}
+
+}  // namespace pensieve

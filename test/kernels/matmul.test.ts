@@ -1,0 +1,213 @@
+// Native matmul against the TS reference, on every ISA path, every packing
+// (file dtype → packed dtype), odd shapes (partial 16-row panels, odd K for
+// f32/bf16, m around the 8-row register tile), with and without bias.
+//
+// Tolerance: |native − reference| ≤ 1e-5 · Σ_k |w_k·x_k| (+ |bias|), the same
+// for all dtypes. Both sides multiply the same values (bf16-rounded x; q8_0
+// activations quantized in double like the reference, so no tie rounds
+// differently and the int8 dots are exact); only the f32 summation order and
+// the f32 product d_w·d_x differ, bounded by K·2⁻²⁴ relative to Σ|w·x|.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { addon, nativeKernels } from '../../src/kernels/native.js';
+import { referenceKernels } from '../../src/kernels/reference.js';
+import { fromFloat32, type TensorDType } from '../../src/kernels/dtype.js';
+import type { PackedDType, RawMatrix } from '../../src/kernels/types.js';
+
+type Isa = 'scalar' | 'avx2' | 'avx512';
+const ISAS: Isa[] = ['scalar', 'avx2', 'avx512'];
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Values in ±scale with a per-row scale spread, and a few all-zero 32-blocks (q8_0's d = 0 case). */
+function randomValues(rng: () => number, rows: number, cols: number): Float32Array {
+  const v = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const scale = 0.1 + 2 * rng();
+    for (let c = 0; c < cols; c++) v[r * cols + c] = (2 * rng() - 1) * scale;
+    if (cols >= 64 && rng() < 0.2) v.fill(0, r * cols + 32, r * cols + 64);
+  }
+  return v;
+}
+
+function raw(dtype: TensorDType, rows: number, cols: number, values: Float32Array): RawMatrix {
+  return { dtype, rows, cols, data: fromFloat32(dtype, values) };
+}
+
+const abs = (v: Float32Array) => v.map(Math.abs);
+
+const PACKINGS: Array<[TensorDType, PackedDType]> = [
+  ['f32', 'f32'], ['f16', 'f32'], ['bf16', 'f32'], ['q8_0', 'f32'],
+  ['bf16', 'bf16'], ['f32', 'bf16'], ['f16', 'bf16'],
+  ['f32', 'q8_0'], ['q8_0', 'q8_0'], ['bf16', 'q8_0'],
+];
+const ROWS = [1, 7, 33, 100];
+const M = [1, 3, 17, 64];
+
+function colsFor(src: TensorDType, dst: PackedDType): number[] {
+  const blocked = [32, 64, 96, 160];
+  return src === 'q8_0' || dst === 'q8_0' ? blocked : [7, 45, ...blocked];
+}
+
+interface Case {
+  rows: number;
+  cols: number;
+  m: number;
+  w: RawMatrix;
+  x: Float32Array;
+  bias: Float32Array;
+  /** Reference outputs without and with bias, and Σ|w·x| per output. */
+  expect: Float32Array;
+  expectBias: Float32Array;
+  magnitude: Float32Array;
+}
+
+function buildCases(src: TensorDType, dst: PackedDType, seed: number): Case[] {
+  const rng = mulberry32(seed);
+  const cases: Case[] = [];
+  for (const rows of ROWS) {
+    for (const cols of colsFor(src, dst)) {
+      const values = randomValues(rng, rows, cols);
+      const w = raw(src, rows, cols, values);
+      const refW = referenceKernels.packMatrix(w, dst);
+      // Every rounding involved is sign-symmetric, so |W| and |x| give Σ|w·x| of the values multiplied.
+      const refAbsW = referenceKernels.packMatrix(raw(src, rows, cols, abs(values)), dst);
+      const bias = randomValues(rng, 1, rows);
+      for (const m of M) {
+        const x = randomValues(rng, m, cols);
+        const expect = new Float32Array(m * rows);
+        const expectBias = new Float32Array(m * rows);
+        const magnitude = new Float32Array(m * rows);
+        referenceKernels.matmul(refW, x, m, expect);
+        referenceKernels.matmul(refW, x, m, expectBias, bias);
+        referenceKernels.matmul(refAbsW, abs(x), m, magnitude);
+        cases.push({ rows, cols, m, w, x, bias, expect, expectBias, magnitude });
+      }
+    }
+  }
+  return cases;
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, magnitude: Float32Array, bias: Float32Array | undefined, rows: number, what: string): void {
+  for (let i = 0; i < expected.length; i++) {
+    const tol = 1e-5 * (magnitude[i]! + (bias ? Math.abs(bias[i % rows]!) : 0)) + 1e-30;
+    const err = Math.abs(actual[i]! - expected[i]!);
+    if (!(err <= tol)) assert.fail(`${what}: out[${Math.floor(i / rows)}][${i % rows}] = ${actual[i]}, reference ${expected[i]} (|err| ${err} > ${tol})`);
+  }
+}
+
+function withIsa(isa: Isa): boolean {
+  return addon.setMaxIsa(isa) === isa;
+}
+
+after(() => addon.setMaxIsa('avx512'));
+
+PACKINGS.forEach(([src, dst], index) => {
+  describe(`matmul: ${src} packed as ${dst} matches the reference`, () => {
+    let cases: Case[] | undefined;
+    for (const isa of ISAS) {
+      it(`on the ${isa} path`, (t) => {
+        if (!withIsa(isa)) return t.skip(`this CPU has no ${isa}`);
+        cases ??= buildCases(src, dst, 1000 + index);
+        for (const c of cases) {
+          const w = nativeKernels.packMatrix(c.w, dst);
+          const shape = `${isa} [${c.rows}x${c.cols}] m=${c.m}`;
+          const out = new Float32Array(c.m * c.rows).fill(NaN);
+          nativeKernels.matmul(w, c.x, c.m, out);
+          assertClose(out, c.expect, c.magnitude, undefined, c.rows, shape);
+          out.fill(NaN);
+          nativeKernels.matmul(w, c.x, c.m, out, c.bias);
+          assertClose(out, c.expectBias, c.magnitude, c.bias, c.rows, `${shape} +bias`);
+        }
+      });
+    }
+  });
+});
+
+describe('matmul: parallel split', () => {
+  it('gives the same result on one thread and on all of them', () => {
+    const rng = mulberry32(7);
+    const [rows, cols, m] = [200, 96, 40];
+    const w = nativeKernels.packMatrix(raw('f32', rows, cols, randomValues(rng, rows, cols)), 'q8_0');
+    const x = randomValues(rng, m, cols);
+    const all = new Float32Array(m * rows);
+    const one = new Float32Array(m * rows);
+    nativeKernels.matmul(w, x, m, all);
+    const threads = addon.cpuInfo().threads;
+    addon.setThreads(1);
+    try {
+      nativeKernels.matmul(w, x, m, one);
+    } finally {
+      addon.setThreads(threads);
+    }
+    // Each output is computed by exactly one tile whatever the split: bit-identical.
+    assert.deepEqual(one, all);
+  });
+});
+
+describe('matmul: argument errors throw instead of crashing', () => {
+  const rng = mulberry32(3);
+  const [rows, cols] = [20, 64];
+  const data = fromFloat32('f32', randomValues(rng, rows, cols));
+  const w = addon.packMatrix(data, 'f32', rows, cols, 'bf16');
+  const x = new Float32Array(2 * cols);
+  const out = new Float32Array(2 * rows);
+
+  it('rejects a w that is not a packed handle', () => {
+    assert.throws(() => addon.matmul({}, x, 2, out, null), TypeError);
+    assert.throws(() => addon.matmul(null as unknown as object, x, 2, out, null), TypeError);
+    const refW = referenceKernels.packMatrix({ dtype: 'f32', rows, cols, data }, 'f32');
+    assert.throws(() => nativeKernels.matmul(refW, x, 2, out), TypeError);
+  });
+
+  it('rejects wrong array types', () => {
+    assert.throws(() => addon.matmul(w, new Float64Array(2 * cols) as unknown as Float32Array, 2, out, null), TypeError);
+    assert.throws(() => addon.matmul(w, x, 2, [] as unknown as Float32Array, null), TypeError);
+    assert.throws(() => addon.matmul(w, x, 2, out, new Int32Array(rows) as unknown as Float32Array), TypeError);
+  });
+
+  it('rejects arrays too short for m, rows and cols', () => {
+    assert.throws(() => addon.matmul(w, x.subarray(1), 2, out, null), RangeError);
+    assert.throws(() => addon.matmul(w, x, 2, out.subarray(1), null), RangeError);
+    assert.throws(() => addon.matmul(w, x, 2, out, new Float32Array(rows - 1)), RangeError);
+    assert.throws(() => addon.matmul(w, x, 3, out, null), RangeError);
+  });
+
+  it('rejects a bad m and an out that overlaps x', () => {
+    assert.throws(() => addon.matmul(w, x, -1, out, null), RangeError);
+    assert.throws(() => addon.matmul(w, x, 1.5, out, null), RangeError);
+    const shared = new Float32Array(cols + rows);
+    assert.throws(() => addon.matmul(w, shared.subarray(0, cols), 1, shared.subarray(cols - 1), null), RangeError);
+  });
+
+  it('does nothing for m = 0', () => {
+    addon.matmul(w, new Float32Array(0), 0, new Float32Array(0), null);
+  });
+});
+
+describe('packMatrix: argument errors', () => {
+  const data = new Uint8Array(4 * 8 * 64);
+  it('checks the data length against dtype and shape', () => {
+    assert.throws(() => addon.packMatrix(data, 'f32', 8, 63, 'f32'), /needs 2016/);
+    assert.throws(() => addon.packMatrix(data, 'f16', 8, 64, 'bf16'), RangeError);
+    assert.throws(() => addon.packMatrix(data.subarray(0, 8 * 2 * 34 - 1), 'q8_0', 8, 64, 'q8_0'), RangeError);
+    addon.packMatrix(data.subarray(0, 8 * 2 * 34), 'q8_0', 8, 64, 'f32');
+  });
+  it('checks dtypes, dimensions and q8_0 block alignment', () => {
+    assert.throws(() => addon.packMatrix(data, 'f64', 8, 64, 'f32'), TypeError);
+    assert.throws(() => addon.packMatrix(data, 'f32', 8, 64, 'f16' as PackedDType), TypeError);
+    assert.throws(() => addon.packMatrix(new Float32Array(8 * 64) as unknown as Uint8Array, 'f32', 8, 64, 'f32'), TypeError);
+    assert.throws(() => addon.packMatrix(data, 'f32', 0, 64, 'f32'), RangeError);
+    assert.throws(() => addon.packMatrix(data, 'f32', 8.5, 64, 'f32'), RangeError);
+    assert.throws(() => addon.packMatrix(data.subarray(0, 4 * 16 * 48), 'f32', 16, 48, 'q8_0'), /divisible by 32/);
+  });
+});
