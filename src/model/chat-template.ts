@@ -1,0 +1,165 @@
+// Turning a conversation into the prompt text a chat model was trained on. Models ship that
+// format as a Jinja template (tokenizer_config.json's `chat_template`, or chat_template.jinja);
+// we render it with @huggingface/jinja and the globals transformers provides to templates.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Environment, Interpreter, Template } from '@huggingface/jinja';
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+export interface RenderChatOptions {
+  /** Append the header that opens the assistant's turn (transformers' add_generation_prompt). */
+  addGenerationPrompt: boolean;
+  bosToken?: string;
+  eosToken?: string;
+  /** More template variables (tools, date_string, ...); they override the defaults above. */
+  extra?: Record<string, unknown>;
+  /** The clock behind strftime_now (Llama 3.1+ prints today's date); defaults to now. */
+  now?: Date;
+}
+
+/** A chat template that cannot be parsed or that refused the conversation. */
+export class ChatTemplateError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ChatTemplateError';
+  }
+}
+
+/**
+ * For models that ship no template (base models such as stories260K). Plain text rather than
+ * invented control tokens, because a base model has only ever seen prose:
+ *
+ *     System: <content>\n\nUser: <content>\n\nAssistant: <content>\n\nUser: <content>\n\nAssistant:
+ *
+ * Each message is "<Role>: <content>" followed by a blank line; the generation prompt is
+ * "Assistant:" with no trailing space, since SentencePiece vocabularies put the space at the
+ * start of the next word's token.
+ */
+export const FALLBACK_CHAT_TEMPLATE =
+  "{% for message in messages %}{{ (message['role'] | capitalize) + ': ' + message['content'] + '\\n\\n' }}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
+
+export function renderChat(template: string, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
+  let parsed: Template;
+  try {
+    parsed = new Template(template);
+  } catch (err) {
+    throw new ChatTemplateError(`chat template does not parse: ${(err as Error).message}`, { cause: err });
+  }
+  const now = opts.now;
+  // Our own environment rather than Template.render's, whose globals cannot be replaced: we
+  // want raise_exception to be told apart from a broken template, and a settable clock.
+  const variables: Record<string, unknown> = {
+    true: true,
+    false: false,
+    none: null,
+    True: true,
+    False: false,
+    None: null,
+    range: pythonRange,
+    raise_exception: (message: unknown) => {
+      throw new ChatTemplateError(`chat template rejected the conversation: ${String(message)}`);
+    },
+    strftime_now: (format: unknown) => strftime(now ?? new Date(), String(format)),
+    messages: messages.map((m) => ({ role: m.role, content: m.content })),
+    add_generation_prompt: opts.addGenerationPrompt,
+    bos_token: opts.bosToken ?? '',
+    eos_token: opts.eosToken ?? '',
+    ...opts.extra,
+  };
+  const env = new Environment();
+  for (const [name, value] of Object.entries(variables)) env.set(name, value);
+  try {
+    const result = new Interpreter(env).run(parsed.parsed).value;
+    if (typeof result !== 'string') throw new Error(`rendered to ${typeof result}, not text`);
+    return result;
+  } catch (err) {
+    if (err instanceof ChatTemplateError) throw err;
+    throw new ChatTemplateError(`chat template failed to render: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function pythonRange(start: number, stop?: number, step = 1): number[] {
+  const [from, to] = stop === undefined ? [0, start] : [start, stop];
+  const out: number[] = [];
+  if (step === 0) throw new Error('range() step must not be zero');
+  for (let i = from; step > 0 ? i < to : i > to; i += step) out.push(i);
+  return out;
+}
+
+/**
+ * The chat template in a parsed tokenizer_config.json: a string, or transformers' list form
+ * [{name, template}, ...] from which the "default" entry is used. Null when there is none.
+ */
+export function chatTemplateFromConfig(config: unknown): string | null {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new ChatTemplateError('tokenizer config is not a JSON object');
+  }
+  const value = (config as Record<string, unknown>).chat_template;
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) {
+    const names: string[] = [];
+    for (const entry of value) {
+      const e = entry as Record<string, unknown> | null;
+      if (typeof e !== 'object' || e === null || typeof e.name !== 'string' || typeof e.template !== 'string') {
+        throw new ChatTemplateError('chat_template list entries should be {name: string, template: string}');
+      }
+      if (e.name === 'default') return e.template;
+      names.push(e.name);
+    }
+    throw new ChatTemplateError(`chat_template list has no "default" entry (has: ${names.join(', ')})`);
+  }
+  throw new ChatTemplateError(`chat_template should be a string or a list of {name, template}, not ${typeof value}`);
+}
+
+/**
+ * The chat template of a Hugging Face model directory: chat_template.jinja (newer
+ * transformers save it there), else tokenizer_config.json's chat_template, else null.
+ */
+export function loadChatTemplateFromDir(dir: string): string | null {
+  const jinja = join(dir, 'chat_template.jinja');
+  if (existsSync(jinja)) return readFileSync(jinja, 'utf8');
+  const configFile = join(dir, 'tokenizer_config.json');
+  if (!existsSync(configFile)) return null;
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(configFile, 'utf8'));
+  } catch (err) {
+    throw new ChatTemplateError(`${configFile}: not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return chatTemplateFromConfig(config);
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/** Python's strftime for the directives chat templates use, in English as Python's C locale. */
+function strftime(d: Date, format: string): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return format.replace(/%([YmdbBaAHMSyj%])/g, (_, c: string) => {
+    switch (c) {
+      case 'Y': return String(d.getFullYear());
+      case 'y': return pad(d.getFullYear() % 100);
+      case 'm': return pad(d.getMonth() + 1);
+      case 'd': return pad(d.getDate());
+      case 'b': return MONTHS[d.getMonth()]!.slice(0, 3);
+      case 'B': return MONTHS[d.getMonth()]!;
+      case 'a': return DAYS[d.getDay()]!.slice(0, 3);
+      case 'A': return DAYS[d.getDay()]!;
+      case 'H': return pad(d.getHours());
+      case 'M': return pad(d.getMinutes());
+      case 'S': return pad(d.getSeconds());
+      case 'j': {
+        const days = (Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()) - Date.UTC(d.getFullYear(), 0, 1)) / 86_400_000;
+        return String(days + 1).padStart(3, '0');
+      }
+      default: return '%';
+    }
+  });
+}

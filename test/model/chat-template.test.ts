@@ -1,0 +1,153 @@
+// Chat templates rendered from the models' real tokenizer_config.json files, compared with
+// the prompt formats the model authors document, for one conversation:
+// system + user + assistant + user, with the generation prompt.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import {
+  ChatTemplateError,
+  FALLBACK_CHAT_TEMPLATE,
+  chatTemplateFromConfig,
+  loadChatTemplateFromDir,
+  renderChat,
+  type ChatMessage,
+} from '../../src/model/chat-template.js';
+
+const TOKENIZERS = fileURLToPath(new URL('../../../shared/tokenizers/', import.meta.url));
+
+function templateOf(file: string): string {
+  const template = chatTemplateFromConfig(JSON.parse(readFileSync(TOKENIZERS + file, 'utf8')));
+  assert.ok(template !== null, `${file} has a chat template`);
+  return template;
+}
+
+const conversation: ChatMessage[] = [
+  { role: 'system', content: 'You are helpful.' },
+  { role: 'user', content: 'Hi!' },
+  { role: 'assistant', content: 'Hello! How can I help?' },
+  { role: 'user', content: 'What is 2+2?' },
+];
+
+describe('renderChat with real templates', () => {
+  test('Llama-2-chat: [INST] turns, system prompt in <<SYS>> inside the first turn', () => {
+    const out = renderChat(templateOf('chat_templates/meta-llama_Llama-2-7b-chat-hf.tokenizer_config.json'), conversation, {
+      addGenerationPrompt: true,
+      bosToken: '<s>',
+      eosToken: '</s>',
+    });
+    assert.equal(
+      out,
+      '<s>[INST] <<SYS>>\nYou are helpful.\n<</SYS>>\n\nHi! [/INST] Hello! How can I help? </s><s>[INST] What is 2+2? [/INST]',
+    );
+  });
+
+  test('Llama-3-Instruct: header ids, <|eot_id|> after each turn, open assistant header', () => {
+    const out = renderChat(templateOf('chat_templates/meta-llama_Meta-Llama-3-8B-Instruct.tokenizer_config.json'), conversation, {
+      addGenerationPrompt: true,
+      bosToken: '<|begin_of_text|>',
+      eosToken: '<|eot_id|>',
+    });
+    assert.equal(
+      out,
+      '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are helpful.<|eot_id|>' +
+        '<|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>' +
+        '<|start_header_id|>assistant<|end_header_id|>\n\nHello! How can I help?<|eot_id|>' +
+        '<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>' +
+        '<|start_header_id|>assistant<|end_header_id|>\n\n',
+    );
+  });
+
+  test('Llama-3.1-Instruct: knowledge-cutoff and date lines in the system turn', () => {
+    const out = renderChat(templateOf('chat_templates/meta-llama_Meta-Llama-3.1-8B-Instruct.tokenizer_config.json'), conversation, {
+      addGenerationPrompt: true,
+      bosToken: '<|begin_of_text|>',
+      extra: { date_string: '01 Mar 2025' },
+    });
+    assert.equal(
+      out,
+      '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n' +
+        'Cutting Knowledge Date: December 2023\nToday Date: 01 Mar 2025\n\nYou are helpful.<|eot_id|>' +
+        '<|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>' +
+        '<|start_header_id|>assistant<|end_header_id|>\n\nHello! How can I help?<|eot_id|>' +
+        '<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>' +
+        '<|start_header_id|>assistant<|end_header_id|>\n\n',
+    );
+  });
+
+  test('Mistral-Instruct v0.3: system prompt goes into the last user turn', () => {
+    const out = renderChat(templateOf('chat_templates/mistralai_Mistral-7B-Instruct-v0.3.tokenizer_config.json'), conversation, {
+      addGenerationPrompt: true,
+      bosToken: '<s>',
+      eosToken: '</s>',
+    });
+    assert.equal(out, '<s>[INST] Hi![/INST] Hello! How can I help?</s>[INST] You are helpful.\n\nWhat is 2+2?[/INST]');
+  });
+
+  test('Qwen2.5: ChatML, and its default system prompt when none is given', () => {
+    const template = templateOf('qwen2.5/tokenizer_config.json');
+    assert.equal(
+      renderChat(template, conversation, { addGenerationPrompt: true, eosToken: '<|im_end|>' }),
+      '<|im_start|>system\nYou are helpful.<|im_end|>\n' +
+        '<|im_start|>user\nHi!<|im_end|>\n' +
+        '<|im_start|>assistant\nHello! How can I help?<|im_end|>\n' +
+        '<|im_start|>user\nWhat is 2+2?<|im_end|>\n' +
+        '<|im_start|>assistant\n',
+    );
+    assert.equal(
+      renderChat(template, [{ role: 'user', content: 'Hi!' }], { addGenerationPrompt: false }),
+      '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' +
+        '<|im_start|>user\nHi!<|im_end|>\n',
+    );
+  });
+
+  test('TinyLlama (Zephyr style, from chat_template.jinja)', () => {
+    const template = loadChatTemplateFromDir(TOKENIZERS + 'tinyllama-1.1b-chat');
+    assert.ok(template !== null);
+    const out = renderChat(template, conversation, { addGenerationPrompt: true, bosToken: '<s>', eosToken: '</s>' });
+    assert.equal(
+      out,
+      '<|system|>\nYou are helpful.</s>\n<|user|>\nHi!</s>\n<|assistant|>\nHello! How can I help?</s>\n' +
+        '<|user|>\nWhat is 2+2?</s>\n<|assistant|>\n',
+    );
+  });
+
+  test('fallback template: "Role: content" paragraphs ending in "Assistant:"', () => {
+    assert.equal(
+      renderChat(FALLBACK_CHAT_TEMPLATE, conversation, { addGenerationPrompt: true }),
+      'System: You are helpful.\n\nUser: Hi!\n\nAssistant: Hello! How can I help?\n\nUser: What is 2+2?\n\nAssistant:',
+    );
+    assert.equal(renderChat(FALLBACK_CHAT_TEMPLATE, conversation.slice(0, 2), { addGenerationPrompt: false }), 'System: You are helpful.\n\nUser: Hi!\n\n');
+  });
+});
+
+describe('renderChat errors and helpers', () => {
+  test('raise_exception in a template becomes a ChatTemplateError carrying its message', () => {
+    const template = templateOf('chat_templates/meta-llama_Llama-2-7b-chat-hf.tokenizer_config.json');
+    const twoUsers = [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }];
+    assert.throws(
+      () => renderChat(template, twoUsers, { addGenerationPrompt: true }),
+      (e: unknown) => e instanceof ChatTemplateError && /rejected the conversation: Conversation roles must alternate/.test(e.message),
+    );
+  });
+
+  test('templates that do not parse or fail at render time are reported as such', () => {
+    assert.throws(() => renderChat('{% if %}', conversation, { addGenerationPrompt: true }), (e: unknown) => e instanceof ChatTemplateError && /does not parse/.test(e.message));
+    assert.throws(() => renderChat('{{ nothing() }}', conversation, { addGenerationPrompt: true }), (e: unknown) => e instanceof ChatTemplateError && /failed to render/.test(e.message));
+  });
+
+  test('strftime_now uses the given clock, in English', () => {
+    const out = renderChat("{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%A %B %j') }}", [], { addGenerationPrompt: false, now: new Date(2024, 6, 26) });
+    assert.equal(out, '26 Jul 2024|Friday July 208');
+  });
+
+  test('chatTemplateFromConfig: string, named list ("default"), absent, malformed', () => {
+    assert.equal(chatTemplateFromConfig({ chat_template: 'T' }), 'T');
+    assert.equal(chatTemplateFromConfig({ chat_template: [{ name: 'tool_use', template: 'X' }, { name: 'default', template: 'D' }] }), 'D');
+    assert.equal(chatTemplateFromConfig({}), null);
+    assert.throws(() => chatTemplateFromConfig({ chat_template: [{ name: 'tool_use', template: 'X' }] }), /no "default" entry \(has: tool_use\)/);
+    assert.throws(() => chatTemplateFromConfig({ chat_template: 3 }), ChatTemplateError);
+    assert.throws(() => chatTemplateFromConfig('nope'), ChatTemplateError);
+  });
+});
