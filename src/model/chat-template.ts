@@ -66,7 +66,9 @@ export function renderChat(template: string, messages: readonly ChatMessage[], o
       throw new ChatTemplateError(`chat template rejected the conversation: ${String(message)}`);
     },
     strftime_now: (format: unknown) => strftime(now ?? new Date(), String(format)),
-    messages: messages.map((m) => ({ role: m.role, content: m.content })),
+    // Copies, so a template's `set` cannot reach the caller's objects; extra fields
+    // (tool_calls, name...) pass through for templates that use them.
+    messages: messages.map((m) => ({ ...m })),
     add_generation_prompt: opts.addGenerationPrompt,
     bos_token: opts.bosToken ?? '',
     eos_token: opts.eosToken ?? '',
@@ -136,7 +138,10 @@ export function loadChatTemplateFromDir(dir: string): string | null {
   return chatTemplateFromConfig(config);
 }
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January', 'February', 'March', 'April', 'May', 'June',
+  'July', 'August', 'September', 'October', 'November', 'December',
+];
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
 /** Python's strftime for the directives chat templates use, in English as Python's C locale. */

@@ -63,7 +63,8 @@ export function tokenizerFromGguf(meta: ReadonlyMap<string, unknown>, file: stri
     const pre = m.string('pre', false);
     const flavour = flavourOfPre(pre);
     if (flavour === undefined) {
-      throw new TokenizerError(file, `pre-tokenizer ${P}pre = "${pre}" is not supported (supported: ${supportedPreNames().join(', ')})`);
+      const supported = supportedPreNames().join(', ');
+      throw new TokenizerError(file, `pre-tokenizer ${P}pre = "${pre}" is not supported (supported: ${supported})`);
     }
     const merges = m.strings('merges', true);
     const vocab: [string, number][] = [];
@@ -85,7 +86,10 @@ export function tokenizerFromGguf(meta: ReadonlyMap<string, unknown>, file: stri
       vocabSize: n,
     });
   }
-  throw new TokenizerError(file, `tokenizer model "${model}" (${P}model) is not supported; Pensieve reads "llama" (SentencePiece) and "gpt2" (byte-level BPE)`);
+  throw new TokenizerError(
+    file,
+    `tokenizer model "${model}" (${P}model) is not supported; Pensieve reads "llama" (SentencePiece) and "gpt2" (byte-level BPE)`,
+  );
 }
 
 /** Without token_type llama.cpp would call everything normal; recover the kinds that matter. */
@@ -108,6 +112,18 @@ class MetaReader {
     private readonly file: string,
   ) {}
 
+  /**
+   * The value under `tokenizer.ggml.<key>`. Readers may store plain values or GGUF's typed
+   * records `{ type, value }` (src/model/formats keeps the type so files round-trip); take both.
+   */
+  private get(key: string): unknown {
+    const v: unknown = this.meta.get(P + key);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v) && 'value' in v && 'type' in v) {
+      return (v as { value: unknown }).value;
+    }
+    return v;
+  }
+
   private fail(key: string, want: string, got: unknown): never {
     const what = got === undefined ? 'missing' : `a ${describe(got)}`;
     throw new TokenizerError(this.file, `${P}${key} should be ${want}, but is ${what}`);
@@ -116,13 +132,13 @@ class MetaReader {
   string(key: string, required: true): string;
   string(key: string, required: false): string | undefined;
   string(key: string, required: boolean): string | undefined {
-    const v = this.meta.get(P + key);
+    const v = this.get(key);
     if (v === undefined && !required) return undefined;
     return typeof v === 'string' ? v : this.fail(key, 'a string', v);
   }
 
   strings(key: string, required: true): string[] {
-    const v = this.meta.get(P + key);
+    const v = this.get(key);
     if (!Array.isArray(v)) return this.fail(key, 'an array of strings', v);
     for (let i = 0; i < v.length; i++) {
       if (typeof v[i] !== 'string') this.fail(`${key}[${i}]`, 'a string', v[i]);
@@ -133,7 +149,7 @@ class MetaReader {
   numbers(key: string, required: true): ArrayLike<number>;
   numbers(key: string, required: false): ArrayLike<number> | undefined;
   numbers(key: string, required: boolean): ArrayLike<number> | undefined {
-    const v = this.meta.get(P + key);
+    const v = this.get(key);
     if (v === undefined && !required) return undefined;
     const bigints = v instanceof BigInt64Array || v instanceof BigUint64Array;
     if (ArrayBuffer.isView(v) && !(v instanceof DataView) && !bigints) return v as unknown as ArrayLike<number>;
@@ -149,14 +165,14 @@ class MetaReader {
   }
 
   boolean(key: string): boolean | undefined {
-    const v = this.meta.get(P + key);
+    const v = this.get(key);
     if (v === undefined) return undefined;
     return typeof v === 'boolean' ? v : this.fail(key, 'a boolean', v);
   }
 
   /** An optional token id; must name one of the `n` tokens. */
   tokenId(key: string, n: number): number | null {
-    const v = this.meta.get(P + key);
+    const v = this.get(key);
     if (v === undefined) return null;
     const id = typeof v === 'bigint' ? Number(v) : v;
     if (typeof id !== 'number' || !Number.isInteger(id)) return this.fail(key, 'an integer token id', v);

@@ -18,7 +18,8 @@ export function loadHfTokenizer(dir: string): Tokenizer {
   const fast = readJson(join(dir, 'tokenizer.json'), false);
   if (fast !== undefined) {
     const lookup = (piece: string) => tokenIdInJson(fast, piece);
-    return new HfJsonTokenizer(fast, config, { ...specialIds(dir, config, lookup), addBos: optionalBool(config, 'add_bos_token', dir) });
+    const addBos = optionalBool(config, 'add_bos_token', dir);
+    return new HfJsonTokenizer(fast, config, { ...specialIds(dir, config, lookup), addBos });
   }
   if (existsSync(join(dir, 'vocab.json')) && existsSync(join(dir, 'merges.txt'))) return loadSlowBpe(dir, config);
   throw new TokenizerError(dir, 'no tokenizer.json, and no vocab.json + merges.txt: not a Hugging Face tokenizer directory');
@@ -28,7 +29,9 @@ function loadSlowBpe(dir: string, config: Json): Tokenizer {
   const vocabFile = join(dir, 'vocab.json');
   const vocab = readJson(vocabFile, true);
   for (const [piece, id] of Object.entries(vocab)) {
-    if (!Number.isInteger(id)) throw new TokenizerError(vocabFile, `entry ${JSON.stringify(piece)} has id ${JSON.stringify(id)}, not an integer`);
+    if (!Number.isInteger(id)) {
+      throw new TokenizerError(vocabFile, `entry ${JSON.stringify(piece)} has id ${JSON.stringify(id)}, not an integer`);
+    }
   }
   const added = addedTokens(dir, config);
   const byContent = new Map(added.map((t) => [t.content, t.id]));
@@ -49,7 +52,11 @@ function loadSlowBpe(dir: string, config: Json): Tokenizer {
 function flavourOfClass(cls: unknown, dir: string): PreTokenizerFlavour {
   if (cls === undefined || cls === 'GPT2Tokenizer' || cls === 'GPT2TokenizerFast') return 'gpt2';
   if (cls === 'Qwen2Tokenizer' || cls === 'Qwen2TokenizerFast') return 'qwen2';
-  throw new TokenizerError(join(dir, 'tokenizer_config.json'), `tokenizer_class ${JSON.stringify(cls)} has no tokenizer.json and is not a byte-level BPE class Pensieve knows (GPT2Tokenizer, Qwen2Tokenizer)`);
+  throw new TokenizerError(
+    join(dir, 'tokenizer_config.json'),
+    `tokenizer_class ${JSON.stringify(cls)} has no tokenizer.json and is not a byte-level BPE class ` +
+      'Pensieve knows (GPT2Tokenizer, Qwen2Tokenizer)',
+  );
 }
 
 function readMerges(file: string): string[] {
@@ -88,7 +95,9 @@ function addedTokens(dir: string, config: Json): AddedToken[] {
   const file = join(dir, 'added_tokens.json');
   const named = new Set([config.bos_token, config.eos_token, config.unk_token, config.pad_token].map(tokenText));
   for (const [content, id] of Object.entries(readJson(file, false) ?? {})) {
-    if (!Number.isInteger(id)) throw new TokenizerError(file, `${JSON.stringify(content)} has id ${JSON.stringify(id)}, not an integer`);
+    if (!Number.isInteger(id)) {
+      throw new TokenizerError(file, `${JSON.stringify(content)} has id ${JSON.stringify(id)}, not an integer`);
+    }
     if (!byId.has(id as number)) byId.set(id as number, { id: id as number, content, special: named.has(content) });
   }
   return [...byId.values()];
@@ -99,7 +108,11 @@ function addedTokens(dir: string, config: Json): AddedToken[] {
  * generation_config.json / config.json give ids, and their eos_token_id may be a list
  * (Qwen2.5 stops on both <|im_end|> and <|endoftext|>; Llama 3.1 on eot, eom and end_of_text).
  */
-function specialIds(dir: string, config: Json, lookup: (piece: string) => number | undefined): { bosId: number | null; eosIds: number[] } {
+function specialIds(
+  dir: string,
+  config: Json,
+  lookup: (piece: string) => number | undefined,
+): { bosId: number | null; eosIds: number[] } {
   const generation = readJson(join(dir, 'generation_config.json'), false) ?? {};
   const model = readJson(join(dir, 'config.json'), false) ?? {};
   const idOf = (key: 'bos_token' | 'eos_token') => {
@@ -137,7 +150,9 @@ function tokenIdInJson(json: Json, piece: string): number | undefined {
 function optionalBool(config: Json, key: string, dir: string): boolean | undefined {
   const v = config[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw new TokenizerError(join(dir, 'tokenizer_config.json'), `${key} should be a boolean, not ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') {
+    throw new TokenizerError(join(dir, 'tokenizer_config.json'), `${key} should be a boolean, not ${JSON.stringify(v)}`);
+  }
   return v;
 }
 

@@ -4,8 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { readGguf } from '../../../src/model/formats/gguf.js';
 import { tokenizerFromGguf } from '../../../src/model/tokenizer/gguf.js';
 import { TokenizerError } from '../../../src/model/tokenizer/types.js';
+import { SHARED } from './vectors.js';
 
 /** <unk> <s> </s>, byte pieces for 'a' and 'b', then ▁ a b ▁a ▁b ab ▁ab. */
 function spmMeta(overrides: [string, unknown][] = []): Map<string, unknown> {
@@ -31,6 +33,26 @@ function fails(meta: Map<string, unknown>, pattern: RegExp): void {
 }
 
 describe('tokenizerFromGguf', () => {
+  test('reads the vocab of the real stories260K.gguf, as our GGUF reader returns it', () => {
+    const file = readGguf(SHARED + 'models/stories260K/stories260K.gguf');
+    try {
+      const tok = tokenizerFromGguf(file.metadata, 'stories260K.gguf');
+      // The same ids run.c gives with tok512.bin (models/README.md section 1b).
+      assert.deepEqual(tok.encode('Once upon a time'), [1, 403, 407, 261, 378]);
+      assert.equal(tok.decode([1, 403, 407, 261, 378, 2], { skipSpecial: true }), 'Once upon a time');
+      assert.equal(tok.vocabSize, 512);
+      assert.deepEqual(tok.eosIds, [2]);
+    } finally {
+      file.tensors.close();
+    }
+  });
+
+  test('accepts typed GGUF records { type, value } as well as plain values', () => {
+    const wrapped = new Map<string, unknown>();
+    for (const [key, value] of spmMeta()) wrapped.set(key, { type: Array.isArray(value) ? 'array' : typeof value, value });
+    assert.deepEqual(tokenizerFromGguf(wrapped, 'model.gguf').encode('ab'), [1, 11]);
+  });
+
   test('builds a SentencePiece tokenizer: highest-score merge wins, leftmost on ties', () => {
     const tok = tokenizerFromGguf(spmMeta(), 'model.gguf');
     // "▁ab": ▁a (score -4) beats ab (-6), then ▁a+b = ▁ab (-7).

@@ -94,7 +94,10 @@ describe('loadTokenizerFromDir on hand-made directories', () => {
       isErr(/merges\.txt: line 1 is not "left right"/),
     );
     assert.throws(
-      () => loadTokenizerFromDir(dir('badclass', { 'vocab.json': '{"a":0}', 'merges.txt': '', 'tokenizer_config.json': '{"tokenizer_class":"BertTokenizer"}' })),
+      () =>
+        loadTokenizerFromDir(
+          dir('badclass', { 'vocab.json': '{"a":0}', 'merges.txt': '', 'tokenizer_config.json': '{"tokenizer_class":"BertTokenizer"}' }),
+        ),
       isErr(/tokenizer_class "BertTokenizer"/),
     );
   });

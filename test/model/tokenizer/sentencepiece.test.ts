@@ -102,8 +102,9 @@ describe('llama2.c tokenizer.bin', () => {
 
   test('a wrong vocab size is reported with the file name', () => {
     const file = SHARED + 'models/stories260K/tok512.bin';
-    assert.throws(() => loadLlama2cTokenizer(file, 511), (e: unknown) => e instanceof TokenizerError && /tok512\.bin.*bytes left/.test(e.message));
-    assert.throws(() => loadLlama2cTokenizer(file, 600), (e: unknown) => e instanceof TokenizerError && /ends after 512 of 600/.test(e.message));
+    const isErr = (re: RegExp) => (e: unknown) => e instanceof TokenizerError && re.test(e.message);
+    assert.throws(() => loadLlama2cTokenizer(file, 511), isErr(/tok512\.bin.*bytes left/));
+    assert.throws(() => loadLlama2cTokenizer(file, 600), isErr(/ends after 512 of 600/));
     assert.throws(() => loadLlama2cTokenizer(SHARED + 'no-such-file.bin', 512), TokenizerError);
     assert.throws(() => parseLlama2cTokenizer(new Uint8Array(4), 2), TokenizerError);
   });
