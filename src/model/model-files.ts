@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { configFromHf, type ModelConfig } from './config.js';
-import { ModelLoadError } from './errors.js';
+import { asModelLoadError, ModelLoadError } from './errors.js';
 import { GGUF_MAGIC, readGguf } from './formats/gguf.js';
 import { configFromGguf } from './formats/gguf-config.js';
 import type { GgufValue } from './formats/gguf-types.js';
@@ -32,6 +32,12 @@ export interface ModelFiles {
 const NOT_A_MODEL = 'not a model: expected a GGUF file, a llama2.c checkpoint, or a directory with config.json and model.safetensors';
 
 export function openModelFiles(path: string): ModelFiles {
+  // The readers report every problem they anticipate; anything else still reaches the user as a
+  // ModelLoadError about this path rather than a stack trace.
+  return asModelLoadError(path, 'internal error while opening the model', () => open(path));
+}
+
+function open(path: string): ModelFiles {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(path);

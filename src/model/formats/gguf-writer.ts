@@ -90,57 +90,68 @@ const INT_TYPES: Partial<Record<GgufScalarType, [number, number, 1 | 2 | 4]>> = 
 };
 
 function writeScalar(w: ByteWriter, type: GgufScalarType, v: number | bigint | boolean | string, key: string): void {
-  const bad = (): Error => new Error(`metadata ${key}: ${String(v)} is not a ${type}`);
   const int = INT_TYPES[type];
   if (int) {
     const [min, max, size] = int;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad();
-    return w.view(size, (d) => {
-      if (size === 1) d.setUint8(0, v & 0xff);
-      else if (size === 2) d.setUint16(0, v & 0xffff, true);
-      else d.setUint32(0, v >>> 0, true);
-    });
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw notA(key, type, v);
+    if (size === 1) return w.u8(v & 0xff);
+    if (size === 2) return w.u16(v & 0xffff);
+    return w.u32(v >>> 0);
   }
   switch (type) {
-    case 'f32': if (typeof v !== 'number') throw bad(); return w.view(4, (d) => d.setFloat32(0, v, true));
-    case 'f64': if (typeof v !== 'number') throw bad(); return w.view(8, (d) => d.setFloat64(0, v, true));
+    case 'f32': if (typeof v !== 'number') throw notA(key, type, v); return w.f32(v);
+    case 'f64': if (typeof v !== 'number') throw notA(key, type, v); return w.f64(v);
     case 'u64': case 'i64': {
-      if ((typeof v !== 'number' || !Number.isInteger(v)) && typeof v !== 'bigint') throw bad();
+      if ((typeof v !== 'number' || !Number.isInteger(v)) && typeof v !== 'bigint') throw notA(key, type, v);
       const big = BigInt(v);
-      return w.view(8, (d) => (type === 'u64' ? d.setBigUint64(0, big, true) : d.setBigInt64(0, big, true)));
+      const fits = type === 'u64' ? big >= 0n && big < 1n << 64n : big >= -(1n << 63n) && big < 1n << 63n;
+      if (!fits) throw notA(key, type, v);
+      return type === 'u64' ? w.u64(big) : w.i64(big);
     }
-    case 'bool': if (typeof v !== 'boolean') throw bad(); return w.bytes(Uint8Array.of(v ? 1 : 0));
-    case 'string': if (typeof v !== 'string') throw bad(); return w.string(v);
-    default: throw bad();
+    case 'bool': if (typeof v !== 'boolean') throw notA(key, type, v); return w.u8(v ? 1 : 0);
+    case 'string': if (typeof v !== 'string') throw notA(key, type, v); return w.string(v);
+    default: throw notA(key, type, v);
   }
 }
 
-/** Collects little-endian fields into one buffer. */
+function notA(key: string, type: GgufScalarType, v: unknown): Error {
+  return new Error(`metadata ${key}: ${String(v)} is not a ${type}`);
+}
+
+/** Collects little-endian fields into one growing buffer (vocabularies make for 100k+ fields). */
 class ByteWriter {
-  private chunks: Uint8Array[] = [];
+  private buf = Buffer.alloc(1 << 16);
   private length = 0;
 
-  bytes(b: Uint8Array): void {
-    this.chunks.push(b);
-    this.length += b.byteLength;
+  private reserve(n: number): number {
+    if (this.length + n > this.buf.byteLength) {
+      const grown = Buffer.alloc(Math.max(this.buf.byteLength * 2, this.length + n));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    const at = this.length;
+    this.length += n;
+    return at;
   }
 
-  view(n: number, fill: (d: DataView) => void): void {
-    const b = new Uint8Array(n);
-    fill(new DataView(b.buffer));
-    this.bytes(b);
-  }
-
-  u32(v: number): void { this.view(4, (d) => d.setUint32(0, v, true)); }
-  u64(v: number): void { this.view(8, (d) => d.setBigUint64(0, BigInt(v), true)); }
+  // Every writer calls reserve() before touching this.buf: reserve() may replace it.
+  bytes(b: Uint8Array): void { const at = this.reserve(b.byteLength); this.buf.set(b, at); }
+  u8(v: number): void { const at = this.reserve(1); this.buf.writeUInt8(v, at); }
+  u16(v: number): void { const at = this.reserve(2); this.buf.writeUInt16LE(v, at); }
+  u32(v: number): void { const at = this.reserve(4); this.buf.writeUInt32LE(v, at); }
+  f32(v: number): void { const at = this.reserve(4); this.buf.writeFloatLE(v, at); }
+  f64(v: number): void { const at = this.reserve(8); this.buf.writeDoubleLE(v, at); }
+  u64(v: number | bigint): void { const at = this.reserve(8); this.buf.writeBigUInt64LE(BigInt(v), at); }
+  i64(v: number | bigint): void { const at = this.reserve(8); this.buf.writeBigInt64LE(BigInt(v), at); }
 
   string(s: string): void {
-    const b = Buffer.from(s, 'utf8');
-    this.u64(b.byteLength);
-    this.bytes(b);
+    const n = Buffer.byteLength(s, 'utf8');
+    this.u64(n);
+    const at = this.reserve(n);
+    this.buf.write(s, at, n, 'utf8');
   }
 
   finish(): Uint8Array {
-    return Buffer.concat(this.chunks, this.length);
+    return this.buf.subarray(0, this.length);
   }
 }

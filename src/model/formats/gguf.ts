@@ -115,7 +115,7 @@ function readAlignment(metadata: GgufMetadata, path: string): number {
 function readString(cur: ByteCursor, what: string): string {
   const len = cur.size(`length of ${what}`);
   if (len > cur.remaining) throw new ModelLoadError(cur.file.path, `truncated: ${what} claims ${len} bytes, ${cur.remaining} left`);
-  return Buffer.from(cur.bytes(len, what)).toString('utf8');
+  return cur.utf8(len, what);
 }
 
 // Smallest encoding of each element type, to reject impossible array counts before allocating.

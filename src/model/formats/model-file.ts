@@ -64,7 +64,7 @@ const WINDOW = 1 << 20;
 export class ByteCursor {
   readonly file: ModelFile;
   pos: number;
-  private buf: Uint8Array = new Uint8Array(0);
+  private buf: Buffer = Buffer.alloc(0);
   private view = new DataView(this.buf.buffer);
   private bufStart = 0;
 
@@ -85,7 +85,8 @@ export class ByteCursor {
     let at = this.pos - this.bufStart;
     if (at < 0 || at + n > this.buf.byteLength) {
       const len = Math.min(Math.max(n, WINDOW), this.remaining);
-      this.buf = this.file.readAt(this.pos, len, what);
+      const bytes = this.file.readAt(this.pos, len, what);
+      this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
       this.bufStart = this.pos;
       at = 0;
@@ -106,15 +107,18 @@ export class ByteCursor {
   u64(what: string): bigint { const at = this.take(8, what); return this.view.getBigUint64(at, true); }
   i64(what: string): bigint { const at = this.take(8, what); return this.view.getBigInt64(at, true); }
 
-  /** A u64 that must fit a JS number (counts, lengths, offsets). */
+  /** A u64 that must fit a JS number (counts, lengths, offsets); read as two halves, which is faster than a bigint. */
   size(what: string): number {
-    const v = this.u64(what);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ModelLoadError(this.file.path, `${what} is ${v}, too large to be real`);
-    return Number(v);
+    const at = this.take(8, what);
+    const lo = this.view.getUint32(at, true);
+    const hi = this.view.getUint32(at + 4, true);
+    if (hi > 0x1fffff) throw new ModelLoadError(this.file.path, `${what} is ${(BigInt(hi) << 32n) | BigInt(lo)}, too large to be real`);
+    return hi * 2 ** 32 + lo;
   }
 
-  bytes(n: number, what: string): Uint8Array {
+  /** `n` bytes of UTF-8. */
+  utf8(n: number, what: string): string {
     const at = this.take(n, what);
-    return this.buf.subarray(at, at + n);
+    return this.buf.toString('utf8', at, at + n);
   }
 }
