@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { fromFloat32, toFloat32 } from '../../../src/kernels/dtype.js';
 import { llama3RopeFactors, type ModelConfig } from '../../../src/model/config.js';
+import { unpermuteFromInterleavedRope } from '../../../src/model/formats/gguf-convert.js';
 import type { RawTensor } from '../../../src/model/formats/tensor.js';
 import { openModelFiles } from '../../../src/model/model-files.js';
 import { randomTensors, saveGgufModel, saveHfModel } from '../../../src/model/random-model.js';
@@ -66,6 +67,7 @@ for (const [label, config] of SHAPES) {
             if (heads) {
               assert.notDeepEqual(got.data, want.data, `${want.name} should be permuted in the file`);
               assert.deepEqual(ggufRowsToHf(got.data, got.shape[0]!, heads), want.data, want.name);
+              assert.deepEqual(unpermuteFromInterleavedRope(got.data, got.shape, got.dtype, heads), want.data, want.name);
             } else {
               assert.deepEqual(got.data, want.data, want.name);
             }
