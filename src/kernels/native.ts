@@ -53,6 +53,9 @@ function handleOf(w: Matrix): MatrixHandle {
 
 export const nativeKernels: Kernels = {
   name: 'native',
+  setThreads(n: number) {
+    addon.setThreads(n);
+  },
   packMatrix(src: RawMatrix, dtype: PackedDType): Matrix {
     return new NativeMatrix(src.rows, src.cols, dtype, addon.packMatrix(src.data, src.dtype, src.rows, src.cols, dtype));
   },

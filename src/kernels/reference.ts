@@ -74,6 +74,10 @@ function quantizeRowQ8(x: Float32Array, offset: number, cols: number): { q: Int8
 export const referenceKernels: Kernels = {
   name: 'reference',
 
+  setThreads(): void {
+    // The reference kernels are single-threaded by design.
+  },
+
   packMatrix(src: RawMatrix, dtype: PackedDType): Matrix {
     const { rows, cols } = src;
     if (dtype === 'q8_0') {

@@ -61,6 +61,9 @@ export interface CpuInfo {
 export interface Kernels {
   readonly name: string;
 
+  /** Sets the number of compute threads (n <= 0: one per core). */
+  setThreads(n: number): void;
+
   /**
    * Packs a file weight for matmul. bf16 packing rounds to nearest even;
    * q8_0 packing quantizes 32-value blocks along cols with an f16 scale

@@ -1,0 +1,35 @@
+// `pensieve <command>`: dispatches to one module per command. Errors a user can
+// cause (bad paths, bad files, bad flags) print one line, not a stack trace.
+import { runGenerate } from './generate.js';
+import { CliError } from './errors.js';
+
+const USAGE = `usage: pensieve <command> [options]
+
+commands:
+  generate   generate text from a prompt (pensieve generate --help)
+`;
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  generate: runGenerate,
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const run = commands[command];
+  if (!run) throw new CliError(`unknown command '${command}'\n${USAGE}`);
+  await run(rest);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const expected = err instanceof Error && ['CliError', 'ModelLoadError', 'TokenizerError', 'RangeError', 'TypeError'].includes(err.name);
+  if (expected && !process.env.PENSIEVE_DEBUG) {
+    process.stderr.write(`pensieve: error: ${(err as Error).message}\n`);
+  } else {
+    process.stderr.write(`pensieve: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
+  process.exitCode = 1;
+});

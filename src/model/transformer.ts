@@ -1,0 +1,115 @@
+// The Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral, and Qwen2,
+// which is Llama with q/k/v biases). One forward pass runs a ragged batch: any
+// mix of prefill chunks, recomputed prefixes and decode tokens, each request
+// with its own block table. Reads top to bottom like the math; the kernels
+// carry the speed.
+import type { Kernels } from '../kernels/types.js';
+import type { ModelConfig } from './config.js';
+import type { KvCache } from './kv-cache.js';
+import { ropeInvFreq } from './rope.js';
+import type { ModelWeights } from './weights.js';
+
+/** One step's flattened batch (the contract between the engine and the model). */
+export interface ForwardBatch {
+  /** [T] token ids of all query rows, request after request. */
+  tokens: Int32Array;
+  /** [T] absolute position of each row. */
+  positions: Int32Array;
+  /** [T] KV slot (block·blockSize + offset) each row's K/V is written to. */
+  slotMapping: Int32Array;
+  /** [R+1] rows of request r: qIndptr[r] .. qIndptr[r+1]-1. */
+  qIndptr: Int32Array;
+  /** Block tables of all requests, flattened; request r's is blockTableIndptr[r] .. [r+1]. */
+  blockTables: Int32Array;
+  blockTableIndptr: Int32Array;
+  /** [R] KV tokens valid for request r once this step's rows are written. */
+  contextLens: Int32Array;
+  /** Rows whose logits are wanted, in the order returned. */
+  logitRows: Int32Array;
+}
+
+/** Activation buffers reused across steps; grown to the largest batch seen. */
+class Scratch {
+  private buffers = new Map<string, Float32Array>();
+  get(name: string, size: number): Float32Array {
+    let b = this.buffers.get(name);
+    if (!b || b.length < size) {
+      b = new Float32Array(size);
+      this.buffers.set(name, b);
+    }
+    return b.subarray(0, size);
+  }
+}
+
+export class Transformer {
+  readonly invFreq: Float32Array;
+  private readonly scratch = new Scratch();
+
+  constructor(readonly config: ModelConfig, readonly weights: ModelWeights, readonly kernels: Kernels) {
+    this.invFreq = ropeInvFreq(config);
+  }
+
+  /** Runs the batch through the model; returns logits [logitRows.length][vocabSize]. */
+  forward(batch: ForwardBatch, kv: KvCache): Float32Array {
+    const { config: c, weights: w, kernels: k, scratch: s } = this;
+    const T = batch.tokens.length;
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    const attention = {
+      numHeads: c.numHeads,
+      numKvHeads: c.numKvHeads,
+      headDim: c.headDim,
+      blockSize: kv.blockSize,
+      scale: 1 / Math.sqrt(c.headDim),
+      qIndptr: batch.qIndptr,
+      qPos: batch.positions,
+      blockTables: batch.blockTables,
+      blockTableIndptr: batch.blockTableIndptr,
+      contextLens: batch.contextLens,
+    };
+
+    const x = s.get('x', T * c.hiddenSize);
+    const xb = s.get('xb', T * c.hiddenSize);
+    const q = s.get('q', T * qDim);
+    const kk = s.get('k', T * kvDim);
+    const vv = s.get('v', T * kvDim);
+    const att = s.get('att', T * qDim);
+    const gate = s.get('gate', T * c.intermediateSize);
+    const up = s.get('up', T * c.intermediateSize);
+
+    k.embedding(w.embed, batch.tokens, x);
+    for (let l = 0; l < c.numLayers; l++) {
+      const lw = w.layers[l]!;
+      const cache = kv.layers[l]!;
+
+      // Attention block.
+      k.rmsnorm(x, lw.attnNorm, c.rmsNormEps, xb);
+      k.matmul(lw.wq, xb, T, q, lw.bq ?? undefined);
+      k.matmul(lw.wk, xb, T, kk, lw.bk ?? undefined);
+      k.matmul(lw.wv, xb, T, vv, lw.bv ?? undefined);
+      k.rope(q, batch.positions, c.numHeads, c.headDim, this.invFreq, c.ropeStyle);
+      k.rope(kk, batch.positions, c.numKvHeads, c.headDim, this.invFreq, c.ropeStyle);
+      k.writeKV(kk, vv, batch.slotMapping, cache.k, cache.v, c.numKvHeads, c.headDim, kv.blockSize);
+      k.pagedAttention(attention, q, cache.k, cache.v, att);
+      k.matmul(lw.wo, att, T, xb);
+      k.add(x, xb);
+
+      // SwiGLU feed-forward block.
+      k.rmsnorm(x, lw.ffnNorm, c.rmsNormEps, xb);
+      k.matmul(lw.wGate, xb, T, gate);
+      k.matmul(lw.wUp, xb, T, up);
+      k.siluMul(gate, up, gate);
+      k.matmul(lw.wDown, gate, T, xb);
+      k.add(x, xb);
+    }
+
+    // Final norm and classifier, only for the rows that are sampled.
+    const R = batch.logitRows.length;
+    const h = s.get('h', R * c.hiddenSize);
+    batch.logitRows.forEach((row, i) => h.set(x.subarray(row * c.hiddenSize, (row + 1) * c.hiddenSize), i * c.hiddenSize));
+    k.rmsnorm(h, w.norm, c.rmsNormEps, h);
+    const logits = new Float32Array(R * c.vocabSize);
+    k.matmul(w.lmHead, h, R, logits);
+    return logits;
+  }
+}
