@@ -148,11 +148,16 @@ void run_tiles(const Kernel& kern, const MatmulArgs& a, int64_t m) {
   const int64_t chunk_rows = (tiles + chunks - 1) / chunks * kern.rows_per_tile;
   chunks = (m + chunk_rows - 1) / chunk_rows;
 
-  // About 64K multiply-adds per item at least, so tiny matmuls stay on one thread.
+  // About 64K multiply-adds per task at least, so tiny matmuls stay on one
+  // thread; otherwise a few contiguous tasks per thread, claimed dynamically:
+  // the two cores are shared with the HTTP thread, and with one static half
+  // each, a core taken for a millisecond would stall the whole matmul.
+  const int64_t items = P * chunks;
   const int64_t work = kPanelRows * w.cols * std::min(m, chunk_rows);
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1));
+  const int tasks = static_cast<int>(std::min<int64_t>(threads == 1 ? 1 : 4 * threads, std::max<int64_t>(1, items / grain)));
   const MatmulTileFn tile = kern.tile;
-  parallel_for(P * chunks, grain, [&](int64_t begin, int64_t end) {
+  auto run_items = [&](int64_t begin, int64_t end) {
     if (chunks == 1) {
       tile(a, begin, end, 0, m);
       return;
@@ -161,7 +166,12 @@ void run_tiles(const Kernel& kern, const MatmulArgs& a, int64_t m) {
       const int64_t p = it / chunks, c = it % chunks;
       tile(a, p, p + 1, c * chunk_rows, std::min(m, (c + 1) * chunk_rows));
     }
-  });
+  };
+  if (tasks == 1) {
+    run_items(0, items);
+    return;
+  }
+  parallel_tasks(tasks, [&](int t) { run_items(items * t / tasks, items * (t + 1) / tasks); });
 }
 
 bool overlaps(const void* a, size_t an, const void* b, size_t bn) {
