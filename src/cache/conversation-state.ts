@@ -1,0 +1,152 @@
+// What Pensieve keeps of one conversation between its turns: the token history whose KV
+// exists (or existed), where each block of it lives, and the residency of each 32-token
+// chunk. The layout is [dropped prefix | host/disk middle | device tail] (DESIGN.md §2):
+// leading chunks go first because recomputing tokens [0, k) needs only those tokens,
+// while the KV of later tokens stays valid.
+//
+// While a request runs on the conversation it has checked the state out: the request's
+// sequence holds the blocks, and this record only remembers the history (for branching).
+import type { BlockHash } from './block-hash.js';
+import { NO_BLOCK, type Sequence } from './sequence.js';
+
+/** Where a chunk's KV lives. Only 'device' and 'dropped' are produced so far. */
+export type ChunkTier = 'device' | 'host' | 'disk' | 'dropped';
+
+/** What callers outside the cache may read of a conversation. */
+export interface ConversationView {
+  readonly id: string;
+  /** The history whose KV exists or existed; the next prompt is matched against it. */
+  readonly tokens: readonly number[];
+  /** Device block per logical block of the history, NO_BLOCK where not on device. */
+  readonly blocks: readonly number[];
+  readonly chunks: readonly ChunkTier[];
+  /** Clock time (ms) of the last request start or finish. */
+  readonly lastAccess: number;
+  /** The request that has checked the state out, if one runs. */
+  readonly owner: string | null;
+  /** Queued requests holding it resident. */
+  readonly pins: number;
+}
+
+export class ConversationState implements ConversationView {
+  tokens: number[] = [];
+  blocks: number[] = [];
+  hashes: BlockHash[] = [];
+  chunks: ChunkTier[] = [];
+  owner: string | null = null;
+  pins = 0;
+
+  constructor(
+    readonly id: string,
+    readonly blockSize: number,
+    readonly chunkSize: number,
+    public lastAccess: number,
+  ) {
+    if (chunkSize % blockSize !== 0) throw new RangeError(`chunk size ${chunkSize} is not a multiple of block size ${blockSize}`);
+  }
+
+  get numTokens(): number {
+    return this.tokens.length;
+  }
+
+  get blocksPerChunk(): number {
+    return this.chunkSize / this.blockSize;
+  }
+
+  /** Evictable: no request runs on it and none is queued for it. */
+  get idle(): boolean {
+    return this.owner === null && this.pins === 0;
+  }
+
+  /** Logical blocks of chunk `c` that the history reaches. */
+  chunkBlocks(c: number): { first: number; end: number } {
+    const first = c * this.blocksPerChunk;
+    return { first, end: Math.min(first + this.blocksPerChunk, this.blocks.length) };
+  }
+
+  /** Tokens before chunk `c`: the context length its KV was computed with. */
+  contextLengthBefore(c: number): number {
+    return c * this.chunkSize;
+  }
+
+  /** The first chunk still on device: the next one eviction takes. -1 when none. */
+  leadingDeviceChunk(): number {
+    return this.chunks.indexOf('device');
+  }
+
+  /** Device blocks the conversation holds (each holds one reference). */
+  deviceBlocks(): number[] {
+    return this.blocks.filter((id) => id !== NO_BLOCK);
+  }
+
+  /**
+   * Replaces the record: `blocks` covers ceil(tokens / blockSize) logical blocks, and the
+   * chunks before `droppedChunks` must already be NO_BLOCK.
+   */
+  retain(tokens: number[], blocks: number[], hashes: BlockHash[], droppedChunks: number, now: number): void {
+    this.tokens = tokens;
+    this.blocks = blocks;
+    this.hashes = hashes;
+    const numChunks = Math.ceil(tokens.length / this.chunkSize);
+    this.chunks = Array.from({ length: numChunks }, (_, c) => (c < droppedChunks ? 'dropped' : 'device'));
+    this.lastAccess = now;
+  }
+
+  /**
+   * Takes back the state a finished request leaves: its computed history and the blocks
+   * holding it. Returns the blocks it does not keep, whose references the caller drops.
+   */
+  retainFrom(seq: Sequence, salt: string, now: number): number[] {
+    const { numTokens, holeEnd } = seq.retainable();
+    const bs = this.blockSize;
+    const numBlocks = Math.ceil(numTokens / bs);
+    // A chunk that is partly missing cannot be on device: everything up to the last hole
+    // counts as dropped, which keeps the [dropped | device] layout.
+    const dropped = Math.min(Math.ceil(holeEnd / this.chunkSize), Math.ceil(numTokens / this.chunkSize));
+    const blocks: number[] = [];
+    const release: number[] = [];
+    for (let b = 0; b < Math.max(numBlocks, seq.blockTable.length); b++) {
+      const id = seq.blockTable[b] ?? NO_BLOCK;
+      const keep = b < numBlocks && Math.floor((b * bs) / this.chunkSize) >= dropped;
+      if (keep && id === NO_BLOCK) throw new Error(`block ${b} of ${seq.requestId} is computed but has no memory`);
+      if (b < numBlocks) blocks.push(keep ? id : NO_BLOCK);
+      if (!keep && id !== NO_BLOCK) release.push(id);
+    }
+    // The history's hashes let the next turn skip rehashing and revive dropped blocks.
+    const hashes = seq.blockHashes(Math.floor(numTokens / bs), salt);
+    this.retain(seq.tokens.slice(0, numTokens), blocks, hashes, dropped, now);
+    return release;
+  }
+
+  /** Hands every device block to the caller (who now holds its reference). */
+  checkOut(requestId: string, now: number): number[] {
+    const held = this.blocks;
+    this.blocks = new Array<number>(held.length).fill(NO_BLOCK);
+    this.chunks = this.chunks.map(() => 'dropped');
+    this.owner = requestId;
+    this.lastAccess = now;
+    return held;
+  }
+
+  /** Marks chunk `c` dropped; returns its device blocks, whose references the caller drops. */
+  dropChunk(c: number): number[] {
+    const { first, end } = this.chunkBlocks(c);
+    const released: number[] = [];
+    for (let b = first; b < end; b++) {
+      if (this.blocks[b] !== NO_BLOCK) released.push(this.blocks[b]!);
+      this.blocks[b] = NO_BLOCK;
+    }
+    this.chunks[c] = 'dropped';
+    return released;
+  }
+
+  /** Everything the record holds, forgotten; returns the blocks to release. */
+  clear(): number[] {
+    const held = this.deviceBlocks();
+    this.tokens = [];
+    this.blocks = [];
+    this.hashes = [];
+    this.chunks = [];
+    return held;
+  }
+}

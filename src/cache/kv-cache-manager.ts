@@ -1,0 +1,353 @@
+// The answers the scheduler needs about KV memory (vLLM v1's kv_cache_manager.py, with
+// Pensieve's conversations): what a new request already has cached, whether its next
+// tokens fit, which slots they write, and what is kept when it finishes.
+//
+// Per request: beginRequest (when admitting it) → per step allocateSlots, run the model,
+// markComputed → appendToken for each sampled token → finishRequest (or preempt).
+// Three modes, one per server: 'stateless' reuses nothing; 'prefix' reuses full blocks
+// by content hash; 'pensieve' also keeps each conversation's blocks between turns and
+// evicts leading chunks of idle conversations under pressure.
+import { BlockPool } from './block-pool.js';
+import { ConversationState, type ConversationView } from './conversation-state.js';
+import { LruPolicy, evictionOrder, reclaimableBlocks, type EvictionPolicy } from './eviction-policy.js';
+import { matchCachedPrefix } from './prefix-match.js';
+import { NO_BLOCK, Sequence, type PositionRange } from './sequence.js';
+
+export type CacheMode = 'stateless' | 'prefix' | 'pensieve';
+
+export interface KvCacheConfig {
+  numBlocks: number;
+  mode: CacheMode;
+  /** Tokens per block (16). */
+  blockSize?: number;
+  /** Tokens per residency chunk (32, the paper's); a multiple of blockSize. */
+  chunkSize?: number;
+  /** The model id: blocks of different models never match. */
+  salt?: string;
+  policy?: EvictionPolicy;
+  /** Milliseconds; injected so tests are deterministic. */
+  clock?: () => number;
+}
+
+/** What beginRequest found cached for a prompt. */
+export interface CacheMatch {
+  numPromptTokens: number;
+  /** Prompt tokens whose KV is reused (usage.prompt_tokens_details.cached_tokens). */
+  numCachedTokens: number;
+  /** Of the tokens to compute, those whose KV existed before (dropped or copied on write). */
+  numRecomputedTokens: number;
+  /** The positions to compute, in order: a dropped prefix, then the new tokens. */
+  computeRanges: PositionRange[];
+}
+
+/** Where this step's query tokens of one request go. */
+export interface ScheduledSlots {
+  positions: number[];
+  tokenIds: number[];
+  /** Per position: block id * blockSize + offset, where its K/V is written. */
+  slotMapping: number[];
+  /** Attention reads positions [0, contextLength) through the block table. */
+  contextLength: number;
+}
+
+export interface SequenceView {
+  readonly requestId: string;
+  readonly tokens: readonly number[];
+  readonly blockTable: readonly number[];
+  readonly numPending: number;
+  pendingRanges(): readonly PositionRange[];
+}
+
+export interface KvCacheStats {
+  numBlocks: number;
+  usedBlocks: number;
+  freeBlocks: number;
+  /** Free blocks still findable by hash. */
+  cachedFreeBlocks: number;
+  usage: number;
+  runningRequests: number;
+  conversations: number;
+  /** Block references held by conversations between turns. */
+  conversationBlocks: number;
+  /** Prompt tokens looked up (vLLM's prefix_cache_queries). */
+  prefixCacheQueries: number;
+  /** Prompt tokens found cached (vLLM's prefix_cache_hits). */
+  prefixCacheHits: number;
+  recomputedTokens: number;
+  evictedChunks: number;
+  preemptions: number;
+}
+
+interface Running {
+  seq: Sequence;
+  /** The conversation whose state this request checked out, if any. */
+  conv: ConversationState | null;
+}
+
+export class KvCacheManager {
+  readonly pool: BlockPool;
+  readonly mode: CacheMode;
+  readonly blockSize: number;
+  readonly chunkSize: number;
+  readonly salt: string;
+  private readonly policy: EvictionPolicy;
+  private readonly clock: () => number;
+  private readonly running = new Map<string, Running>();
+  private readonly conversations = new Map<string, ConversationState>();
+  private readonly counters = { prefixCacheQueries: 0, prefixCacheHits: 0, recomputedTokens: 0, evictedChunks: 0, preemptions: 0 };
+
+  constructor(config: KvCacheConfig) {
+    this.pool = new BlockPool(config.numBlocks);
+    this.mode = config.mode;
+    this.blockSize = config.blockSize ?? 16;
+    this.chunkSize = config.chunkSize ?? 32;
+    if (!Number.isInteger(this.blockSize) || this.blockSize <= 0) throw new RangeError(`bad block size ${this.blockSize}`);
+    if (this.chunkSize % this.blockSize !== 0) throw new RangeError(`chunk size ${this.chunkSize} is not a multiple of block size ${this.blockSize}`);
+    this.salt = config.salt ?? '';
+    this.policy = config.policy ?? new LruPolicy();
+    this.clock = config.clock ?? Date.now;
+  }
+
+  /**
+   * Starts a request: reuses what is cached of its prompt and says what must be computed.
+   * Call it when admitting the request (it takes references on reused blocks). In
+   * pensieve mode a request with a conversation id checks the conversation's state out;
+   * a second request on a busy conversation falls back to the prefix cache.
+   */
+  beginRequest(requestId: string, promptTokens: readonly number[], conversationId: string | null = null): CacheMatch {
+    if (this.running.has(requestId)) throw new Error(`request ${requestId} already begun`);
+    if (promptTokens.length === 0) throw new RangeError(`request ${requestId} has an empty prompt`);
+    const now = this.clock();
+    let conv: ConversationState | null = null;
+    if (this.mode === 'pensieve' && conversationId !== null) {
+      const c = this.conversationState(conversationId, now);
+      if (c.owner === null) conv = c;
+    }
+    const match =
+      this.mode === 'stateless'
+        ? { seq: statelessSequence(requestId, promptTokens, this.blockSize), numRecomputedTokens: 0 }
+        : matchCachedPrefix(this.pool, requestId, promptTokens, this.blockSize, this.salt, conv, now);
+    const { seq } = match;
+    this.running.set(requestId, { seq, conv });
+    const numCachedTokens = seq.numTokens - seq.numPending;
+    if (this.mode !== 'stateless') {
+      this.counters.prefixCacheQueries += seq.numTokens;
+      this.counters.prefixCacheHits += numCachedTokens;
+    }
+    this.counters.recomputedTokens += match.numRecomputedTokens;
+    return {
+      numPromptTokens: seq.numTokens,
+      numCachedTokens,
+      numRecomputedTokens: match.numRecomputedTokens,
+      computeRanges: seq.pendingRanges().map((r) => ({ ...r })),
+    };
+  }
+
+  /** Whether the request's next `numTokens` missing positions would get their blocks. */
+  canAllocate(requestId: string, numTokens: number): boolean {
+    const seq = this.sequenceOf(requestId);
+    const need = missingBlocks(seq, seq.nextPending(numTokens)).length;
+    return need <= this.pool.numFree || need <= this.pool.numFree + reclaimableBlocks(this.conversations.values(), this.pool);
+  }
+
+  /**
+   * Gives the request's next `numTokens` missing positions their slots, evicting idle
+   * conversations' chunks if needed. Null (nothing changed) when they cannot fit: the
+   * scheduler then waits or preempts. Asking again before markComputed returns the same
+   * positions.
+   */
+  allocateSlots(requestId: string, numTokens: number): ScheduledSlots | null {
+    if (!Number.isInteger(numTokens) || numTokens <= 0) throw new RangeError(`cannot schedule ${numTokens} tokens`);
+    const seq = this.sequenceOf(requestId);
+    const positions = seq.nextPending(numTokens);
+    const missing = missingBlocks(seq, positions);
+    if (missing.length > 0) {
+      if (!this.ensureFree(missing.length)) return null;
+      const ids = this.pool.allocate(missing.length)!;
+      missing.forEach((b, i) => seq.setBlock(b, ids[i]!));
+    }
+    return {
+      positions,
+      tokenIds: positions.map((p) => seq.tokens[p]!),
+      slotMapping: seq.slotsFor(positions),
+      contextLength: positions[positions.length - 1]! + 1,
+    };
+  }
+
+  /**
+   * Records that the forward pass wrote the KV of the request's next `numTokens`
+   * positions. Blocks it completes become findable by hash now, so that concurrent
+   * requests share a prefix as soon as it exists.
+   */
+  markComputed(requestId: string, numTokens: number): void {
+    const seq = this.sequenceOf(requestId);
+    const done = seq.consumePending(numTokens);
+    if (this.mode === 'stateless') return;
+    let last = -1;
+    for (const p of done) {
+      const b = Math.floor(p / this.blockSize);
+      if (b === last) continue;
+      last = b;
+      if (!seq.isBlockFull(b) || !seq.isBlockComputed(b)) continue;
+      const id = seq.blockTable[b]!;
+      if (this.pool.hashOf(id) === null) this.pool.cacheBlock(id, seq.blockHash(b, this.salt));
+    }
+  }
+
+  /** Adds a sampled token; its KV is computed by the next decode step. */
+  appendToken(requestId: string, token: number): void {
+    this.sequenceOf(requestId).append(token);
+  }
+
+  /**
+   * Ends a request. Its computed history (every token whose KV was written, so not the
+   * last sampled one) stays with its conversation in pensieve mode; otherwise its blocks
+   * are freed, the full ones staying findable by hash except in stateless mode (which
+   * never hashed them). Returns the number of tokens the conversation keeps.
+   */
+  finishRequest(requestId: string): number {
+    const r = this.running.get(requestId);
+    if (r === undefined) throw new Error(`no request ${requestId}`);
+    this.running.delete(requestId);
+    const { seq, conv } = r;
+    if (conv !== null && this.conversations.get(conv.id) === conv) {
+      conv.owner = null;
+      this.pool.free(conv.retainFrom(seq, this.salt, this.clock()).reverse());
+      return conv.numTokens;
+    }
+    this.pool.free(seq.blockTable.filter((id) => id !== NO_BLOCK).reverse());
+    return 0;
+  }
+
+  /**
+   * Takes a running request off the device when nothing else can be evicted; the engine
+   * keeps its tokens and begins it again later. Its conversation keeps the state as an
+   * idle one, so eviction takes only as many leading chunks as the scheduler needs.
+   */
+  preempt(requestId: string): void {
+    this.finishRequest(requestId);
+    this.counters.preemptions++;
+  }
+
+  /** Keeps a conversation resident while a request for it waits in the queue. */
+  pinConversation(conversationId: string): void {
+    if (this.mode === 'pensieve') this.conversationState(conversationId, this.clock()).pins++;
+  }
+
+  unpinConversation(conversationId: string): void {
+    const conv = this.conversations.get(conversationId);
+    if (conv !== undefined && conv.pins > 0) conv.pins--;
+  }
+
+  /**
+   * Starts conversation `toId` as a copy of the first `numTokens` of `fromId` (a branch),
+   * sharing its device blocks. A shared partial block is never written in place: the
+   * first branch to extend it recomputes its tokens into a fresh block.
+   */
+  forkConversation(fromId: string, toId: string, numTokens?: number): boolean {
+    const src = this.conversations.get(fromId);
+    if (this.mode !== 'pensieve' || src === undefined || fromId === toId) return false;
+    const now = this.clock();
+    const n = Math.min(numTokens ?? src.numTokens, src.numTokens);
+    const dst = this.conversationState(toId, now);
+    if (dst.owner !== null) throw new Error(`conversation ${toId} is in use by ${dst.owner}`);
+    this.pool.free(dst.clear().reverse());
+    const blocks = src.blocks.slice(0, Math.ceil(n / this.blockSize));
+    this.pool.touch(blocks.filter((id) => id !== NO_BLOCK));
+    const numChunks = Math.ceil(n / this.chunkSize);
+    const firstDevice = src.leadingDeviceChunk();
+    const dropped = firstDevice < 0 ? numChunks : Math.min(firstDevice, numChunks);
+    dst.retain(src.tokens.slice(0, n), blocks, src.hashes.slice(0, Math.floor(n / this.blockSize)), dropped, now);
+    return true;
+  }
+
+  /** Forgets a conversation (and its pins); a request running on it frees its blocks when it ends. */
+  dropConversation(conversationId: string): void {
+    const conv = this.conversations.get(conversationId);
+    if (conv === undefined) return;
+    this.conversations.delete(conversationId);
+    if (conv.owner === null) this.pool.free(conv.clear().reverse());
+  }
+
+  sequence(requestId: string): SequenceView | undefined {
+    return this.running.get(requestId)?.seq;
+  }
+
+  requestIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  conversation(conversationId: string): ConversationView | undefined {
+    return this.conversations.get(conversationId);
+  }
+
+  conversationIds(): string[] {
+    return [...this.conversations.keys()];
+  }
+
+  /** The request's physical block per logical block (NO_BLOCK only past this step's positions). */
+  blockTable(requestId: string): readonly number[] {
+    return this.sequenceOf(requestId).blockTable;
+  }
+
+  stats(): KvCacheStats {
+    let conversationBlocks = 0;
+    for (const conv of this.conversations.values()) conversationBlocks += conv.deviceBlocks().length;
+    return {
+      numBlocks: this.pool.numBlocks,
+      usedBlocks: this.pool.numUsed,
+      freeBlocks: this.pool.numFree,
+      cachedFreeBlocks: this.pool.numCachedFree,
+      usage: this.pool.usage(),
+      runningRequests: this.running.size,
+      conversations: this.conversations.size,
+      conversationBlocks,
+      ...this.counters,
+    };
+  }
+
+  /** Makes `need` blocks free, evicting idle conversations' chunks by policy; all or nothing. */
+  private ensureFree(need: number): boolean {
+    if (this.pool.numFree >= need) return true;
+    if (this.pool.numFree + reclaimableBlocks(this.conversations.values(), this.pool) < need) return false;
+    for (const { conv, chunk } of evictionOrder(this.conversations.values(), this.policy, this.clock())) {
+      // Tail block first into the free queue, so the leading one stays findable longer.
+      this.pool.free(conv.dropChunk(chunk).reverse());
+      this.counters.evictedChunks++;
+      if (this.pool.numFree >= need) return true;
+    }
+    return this.pool.numFree >= need;
+  }
+
+  private conversationState(id: string, now: number): ConversationState {
+    let conv = this.conversations.get(id);
+    if (conv === undefined) {
+      conv = new ConversationState(id, this.blockSize, this.chunkSize, now);
+      this.conversations.set(id, conv);
+    }
+    return conv;
+  }
+
+  private sequenceOf(requestId: string): Sequence {
+    const r = this.running.get(requestId);
+    if (r === undefined) throw new Error(`no request ${requestId}`);
+    return r.seq;
+  }
+}
+
+function statelessSequence(requestId: string, tokens: readonly number[], blockSize: number): Sequence {
+  const seq = new Sequence(requestId, tokens, blockSize);
+  seq.addPending(0, tokens.length);
+  return seq;
+}
+
+/** Logical blocks the positions write that have no device block yet, in order. */
+function missingBlocks(seq: Sequence, positions: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const p of positions) {
+    const b = Math.floor(p / seq.blockSize);
+    if (out[out.length - 1] === b) continue;
+    if ((seq.blockTable[b] ?? NO_BLOCK) === NO_BLOCK) out.push(b);
+  }
+  return out;
+}

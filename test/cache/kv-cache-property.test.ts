@@ -1,0 +1,138 @@
+// Hundreds of random requests, turns, edits, branches, preemptions and drops over a small
+// pool, with the bookkeeping invariants and the content of every computed slot checked
+// after each operation.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KvCacheManager, type CacheMode } from '../../src/cache/kv-cache-manager.js';
+import { FakeEngine, checkInvariants } from './harness.js';
+
+function rng(seed: number): (n: number) => number {
+  let s = seed >>> 0;
+  return (n) => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+interface Waiting {
+  rid: string;
+  tokens: number[];
+  conv: string | null;
+}
+
+function run(mode: CacheMode, seed: number, ops: number): void {
+  const rand = rng(seed);
+  const clock = { now: 0 };
+  const m = new KvCacheManager({ numBlocks: 16, mode, salt: 'prop', clock: () => clock.now });
+  const e = new FakeEngine(m);
+  // Shared system prompts make prefix-cache hits between unrelated requests common.
+  const systems = [[], Array.from({ length: 20 }, (_, i) => i + 1), Array.from({ length: 40 }, (_, i) => 2 * i + 3)];
+  const words = (n: number) => Array.from({ length: n }, () => rand(4));
+  const convIds = Array.from({ length: 10 }, (_, i) => `c${i}`);
+  const transcripts = new Map<string, number[]>();
+  const running = new Map<string, string | null>();
+  const waiting: Waiting[] = [];
+  const pins = new Map<string, number>();
+  let next = 0;
+  const pick = <T>(xs: readonly T[]): T => xs[rand(xs.length)]!;
+
+  const begin = (w: Waiting) => {
+    const match = m.beginRequest(w.rid, w.tokens, w.conv);
+    assert.equal(match.numCachedTokens + match.computeRanges.reduce((s, r) => s + r.end - r.start, 0), w.tokens.length);
+    if (mode === 'stateless') assert.equal(match.numCachedTokens, 0);
+    running.set(w.rid, w.conv);
+  };
+  const end = (rid: string, how: 'finish' | 'preempt') => {
+    const conv = running.get(rid)!;
+    const tokens = [...m.sequence(rid)!.tokens];
+    running.delete(rid);
+    if (how === 'preempt') {
+      m.preempt(rid);
+      waiting.push({ rid, tokens, conv });
+    } else {
+      m.finishRequest(rid);
+      if (conv !== null) transcripts.set(conv, tokens);
+    }
+  };
+
+  // Pinned conversations must come out of a scheduling step untouched.
+  const pinnedLayout = () =>
+    [...pins].filter(([c, n]) => n > 0 && m.conversation(c)?.owner === null).map(([c]) => `${c}:${m.conversation(c)!.blocks.join(',')}`);
+  for (let op = 0; op < ops; op++) {
+    clock.now += rand(5);
+    const r = rand(100);
+    const pinnedBefore = pinnedLayout();
+    if (r < 28 && running.size < 3) {
+      if (waiting.length > 0 && rand(2) === 0) {
+        begin(waiting.splice(rand(waiting.length), 1)[0]!);
+      } else {
+        const conv = rand(10) < 3 ? null : pick(convIds);
+        let history = conv === null ? [] : transcripts.get(conv) ?? [];
+        if (history.length > 100 || rand(7) === 0) history = history.slice(0, rand(history.length + 1));
+        const prompt = history.length > 0 ? [...history, ...words(1 + rand(30))] : [...pick(systems), ...words(1 + rand(40))];
+        begin({ rid: `r${next++}`, tokens: prompt, conv });
+      }
+    } else if (r < 70 && running.size > 0) {
+      const rid = pick([...running.keys()]);
+      const pending = m.sequence(rid)!.numPending;
+      if (pending === 0) {
+        m.appendToken(rid, rand(4));
+      } else if (e.step(rid, 1 + rand(Math.min(pending, 24))) !== null) {
+        const after = pinnedLayout();
+        for (const layout of pinnedBefore) assert.ok(after.includes(layout), `pinned ${layout} was evicted`);
+      } else {
+        // Out of memory with nothing evictable: the scheduler preempts someone else.
+        const others = [...running.keys()].filter((x) => x !== rid);
+        if (others.length > 0) end(pick(others), 'preempt');
+      }
+    } else if (r < 80 && running.size > 0) {
+      end(pick([...running.keys()]), 'finish');
+    } else if (r < 84 && running.size > 0) {
+      end(pick([...running.keys()]), 'preempt');
+    } else if (r < 87) {
+      const c = pick(convIds);
+      m.dropConversation(c);
+      transcripts.delete(c);
+      pins.delete(c); // its pins go with it
+    } else if (r < 94) {
+      const c = pick(convIds);
+      if ((pins.get(c) ?? 0) === 0) {
+        m.pinConversation(c);
+        pins.set(c, (pins.get(c) ?? 0) + 1);
+      } else {
+        m.unpinConversation(c);
+        pins.set(c, pins.get(c)! - 1);
+      }
+    } else {
+      const [from, to] = [pick(convIds), pick(convIds)];
+      const src = m.conversation(from);
+      const busy = m.conversation(to)?.owner != null;
+      if (src !== undefined && from !== to && !busy) {
+        const n = rand(src.tokens.length + 1);
+        assert.ok(m.forkConversation(from, to, n));
+        transcripts.set(to, src.tokens.slice(0, n));
+      }
+    }
+    checkInvariants(m);
+    e.verifyContent();
+  }
+
+  const s = m.stats();
+  assert.ok(s.prefixCacheHits <= s.prefixCacheQueries);
+  if (mode !== 'stateless') assert.ok(s.prefixCacheHits > 0, 'the workload was meant to reuse something');
+  if (mode === 'pensieve') assert.ok(s.evictedChunks > 0, 'the pool was meant to be under pressure');
+  for (const rid of [...running.keys()]) m.finishRequest(rid);
+  for (const [c, n] of pins) for (let i = 0; i < n; i++) m.unpinConversation(c);
+  for (const c of m.conversationIds()) m.dropConversation(c);
+  checkInvariants(m);
+  assert.equal(m.pool.numFree, m.pool.numBlocks, 'everything comes back');
+}
+
+for (const mode of ['stateless', 'prefix', 'pensieve'] as const) {
+  test(`${mode}: invariants and slot contents hold over random operations`, () => {
+    for (const seed of [1, 2, 3, 4]) run(mode, seed, 1000);
+  });
+}
