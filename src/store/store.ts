@@ -1,0 +1,213 @@
+// The persistent store of conversations, their items and token histories, and stored responses:
+// one SQLite file per data dir, <dataDir>/pensieve.db. Synchronous like better-sqlite3 itself —
+// each call is a few hundred microseconds of local I/O, cheaper than an await round trip.
+// Unknown ids give undefined/false (the server's 404); bad client arguments throw StoreInputError.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { newId } from './ids.js';
+import { ItemTable } from './items.js';
+import { ResponseTable } from './responses.js';
+import { openDatabase, type Db } from './schema.js';
+import { decodeTokens, encodeTokens } from './tokens.js';
+import { checkMetadata, parseMetadata } from './validate.js';
+import type {
+  CommitTurnInput,
+  CommitTurnResult,
+  Conversation,
+  ConversationItem,
+  ItemList,
+  ListItemsOptions,
+  Metadata,
+  NewItem,
+  SaveResponseInput,
+  StoredResponse,
+  TokenHistory,
+} from './types.js';
+
+interface ConversationRow {
+  id: string;
+  created_at: number;
+  metadata: string;
+}
+
+export class Store {
+  readonly path: string;
+  private readonly db: Db;
+  private readonly items: ItemTable;
+  private readonly responses: ResponseTable;
+  private readonly stmt;
+
+  /** Opens or creates `<dataDir>/pensieve.db`, creating `dataDir` if needed. */
+  static open(dataDir: string): Store {
+    mkdirSync(dataDir, { recursive: true });
+    const path = join(dataDir, 'pensieve.db');
+    return new Store(openDatabase(path), path);
+  }
+
+  private constructor(db: Db, path: string) {
+    this.db = db;
+    this.path = path;
+    this.items = new ItemTable(db);
+    this.responses = new ResponseTable(db);
+    this.stmt = {
+      insertConversation: db.prepare<[string, number, string]>(
+        'INSERT INTO conversations (id, created_at, metadata) VALUES (?, ?, ?)',
+      ),
+      getConversation: db.prepare<[string], ConversationRow>('SELECT id, created_at, metadata FROM conversations WHERE id = ?'),
+      setMetadata: db.prepare<[string, string]>('UPDATE conversations SET metadata = ? WHERE id = ?'),
+      deleteConversation: db.prepare<[string]>('DELETE FROM conversations WHERE id = ?'),
+      getTokens: db.prepare<[string], { model: string | null; tokens: Buffer }>('SELECT model, tokens FROM conversations WHERE id = ?'),
+      setTokens: db.prepare<[Buffer, string | null, string]>('UPDATE conversations SET tokens = ?, model = ? WHERE id = ?'),
+      clearTokens: db.prepare<[string]>("UPDATE conversations SET tokens = x'' WHERE id = ?"),
+    };
+  }
+
+  createConversation(options: { metadata?: Metadata; items?: readonly NewItem[] } = {}): Conversation {
+    const metadata = checkMetadata(options.metadata ?? {});
+    const conversation: Conversation = {
+      id: newId('conv'),
+      object: 'conversation',
+      created_at: Math.floor(Date.now() / 1000),
+      metadata,
+    };
+    this.db.transaction(() => {
+      this.stmt.insertConversation.run(conversation.id, conversation.created_at, JSON.stringify(metadata));
+      this.items.append(conversation.id, options.items ?? []);
+    })();
+    return conversation;
+  }
+
+  getConversation(id: string): Conversation | undefined {
+    const row = this.stmt.getConversation.get(id);
+    if (row === undefined) return undefined;
+    return {
+      id: row.id,
+      object: 'conversation',
+      created_at: row.created_at,
+      metadata: parseMetadata(row.metadata, `conversation ${row.id}`),
+    };
+  }
+
+  /** Replaces the metadata, as OpenAI's update does. */
+  updateConversation(id: string, update: { metadata: Metadata }): Conversation | undefined {
+    const metadata = checkMetadata(update.metadata);
+    if (this.stmt.setMetadata.run(JSON.stringify(metadata), id).changes === 0) return undefined;
+    return this.getConversation(id);
+  }
+
+  /** Deletes the conversation and its items; responses made in it stay, as OpenAI's do. */
+  deleteConversation(id: string): boolean {
+    return this.stmt.deleteConversation.run(id).changes > 0;
+  }
+
+  listItems(conversationId: string, options?: ListItemsOptions): ItemList | undefined {
+    if (!this.hasConversation(conversationId)) return undefined;
+    return this.items.page(conversationId, options);
+  }
+
+  /** All items, oldest first, for rendering a prompt from scratch. */
+  allItems(conversationId: string): ConversationItem[] | undefined {
+    if (!this.hasConversation(conversationId)) return undefined;
+    return this.items.all(conversationId);
+  }
+
+  /**
+   * Appends items outside a turn (POST /v1/conversations/{id}/items). The token history is kept:
+   * it is still a prefix of what the engine will render next, so its cache stays usable.
+   */
+  addItems(conversationId: string, items: readonly NewItem[]): ConversationItem[] | undefined {
+    return this.db.transaction(() => {
+      if (!this.hasConversation(conversationId)) return undefined;
+      return this.items.append(conversationId, items);
+    })();
+  }
+
+  getItem(conversationId: string, itemId: string): ConversationItem | undefined {
+    return this.items.get(conversationId, itemId);
+  }
+
+  /**
+   * Deleting an item rewrites the past, so the token history no longer describes the
+   * conversation: it is cleared in the same transaction and the engine re-renders from items.
+   */
+  deleteItem(conversationId: string, itemId: string): boolean {
+    return this.db.transaction(() => {
+      if (!this.items.delete(conversationId, itemId)) return false;
+      this.stmt.clearTokens.run(conversationId);
+      return true;
+    })();
+  }
+
+  getTokenHistory(conversationId: string): TokenHistory | undefined {
+    const row = this.stmt.getTokens.get(conversationId);
+    if (row === undefined) return undefined;
+    return { tokens: decodeTokens(row.tokens, `conversation ${conversationId}`), model: row.model };
+  }
+
+  /**
+   * Records one finished turn — the stored response, the conversation's new items and its new
+   * token history — in one transaction: a reader or a restart sees all of it or none of it.
+   * Returns undefined, having written nothing, when the conversation no longer exists.
+   */
+  commitTurn(turn: CommitTurnInput): CommitTurnResult | undefined {
+    const { conversationId, response } = turn;
+    if (conversationId === undefined && response === undefined) {
+      throw new Error('commitTurn needs a conversation, a response, or both');
+    }
+    if (conversationId === undefined && turn.newItems.length > 0) {
+      throw new Error('commitTurn: items belong to a conversation, and none was given');
+    }
+    const linked = response?.object.conversation?.id;
+    if (response !== undefined && linked !== conversationId) {
+      throw new Error(`commitTurn: response ${response.object.id} names conversation ${linked ?? 'none'}, turn is for ${conversationId ?? 'none'}`);
+    }
+    // Encode before the transaction: a bad token id must fail before anything is written.
+    const tokens = encodeTokens(turn.tokenHistory);
+    const write = this.db.transaction((): CommitTurnResult => {
+      if (response !== undefined) this.responses.save({ ...response, tokens: turn.tokenHistory }, tokens);
+      if (conversationId === undefined) return { items: [] };
+      // Throwing (not returning) rolls back the response saved above.
+      if (this.stmt.setTokens.run(tokens, turn.model, conversationId).changes === 0) throw new UnknownConversation();
+      return { items: this.items.append(conversationId, turn.newItems) };
+    });
+    try {
+      return write();
+    } catch (err) {
+      if (err instanceof UnknownConversation) return undefined;
+      throw err;
+    }
+  }
+
+  saveResponse(input: SaveResponseInput): void {
+    this.responses.save(input);
+  }
+
+  /** The stored response without its token history (see getResponseTokens). */
+  getResponse(id: string): StoredResponse | undefined {
+    return this.responses.get(id);
+  }
+
+  getResponseTokens(id: string): TokenHistory | undefined {
+    return this.responses.tokens(id);
+  }
+
+  deleteResponse(id: string): boolean {
+    return this.responses.delete(id);
+  }
+
+  /** Oldest first, ending at `id`; see ResponseTable.chain for a chain whose root was deleted. */
+  responseChain(id: string): StoredResponse[] | undefined {
+    return this.responses.chain(id);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private hasConversation(id: string): boolean {
+    return this.stmt.getConversation.get(id) !== undefined;
+  }
+}
+
+class UnknownConversation extends Error {}
