@@ -1,0 +1,81 @@
+// One generation request as the engine tracks it: what to generate, what has
+// been generated, and the numbers its usage report needs.
+import type { Tokenizer } from '../model/tokenizer/types.js';
+import { OutputText } from './output.js';
+import { Sampler, type SamplingParams } from './sampler.js';
+
+export interface RequestInput {
+  id: string;
+  /** The whole prompt: for a conversation, its history plus the new turn. */
+  promptTokens: number[];
+  /** Requests of one conversation share (and keep) its KV state; null for stateless ones. */
+  conversationId: string | null;
+  sampling: SamplingParams;
+  maxTokens: number;
+  /** User stop strings (the model's own stop tokens are always on). */
+  stop?: string[];
+  /** Extra stop token ids, and whether the model's end-of-sequence ids are ignored (benchmarks). */
+  stopTokenIds?: number[];
+  ignoreEos?: boolean;
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface RequestUsage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens whose KV was reused from the cache. */
+  cachedTokens: number;
+  /** Prompt tokens computed by the model (recomputed after preemption or eviction included). */
+  computedPromptTokens: number;
+  /** Of those, tokens whose KV had existed before (evicted, preempted, copied on write). */
+  recomputedTokens: number;
+}
+
+export type RequestStatus = 'waiting' | 'running' | 'finished';
+
+export class Request {
+  readonly id: string;
+  readonly conversationId: string | null;
+  readonly promptTokens: readonly number[];
+  readonly maxTokens: number;
+  readonly stopTokenIds: ReadonlySet<number>;
+  readonly outputTokens: number[] = [];
+  readonly sampler: Sampler;
+  readonly output: OutputText;
+  readonly arrivedAt = performance.now();
+  status: RequestStatus = 'waiting';
+  /** Whether this request keeps its conversation's KV pinned while it waits. */
+  holdsPin = false;
+  /** Set at first admission; a preempted request keeps its first figure. */
+  cachedTokens: number | null = null;
+  computedPromptTokens = 0;
+  recomputedTokens = 0;
+  firstTokenAt: number | null = null;
+  lastTokenAt: number | null = null;
+
+  constructor(input: RequestInput, tokenizer: Tokenizer, modelStopIds: readonly number[]) {
+    this.id = input.id;
+    this.conversationId = input.conversationId;
+    this.promptTokens = input.promptTokens;
+    this.maxTokens = input.maxTokens;
+    this.stopTokenIds = new Set([...(input.ignoreEos ? [] : modelStopIds), ...(input.stopTokenIds ?? [])]);
+    this.sampler = new Sampler(input.sampling);
+    this.output = new OutputText(tokenizer, input.stop ?? [], input.promptTokens.slice(-8));
+  }
+
+  /** Prompt plus everything generated so far: what a preempted request must have computed again. */
+  allTokens(): number[] {
+    return [...this.promptTokens, ...this.outputTokens];
+  }
+
+  usage(): RequestUsage {
+    return {
+      promptTokens: this.promptTokens.length,
+      completionTokens: this.outputTokens.length,
+      cachedTokens: this.cachedTokens ?? 0,
+      computedPromptTokens: this.computedPromptTokens,
+      recomputedTokens: this.recomputedTokens,
+    };
+  }
+}

@@ -1,0 +1,139 @@
+// Decides what runs in each engine step (one unified batch): first the running
+// requests — one decode token each, or their next prefill chunk — then waiting
+// requests admitted first come, first served, all under a token budget
+// (max_num_batched_tokens) and a sequence budget (max_num_seqs). When blocks run
+// out, the newest running request is preempted: the cache keeps what it can of
+// its state and the request is computed again later, never lost.
+import type { KvCacheManager, ScheduledSlots } from '../cache/kv-cache-manager.js';
+import type { Request } from './request.js';
+
+export interface SchedulerConfig {
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+}
+
+export interface ScheduledRequest {
+  request: Request;
+  slots: ScheduledSlots;
+  /** This chunk completes the request's pending tokens: sample from its last row. */
+  sample: boolean;
+}
+
+export class Scheduler {
+  readonly waiting: Request[] = [];
+  readonly running: Request[] = [];
+  /** Conversations with a running request: their next request waits its turn. */
+  private readonly busy = new Set<string>();
+
+  constructor(private readonly kv: KvCacheManager, private readonly config: SchedulerConfig) {}
+
+  add(request: Request): void {
+    // A queued request's conversation stays resident until it is admitted.
+    this.pin(request);
+    this.waiting.push(request);
+  }
+
+  /** Takes a request out of the queues; true if it was running (the caller finishes it in the cache). */
+  remove(request: Request): boolean {
+    const w = this.waiting.indexOf(request);
+    if (w >= 0) {
+      this.waiting.splice(w, 1);
+      this.unpin(request);
+      return false;
+    }
+    const r = this.running.indexOf(request);
+    if (r < 0) return false;
+    this.running.splice(r, 1);
+    if (request.conversationId !== null) this.busy.delete(request.conversationId);
+    return true;
+  }
+
+  hasWork(): boolean {
+    return this.waiting.length > 0 || this.running.length > 0;
+  }
+
+  schedule(): ScheduledRequest[] {
+    const out: ScheduledRequest[] = [];
+    let budget = this.config.maxNumBatchedTokens;
+
+    for (let i = 0; i < this.running.length && budget > 0; i++) {
+      const request = this.running[i]!;
+      const pending = this.kv.sequence(request.id)!.numPending;
+      const n = Math.min(pending, budget);
+      while (!this.kv.canAllocate(request.id, n)) {
+        const victim = this.running[this.running.length - 1]!;
+        this.preempt(victim);
+        if (victim === request) break;
+      }
+      if (request.status !== 'running') break;
+      const slots = this.kv.allocateSlots(request.id, n);
+      if (slots === null) throw new Error(`scheduler: ${request.id} could not get the blocks it was promised`);
+      out.push({ request, slots, sample: n === pending });
+      budget -= n;
+    }
+
+    while (budget > 0 && this.running.length < this.config.maxNumSeqs) {
+      const at = this.waiting.findIndex((r) => r.conversationId === null || !this.busy.has(r.conversationId));
+      if (at < 0) break;
+      const request = this.waiting[at]!;
+      const match = this.kv.beginRequest(request.id, request.allTokens(), request.conversationId);
+      this.unpin(request);
+      const pending = this.kv.sequence(request.id)!.numPending;
+      const n = Math.min(pending, budget);
+      if (!this.kv.canAllocate(request.id, n) && !(this.running.length === 0 && this.unpinQueued(request, n))) {
+        // Undo the admission and wait for running requests to free blocks (FCFS: nobody overtakes).
+        this.kv.preempt(request.id);
+        break;
+      }
+      this.waiting.splice(at, 1);
+      this.running.push(request);
+      request.status = 'running';
+      if (request.conversationId !== null) this.busy.add(request.conversationId);
+      request.cachedTokens ??= match.numCachedTokens;
+      request.recomputedTokens += match.numRecomputedTokens;
+      const slots = this.kv.allocateSlots(request.id, n)!;
+      out.push({ request, slots, sample: n === pending });
+      budget -= n;
+    }
+    return out;
+  }
+
+  /**
+   * A preempted request's state goes back to its conversation unpinned: it is what
+   * eviction may take first, and the request recomputes whatever is gone.
+   */
+  private preempt(request: Request): void {
+    this.kv.preempt(request.id);
+    this.running.splice(this.running.indexOf(request), 1);
+    if (request.conversationId !== null) this.busy.delete(request.conversationId);
+    request.status = 'waiting';
+    this.waiting.unshift(request);
+  }
+
+  /**
+   * Nothing runs and the head still does not fit: the queued conversations' pinned
+   * state is all that is left to evict. Unpins from the back of the queue (the
+   * latest arrivals lose their cache first) until the head fits.
+   */
+  private unpinQueued(head: Request, numTokens: number): boolean {
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      const r = this.waiting[i]!;
+      if (r === head || !r.holdsPin) continue;
+      this.unpin(r);
+      if (this.kv.canAllocate(head.id, numTokens)) return true;
+    }
+    return false;
+  }
+
+  private pin(request: Request): void {
+    if (request.conversationId === null || request.holdsPin) return;
+    this.kv.pinConversation(request.conversationId);
+    request.holdsPin = true;
+  }
+
+  private unpin(request: Request): void {
+    if (request.conversationId === null || !request.holdsPin) return;
+    this.kv.unpinConversation(request.conversationId);
+    request.holdsPin = false;
+  }
+}
