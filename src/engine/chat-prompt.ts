@@ -1,18 +1,20 @@
 // Turns a conversation into prompt tokens. A conversation's canonical token
 // history is the prompt tokens as templated plus the generated tokens exactly
-// as sampled; a new turn appends only the template text that follows the last
-// assistant message, so the history's cached KV stays a prefix of the new
-// prompt. Re-tokenizing the whole text instead could split the model's own
-// words differently and throw the cache away. When the template rewrites
-// earlier turns, the whole conversation is re-tokenized and the KV cache reuses
-// the longest common prefix.
+// as sampled; when the newly rendered conversation starts with the text that
+// history stands for, a new turn appends only the tokens of the text after it,
+// so the history's cached KV stays a prefix of the new prompt. Re-tokenizing
+// the whole text instead could split the model's own words differently and
+// throw the cache away. When the template rewrites earlier turns (or the
+// instructions changed), the whole conversation is re-tokenized and the KV
+// cache reuses the longest common prefix.
 import { FALLBACK_CHAT_TEMPLATE, renderChat, type ChatMessage } from '../model/chat-template.js';
 import type { Tokenizer } from '../model/tokenizer/types.js';
 
 export interface ConversationHistory {
-  /** Canonical tokens of messages[0, messageCount): ends with the last assistant message's sampled tokens. */
+  /** The conversation's canonical tokens: the last turn's prompt tokens plus its sampled tokens. */
   tokens: readonly number[];
-  messageCount: number;
+  /** The text those tokens stand for: the last turn's rendered prompt plus its generated text. */
+  text: string;
 }
 
 export interface ChatPromptModel {
@@ -31,21 +33,19 @@ export function renderConversation(model: ChatPromptModel, messages: readonly Ch
   });
 }
 
-/** Prompt tokens for generating the next assistant message of `messages`. */
-export function chatPromptTokens(model: ChatPromptModel, messages: readonly ChatMessage[], history?: ConversationHistory): number[] {
-  const full = renderConversation(model, messages, true);
-  if (history && history.messageCount > 0 && history.messageCount < messages.length) {
-    const last = messages[history.messageCount - 1]!;
-    if (last.role === 'assistant') {
-      const before = renderConversation(model, messages.slice(0, history.messageCount), false);
-      const at = before.lastIndexOf(last.content);
-      const head = at >= 0 ? before.slice(0, at + last.content.length) : null;
-      if (head !== null && full.startsWith(head)) {
-        return [...history.tokens, ...model.tokenizer.encode(full.slice(head.length), { addBos: false })];
-      }
-    }
+export interface ChatPrompt {
+  text: string;
+  tokens: number[];
+}
+
+/** Prompt text and tokens for generating the next assistant message of `messages`. */
+export function chatPrompt(model: ChatPromptModel, messages: readonly ChatMessage[], history?: ConversationHistory): ChatPrompt {
+  const text = renderConversation(model, messages, true);
+  if (history && history.text.length > 0 && history.text.length < text.length && text.startsWith(history.text)) {
+    const suffix = model.tokenizer.encode(text.slice(history.text.length), { addBos: false });
+    return { text, tokens: [...history.tokens, ...suffix] };
   }
-  return encodeTemplated(model.tokenizer, full);
+  return { text, tokens: encodeTemplated(model.tokenizer, text) };
 }
 
 /** Templates usually write BOS into the text themselves; add it only when they do not. */

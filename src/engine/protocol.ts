@@ -1,0 +1,75 @@
+// Messages between the HTTP thread (EngineClient) and the engine worker thread.
+// Plain structured-clone data: no classes, no functions.
+import type { CacheMode, KvCacheStats } from '../cache/kv-cache-manager.js';
+import type { ChatMessage } from '../model/chat-template.js';
+import type { WeightFormat } from '../model/weights.js';
+import type { ConversationHistory } from './chat-prompt.js';
+import type { EngineStats } from './engine.js';
+import type { FinishReason, RequestUsage } from './request.js';
+import type { SamplingParams } from './sampler.js';
+
+export interface EngineWorkerOptions {
+  /** undefined: the built-in demo model. */
+  model?: string;
+  tokenizer?: string;
+  /** A chat template file overriding the model's own. */
+  chatTemplate?: string;
+  weightFormat: WeightFormat;
+  threads?: number;
+  kvCacheMemory: number;
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  cacheMode: CacheMode;
+}
+
+/** What the HTTP side needs to know about the model. */
+export interface ModelInfo {
+  id: string;
+  source: string;
+  format: string;
+  contextLength: number;
+  vocabSize: number;
+  hasChatTemplate: boolean;
+  kvCacheBlocks: number;
+  blockSize: number;
+}
+
+/** The prompt, in whichever form the API received it; the worker tokenizes it. */
+export type PromptInput =
+  | { kind: 'chat'; messages: ChatMessage[]; history?: ConversationHistory }
+  | { kind: 'text'; text: string }
+  | { kind: 'tokens'; tokens: number[] };
+
+export interface GenerateRequest {
+  id: string;
+  prompt: PromptInput;
+  /** Cache key of the conversation whose KV this request continues (pensieve mode); null for none. */
+  conversationId: string | null;
+  sampling: SamplingParams;
+  maxTokens: number;
+  stop: string[];
+  ignoreEos: boolean;
+}
+
+export type ToWorker =
+  | { type: 'generate'; request: GenerateRequest }
+  | { type: 'abort'; id: string }
+  | { type: 'stats'; replyTo: number }
+  | { type: 'shutdown' };
+
+export type RequestEvent =
+  | { type: 'accepted'; id: string; promptTokens: number[]; promptText: string }
+  | { type: 'rejected'; id: string; message: string; param: string | null; code: string | null }
+  | { type: 'token'; id: string; token: number; text: string }
+  | { type: 'finish'; id: string; reason: FinishReason; text: string; outputTokens: number[]; usage: RequestUsage; stopString: string | null }
+  | { type: 'error'; id: string; message: string };
+
+export type FromWorker =
+  | { type: 'ready'; model: ModelInfo }
+  | { type: 'progress'; done: number; total: number }
+  | { type: 'warning'; message: string }
+  | { type: 'events'; events: RequestEvent[] }
+  | { type: 'stats'; replyTo: number; stats: EngineStats }
+  | { type: 'fatal'; message: string };
+
+export type { CacheMode, KvCacheStats, EngineStats };
