@@ -34,18 +34,19 @@ export class ResponseTable {
     // An upsert: a response saved in_progress (background mode) is saved again when it ends.
     this.saveStmt = db.prepare(
       `INSERT INTO responses (id, created_at, model, status, previous_response_id, conversation_id,
-         instructions, input, output, usage, body, tokens)
+         instructions, input, output, usage, body, tokens, history_text)
        VALUES (@id, @created_at, @model, @status, @previous_response_id, @conversation_id,
-         @instructions, @input, @output, @usage, @body, @tokens)
+         @instructions, @input, @output, @usage, @body, @tokens, @history_text)
        ON CONFLICT (id) DO UPDATE SET
          created_at = excluded.created_at, model = excluded.model, status = excluded.status,
          previous_response_id = excluded.previous_response_id, conversation_id = excluded.conversation_id,
          instructions = excluded.instructions, input = excluded.input, output = excluded.output,
-         usage = excluded.usage, body = excluded.body, tokens = excluded.tokens`,
+         usage = excluded.usage, body = excluded.body, tokens = excluded.tokens,
+         history_text = excluded.history_text`,
     );
     this.getStmt = db.prepare<[string], ResponseRow>(`SELECT ${COLUMNS} FROM responses WHERE id = ?`);
-    this.tokensStmt = db.prepare<[string], { model: string; tokens: Buffer }>(
-      'SELECT model, tokens FROM responses WHERE id = ?',
+    this.tokensStmt = db.prepare<[string], { model: string; tokens: Buffer; history_text: string }>(
+      'SELECT model, tokens, history_text FROM responses WHERE id = ?',
     );
     this.deleteStmt = db.prepare<[string]>('DELETE FROM responses WHERE id = ?');
   }
@@ -66,6 +67,7 @@ export class ResponseTable {
       usage: o.usage === null ? null : JSON.stringify(o.usage),
       body: JSON.stringify(o),
       tokens: encodedTokens,
+      history_text: input.text,
     });
   }
 
@@ -77,7 +79,7 @@ export class ResponseTable {
   tokens(id: string): TokenHistory | undefined {
     const row = this.tokensStmt.get(id);
     if (row === undefined) return undefined;
-    return { tokens: decodeTokens(row.tokens, `response ${id}`), model: row.model };
+    return { tokens: decodeTokens(row.tokens, `response ${id}`), text: row.history_text, model: row.model };
   }
 
   delete(id: string): boolean {

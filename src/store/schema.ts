@@ -17,7 +17,10 @@ const MIGRATIONS: readonly string[] = [
     metadata   TEXT NOT NULL CHECK (json_type(metadata) = 'object'),
     -- the model the token history was computed with: ids are meaningless under another tokenizer
     model      TEXT,
-    tokens     BLOB NOT NULL DEFAULT x''
+    tokens     BLOB NOT NULL DEFAULT x'',
+    -- the text the tokens stand for (rendered prompt + generated text): the engine appends only
+    -- the tokens of what a new turn's rendering adds after it
+    history_text TEXT NOT NULL DEFAULT ''
   ) STRICT;
 
   -- seq orders a conversation's items and is the pagination key; AUTOINCREMENT so a deleted
@@ -46,7 +49,8 @@ const MIGRATIONS: readonly string[] = [
     output               TEXT NOT NULL CHECK (json_type(output) = 'array'),
     usage                TEXT,
     body                 TEXT NOT NULL CHECK (json_type(body) = 'object'),
-    tokens               BLOB NOT NULL
+    tokens               BLOB NOT NULL,
+    history_text         TEXT NOT NULL DEFAULT ''
   ) STRICT;
   CREATE INDEX responses_by_conversation ON responses(conversation_id);
   `,

@@ -57,9 +57,13 @@ export class Store {
       getConversation: db.prepare<[string], ConversationRow>('SELECT id, created_at, metadata FROM conversations WHERE id = ?'),
       setMetadata: db.prepare<[string, string]>('UPDATE conversations SET metadata = ? WHERE id = ?'),
       deleteConversation: db.prepare<[string]>('DELETE FROM conversations WHERE id = ?'),
-      getTokens: db.prepare<[string], { model: string | null; tokens: Buffer }>('SELECT model, tokens FROM conversations WHERE id = ?'),
-      setTokens: db.prepare<[Buffer, string | null, string]>('UPDATE conversations SET tokens = ?, model = ? WHERE id = ?'),
-      clearTokens: db.prepare<[string]>("UPDATE conversations SET tokens = x'' WHERE id = ?"),
+      getTokens: db.prepare<[string], { model: string | null; tokens: Buffer; history_text: string }>(
+        'SELECT model, tokens, history_text FROM conversations WHERE id = ?',
+      ),
+      setTokens: db.prepare<[Buffer, string, string | null, string]>(
+        'UPDATE conversations SET tokens = ?, history_text = ?, model = ? WHERE id = ?',
+      ),
+      clearTokens: db.prepare<[string]>("UPDATE conversations SET tokens = x'', history_text = '' WHERE id = ?"),
     };
   }
 
@@ -142,7 +146,7 @@ export class Store {
   getTokenHistory(conversationId: string): TokenHistory | undefined {
     const row = this.stmt.getTokens.get(conversationId);
     if (row === undefined) return undefined;
-    return { tokens: decodeTokens(row.tokens, `conversation ${conversationId}`), model: row.model };
+    return { tokens: decodeTokens(row.tokens, `conversation ${conversationId}`), text: row.history_text, model: row.model };
   }
 
   /**
@@ -165,10 +169,14 @@ export class Store {
     // Encode before the transaction: a bad token id must fail before anything is written.
     const tokens = encodeTokens(turn.tokenHistory);
     const write = this.db.transaction((): CommitTurnResult => {
-      if (response !== undefined) this.responses.save({ ...response, tokens: turn.tokenHistory }, tokens);
+      if (response !== undefined) {
+        this.responses.save({ ...response, tokens: turn.tokenHistory, text: turn.historyText }, tokens);
+      }
       if (conversationId === undefined) return { items: [] };
       // Throwing (not returning) rolls back the response saved above.
-      if (this.stmt.setTokens.run(tokens, turn.model, conversationId).changes === 0) throw new UnknownConversation();
+      if (this.stmt.setTokens.run(tokens, turn.historyText, turn.model, conversationId).changes === 0) {
+        throw new UnknownConversation();
+      }
       return { items: this.items.append(conversationId, turn.newItems) };
     });
     try {

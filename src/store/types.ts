@@ -70,9 +70,14 @@ export interface Conversation {
   metadata: Metadata;
 }
 
-/** The engine's canonical tokens of a conversation or response, and the model they belong to. */
+/**
+ * The engine's canonical tokens of a conversation or response, the text they stand for (the
+ * rendered prompt plus the generated text), and the model they belong to. Empty tokens: no
+ * history (the next turn renders from items).
+ */
 export interface TokenHistory {
   tokens: Int32Array;
+  text: string;
   model: string | null;
 }
 
@@ -144,17 +149,21 @@ export interface SaveResponseInput {
   input: ConversationItem[];
   /** Prompt + output token ids at the end of this response. */
   tokens: Int32Array | readonly number[];
+  /** The text those tokens stand for: the rendered prompt + the generated text. */
+  text: string;
 }
 
 export interface CommitTurnInput {
   /** The conversation this turn belongs to; its items and token history move forward. */
   conversationId?: string;
   /** The response of this turn, when the client asked for it to be stored. */
-  response?: Omit<SaveResponseInput, 'tokens'>;
+  response?: Omit<SaveResponseInput, 'tokens' | 'text'>;
   /** Items to append to the conversation (this turn's input and output), in order. */
   newItems: NewItem[];
   /** The canonical token ids after this turn: prompt as templated + output as sampled. */
   tokenHistory: Int32Array | readonly number[];
+  /** The text the token history stands for: the rendered prompt + the generated text. */
+  historyText: string;
   /** The model the token history was computed with. */
   model: string;
 }

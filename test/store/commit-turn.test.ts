@@ -11,19 +11,20 @@ test('a turn appends its items, moves the token history and saves its response',
       response: { object: responseObject({ id: 'resp_t1', conversation: conv.id }), input: [] },
       newItems: [userMessage('question'), assistantMessage('answer')],
       tokenHistory: tokenRange(30),
+      historyText: '',
       model: 'qwen',
     })!;
     assert.equal(result.items.length, 2);
     assert.match(result.items[1]!.id, /^msg_/);
     assert.deepEqual(store.allItems(conv.id), result.items);
-    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: tokenRange(30), model: 'qwen' });
+    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: tokenRange(30), text: '', model: 'qwen' });
     assert.deepEqual(store.getResponseTokens('resp_t1')?.tokens, tokenRange(30));
   }));
 
 test('a turn that fails midway leaves nothing of itself behind', () =>
   withStore((store) => {
     const conv = store.createConversation({ items: [userMessage('first', 'msg_first')] });
-    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokenRange(5), model: 'qwen' });
+    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokenRange(5), historyText: '', model: 'qwen' });
 
     // The response and token history are written before the items; the duplicate id fails
     // the third item's insert, after all of them.
@@ -34,6 +35,7 @@ test('a turn that fails midway leaves nothing of itself behind', () =>
           response: { object: responseObject({ id: 'resp_bad', conversation: conv.id }), input: [] },
           newItems: [userMessage('new', 'msg_new'), assistantMessage('reply', 'msg_reply'), userMessage('dup', 'msg_first')],
           tokenHistory: tokenRange(50, 1000),
+          historyText: '',
           model: 'other-model',
         }),
       /UNIQUE/,
@@ -42,7 +44,7 @@ test('a turn that fails midway leaves nothing of itself behind', () =>
     assert.equal(store.getItem(conv.id, 'msg_new'), undefined);
     assert.equal(store.getItem(conv.id, 'msg_reply'), undefined);
     assert.deepEqual(store.allItems(conv.id)?.map((i) => i.id), ['msg_first']);
-    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: tokenRange(5), model: 'qwen' });
+    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: tokenRange(5), text: '', model: 'qwen' });
   }));
 
 test('a turn for a conversation deleted meanwhile returns undefined and saves no response', () =>
@@ -54,6 +56,7 @@ test('a turn for a conversation deleted meanwhile returns undefined and saves no
       response: { object: responseObject({ id: 'resp_orphan', conversation: conv.id }), input: [] },
       newItems: [userMessage('q')],
       tokenHistory: [1, 2],
+      historyText: '',
       model: 'qwen',
     });
     assert.equal(result, undefined);
@@ -64,11 +67,11 @@ test('a token id that is not an int32 fails the turn before anything is written'
   withStore((store) => {
     const conv = store.createConversation();
     assert.throws(
-      () => store.commitTurn({ conversationId: conv.id, newItems: [userMessage('q')], tokenHistory: [1, 2 ** 31], model: 'm' }),
+      () => store.commitTurn({ conversationId: conv.id, newItems: [userMessage('q')], tokenHistory: [1, 2 ** 31], historyText: '', model: 'm' }),
       RangeError,
     );
     assert.throws(
-      () => store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: [1.5], model: 'm' }),
+      () => store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: [1.5], historyText: '', model: 'm' }),
       RangeError,
     );
     assert.deepEqual(store.allItems(conv.id), []);
@@ -79,7 +82,7 @@ test('a turn must name its conversation consistently', () =>
     const a = store.createConversation();
     const b = store.createConversation();
     const response = { object: responseObject({ id: 'resp_x', conversation: a.id }), input: [] };
-    const base = { newItems: [], tokenHistory: [1], model: 'm' };
+    const base = { newItems: [], tokenHistory: [1], historyText: '', model: 'm' };
     assert.throws(() => store.commitTurn({ ...base, conversationId: b.id, response }), /names conversation/);
     assert.throws(() => store.commitTurn({ ...base, response }), /names conversation/);
     assert.throws(() => store.commitTurn(base), /needs a conversation/);
@@ -89,11 +92,12 @@ test('a turn must name its conversation consistently', () =>
 
 test('a response-only turn (previous_response_id chain) keeps its token history', () =>
   withStore((store) => {
-    store.commitTurn({ response: { object: responseObject({ id: 'resp_1' }), input: [] }, newItems: [], tokenHistory: tokenRange(10), model: 'm' });
+    store.commitTurn({ response: { object: responseObject({ id: 'resp_1' }), input: [] }, newItems: [], tokenHistory: tokenRange(10), historyText: '', model: 'm' });
     store.commitTurn({
       response: { object: responseObject({ id: 'resp_2', previous: 'resp_1' }), input: [] },
       newItems: [],
       tokenHistory: tokenRange(25),
+      historyText: '',
       model: 'm',
     });
     assert.deepEqual(store.responseChain('resp_2')?.map((r) => r.id), ['resp_1', 'resp_2']);
@@ -112,12 +116,12 @@ test('a 100k-token history round-trips exactly, extremes included', () =>
     tokens[1] = 0x7fffffff;
     tokens[2] = -1;
     const conv = store.createConversation();
-    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokens, model: 'm' });
+    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokens, historyText: '', model: 'm' });
     const back = store.getTokenHistory(conv.id)!.tokens;
     assert.equal(back.length, 100_000);
     assert.deepEqual(back, tokens);
     // A subarray view at an offset stores only what it shows.
-    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokens.subarray(3, 7), model: 'm' });
+    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokens.subarray(3, 7), historyText: '', model: 'm' });
     assert.deepEqual(store.getTokenHistory(conv.id)!.tokens, tokens.slice(3, 7));
   }));
 
@@ -131,6 +135,7 @@ test('everything committed is there after close and reopen', () => {
       response: { object: responseObject({ id: 'resp_p', conversation: conv.id }), input: [] },
       newItems: [userMessage('q'), assistantMessage('a')],
       tokenHistory: tokenRange(1000),
+      historyText: '',
       model: 'qwen',
     })!;
     first.close();
@@ -139,7 +144,7 @@ test('everything committed is there after close and reopen', () => {
     try {
       assert.deepEqual(second.getConversation(conv.id), conv);
       assert.deepEqual(second.allItems(conv.id), items);
-      assert.deepEqual(second.getTokenHistory(conv.id), { tokens: tokenRange(1000), model: 'qwen' });
+      assert.deepEqual(second.getTokenHistory(conv.id), { tokens: tokenRange(1000), text: '', model: 'qwen' });
       assert.equal(second.getResponse('resp_p')?.conversationId, conv.id);
     } finally {
       second.close();
@@ -148,3 +153,25 @@ test('everything committed is there after close and reopen', () => {
     cleanup();
   }
 });
+
+test('the text a token history stands for is kept beside it, and cleared with it', () =>
+  withStore((store) => {
+    const conv = store.createConversation({ items: [userMessage('hello', 'msg_q')] });
+    const text = 'User: hello\n\nAssistant: Once upon a time ✨';
+    store.commitTurn({
+      conversationId: conv.id,
+      response: { object: responseObject({ id: 'resp_text', conversation: conv.id }), input: [] },
+      newItems: [assistantMessage('Once upon a time ✨')],
+      tokenHistory: tokenRange(12),
+      historyText: text,
+      model: 'm',
+    });
+    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: tokenRange(12), text, model: 'm' });
+    assert.deepEqual(store.getResponseTokens('resp_text'), { tokens: tokenRange(12), text, model: 'test-model' });
+    // A turn that ended on a user stop string stores no history: both go empty together.
+    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: [], historyText: '', model: 'm' });
+    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: new Int32Array(0), text: '', model: 'm' });
+    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokenRange(3), historyText: 'abc', model: 'm' });
+    assert.ok(store.deleteItem(conv.id, 'msg_q'));
+    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: new Int32Array(0), text: '', model: 'm' });
+  }));

@@ -82,6 +82,7 @@ test('deleting a conversation deletes its items but not its responses', () =>
       response: { object: responseObject({ id: 'resp_1', conversation: conv.id }), input: [] },
       newItems: [userMessage('more')],
       tokenHistory: tokenRange(8),
+      historyText: '',
       model: 'test-model',
     });
     const other = store.createConversation({ items: [userMessage('keep me')] });

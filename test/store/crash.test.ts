@@ -30,7 +30,7 @@ function assertTurns(store: Store, convId: string, turns: number): void {
     items.map((i) => i.id),
     Array.from({ length: turns }, (_, i) => [`msg_q${i + 1}`, `msg_a${i + 1}`]).flat(),
   );
-  assert.deepEqual(store.getTokenHistory(convId), { tokens: tokenRange(1000 * turns), model: 'crash-model' });
+  assert.deepEqual(store.getTokenHistory(convId), { tokens: tokenRange(1000 * turns), text: '', model: 'crash-model' });
   assert.deepEqual(
     store.responseChain(`resp_turn${turns}`)?.map((r) => r.id),
     Array.from({ length: turns }, (_, i) => `resp_turn${i + 1}`),

@@ -127,11 +127,11 @@ test('an item can be fetched only through its own conversation', () =>
 test('adding items keeps the token history; deleting one clears it', () =>
   withStore((store) => {
     const conv = seeded(store, 1);
-    store.commitTurn({ conversationId: conv, newItems: [assistantMessage('hi', 'msg_a')], tokenHistory: tokenRange(6), model: 'm' });
+    store.commitTurn({ conversationId: conv, newItems: [assistantMessage('hi', 'msg_a')], tokenHistory: tokenRange(6), historyText: '', model: 'm' });
     store.addItems(conv, [userMessage('later')]);
-    assert.deepEqual(store.getTokenHistory(conv), { tokens: tokenRange(6), model: 'm' });
+    assert.deepEqual(store.getTokenHistory(conv), { tokens: tokenRange(6), text: '', model: 'm' });
     store.deleteItem(conv, 'msg_a');
-    assert.deepEqual(store.getTokenHistory(conv), { tokens: new Int32Array(0), model: 'm' });
+    assert.deepEqual(store.getTokenHistory(conv), { tokens: new Int32Array(0), text: '', model: 'm' });
   }));
 
 test('every item type round-trips and gets its OpenAI id prefix', () =>

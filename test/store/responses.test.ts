@@ -11,14 +11,14 @@ const input: ConversationItem[] = [
 function saveChain(store: Store, n: number): void {
   for (let i = 1; i <= n; i++) {
     const object = responseObject({ id: `resp_${i}`, ...(i > 1 ? { previous: `resp_${i - 1}` } : {}) });
-    store.saveResponse({ object, input, tokens: tokenRange(10 * i) });
+    store.saveResponse({ object, input, tokens: tokenRange(10 * i), text: '' });
   }
 }
 
 test('a saved response reads back with its object, input, links and usage', () =>
   withStore((store) => {
     const object = responseObject({ id: 'resp_a', previous: 'resp_0', text: 'hi there' });
-    store.saveResponse({ object, input, tokens: [1, 2, 3] });
+    store.saveResponse({ object, input, tokens: [1, 2, 3], text: '' });
     const stored = store.getResponse('resp_a')!;
     assert.deepEqual(stored.object, object, 'the full object, untyped fields included, is kept for GET');
     assert.equal(stored.id, 'resp_a');
@@ -31,16 +31,16 @@ test('a saved response reads back with its object, input, links and usage', () =
     assert.deepEqual(stored.input, input);
     assert.deepEqual(stored.output, object.output);
     assert.deepEqual(stored.usage, object.usage);
-    assert.deepEqual(store.getResponseTokens('resp_a'), { tokens: Int32Array.from([1, 2, 3]), model: 'test-model' });
+    assert.deepEqual(store.getResponseTokens('resp_a'), { tokens: Int32Array.from([1, 2, 3]), text: '', model: 'test-model' });
   }));
 
 test('saving a response again replaces it (in_progress, then completed)', () =>
   withStore((store) => {
     const pending = { ...responseObject({ id: 'resp_bg' }), status: 'in_progress' as const, output: [], usage: null };
-    store.saveResponse({ object: pending, input, tokens: [] });
+    store.saveResponse({ object: pending, input, tokens: [], text: '' });
     assert.equal(store.getResponse('resp_bg')?.status, 'in_progress');
     assert.equal(store.getResponse('resp_bg')?.usage, null);
-    store.saveResponse({ object: responseObject({ id: 'resp_bg' }), input, tokens: [4, 5] });
+    store.saveResponse({ object: responseObject({ id: 'resp_bg' }), input, tokens: [4, 5], text: '' });
     assert.equal(store.getResponse('resp_bg')?.status, 'completed');
     assert.equal(store.getResponse('resp_bg')?.output.length, 1);
     assert.deepEqual(store.getResponseTokens('resp_bg')?.tokens, Int32Array.from([4, 5]));
@@ -77,8 +77,8 @@ test('a chain whose ancestor was deleted stops there, and says so by its first l
 
 test('a chain that loops (damaged rows) fails instead of hanging', () =>
   withStore((store) => {
-    store.saveResponse({ object: responseObject({ id: 'resp_x', previous: 'resp_y' }), input, tokens: [] });
-    store.saveResponse({ object: responseObject({ id: 'resp_y', previous: 'resp_x' }), input, tokens: [] });
+    store.saveResponse({ object: responseObject({ id: 'resp_x', previous: 'resp_y' }), input, tokens: [], text: '' });
+    store.saveResponse({ object: responseObject({ id: 'resp_y', previous: 'resp_x' }), input, tokens: [], text: '' });
     assert.throws(() => store.responseChain('resp_x'), /loops/);
   }));
 
@@ -98,6 +98,7 @@ test('a response made in a conversation records it and survives its deletion', (
       response: { object: responseObject({ id: 'resp_c', conversation: conv.id }), input },
       newItems: [userMessage('hello'), assistantMessage('reply')],
       tokenHistory: tokenRange(20),
+      historyText: '',
       model: 'test-model',
     });
     assert.equal(store.getResponse('resp_c')?.conversationId, conv.id);
