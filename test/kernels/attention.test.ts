@@ -1,0 +1,331 @@
+// Native paged attention and KV slot writes against the TS reference, on every
+// ISA path: ragged batches of 1–6 requests, GQA ratios 1/2/4/7, head dims 8–128
+// (and 12), block sizes 1/4/16, shuffled non-contiguous block tables, and query
+// positions that are a decode token, a prefill chunk, a recomputed prefix plus a
+// new prompt ({0..k-1} ∪ {n..n+m-1}), or a random subset.
+//
+// Tolerance: |native − reference| ≤ 1e-5·(1 + |reference|). Outputs are convex
+// combinations of V rows in ±1; the native side sums in f32 with exp2 good to a
+// couple of ulp, the reference in f64.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { addon, nativeKernels } from '../../src/kernels/native.js';
+import { referenceKernels } from '../../src/kernels/reference.js';
+import type { AttentionBatch } from '../../src/kernels/types.js';
+
+type Isa = 'scalar' | 'avx2' | 'avx512';
+const cpu = addon.cpuInfo();
+const ISAS: Isa[] = (['scalar', 'avx2', 'avx512'] as const).filter((isa) => isa === 'scalar' || cpu[isa]);
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Rng = () => number;
+const int = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1)); // inclusive
+
+function shuffle<T>(rng: Rng, a: T[]): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+function randomArray(rng: Rng, n: number): Float32Array {
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = 2 * rng() - 1;
+  return v;
+}
+
+type Pattern = 'decode' | 'prefill' | 'prefix+prompt' | 'subset';
+const PATTERNS: Pattern[] = ['decode', 'prefill', 'prefix+prompt', 'subset'];
+
+/** Query positions of one request with context length ctx. */
+function positions(rng: Rng, pattern: Pattern, ctx: number): number[] {
+  switch (pattern) {
+    case 'decode':
+      return [ctx - 1];
+    case 'prefill': {
+      const m = int(rng, 1, Math.min(ctx, 40));
+      return Array.from({ length: m }, (_, i) => ctx - m + i);
+    }
+    case 'prefix+prompt': {
+      // A dropped prefix {0..k-1} recomputed with a new prompt {n..ctx-1}.
+      const m = int(rng, 1, Math.max(1, Math.floor(ctx / 3)));
+      const n = ctx - m;
+      const k = int(rng, 1, Math.max(1, Math.min(n, 30)));
+      return [...Array.from({ length: k }, (_, i) => i), ...Array.from({ length: m }, (_, i) => n + i)];
+    }
+    case 'subset': {
+      // Any order, possibly past the context end (such a row sees the whole context).
+      const count = int(rng, 1, Math.min(ctx, 24));
+      return Array.from({ length: count }, () => int(rng, 0, ctx + 3));
+    }
+  }
+}
+
+interface Shape {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  blockSize: number;
+}
+
+interface Case {
+  batch: AttentionBatch;
+  q: Float32Array;
+  kCache: Float32Array;
+  vCache: Float32Array;
+}
+
+/** A ragged batch over one pool; each request's blocks are a random, shuffled draw from the pool. */
+function makeCase(rng: Rng, shape: Shape, opts: { requests?: number; maxCtx?: number; patterns?: Pattern[] } = {}): Case {
+  const { numHeads, numKvHeads, headDim, blockSize } = shape;
+  const R = opts.requests ?? int(rng, 1, 6);
+  const maxCtx = opts.maxCtx ?? 150;
+  const patterns = opts.patterns ?? PATTERNS;
+  const ctxs = Array.from({ length: R }, () => int(rng, 1, maxCtx));
+  // Tables may be longer than the context needs (blocks reserved ahead).
+  const tableLens = ctxs.map((c) => Math.ceil((c + 4) / blockSize) + int(rng, 0, 2));
+  const numBlocks = tableLens.reduce((a, b) => a + b, 0) + int(rng, 0, 5);
+  const pool = shuffle(rng, Array.from({ length: numBlocks }, (_, i) => i));
+  const tables: number[] = [];
+  const tableIndptr = [0];
+  const qIndptr = [0];
+  const qPos: number[] = [];
+  for (let r = 0; r < R; r++) {
+    tables.push(...pool.splice(0, tableLens[r]!));
+    tableIndptr.push(tables.length);
+    qPos.push(...positions(rng, patterns[int(rng, 0, patterns.length - 1)]!, ctxs[r]!));
+    qIndptr.push(qPos.length);
+  }
+  const poolFloats = numBlocks * numKvHeads * blockSize * headDim;
+  return {
+    batch: {
+      numHeads, numKvHeads, headDim, blockSize, scale: 1 / Math.sqrt(headDim),
+      qIndptr: Int32Array.from(qIndptr), qPos: Int32Array.from(qPos),
+      blockTables: Int32Array.from(tables), blockTableIndptr: Int32Array.from(tableIndptr),
+      contextLens: Int32Array.from(ctxs),
+    },
+    q: randomArray(rng, qPos.length * numHeads * headDim),
+    kCache: randomArray(rng, poolFloats),
+    vCache: randomArray(rng, poolFloats),
+  };
+}
+
+function runNative(c: Case): Float32Array {
+  const out = new Float32Array(c.q.length).fill(NaN);
+  nativeKernels.pagedAttention(c.batch, c.q, c.kCache, c.vCache, out);
+  return out;
+}
+
+function runReference(c: Case): Float32Array {
+  const out = new Float32Array(c.q.length);
+  referenceKernels.pagedAttention(c.batch, c.q, c.kCache, c.vCache, out);
+  return out;
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const tol = 1e-5 * (1 + Math.abs(expected[i]!));
+    if (!(Math.abs(actual[i]! - expected[i]!) <= tol)) {
+      assert.fail(`${what}: element ${i} is ${actual[i]}, reference ${expected[i]} (tolerance ${tol})`);
+    }
+  }
+}
+
+function forEachIsa(fn: (isa: Isa) => void): void {
+  for (const isa of ISAS) {
+    addon.setMaxIsa(isa);
+    try {
+      fn(isa);
+    } finally {
+      addon.setMaxIsa('avx512');
+    }
+  }
+}
+
+const SHAPES: Shape[] = [
+  { numHeads: 8, numKvHeads: 4, headDim: 16, blockSize: 16 }, // GQA 2
+  { numHeads: 8, numKvHeads: 8, headDim: 8, blockSize: 16 }, // MHA, stories260K's head size
+  { numHeads: 4, numKvHeads: 1, headDim: 64, blockSize: 16 }, // GQA 4
+  { numHeads: 14, numKvHeads: 2, headDim: 64, blockSize: 16 }, // GQA 7 (Qwen2.5-0.5B)
+  { numHeads: 8, numKvHeads: 2, headDim: 128, blockSize: 16 }, // GQA 4, Llama-sized heads
+  { numHeads: 6, numKvHeads: 3, headDim: 12, blockSize: 4 }, // odd head size
+  { numHeads: 7, numKvHeads: 1, headDim: 16, blockSize: 1 }, // GQA 7, one token per block
+  { numHeads: 4, numKvHeads: 2, headDim: 20, blockSize: 5 }, // block size not a power of two
+];
+
+const defaultThreads = addon.cpuInfo().threads;
+after(() => {
+  addon.setMaxIsa('avx512');
+  addon.setThreads(defaultThreads);
+});
+
+describe('pagedAttention', () => {
+  for (const shape of SHAPES) {
+    const name = `H=${shape.numHeads}/${shape.numKvHeads} D=${shape.headDim} block=${shape.blockSize}`;
+    it(`matches the reference on random ragged batches (${name})`, () => {
+      const rng = mulberry32(shape.numHeads * 1000 + shape.headDim * 10 + shape.blockSize);
+      for (let trial = 0; trial < 4; trial++) {
+        const c = makeCase(rng, shape);
+        const expected = runReference(c);
+        forEachIsa((isa) => assertClose(runNative(c), expected, `${isa}, trial ${trial}`));
+      }
+    });
+  }
+
+  it('matches the reference for each query pattern alone', () => {
+    const rng = mulberry32(7);
+    for (const pattern of PATTERNS) {
+      const c = makeCase(rng, SHAPES[3]!, { requests: 3, patterns: [pattern] });
+      const expected = runReference(c);
+      forEachIsa((isa) => assertClose(runNative(c), expected, `${isa}, ${pattern}`));
+    }
+  });
+
+  it('splits long decode contexts across threads and merges the slices into the one-pass result', () => {
+    // Few requests × KV heads and thousands of keys: the kernel cuts key ranges
+    // into slices (flash-decoding) and combines them; more threads, more slices.
+    const rng = mulberry32(11);
+    for (const threads of [1, 2, 4]) {
+      addon.setThreads(threads);
+      for (const shape of [SHAPES[2]!, SHAPES[3]!]) {
+        const c = makeCase(rng, shape, { requests: int(rng, 1, 2), maxCtx: 3000, patterns: ['decode', 'subset'] });
+        const expected = runReference(c);
+        forEachIsa((isa) => assertClose(runNative(c), expected, `${isa}, ${threads} threads`));
+      }
+    }
+    addon.setThreads(defaultThreads);
+  });
+
+  it('gives zeros for a request with an empty context', () => {
+    const shape = SHAPES[0]!;
+    const c = makeCase(mulberry32(3), shape, { requests: 2 });
+    c.batch.contextLens[1] = 0;
+    const expected = runReference(c);
+    forEachIsa((isa) => assertClose(runNative(c), expected, isa));
+  });
+
+  it('masks by position: K/V past a row’s position do not change that row', () => {
+    const shape = SHAPES[3]!;
+    const rng = mulberry32(5);
+    const c = makeCase(rng, shape, { requests: 1, maxCtx: 120, patterns: ['prefill'] });
+    const { numHeads, numKvHeads, headDim, blockSize, blockTables, qPos, contextLens } = c.batch;
+    const row = 0; // the earliest query position of the chunk
+    const p = qPos[row]!;
+    const rowFloats = numHeads * headDim;
+    forEachIsa((isa) => {
+      const before = runNative(c).slice(row * rowFloats, (row + 1) * rowFloats);
+      const k = c.kCache.slice(), v = c.vCache.slice();
+      const changed = { ...c, kCache: k, vCache: v };
+      for (let pos = p + 1; pos < contextLens[0]!; pos++) {
+        const block = blockTables[Math.floor(pos / blockSize)]!;
+        for (let h = 0; h < numKvHeads; h++) {
+          const base = ((block * numKvHeads + h) * blockSize + (pos % blockSize)) * headDim;
+          for (let d = 0; d < headDim; d++) {
+            k[base + d] = 50 * (2 * rng() - 1);
+            v[base + d] = 50 * (2 * rng() - 1);
+          }
+        }
+      }
+      const after = runNative(changed).slice(row * rowFloats, (row + 1) * rowFloats);
+      assert.deepEqual(after, before, isa);
+    });
+  });
+
+  describe('rejects inconsistent batches with a RangeError', () => {
+    const shape = SHAPES[0]!;
+    const fresh = () => makeCase(mulberry32(9), shape, { requests: 2, patterns: ['prefill'] });
+    const expectRangeError = (mutate: (c: Case) => Case | void, message: RegExp) => {
+      const c = fresh();
+      const bad = mutate(c) ?? c;
+      assert.throws(() => runNative(bad), (err: unknown) => err instanceof RangeError && message.test(err.message));
+    };
+
+    it('a block id outside the pool', () =>
+      expectRangeError((c) => {
+        c.batch.blockTables[c.batch.blockTableIndptr[1]!] = c.kCache.length / (shape.numKvHeads * shape.blockSize * shape.headDim);
+      }, /outside the pool/));
+    it('a negative block id', () => expectRangeError((c) => void (c.batch.blockTables[0] = -1), /outside the pool/));
+    it('qIndptr that decreases', () =>
+      expectRangeError((c) => {
+        c.batch.qIndptr[1] = c.batch.qIndptr[2]! + 1;
+      }, /qIndptr/));
+    it('qIndptr whose end is not the number of q rows', () =>
+      expectRangeError((c) => ({ ...c, q: c.q.subarray(0, c.q.length - shape.numHeads * shape.headDim) }), /q has/));
+    it('qIndptr not starting at 0', () => expectRangeError((c) => void (c.batch.qIndptr[0] = 1), /qIndptr\[0\]/));
+    it('a block table too short for a position', () =>
+      expectRangeError((c) => {
+        c.batch.qPos[0] = c.batch.contextLens[0]! + 100;
+        c.batch.contextLens[0] = c.batch.qPos[0]! + 1;
+      }, /block table has/));
+    it('a negative position', () => expectRangeError((c) => void (c.batch.qPos[0] = -1), /negative/));
+    it('a pool that is not whole blocks', () =>
+      expectRangeError((c) => ({ ...c, kCache: c.kCache.subarray(1), vCache: c.vCache.subarray(1) }), /whole number of blocks/));
+    it('numHeads not a multiple of numKvHeads', () =>
+      expectRangeError((c) => ({ ...c, batch: { ...c.batch, numKvHeads: 3 } }), /multiple/));
+    it('blockTableIndptr past the end of blockTables', () =>
+      expectRangeError((c) => void (c.batch.blockTableIndptr[2] = c.batch.blockTables.length + 1), /blockTableIndptr/));
+
+    it('a wrong array type is a TypeError', () => {
+      const c = fresh();
+      assert.throws(
+        () => addon.pagedAttention(c.q, c.kCache, c.vCache, new Float32Array(c.q.length),
+          new Uint32Array(c.batch.qIndptr) as unknown as Int32Array, c.batch.qPos, c.batch.blockTables,
+          c.batch.blockTableIndptr, c.batch.contextLens, 8, 4, 16, 16, 0.25),
+        TypeError,
+      );
+    });
+  });
+});
+
+describe('writeKV', () => {
+  it('writes each token’s K/V into its slot, skips negative slots, and attention then matches the reference', () => {
+    const rng = mulberry32(21);
+    for (const shape of [SHAPES[3]!, SHAPES[5]!, SHAPES[6]!]) {
+      const { numKvHeads, headDim, blockSize } = shape;
+      const c = makeCase(rng, shape, { requests: 3 });
+      // New tokens: every query position of each request (unique), some skipped.
+      const slots: number[] = [];
+      for (let r = 0; r < 3; r++) {
+        const table = c.batch.blockTables.subarray(c.batch.blockTableIndptr[r]!, c.batch.blockTableIndptr[r + 1]!);
+        const seen = new Set<number>();
+        for (let t = c.batch.qIndptr[r]!; t < c.batch.qIndptr[r + 1]!; t++) {
+          const p = c.batch.qPos[t]!;
+          const fresh = p < c.batch.contextLens[r]! && !seen.has(p) && rng() > 0.2;
+          seen.add(p);
+          slots.push(fresh ? table[Math.floor(p / blockSize)]! * blockSize + (p % blockSize) : -1);
+        }
+      }
+      const T = slots.length;
+      const k = randomArray(rng, T * numKvHeads * headDim), v = randomArray(rng, T * numKvHeads * headDim);
+      const slotMapping = Int32Array.from(slots);
+      const refK = c.kCache.slice(), refV = c.vCache.slice();
+      referenceKernels.writeKV(k, v, slotMapping, refK, refV, numKvHeads, headDim, blockSize);
+      nativeKernels.writeKV(k, v, slotMapping, c.kCache, c.vCache, numKvHeads, headDim, blockSize);
+      assert.deepEqual(c.kCache, refK);
+      assert.deepEqual(c.vCache, refV);
+      const expected = runReference(c);
+      forEachIsa((isa) => assertClose(runNative(c), expected, isa));
+    }
+  });
+
+  it('rejects a slot outside the pool or a k of the wrong size, leaving the pool untouched', () => {
+    const kCache = new Float32Array(4 * 2 * 16 * 8), vCache = new Float32Array(kCache.length);
+    const k = new Float32Array(2 * 2 * 8).fill(1), v = k.slice();
+    assert.throws(() => nativeKernels.writeKV(k, v, Int32Array.of(3, 64), kCache, vCache, 2, 8, 16), RangeError);
+    assert.ok(kCache.every((x) => x === 0), 'no partial write');
+    assert.throws(() => nativeKernels.writeKV(k.subarray(1), v, Int32Array.of(3, 4), kCache, vCache, 2, 8, 16), RangeError);
+    assert.throws(() => nativeKernels.writeKV(k, v, Int32Array.of(3, 4), kCache.subarray(1), vCache, 2, 8, 16), RangeError);
+  });
+});
