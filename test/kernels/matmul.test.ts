@@ -154,6 +154,33 @@ describe('matmul: parallel split', () => {
   });
 });
 
+describe('matmul: weights of 2 MiB and more (huge-page mappings)', () => {
+  for (const dst of ['f32', 'bf16'] as const) {
+    it(`${dst}: matches the reference, last row included`, () => {
+      const rng = mulberry32(11);
+      const [rows, cols, m] = [1001, 1056, 2];  // ≥ 2 MiB packed, a partial last panel and a tail past the last huge page
+      const values = randomValues(rng, rows, cols);
+      const w = raw('f32', rows, cols, values);
+      const x = randomValues(rng, m, cols);
+      const native = nativeKernels.packMatrix(w, dst);
+      const ref = referenceKernels.packMatrix(w, dst);
+      const got = new Float32Array(m * rows);
+      const expect = new Float32Array(m * rows);
+      const magnitude = new Float32Array(m * rows);
+      nativeKernels.matmul(native, x, m, got);
+      referenceKernels.matmul(ref, x, m, expect);
+      referenceKernels.matmul(referenceKernels.packMatrix(raw('f32', rows, cols, abs(values)), dst), abs(x), m, magnitude);
+      assertClose(got, expect, magnitude, undefined, rows, `${dst} [${rows}x${cols}]`);
+      const ids = Int32Array.from([rows - 1, 0]);
+      const rowsGot = new Float32Array(2 * cols);
+      const rowsWant = new Float32Array(2 * cols);
+      nativeKernels.embedding(native, ids, rowsGot);
+      referenceKernels.embedding(ref, ids, rowsWant);
+      assert.deepEqual(rowsGot, rowsWant);
+    });
+  }
+});
+
 describe('matmul: argument errors throw instead of crashing', () => {
   const rng = mulberry32(3);
   const [rows, cols] = [20, 64];
