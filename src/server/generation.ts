@@ -1,0 +1,131 @@
+// One engine request as the HTTP side sees it: submitted, accepted or refused (a 400 before any
+// byte of a stream is written), then its text arriving piece by piece until it finishes. It
+// measures the latencies for /metrics, stops generating when the client goes away, and hands
+// back what a stateful turn must keep: the canonical history (prompt tokens as templated plus
+// the tokens as sampled, and the text they stand for).
+
+import type { FastifyReply } from 'fastify';
+import type { ConversationHistory } from '../engine/chat-prompt.js';
+import { RequestRejectedError, type AcceptedPrompt, type RequestHandle } from '../engine/client.js';
+import type { PromptInput } from '../engine/protocol.js';
+import type { FinishReason, RequestUsage } from '../engine/request.js';
+import type { SamplingParams } from '../engine/sampler.js';
+import type { ServerContext } from './context.js';
+import { ApiError, rejected, serverError } from './errors.js';
+
+export interface GenerationRequest {
+  prompt: PromptInput;
+  /** The KV cache key of the conversation this continues; null for a stateless request. */
+  conversationId: string | null;
+  sampling: SamplingParams;
+  maxTokens: number;
+  stop: string[];
+  /** vLLM's extension: keep generating past end-of-sequence tokens (benchmarks, load tests). */
+  ignoreEos?: boolean;
+  /** What the route calls its prompt ('messages', 'input', 'prompt'), for error params. */
+  promptParam: string;
+}
+
+export interface GenerationResult {
+  /** The reply as the client sees it. */
+  text: string;
+  finishReason: FinishReason;
+  stopString: string | null;
+  usage: RequestUsage;
+  prompt: AcceptedPrompt;
+  /** The conversation's canonical history after this turn; null when it must not be kept. */
+  history: ConversationHistory | null;
+}
+
+export class Generation {
+  private constructor(
+    private readonly ctx: ServerContext,
+    private readonly handle: RequestHandle,
+    readonly prompt: AcceptedPrompt,
+    private readonly trimLeadingSpace: boolean,
+    /** performance.now() at submission: latencies count the time queued in the engine. */
+    private readonly submittedAt: number,
+  ) {}
+
+  /**
+   * Submits the request and waits until the engine has accepted it. Throws a 400 ApiError when
+   * the engine refuses the prompt (too long for the context, bad token ids). With `reply`, the
+   * request is aborted as soon as that client disconnects.
+   */
+  static async start(ctx: ServerContext, request: GenerationRequest, reply?: FastifyReply): Promise<Generation> {
+    const { promptParam, ...engineRequest } = request;
+    const submittedAt = performance.now();
+    const handle = ctx.engine.generate({ ...engineRequest, ignoreEos: engineRequest.ignoreEos ?? false });
+    if (reply) abortOnDisconnect(reply, handle);
+    let prompt: AcceptedPrompt;
+    try {
+      prompt = await handle.accepted;
+    } catch (err) {
+      if (err instanceof RequestRejectedError) throw rejected(err, promptParam);
+      throw new ApiError(503, `The engine cannot take requests: ${(err as Error).message}`, 'server_error');
+    }
+    // The fallback chat template (models without one) opens the reply with "Assistant:" and no
+    // space, because SentencePiece puts the space on the next word's token, and it renders a
+    // stored reply as "Assistant: <content>". The content is the text without that space, so a
+    // re-rendered conversation starts with the cached history's text and its KV is reused.
+    const trim = request.prompt.kind === 'chat' && !ctx.engine.model.hasChatTemplate;
+    return new Generation(ctx, handle, prompt, trim, submittedAt);
+  }
+
+  abort(): void {
+    this.handle.abort();
+  }
+
+  /** Consumes the request's events, calling `onDelta` with each non-empty piece of text. */
+  async run(onDelta?: (delta: string) => void): Promise<GenerationResult> {
+    let raw = '';
+    let shown = '';
+    let lastTokenAt: number | null = null;
+    const emit = (piece: string) => {
+      raw += piece;
+      let delta = piece;
+      if (this.trimLeadingSpace && shown === '' && delta.startsWith(' ')) delta = delta.slice(1);
+      if (delta === '') return;
+      shown += delta;
+      onDelta?.(delta);
+    };
+    for await (const ev of this.handle.events) {
+      if (ev.type === 'token') {
+        const now = performance.now();
+        if (lastTokenAt === null) this.ctx.metrics.observeFirstToken((now - this.submittedAt) / 1000);
+        else this.ctx.metrics.observeInterToken((now - lastTokenAt) / 1000);
+        lastTokenAt = now;
+        emit(ev.text);
+      } else if (ev.type === 'finish') {
+        emit(ev.text);
+        this.ctx.metrics.observeFinish(ev.reason, ev.usage, (performance.now() - this.submittedAt) / 1000);
+        // A user stop string cut the text inside the sampled tokens: the tokens no longer stand
+        // for the text the conversation keeps, so the next turn re-renders from its items.
+        const keep = ev.reason !== 'abort' && ev.stopString === null;
+        return {
+          text: shown,
+          finishReason: ev.reason,
+          stopString: ev.stopString,
+          usage: ev.usage,
+          prompt: this.prompt,
+          history: keep ? { tokens: [...this.prompt.tokens, ...ev.outputTokens], text: this.prompt.text + raw } : null,
+        };
+      } else {
+        throw serverError(`generation failed: ${ev.message}`);
+      }
+    }
+    throw serverError('generation ended without finishing');
+  }
+}
+
+/** Stops generating for a client that closed its connection before the response was complete. */
+function abortOnDisconnect(reply: FastifyReply, handle: RequestHandle): void {
+  const res = reply.raw;
+  if (res.destroyed && !res.writableFinished) {
+    handle.abort();
+    return;
+  }
+  res.once('close', () => {
+    if (!res.writableFinished) handle.abort();
+  });
+}

@@ -1,0 +1,102 @@
+// Prometheus metrics (GET /metrics), on a registry of the server's own so two servers in one
+// process (tests) never share counters. Names follow vLLM's with a `pensieve_` prefix. Engine
+// figures (running/waiting, KV usage, prefix cache, recompute, preemption) are read from the
+// engine at scrape time; latencies and token counts are measured here as events arrive.
+
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EngineClient } from '../engine/client.js';
+import type { EngineStats } from '../engine/protocol.js';
+import type { FinishReason, RequestUsage } from '../engine/request.js';
+
+const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
+const ITL_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5];
+const E2E_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 60, 120, 300];
+
+/** A counter that mirrors a cumulative engine figure: it grows by what the figure grew since the last scrape. */
+class MirroredCounter {
+  private last = 0;
+  constructor(readonly counter: Counter) {}
+
+  update(value: number): void {
+    if (value > this.last) this.counter.inc(value - this.last);
+    this.last = value;
+  }
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly running: Gauge;
+  private readonly waiting: Gauge;
+  private readonly kvUsage: Gauge;
+  private readonly prefixQueries: MirroredCounter;
+  private readonly prefixHits: MirroredCounter;
+  private readonly recomputed: MirroredCounter;
+  private readonly preemptions: MirroredCounter;
+  private readonly promptTokens: Counter;
+  private readonly generationTokens: Counter;
+  private readonly cachedPromptTokens: Counter;
+  private readonly success: Counter<'finished_reason'>;
+  private readonly ttft: Histogram;
+  private readonly itl: Histogram;
+  private readonly e2e: Histogram;
+
+  constructor() {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string) => new Gauge({ name, help, registers });
+    const counter = (name: string, help: string) => new Counter({ name, help, registers });
+    this.running = gauge('pensieve_num_requests_running', 'Requests in the engine\'s running batch.');
+    this.waiting = gauge('pensieve_num_requests_waiting', 'Requests waiting for admission to the running batch.');
+    this.kvUsage = gauge('pensieve_kv_cache_usage_perc', 'Fraction of KV cache blocks in use (1 = full).');
+    this.prefixQueries = new MirroredCounter(counter('pensieve_prefix_cache_queries_total', 'Prompt tokens looked up in the KV cache.'));
+    this.prefixHits = new MirroredCounter(counter('pensieve_prefix_cache_hits_total', 'Prompt tokens found in the KV cache.'));
+    this.recomputed = new MirroredCounter(counter('pensieve_recomputed_tokens_total', 'Tokens whose KV had existed but was computed again.'));
+    this.preemptions = new MirroredCounter(counter('pensieve_preemptions_total', 'Requests preempted for lack of KV blocks.'));
+    this.promptTokens = counter('pensieve_prompt_tokens_total', 'Prompt tokens of finished requests.');
+    this.generationTokens = counter('pensieve_generation_tokens_total', 'Tokens generated.');
+    this.cachedPromptTokens = counter('pensieve_prompt_tokens_cached_total', 'Prompt tokens of finished requests whose KV was reused.');
+    this.success = new Counter({
+      name: 'pensieve_request_success_total',
+      help: 'Requests that finished, by reason.',
+      labelNames: ['finished_reason'],
+      registers,
+    });
+    this.ttft = new Histogram({ name: 'pensieve_time_to_first_token_seconds', help: 'Time to first token.', buckets: TTFT_BUCKETS, registers });
+    this.itl = new Histogram({ name: 'pensieve_inter_token_latency_seconds', help: 'Time between tokens.', buckets: ITL_BUCKETS, registers });
+    this.e2e = new Histogram({ name: 'pensieve_e2e_request_latency_seconds', help: 'Request latency, submission to finish.', buckets: E2E_BUCKETS, registers });
+  }
+
+  observeFirstToken(seconds: number): void {
+    this.ttft.observe(seconds);
+  }
+
+  observeInterToken(seconds: number): void {
+    this.itl.observe(seconds);
+  }
+
+  observeFinish(reason: FinishReason, usage: RequestUsage, seconds: number): void {
+    this.promptTokens.inc(usage.promptTokens);
+    this.generationTokens.inc(usage.completionTokens);
+    this.cachedPromptTokens.inc(usage.cachedTokens);
+    this.success.inc({ finished_reason: reason });
+    this.e2e.observe(seconds);
+  }
+
+  updateFromEngine(stats: EngineStats): void {
+    this.running.set(stats.running);
+    this.waiting.set(stats.waiting);
+    this.kvUsage.set(stats.cache.usage);
+    this.prefixQueries.update(stats.cache.prefixCacheQueries);
+    this.prefixHits.update(stats.cache.prefixCacheHits);
+    this.recomputed.update(stats.cache.recomputedTokens);
+    this.preemptions.update(stats.cache.preemptions);
+  }
+}
+
+/** GET /metrics in Prometheus text format; not under /v1, so the API key does not guard it (as vLLM). */
+export function metricsRoutes(app: FastifyInstance, metrics: Metrics, engine: EngineClient): void {
+  app.get('/metrics', async (_request, reply) => {
+    metrics.updateFromEngine(await engine.stats());
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}

@@ -1,0 +1,84 @@
+// The Responses API's response object, field for field as OpenAI returns it, in its three
+// moments: in progress (stream start), finished (completed or cut at max_output_tokens), failed.
+
+import type { MessageItem, Metadata, ResponseObject, ResponseStatus } from '../store/index.js';
+import type { GenerationResult } from './generation.js';
+import { messageItem } from './items.js';
+import { responsesUsage } from './usage.js';
+
+/** What the client asked for, echoed back in every version of the object. */
+export interface ResponseParams {
+  id: string;
+  createdAt: number;
+  model: string;
+  instructions: string | null;
+  previousResponseId: string | null;
+  conversationId: string | null;
+  maxOutputTokens: number | null;
+  temperature: number;
+  topP: number;
+  metadata: Metadata;
+  store: boolean;
+}
+
+interface ResponseState {
+  status: ResponseStatus;
+  output: MessageItem[];
+  usage: ResponseObject['usage'];
+  incompleteReason?: 'max_output_tokens';
+  error?: { code: string; message: string };
+}
+
+function build(p: ResponseParams, s: ResponseState): ResponseObject {
+  const outputText = s.output.flatMap((item) => item.content.map((c) => (c.type === 'output_text' ? c.text : ''))).join('');
+  return {
+    id: p.id,
+    object: 'response',
+    created_at: p.createdAt,
+    status: s.status,
+    background: false,
+    error: s.error ?? null,
+    incomplete_details: s.incompleteReason === undefined ? null : { reason: s.incompleteReason },
+    instructions: p.instructions,
+    max_output_tokens: p.maxOutputTokens,
+    model: p.model,
+    output: s.output,
+    output_text: outputText,
+    parallel_tool_calls: false,
+    previous_response_id: p.previousResponseId,
+    conversation: p.conversationId === null ? null : { id: p.conversationId },
+    reasoning: { effort: null, summary: null },
+    store: p.store,
+    temperature: p.temperature,
+    text: { format: { type: 'text' } },
+    tool_choice: 'none',
+    tools: [],
+    top_p: p.topP,
+    truncation: 'disabled',
+    usage: s.usage,
+    metadata: p.metadata,
+  };
+}
+
+export function inProgressResponse(p: ResponseParams): ResponseObject {
+  return build(p, { status: 'in_progress', output: [], usage: null });
+}
+
+/** The assistant message of a finished turn; `incomplete` when max_output_tokens cut it. */
+export function outputMessage(id: string, result: GenerationResult, status: MessageItem['status']): MessageItem {
+  return messageItem('assistant', [{ type: 'output_text', text: result.text, annotations: [] }], id, status);
+}
+
+export function finishedResponse(p: ResponseParams, result: GenerationResult, outputId: string): ResponseObject {
+  const cut = result.finishReason === 'length';
+  return build(p, {
+    status: cut ? 'incomplete' : 'completed',
+    output: [outputMessage(outputId, result, cut ? 'incomplete' : 'completed')],
+    usage: responsesUsage(result.usage),
+    ...(cut ? { incompleteReason: 'max_output_tokens' as const } : {}),
+  });
+}
+
+export function failedResponse(p: ResponseParams, message: string): ResponseObject {
+  return build(p, { status: 'failed', output: [], usage: null, error: { code: 'server_error', message } });
+}

@@ -1,0 +1,114 @@
+// POST /v1/completions: the legacy text completion API. One prompt per request, given as a
+// string or as token ids (or a list holding exactly one of those); streamed as SSE or not.
+
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { PromptInput } from '../../engine/protocol.js';
+import { admitted, checkModel, type ServerContext } from '../context.js';
+import { badRequest, clientGone, streamError } from '../errors.js';
+import { Generation } from '../generation.js';
+import { completionMeta, finishReason, type CompletionMeta } from './completion-meta.js';
+import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
+import { SseStream } from '../sse.js';
+import { completionUsage } from '../usage.js';
+import { parse, unsupported } from '../validate.js';
+
+const TokenIds = z.array(z.number().int().min(0)).min(1);
+const OnePrompt = z.union([z.string(), TokenIds]);
+
+const Body = z.object({
+  model: z.string(),
+  prompt: z.union([OnePrompt, z.array(z.string()), z.array(TokenIds)]),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  max_tokens: maxTokensField,
+  stop: stopField,
+  ignore_eos: ignoreEosField,
+  ...samplingFields,
+  n: z.number().int().nullish(),
+  best_of: z.number().int().nullish(),
+  echo: z.boolean().nullish(),
+  logprobs: z.number().int().nullish(),
+  suffix: z.string().nullish(),
+});
+type Body = z.output<typeof Body>;
+
+// OpenAI's default for this endpoint, unlike chat's "until the context is full".
+const DEFAULT_MAX_TOKENS = 16;
+
+function toPrompt(prompt: Body['prompt']): PromptInput {
+  if (typeof prompt === 'string') return { kind: 'text', text: prompt };
+  if (prompt.length > 0 && prompt.every((p) => typeof p === 'number')) return { kind: 'tokens', tokens: prompt as number[] };
+  // A list of prompts: one is a single prompt, several would be a batch this server does not take.
+  if (prompt.length !== 1) throw badRequest(`prompt must be one prompt; got a list of ${prompt.length}`, 'prompt', 'unsupported_value');
+  const only = prompt[0]!;
+  return typeof only === 'string' ? { kind: 'text', text: only } : { kind: 'tokens', tokens: only as number[] };
+}
+
+function checkSupported(body: Body): void {
+  if (body.n !== undefined && body.n !== null && body.n !== 1) throw badRequest(`n must be 1; got ${body.n}`, 'n', 'unsupported_value');
+  if (body.best_of !== undefined && body.best_of !== null && body.best_of !== 1) unsupported('best_of', 'best_of other than 1');
+  if (body.echo) unsupported('echo', 'echoing the prompt');
+  if (body.logprobs !== undefined && body.logprobs !== null) unsupported('logprobs', 'returning log probabilities');
+  if (body.suffix) unsupported('suffix', 'a suffix (fill-in-the-middle)');
+}
+
+export function completionsRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.post('/v1/completions', (request, reply) => {
+    const body = parse(Body, request.body);
+    checkModel(ctx, body.model);
+    checkSupported(body);
+    const prompt = toPrompt(body.prompt);
+    const limit = maxTokens(ctx.engine.model, [['max_tokens', body.max_tokens ?? DEFAULT_MAX_TOKENS]]);
+    return admitted(ctx, async () => {
+      const generation = await Generation.start(
+        ctx,
+        {
+          prompt,
+          conversationId: null,
+          sampling: toSamplingParams(body),
+          maxTokens: limit,
+          stop: toStopStrings(body.stop),
+          ignoreEos: body.ignore_eos ?? false,
+          promptParam: 'prompt',
+        },
+        reply,
+      );
+      const meta = completionMeta('cmpl', ctx.engine.model.id);
+      if (body.stream) return stream(ctx, reply, generation, meta, body.stream_options?.include_usage === true);
+      const result = await generation.run();
+      request.pensieveUsage = result.usage;
+      if (result.finishReason === 'abort') throw clientGone();
+      return {
+        ...meta,
+        object: 'text_completion',
+        choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: finishReason(result) }],
+        usage: completionUsage(result.usage),
+      };
+    });
+  });
+}
+
+async function stream(ctx: ServerContext, reply: FastifyReply, generation: Generation, meta: CompletionMeta, includeUsage: boolean): Promise<void> {
+  const sse = SseStream.open(reply);
+  const usageField = includeUsage ? { usage: null } : {};
+  const chunk = (text: string, finish: 'stop' | 'length' | null) => ({
+    ...meta,
+    object: 'text_completion',
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
+    ...usageField,
+  });
+  try {
+    const result = await generation.run((text) => sse.send(chunk(text, null)));
+    reply.request.pensieveUsage = result.usage;
+    if (result.finishReason === 'abort') return;
+    sse.send(chunk('', finishReason(result)));
+    if (includeUsage) sse.send({ ...meta, object: 'text_completion', choices: [], usage: completionUsage(result.usage) });
+    sse.done();
+  } catch (err) {
+    sse.send(streamError(ctx, err).body);
+    sse.done();
+  } finally {
+    sse.end();
+  }
+}

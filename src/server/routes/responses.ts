@@ -1,0 +1,155 @@
+// The Responses API: POST /v1/responses (stateful turns, streamed or not), GET and DELETE
+// /v1/responses/{id}, GET /v1/responses/{id}/input_items. A turn continues a chain of stored
+// responses (previous_response_id) or a conversation (conversation); the turn logic is in
+// turns.ts, shared by both.
+
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { newId, type ConversationItem } from '../../store/index.js';
+import { admitted, checkModel, type ServerContext } from '../context.js';
+import { badRequest, clientGone, notFound, streamError } from '../errors.js';
+import { ResponseInput, toMessageItems } from '../items.js';
+import { failedResponse, inProgressResponse, type ResponseParams } from '../response-object.js';
+import { maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
+import { SseStream } from '../sse.js';
+import { runTurn, type TurnRequest } from '../turns.js';
+import { metadataField, parse, queryInt, unsupported } from '../validate.js';
+import { ResponseEventStream } from './responses-stream.js';
+
+const Body = z.object({
+  model: z.string(),
+  input: ResponseInput.nullish(),
+  instructions: z.string().nullish(),
+  previous_response_id: z.string().min(1).nullish(),
+  conversation: z.union([z.string().min(1), z.object({ id: z.string().min(1) })]).nullish(),
+  store: z.boolean().nullish(),
+  stream: z.boolean().nullish(),
+  max_output_tokens: maxTokensField,
+  metadata: metadataField.nullish(),
+  // Beyond OpenAI's temperature and top_p, the other samplers and stop (as vLLM takes them).
+  ...samplingFields,
+  stop: stopField,
+  tools: z.array(z.unknown()).nullish(),
+  background: z.boolean().nullish(),
+  top_logprobs: z.number().int().nullish(),
+  text: z.object({ format: z.object({ type: z.string() }).nullish() }).nullish(),
+});
+type Body = z.output<typeof Body>;
+
+const IdParams = z.object({ id: z.string() });
+
+const ListQuery = z.object({
+  limit: queryInt.min(1).max(100).optional(),
+  order: z.enum(['asc', 'desc']).optional(),
+  after: z.string().optional(),
+});
+
+function checkSupported(body: Body): void {
+  if (body.tools && body.tools.length > 0) unsupported('tools', 'tool calling');
+  if (body.background) unsupported('background', 'background mode');
+  if (body.top_logprobs !== undefined && body.top_logprobs !== null) unsupported('top_logprobs', 'returning log probabilities');
+  const format = body.text?.format?.type;
+  if (format !== undefined && format !== 'text') unsupported('text.format', `text format '${format}'`);
+  if (body.conversation && body.previous_response_id) {
+    throw badRequest('previous_response_id and conversation cannot be used together', 'previous_response_id', 'mutually_exclusive');
+  }
+}
+
+function turnRequest(ctx: ServerContext, body: Body): TurnRequest {
+  const model = ctx.engine.model;
+  const conversation = body.conversation ?? null;
+  const params: ResponseParams = {
+    id: newId('resp'),
+    createdAt: Math.floor(Date.now() / 1000),
+    model: model.id,
+    instructions: body.instructions ?? null,
+    previousResponseId: body.previous_response_id ?? null,
+    conversationId: typeof conversation === 'string' ? conversation : (conversation?.id ?? null),
+    maxOutputTokens: body.max_output_tokens ?? null,
+    temperature: body.temperature ?? 1,
+    topP: body.top_p ?? 1,
+    metadata: body.metadata ?? {},
+    store: body.store ?? true,
+  };
+  return {
+    params,
+    input: toMessageItems(body.input ?? []),
+    outputId: newId('msg'),
+    sampling: toSamplingParams(body),
+    maxTokens: maxTokens(model, [['max_output_tokens', body.max_output_tokens]]),
+    stop: toStopStrings(body.stop),
+  };
+}
+
+async function streamTurn(ctx: ServerContext, turn: TurnRequest, reply: FastifyReply): Promise<void> {
+  // Opened once the engine accepted the prompt; a refusal before that is a plain error response.
+  const open: { sse?: SseStream; events?: ResponseEventStream } = {};
+  try {
+    const outcome = await runTurn(ctx, turn, reply, {
+      accepted: () => {
+        open.sse = SseStream.open(reply);
+        open.events = new ResponseEventStream(open.sse, turn.outputId);
+        open.events.begin(inProgressResponse(turn.params));
+      },
+      delta: (text) => open.events?.delta(text),
+    });
+    reply.request.pensieveUsage = outcome.result.usage;
+    if (outcome.response !== null) open.events?.finish(outcome.response);
+  } catch (err) {
+    if (open.events === undefined) throw err;
+    open.events.fail(failedResponse(turn.params, streamError(ctx, err).message));
+  } finally {
+    open.sse?.end();
+  }
+}
+
+export function responsesRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.post('/v1/responses', (request, reply) => {
+    const body = parse(Body, request.body);
+    checkModel(ctx, body.model);
+    checkSupported(body);
+    const turn = turnRequest(ctx, body);
+    return admitted(ctx, async () => {
+      if (body.stream) return streamTurn(ctx, turn, reply);
+      const outcome = await runTurn(ctx, turn, reply);
+      request.pensieveUsage = outcome.result.usage;
+      if (outcome.response === null) throw clientGone();
+      return outcome.response;
+    });
+  });
+
+  app.get('/v1/responses/:id', async (request) => {
+    const { id } = parse(IdParams, request.params);
+    const stored = ctx.store.getResponse(id);
+    if (stored === undefined) throw notFound(`Response with id '${id}' not found.`);
+    return stored.object;
+  });
+
+  app.delete('/v1/responses/:id', async (request) => {
+    const { id } = parse(IdParams, request.params);
+    if (!ctx.store.deleteResponse(id)) throw notFound(`Response with id '${id}' not found.`);
+    return { id, object: 'response.deleted', deleted: true };
+  });
+
+  app.get('/v1/responses/:id/input_items', async (request) => {
+    const { id } = parse(IdParams, request.params);
+    const query = parse(ListQuery, request.query);
+    const stored = ctx.store.getResponse(id);
+    if (stored === undefined) throw notFound(`Response with id '${id}' not found.`);
+    return page(stored.input, query);
+  });
+}
+
+/** OpenAI list pagination over a response's few input items, held in memory. */
+function page(items: ConversationItem[], query: z.output<typeof ListQuery>) {
+  const ordered = query.order === 'asc' ? items : [...items].reverse();
+  let start = 0;
+  if (query.after !== undefined) {
+    const at = ordered.findIndex((i) => i.id === query.after);
+    if (at < 0) throw badRequest(`after: no item '${query.after}' in this response's input`, 'after');
+    start = at + 1;
+  }
+  const limit = query.limit ?? 20;
+  const data = ordered.slice(start, start + limit);
+  return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: start + limit < ordered.length };
+}

@@ -1,0 +1,140 @@
+// A stateful turn of the Responses API, from what it continues to what it commits. A turn
+// continues either a chain of responses (previous_response_id) or a conversation; both give the
+// engine the whole conversation as messages plus its canonical history (tokens and text), and a
+// cache key that stays the same for every turn of that conversation, so the engine appends only
+// the new tokens to the KV it kept. Turns of one conversation run one at a time; a turn's
+// response, items and new history are written in one transaction after it finished, so a failed
+// or abandoned turn leaves nothing behind.
+
+import type { FastifyReply } from 'fastify';
+import type { ConversationHistory } from '../engine/chat-prompt.js';
+import type { SamplingParams } from '../engine/sampler.js';
+import type { ChatMessage } from '../model/chat-template.js';
+import type { MessageItem, ResponseObject, StoredResponse, TokenHistory } from '../store/index.js';
+import type { ServerContext } from './context.js';
+import { badRequest, conversationNotFound, notFound } from './errors.js';
+import { Generation, type GenerationResult } from './generation.js';
+import { checkUniqueIds, toChatMessages } from './items.js';
+import { finishedResponse, type ResponseParams } from './response-object.js';
+
+export interface TurnRequest {
+  params: ResponseParams;
+  /** This turn's input items, ids assigned. */
+  input: MessageItem[];
+  /** The id of the assistant message this turn will produce (streams announce it first). */
+  outputId: string;
+  sampling: SamplingParams;
+  maxTokens: number;
+  stop: string[];
+}
+
+export interface TurnObserver {
+  /** The engine accepted the prompt: a stream may open now (a refusal was a plain 400). */
+  accepted?(): void;
+  delta?(text: string): void;
+}
+
+export interface TurnOutcome {
+  result: GenerationResult;
+  /** The finished response object (also what was stored, when it was); null when aborted. */
+  response: ResponseObject | null;
+}
+
+interface Continuation {
+  /** The engine's KV key; also what serializes the turns. */
+  key: string | null;
+  /** The stored responses this turn continues, oldest first (previous_response_id). */
+  chain: StoredResponse[];
+}
+
+/** Checks that what the turn continues exists and picks its key. Runs before waiting for the lock. */
+function continuation(ctx: ServerContext, p: ResponseParams): Continuation {
+  if (p.conversationId !== null) {
+    if (ctx.store.getConversation(p.conversationId) === undefined) {
+      throw conversationNotFound(p.conversationId, 'conversation');
+    }
+    return { key: p.conversationId, chain: [] };
+  }
+  if (p.previousResponseId !== null) {
+    const chain = ctx.store.responseChain(p.previousResponseId);
+    if (chain === undefined) {
+      throw notFound(`Previous response with id '${p.previousResponseId}' not found.`, 'previous_response_id', 'previous_response_not_found');
+    }
+    // The chain's root names its conversation; a deleted ancestor ends the chain early, and the
+    // id it names stays the key for every later turn.
+    const root = chain[0]!;
+    return { key: p.store ? (root.previousResponseId ?? root.id) : null, chain };
+  }
+  // A new chain: this response is its root. Nobody can continue it before it is stored.
+  return { key: p.store ? p.id : null, chain: [] };
+}
+
+/** Stored history usable by this model, as the engine takes it; none for another model's tokens. */
+function usableHistory(history: TokenHistory | undefined, model: string): ConversationHistory | undefined {
+  if (history === undefined || history.tokens.length === 0 || history.model !== model) return undefined;
+  return { tokens: Array.from(history.tokens), text: history.text };
+}
+
+/** The whole conversation as messages, and its history. Runs inside the lock. */
+function prompt(ctx: ServerContext, turn: TurnRequest, cont: Continuation): { messages: ChatMessage[]; history?: ConversationHistory } {
+  const p = turn.params;
+  const system: ChatMessage[] = p.instructions === null ? [] : [{ role: 'system', content: p.instructions }];
+  if (p.conversationId !== null) {
+    const items = ctx.store.allItems(p.conversationId);
+    if (items === undefined) throw conversationNotFound(p.conversationId, 'conversation');
+    const ids = new Set(items.map((i) => i.id));
+    turn.input.forEach((item, i) => {
+      if (ids.has(item.id)) throw badRequest(`input[${i}].id: item '${item.id}' is already in the conversation`, `input[${i}].id`, 'duplicate_id');
+    });
+    const history = usableHistory(ctx.store.getTokenHistory(p.conversationId), p.model);
+    return { messages: [...system, ...toChatMessages(items), ...toChatMessages(turn.input)], history };
+  }
+  const past = cont.chain.flatMap((r) => [...r.input, ...r.output]);
+  const history = p.previousResponseId === null ? undefined : usableHistory(ctx.store.getResponseTokens(p.previousResponseId), p.model);
+  return { messages: [...system, ...toChatMessages(past), ...toChatMessages(turn.input)], history };
+}
+
+/** Writes the finished turn; throws 404 (having written nothing) when its conversation was deleted meanwhile. */
+function commit(ctx: ServerContext, turn: TurnRequest, response: ResponseObject, result: GenerationResult): void {
+  const p = turn.params;
+  if (!p.store && p.conversationId === null) return;
+  const history = result.history;
+  const written = ctx.store.commitTurn({
+    ...(p.conversationId === null ? {} : { conversationId: p.conversationId }),
+    ...(p.store ? { response: { object: response, input: turn.input } } : {}),
+    newItems: p.conversationId === null ? [] : [...turn.input, ...(response.output as MessageItem[])],
+    tokenHistory: history?.tokens ?? [],
+    historyText: history?.text ?? '',
+    model: p.model,
+  });
+  if (written === undefined) {
+    throw notFound(`Conversation with id '${p.conversationId}' was deleted during the turn.`, 'conversation', 'conversation_not_found');
+  }
+}
+
+/** Runs one turn: waits for the conversation's previous turn, generates, commits. */
+export async function runTurn(ctx: ServerContext, turn: TurnRequest, reply: FastifyReply, observer: TurnObserver = {}): Promise<TurnOutcome> {
+  checkUniqueIds(turn.input, 'input');
+  const cont = continuation(ctx, turn.params);
+  return ctx.locks.run(cont.key, async () => {
+    const { messages, history } = prompt(ctx, turn, cont);
+    const generation = await Generation.start(
+      ctx,
+      {
+        prompt: { kind: 'chat', messages, ...(history === undefined ? {} : { history }) },
+        conversationId: cont.key,
+        sampling: turn.sampling,
+        maxTokens: turn.maxTokens,
+        stop: turn.stop,
+        promptParam: 'input',
+      },
+      reply,
+    );
+    observer.accepted?.();
+    const result = await generation.run(observer.delta);
+    if (result.finishReason === 'abort') return { result, response: null };
+    const response = finishedResponse(turn.params, result, turn.outputId);
+    commit(ctx, turn, response, result);
+    return { result, response };
+  });
+}

@@ -1,0 +1,89 @@
+// A real server for the HTTP tests: the engine worker with the real stories260K model, a store
+// in a fresh temp dir, fastify on a loopback port, and the official openai client pointed at it.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import OpenAI from 'openai';
+import type { CacheMode } from '../../src/cache/kv-cache-manager.js';
+import { EngineClient } from '../../src/engine/client.js';
+import { buildServer } from '../../src/server/app.js';
+import { Store } from '../../src/store/index.js';
+import { MODELS } from '../helpers/paths.js';
+
+export const STORIES = path.join(MODELS, 'stories260K', 'stories260K.gguf');
+export const MODEL_ID = 'stories260K';
+
+export interface TestServer {
+  app: FastifyInstance;
+  engine: EngineClient;
+  store: Store;
+  dataDir: string;
+  /** http://127.0.0.1:<port> */
+  origin: string;
+  client: OpenAI;
+  logLines: string[];
+  /** Closes server, engine and store; removes the data dir unless it was given. */
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  cacheMode?: CacheMode;
+  apiKey?: string;
+  maxQueuedRequests?: number;
+  /** Reuse a data dir (restart tests); it is then left in place. */
+  dataDir?: string;
+  maxNumSeqs?: number;
+}
+
+export function engineOptions(cacheMode: CacheMode, maxNumSeqs = 16) {
+  return { model: STORIES, weightFormat: 'auto' as const, kvCacheMemory: 64 << 20, maxNumSeqs, maxNumBatchedTokens: 512, cacheMode };
+}
+
+export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'pensieve-server-'));
+  const engine = await EngineClient.start(engineOptions(options.cacheMode ?? 'pensieve', options.maxNumSeqs));
+  const store = Store.open(dataDir);
+  const logLines: string[] = [];
+  const app = buildServer({
+    engine,
+    store,
+    apiKey: options.apiKey,
+    maxQueuedRequests: options.maxQueuedRequests ?? 64,
+    logRequests: true,
+    log: (line) => logLines.push(line),
+  });
+  const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+  const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: options.apiKey ?? 'unused', maxRetries: 0 });
+  return {
+    app,
+    engine,
+    store,
+    dataDir,
+    origin,
+    client,
+    logLines,
+    async close() {
+      await app.close();
+      await engine.close();
+      store.close();
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A raw JSON request, for what the openai client would not send (malformed bodies, wrong types). */
+export async function post(origin: string, urlPath: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${origin}${urlPath}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as ErrorShape & Record<string, unknown> };
+}
+
+export interface ErrorShape {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
