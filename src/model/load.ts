@@ -48,7 +48,7 @@ export async function loadModel(path: string | undefined, opts: LoadModelOptions
   if (opts.threads !== undefined) kernels.setThreads(opts.threads);
 
   if (path === undefined) {
-    opts.warn?.(`no --model given: serving the built-in demo model '${DEMO_MODEL_ID}' (random weights, byte tokenizer); its output is noise`);
+    opts.warn?.(`no --model given: using the built-in demo model '${DEMO_MODEL_ID}' (random weights, byte tokenizer); its output is noise`);
     const demo = demoModel();
     const weights = loadWeights(demo.config, demo.tensors, kernels, { format: opts.weightFormat, onProgress: opts.onProgress });
     const tokenizer = opts.tokenizer ? loadTokenizerAt(opts.tokenizer, demo.config) : demo.tokenizer;
