@@ -14,13 +14,32 @@ export function paramPath(path: readonly PropertyKey[]): string | null {
   return out === '' ? null : out;
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * zod reports a value that fits no branch of a union as one vague issue. Say instead what the
+ * branch that got furthest found (a wrong field deep inside an item), or, when every branch
+ * failed on the value's type itself, which types would have done.
+ */
+function mostSpecific(issue: Issue): { issue: Issue; path: PropertyKey[] } {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return { issue, path: [...issue.path] };
+  const firsts = issue.errors.map((branch) => branch[0]).filter((i): i is Issue => i !== undefined);
+  const deepest = firsts.reduce((a, b) => (b.path.length > a.path.length ? b : a), firsts[0]!);
+  if (deepest.path.length === 0 && firsts.every((i) => i.code === 'invalid_type')) {
+    const expected = [...new Set(firsts.map((i) => (i.code === 'invalid_type' ? i.expected : '')))].join(' or ');
+    return { issue: { ...deepest, message: `expected ${expected}` }, path: [...issue.path] };
+  }
+  const inner = mostSpecific(deepest);
+  return { issue: inner.issue, path: [...issue.path, ...inner.path] };
+}
+
 /** Parses `value` with `schema`, or throws a 400 naming the first offending field. */
 export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const param = paramPath(issue.path);
-  const where = param === null ? (value === undefined || value === null ? 'the request body is missing; ' : '') : `${param}: `;
+  const { issue, path } = mostSpecific(result.error.issues[0]!);
+  const param = paramPath(path);
+  const where = param === null ? '' : `${param}: `;
   throw badRequest(`Invalid request: ${where}${issue.message}`, param, issue.code === 'invalid_type' ? 'invalid_type' : 'invalid_value');
 }
 
