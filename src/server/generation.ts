@@ -80,11 +80,16 @@ export class Generation {
   async run(onDelta?: (delta: string) => void): Promise<GenerationResult> {
     let raw = '';
     let shown = '';
+    let trimPending = this.trimLeadingSpace;
     let lastTokenAt: number | null = null;
     const emit = (piece: string) => {
       raw += piece;
       let delta = piece;
-      if (this.trimLeadingSpace && shown === '' && delta.startsWith(' ')) delta = delta.slice(1);
+      if (trimPending && delta !== '') {
+        // Exactly one space, once: the template's "Assistant: " supplies exactly one.
+        if (delta.startsWith(' ')) delta = delta.slice(1);
+        trimPending = false;
+      }
       if (delta === '') return;
       shown += delta;
       onDelta?.(delta);

@@ -167,7 +167,7 @@ test('a failed turn leaves its conversation as it was', async () => {
   const res = await fetch(`${server.origin}/v1/responses`, {
     method: 'POST',
     headers: { ...AUTH, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: MODEL_ID, input: 'Tell me everything.', conversation: conv.id, max_output_tokens: 1500, stream: true }),
+    body: JSON.stringify({ model: MODEL_ID, input: 'Tell me everything.', conversation: conv.id, temperature: 0, max_output_tokens: 1900, stream: true }),
     signal: abort.signal,
   });
   await res.body!.getReader().read();
