@@ -1,15 +1,21 @@
 // `pensieve <command>`: dispatches to one module per command. Errors a user can
 // cause (bad paths, bad files, bad flags) print one line, not a stack trace.
-import { runGenerate } from './generate.js';
+import { runChat } from './chat.js';
 import { CliError } from './errors.js';
+import { runGenerate } from './generate.js';
+import { runServe } from './serve.js';
 
 const USAGE = `usage: pensieve <command> [options]
 
 commands:
+  serve      the OpenAI-compatible server (pensieve serve --help)
+  chat       a multi-turn chat in the terminal (pensieve chat --help)
   generate   generate text from a prompt (pensieve generate --help)
 `;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  serve: runServe,
+  chat: runChat,
   generate: runGenerate,
 };
 

@@ -1,0 +1,63 @@
+// The flags that configure the engine and its server, shared by `serve` and `chat`.
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { CacheMode } from '../cache/kv-cache-manager.js';
+import type { EngineWorkerOptions } from '../engine/protocol.js';
+import { CliError } from './errors.js';
+import { numberFlag, weightFormatFlag } from './flags.js';
+
+export const ENGINE_FLAG_SPEC = {
+  model: { type: 'string' },
+  tokenizer: { type: 'string' },
+  'chat-template': { type: 'string' },
+  weights: { type: 'string' },
+  threads: { type: 'string' },
+  'kv-cache-memory': { type: 'string' },
+  'max-num-seqs': { type: 'string' },
+  'max-num-batched-tokens': { type: 'string' },
+  'cache-mode': { type: 'string' },
+  'data-dir': { type: 'string' },
+} as const;
+
+export const ENGINE_FLAG_HELP = `  --model PATH                 GGUF file, Hugging Face directory or llama2.c checkpoint
+                               (default: the built-in demo model)
+  --tokenizer PATH             tokenizer file or directory, when not beside the model
+  --chat-template FILE         a Jinja chat template (or tokenizer_config.json) overriding the model's
+  --weights FORMAT             auto | f32 | bf16 | q8_0 (default auto)
+  --threads N                  kernel threads (default: one per core)
+  --kv-cache-memory BYTES      KV cache size, e.g. 512M, 2G (default 1G)
+  --max-num-seqs N             sequences per step (default 64)
+  --max-num-batched-tokens N   tokens per step (default 2048)
+  --cache-mode MODE            pensieve (keep conversations' KV across turns, default) |
+                               prefix (device prefix cache only) | stateless (no reuse)
+  --data-dir DIR               conversations, responses and token histories (default ~/.pensieve)
+`;
+
+export type EngineFlagValues = { [K in keyof typeof ENGINE_FLAG_SPEC]?: string };
+
+const CACHE_MODES: readonly CacheMode[] = ['pensieve', 'prefix', 'stateless'];
+
+/** "512M", "2G", "1.5GiB", "1048576" → bytes. */
+export function parseBytes(value: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(value.trim());
+  if (!m) throw new CliError(`--${name} must be a size like 512M or 2G, got '${value}'`);
+  const scale = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * scale);
+}
+
+export function engineOptions(v: EngineFlagValues): EngineWorkerOptions & { dataDir: string } {
+  const cacheMode = (v['cache-mode'] ?? 'pensieve') as CacheMode;
+  if (!CACHE_MODES.includes(cacheMode)) throw new CliError(`--cache-mode must be one of ${CACHE_MODES.join(', ')}, got '${v['cache-mode']}'`);
+  return {
+    model: v.model,
+    tokenizer: v.tokenizer,
+    chatTemplate: v['chat-template'],
+    weightFormat: weightFormatFlag(v.weights),
+    threads: numberFlag(v.threads, 'threads', { integer: true, min: 1 }),
+    kvCacheMemory: parseBytes(v['kv-cache-memory'] ?? '1G', 'kv-cache-memory'),
+    maxNumSeqs: numberFlag(v['max-num-seqs'], 'max-num-seqs', { integer: true, min: 1 }) ?? 64,
+    maxNumBatchedTokens: numberFlag(v['max-num-batched-tokens'], 'max-num-batched-tokens', { integer: true, min: 1 }) ?? 2048,
+    cacheMode,
+    dataDir: v['data-dir'] ?? path.join(os.homedir(), '.pensieve'),
+  };
+}
