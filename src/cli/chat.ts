@@ -2,7 +2,7 @@
 // server (--url) or starts one in-process on a loopback port, and continues the
 // conversation with the Responses API's previous_response_id, so each turn
 // only computes the new tokens.
-import * as readline from 'node:readline/promises';
+import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { EngineClient } from '../engine/client.js';
 import { buildServer } from '../server/app.js';
@@ -108,28 +108,26 @@ export async function runChat(argv: string[]): Promise<void> {
     };
   }
 
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  const tty = Boolean(process.stdin.isTTY);
+  const rl = readline.createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
   let previous: string | undefined;
   process.stdout.write(`chatting with ${model} at ${base} — /reset for a new conversation, /exit to leave\n`);
   try {
-    for (;;) {
-      let line: string;
-      try {
-        line = (await rl.question('> ')).trim();
-      } catch {
-        break; // stdin closed
-      }
+    // Iterating the interface buffers lines, so piped input is not lost while a reply streams.
+    process.stdout.write('> ');
+    for await (const raw of rl) {
+      const line = raw.trim();
       if (line === '/exit') break;
-      if (line === '/reset') {
-        previous = undefined;
-        continue;
+      if (line === '/reset') previous = undefined;
+      else if (line) {
+        const body = { model, input: line, instructions: values.system, previous_response_id: previous, max_output_tokens: maxTokens, temperature };
+        const t = await turn(base, values['api-key'], body, (s) => process.stdout.write(s));
+        process.stdout.write('\n');
+        previous = t.id || undefined;
       }
-      if (!line) continue;
-      const body = { model, input: line, instructions: values.system, previous_response_id: previous, max_output_tokens: maxTokens, temperature };
-      const t = await turn(base, values['api-key'], body, (s) => process.stdout.write(s));
-      process.stdout.write('\n');
-      previous = t.id || undefined;
+      process.stdout.write('> ');
     }
+    process.stdout.write('\n');
   } finally {
     rl.close();
     await cleanup();
