@@ -2,16 +2,13 @@
 // time; the engine's prefix cache (hash chain over full blocks) finds what it computed before,
 // and usage.prompt_tokens_details.cached_tokens says how much. Streams as SSE chunks.
 
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ChatMessage } from '../../model/chat-template.js';
-import { admitted, checkModel, type ServerContext } from '../context.js';
-import { badRequest, clientGone, streamError } from '../errors.js';
-import { Generation } from '../generation.js';
-import { completionMeta, finishReason, type CompletionMeta } from './completion-meta.js';
+import { checkModel, type ServerContext } from '../context.js';
+import { badRequest } from '../errors.js';
+import { runCompletion, type CompletionShape } from './completion-flow.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
-import { SseStream } from '../sse.js';
-import { completionUsage } from '../usage.js';
 import { parse, unsupported } from '../validate.js';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() });
@@ -58,64 +55,33 @@ function toChatMessages(messages: Body['messages']): ChatMessage[] {
   }));
 }
 
+const SHAPE: CompletionShape = {
+  idPrefix: 'chatcmpl',
+  object: 'chat.completion',
+  chunkObject: 'chat.completion.chunk',
+  choice: (text) => ({ message: { role: 'assistant', content: text, refusal: null } }),
+  piece: (text) => ({ delta: { content: text } }),
+  last: { delta: {} },
+  first: { delta: { role: 'assistant', content: '' } },
+};
+
 export function chatCompletionsRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/v1/chat/completions', (request, reply) => {
     const body = parse(Body, request.body);
     checkModel(ctx, body.model);
     checkSupported(body);
     const limit = maxTokens(ctx.engine.model, [['max_completion_tokens', body.max_completion_tokens], ['max_tokens', body.max_tokens]]);
-    return admitted(ctx, async () => {
-      const generation = await Generation.start(
-        ctx,
-        {
-          prompt: { kind: 'chat', messages: toChatMessages(body.messages) },
-          conversationId: null,
-          sampling: toSamplingParams(body),
-          maxTokens: limit,
-          stop: toStopStrings(body.stop),
-          ignoreEos: body.ignore_eos ?? false,
-          promptParam: 'messages',
-        },
-        reply,
-      );
-      const meta = completionMeta('chatcmpl', ctx.engine.model.id);
-      if (body.stream) return stream(ctx, reply, generation, meta, body.stream_options?.include_usage === true);
-      const result = await generation.run();
-      request.pensieveUsage = result.usage;
-      if (result.finishReason === 'abort') throw clientGone();
-      return {
-        ...meta,
-        object: 'chat.completion',
-        choices: [{ index: 0, message: { role: 'assistant', content: result.text, refusal: null }, logprobs: null, finish_reason: finishReason(result) }],
-        usage: completionUsage(result.usage),
-      };
+    return runCompletion(ctx, request, reply, SHAPE, {
+      generation: {
+        prompt: { kind: 'chat', messages: toChatMessages(body.messages) },
+        sampling: toSamplingParams(body),
+        maxTokens: limit,
+        stop: toStopStrings(body.stop),
+        ignoreEos: body.ignore_eos ?? false,
+        promptParam: 'messages',
+      },
+      stream: body.stream === true,
+      includeUsage: body.stream_options?.include_usage === true,
     });
   });
-}
-
-async function stream(ctx: ServerContext, reply: FastifyReply, generation: Generation, meta: CompletionMeta, includeUsage: boolean): Promise<void> {
-  const sse = SseStream.open(reply);
-  // With include_usage every chunk carries usage: null, and one last chunk (no choices) the totals.
-  const usageField = includeUsage ? { usage: null } : {};
-  const chunk = (delta: Record<string, string>, finish: 'stop' | 'length' | null) => ({
-    ...meta,
-    object: 'chat.completion.chunk',
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    ...usageField,
-  });
-  sse.send(chunk({ role: 'assistant', content: '' }, null));
-  try {
-    const result = await generation.run((text) => sse.send(chunk({ content: text }, null)));
-    reply.request.pensieveUsage = result.usage;
-    if (result.finishReason === 'abort') return;
-    sse.send(chunk({}, finishReason(result)));
-    if (includeUsage) sse.send({ ...meta, object: 'chat.completion.chunk', choices: [], usage: completionUsage(result.usage) });
-    sse.done();
-  } catch (err) {
-    // Headers are gone: the error travels as a stream event, the way OpenAI reports one.
-    sse.send(streamError(ctx, err).body);
-    sse.done();
-  } finally {
-    sse.end();
-  }
 }

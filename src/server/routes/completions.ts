@@ -1,16 +1,13 @@
 // POST /v1/completions: the legacy text completion API. One prompt per request, given as a
 // string or as token ids (or a list holding exactly one of those); streamed as SSE or not.
 
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { PromptInput } from '../../engine/protocol.js';
-import { admitted, checkModel, type ServerContext } from '../context.js';
-import { badRequest, clientGone, streamError } from '../errors.js';
-import { Generation } from '../generation.js';
-import { completionMeta, finishReason, type CompletionMeta } from './completion-meta.js';
+import { checkModel, type ServerContext } from '../context.js';
+import { badRequest } from '../errors.js';
+import { runCompletion, type CompletionShape } from './completion-flow.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
-import { SseStream } from '../sse.js';
-import { completionUsage } from '../usage.js';
 import { parse, unsupported } from '../validate.js';
 
 const TokenIds = z.array(z.number().int().min(0)).min(1);
@@ -53,6 +50,15 @@ function checkSupported(body: Body): void {
   if (body.suffix) unsupported('suffix', 'a suffix (fill-in-the-middle)');
 }
 
+const SHAPE: CompletionShape = {
+  idPrefix: 'cmpl',
+  object: 'text_completion',
+  chunkObject: 'text_completion',
+  choice: (text) => ({ text }),
+  piece: (text) => ({ text }),
+  last: { text: '' },
+};
+
 export function completionsRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/v1/completions', (request, reply) => {
     const body = parse(Body, request.body);
@@ -60,55 +66,17 @@ export function completionsRoutes(app: FastifyInstance, ctx: ServerContext): voi
     checkSupported(body);
     const prompt = toPrompt(body.prompt);
     const limit = maxTokens(ctx.engine.model, [['max_tokens', body.max_tokens ?? DEFAULT_MAX_TOKENS]]);
-    return admitted(ctx, async () => {
-      const generation = await Generation.start(
-        ctx,
-        {
-          prompt,
-          conversationId: null,
-          sampling: toSamplingParams(body),
-          maxTokens: limit,
-          stop: toStopStrings(body.stop),
-          ignoreEos: body.ignore_eos ?? false,
-          promptParam: 'prompt',
-        },
-        reply,
-      );
-      const meta = completionMeta('cmpl', ctx.engine.model.id);
-      if (body.stream) return stream(ctx, reply, generation, meta, body.stream_options?.include_usage === true);
-      const result = await generation.run();
-      request.pensieveUsage = result.usage;
-      if (result.finishReason === 'abort') throw clientGone();
-      return {
-        ...meta,
-        object: 'text_completion',
-        choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: finishReason(result) }],
-        usage: completionUsage(result.usage),
-      };
+    return runCompletion(ctx, request, reply, SHAPE, {
+      generation: {
+        prompt,
+        sampling: toSamplingParams(body),
+        maxTokens: limit,
+        stop: toStopStrings(body.stop),
+        ignoreEos: body.ignore_eos ?? false,
+        promptParam: 'prompt',
+      },
+      stream: body.stream === true,
+      includeUsage: body.stream_options?.include_usage === true,
     });
   });
-}
-
-async function stream(ctx: ServerContext, reply: FastifyReply, generation: Generation, meta: CompletionMeta, includeUsage: boolean): Promise<void> {
-  const sse = SseStream.open(reply);
-  const usageField = includeUsage ? { usage: null } : {};
-  const chunk = (text: string, finish: 'stop' | 'length' | null) => ({
-    ...meta,
-    object: 'text_completion',
-    choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
-    ...usageField,
-  });
-  try {
-    const result = await generation.run((text) => sse.send(chunk(text, null)));
-    reply.request.pensieveUsage = result.usage;
-    if (result.finishReason === 'abort') return;
-    sse.send(chunk('', finishReason(result)));
-    if (includeUsage) sse.send({ ...meta, object: 'text_completion', choices: [], usage: completionUsage(result.usage) });
-    sse.done();
-  } catch (err) {
-    sse.send(streamError(ctx, err).body);
-    sse.done();
-  } finally {
-    sse.end();
-  }
 }
