@@ -57,3 +57,18 @@ export function extendHashChain(
 export function hashChain(tokens: readonly number[], blockSize: number, salt: string): BlockHash[] {
   return extendHashChain([], tokens, blockSize, salt);
 }
+
+/**
+ * The hash of tokens [0, end): the chain's entry for the block ending there, or for a
+ * partial last block, its tokens hashed under the previous block's hash. It names a
+ * chunk's content wherever it is stored (a chunk ending at `end` holds the KV of
+ * exactly these tokens), so a chunk file found after a restart is matched by it.
+ * `chain` must hold at least floor(end / blockSize) hashes.
+ */
+export function prefixHash(tokens: readonly number[], end: number, chain: readonly BlockHash[], blockSize: number, salt: string): BlockHash {
+  if (end <= 0 || end > tokens.length) throw new RangeError(`prefix of ${end} tokens out of ${tokens.length}`);
+  const full = Math.floor(end / blockSize);
+  if (chain.length < full) throw new RangeError(`hash chain of ${chain.length} blocks, ${full} needed`);
+  if (end % blockSize === 0) return chain[full - 1]!;
+  return hashBlockTokens(full === 0 ? null : chain[full - 1]!, tokens.slice(full * blockSize, end), salt);
+}

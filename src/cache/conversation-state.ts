@@ -4,13 +4,22 @@
 // leading chunks go first because recomputing tokens [0, k) needs only those tokens,
 // while the KV of later tokens stays valid.
 //
+// A chunk's tier is where its KV lives; a chunk may also hold copies in lower tiers (an
+// ahead-of-time swap-out, or the slot a swap-in read from), which make evicting it free.
+// So `host[c]` / `disk[c]` name slots whether they hold the chunk or a copy of it.
+//
 // While a request runs on the conversation it has checked the state out: the request's
-// sequence holds the blocks, and this record only remembers the history (for branching).
+// sequence holds the blocks, and this record remembers the history and the lower-tier
+// copies of chunks the request does not change, for when it gives the state back.
 import type { BlockHash } from './block-hash.js';
 import { NO_BLOCK, type Sequence } from './sequence.js';
+import type { LowerTier } from './tier-slots.js';
 
-/** Where a chunk's KV lives. Only 'device' and 'dropped' are produced so far. */
+/** Where a chunk's KV lives. */
 export type ChunkTier = 'device' | 'host' | 'disk' | 'dropped';
+
+/** No slot in that tier. */
+export const NO_SLOT = -1;
 
 /** What callers outside the cache may read of a conversation. */
 export interface ConversationView {
@@ -20,6 +29,10 @@ export interface ConversationView {
   /** Device block per logical block of the history, NO_BLOCK where not on device. */
   readonly blocks: readonly number[];
   readonly chunks: readonly ChunkTier[];
+  /** Host slot per chunk (the chunk or a copy of it), NO_SLOT where none. */
+  readonly host: readonly number[];
+  /** Disk slot per chunk (the chunk or a copy of it), NO_SLOT where none. */
+  readonly disk: readonly number[];
   /** Clock time (ms) of the last request start or finish. */
   readonly lastAccess: number;
   /** The request that has checked the state out, if one runs. */
@@ -33,6 +46,8 @@ export class ConversationState implements ConversationView {
   blocks: number[] = [];
   hashes: BlockHash[] = [];
   chunks: ChunkTier[] = [];
+  host: number[] = [];
+  disk: number[] = [];
   owner: string | null = null;
   pins = 0;
 
@@ -69,6 +84,11 @@ export class ConversationState implements ConversationView {
     return c * this.chunkSize;
   }
 
+  /** Tokens in chunk `c` (the last one may be short). */
+  chunkLength(c: number): number {
+    return Math.min(this.chunkSize, this.tokens.length - c * this.chunkSize);
+  }
+
   /** The first chunk still on device: the next one eviction takes. -1 when none. */
   leadingDeviceChunk(): number {
     return this.chunks.indexOf('device');
@@ -79,9 +99,39 @@ export class ConversationState implements ConversationView {
     return this.blocks.filter((id) => id !== NO_BLOCK);
   }
 
+  /** The device blocks of chunk `c`, in position order. */
+  deviceBlocksOf(c: number): number[] {
+    const { first, end } = this.chunkBlocks(c);
+    return this.blocks.slice(first, end);
+  }
+
+  slots(tier: LowerTier): number[] {
+    return tier === 'host' ? this.host : this.disk;
+  }
+
+  /**
+   * Whether the tier's slot of chunk `c` is a copy: the chunk lives higher (or in a
+   * running request's sequence), so releasing the slot loses nothing.
+   */
+  isCopy(tier: LowerTier, c: number): boolean {
+    if (this.owner !== null) return true;
+    const t = this.chunks[c];
+    return t === 'device' || (tier === 'disk' && t === 'host');
+  }
+
+  /** Slots of every lower-tier entry, for release. */
+  lowerSlots(): { tier: LowerTier; slot: number }[] {
+    const out: { tier: LowerTier; slot: number }[] = [];
+    for (const tier of ['host', 'disk'] as const) {
+      this.slots(tier).forEach((slot) => slot !== NO_SLOT && out.push({ tier, slot }));
+    }
+    return out;
+  }
+
   /**
    * Replaces the record: `blocks` covers ceil(tokens / blockSize) logical blocks, and the
-   * chunks before `droppedChunks` must already be NO_BLOCK.
+   * chunks before `droppedChunks` must already be NO_BLOCK. Lower-tier slots are
+   * forgotten: the caller has released or kept them.
    */
   retain(tokens: number[], blocks: number[], hashes: BlockHash[], droppedChunks: number, now: number): void {
     this.tokens = tokens;
@@ -89,6 +139,8 @@ export class ConversationState implements ConversationView {
     this.hashes = hashes;
     const numChunks = Math.ceil(tokens.length / this.chunkSize);
     this.chunks = Array.from({ length: numChunks }, (_, c) => (c < droppedChunks ? 'dropped' : 'device'));
+    this.host = new Array<number>(numChunks).fill(NO_SLOT);
+    this.disk = new Array<number>(numChunks).fill(NO_SLOT);
     this.lastAccess = now;
   }
 
@@ -118,35 +170,62 @@ export class ConversationState implements ConversationView {
     return release;
   }
 
-  /** Hands every device block to the caller (who now holds its reference). */
-  checkOut(requestId: string, now: number): number[] {
+  /**
+   * Hands every device block to the caller (who now holds its reference). Lower-tier
+   * slots of the first `keepCopies` chunks stay, as copies of what the request will
+   * not change; the others are returned for release.
+   */
+  checkOut(requestId: string, now: number, keepCopies = 0): { blocks: number[]; released: { tier: LowerTier; slot: number }[] } {
     const held = this.blocks;
+    const released = this.trimCopies(keepCopies);
     this.blocks = new Array<number>(held.length).fill(NO_BLOCK);
     this.chunks = this.chunks.map(() => 'dropped');
     this.owner = requestId;
     this.lastAccess = now;
-    return held;
+    return { blocks: held, released };
+  }
+
+  /** Forgets the lower-tier slots of chunks from `keep` on; returns them for release. */
+  trimCopies(keep: number): { tier: LowerTier; slot: number }[] {
+    const out: { tier: LowerTier; slot: number }[] = [];
+    for (const tier of ['host', 'disk'] as const) {
+      const slots = this.slots(tier);
+      for (let c = keep; c < slots.length; c++) {
+        if (slots[c] !== NO_SLOT) out.push({ tier, slot: slots[c]! });
+        slots[c] = NO_SLOT;
+      }
+    }
+    return out;
   }
 
   /** Marks chunk `c` dropped; returns its device blocks, whose references the caller drops. */
   dropChunk(c: number): number[] {
+    const released = this.releaseDeviceBlocks(c);
+    this.chunks[c] = 'dropped';
+    return released;
+  }
+
+  /** Takes chunk `c`'s blocks off the record; returns them (the caller sets its new tier). */
+  releaseDeviceBlocks(c: number): number[] {
     const { first, end } = this.chunkBlocks(c);
     const released: number[] = [];
     for (let b = first; b < end; b++) {
       if (this.blocks[b] !== NO_BLOCK) released.push(this.blocks[b]!);
       this.blocks[b] = NO_BLOCK;
     }
-    this.chunks[c] = 'dropped';
     return released;
   }
 
-  /** Everything the record holds, forgotten; returns the blocks to release. */
-  clear(): number[] {
-    const held = this.deviceBlocks();
+  /** Everything the record holds, forgotten; returns the blocks and slots to release. */
+  clear(): { blocks: number[]; slots: { tier: LowerTier; slot: number }[] } {
+    const blocks = this.deviceBlocks();
+    const slots = this.lowerSlots();
     this.tokens = [];
     this.blocks = [];
     this.hashes = [];
     this.chunks = [];
-    return held;
+    this.host = [];
+    this.disk = [];
+    return { blocks, slots };
   }
 }

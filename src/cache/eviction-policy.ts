@@ -1,8 +1,12 @@
-// Which idle conversation chunk leaves the device next. A policy scores a candidate
-// chunk by its retention value (lower goes first); the order only ever offers each
-// idle conversation's leading device chunk, so the [dropped | device] layout holds
-// whatever the policy. Pensieve's policy, V = Cost(l) / T (DESIGN.md §2), plugs in here
-// next to LRU, which it was measured against.
+// Which chunk leaves a tier next. A policy scores a candidate chunk by its retention
+// value (lower goes first). Pensieve's policy is V = Cost(l) / T (DESIGN.md §2): the
+// time recomputing the chunk would take, given the l tokens before it, over how long
+// its conversation has been idle; LRU, which it was measured against, is the other.
+//
+// Each conversation offers one candidate per tier, its leading chunk there, so eviction
+// takes leading chunks first whatever the policy and the [dropped | lower | device]
+// layout holds. Cost grows with l, so within a conversation the leading chunk also has
+// the lowest value: the policy only ever chooses between conversations.
 import type { BlockPool } from './block-pool.js';
 import type { ConversationState } from './conversation-state.js';
 import { NO_BLOCK } from './sequence.js';
@@ -32,46 +36,92 @@ export class LruPolicy implements EvictionPolicy {
   }
 }
 
-interface HeapEntry {
+/**
+ * Milliseconds to compute one full chunk whose first token sits at context length l:
+ * profiled at start-up (src/engine/cost-profile.ts) or given by a test.
+ */
+export type ChunkCostFn = (contextLength: number) => number;
+
+/**
+ * Pensieve's retention value: a chunk that is expensive to recompute (long context
+ * before it) is kept longer; a conversation idle for long is less likely to return soon.
+ */
+export class RetentionPolicy implements EvictionPolicy {
+  readonly name = 'retention';
+  constructor(readonly cost: ChunkCostFn, readonly chunkSize = 32) {}
+
+  retentionValue(chunk: ChunkCandidate): number {
+    const cost = this.cost(chunk.contextLength) * (chunk.numTokens / this.chunkSize);
+    // A conversation used this very millisecond is as valuable as one used 1 ms ago:
+    // avoids dividing by zero without reordering anything measurable.
+    return cost / Math.max(chunk.idleMs, 1);
+  }
+}
+
+/** The candidate a conversation (or a persisted chunk set) offers now, or null. */
+export type CandidateOf<T> = (source: T) => ChunkCandidate | null;
+
+interface HeapEntry<T> {
   value: number;
-  /** Tie-break: the order conversations were offered, so equal values evict stably. */
+  /** Tie-break: the order sources were offered, so equal values evict stably. */
   rank: number;
-  conv: ConversationState;
-  chunk: number;
+  source: T;
+  candidate: ChunkCandidate;
 }
 
 /**
- * Yields idle conversations' chunks in eviction order. The caller evicts each chunk
+ * Yields candidates in eviction order, lowest retention value first. The caller acts on
+ * each before asking for the next; the source is then asked again, and offers its next
+ * chunk if the one yielded is gone (a source that offers the same chunk again, because
+ * the caller skipped it, is done). A heap over one candidate per source keeps each step
+ * O(log sources).
+ */
+export function* chunkEvictionOrder<T>(
+  sources: Iterable<T>,
+  candidateOf: CandidateOf<T>,
+  policy: EvictionPolicy,
+): Generator<{ source: T; candidate: ChunkCandidate }> {
+  const heap: HeapEntry<T>[] = [];
+  let rank = 0;
+  const offer = (source: T, r: number, candidate: ChunkCandidate | null): void => {
+    if (candidate !== null) push(heap, { value: policy.retentionValue(candidate), rank: r, source, candidate });
+  };
+  for (const source of sources) offer(source, rank++, candidateOf(source));
+  while (heap.length > 0) {
+    const top = pop(heap);
+    yield { source: top.source, candidate: top.candidate };
+    // Re-offered with its old rank so an LRU conversation keeps going until it is empty.
+    const next = candidateOf(top.source);
+    if (next !== null && next.chunkIndex !== top.candidate.chunkIndex) offer(top.source, top.rank, next);
+  }
+}
+
+/** A conversation's candidate for chunk `c`, or null when c < 0. */
+export function candidateFor(conv: ConversationState, c: number, now: number): ChunkCandidate | null {
+  if (c < 0) return null;
+  const contextLength = conv.contextLengthBefore(c);
+  return {
+    conversationId: conv.id,
+    chunkIndex: c,
+    contextLength,
+    numTokens: Math.min(conv.chunkSize, conv.numTokens - contextLength),
+    // A running conversation was used just now.
+    idleMs: conv.owner !== null ? 0 : Math.max(0, now - conv.lastAccess),
+  };
+}
+
+/**
+ * Idle conversations' device chunks in eviction order. The caller evicts each chunk
  * before asking for the next; the conversation's following chunk is then offered.
- * A heap over one candidate per conversation keeps each step O(log conversations).
  */
 export function* evictionOrder(
   conversations: Iterable<ConversationState>,
   policy: EvictionPolicy,
   now: number,
 ): Generator<{ conv: ConversationState; chunk: number }> {
-  const heap: HeapEntry[] = [];
-  let rank = 0;
-  const offer = (conv: ConversationState, r: number): void => {
-    const chunk = conv.leadingDeviceChunk();
-    if (chunk < 0) return;
-    const contextLength = conv.contextLengthBefore(chunk);
-    const candidate: ChunkCandidate = {
-      conversationId: conv.id,
-      chunkIndex: chunk,
-      contextLength,
-      numTokens: Math.min(conv.chunkSize, conv.numTokens - contextLength),
-      idleMs: Math.max(0, now - conv.lastAccess),
-    };
-    push(heap, { value: policy.retentionValue(candidate), rank: r, conv, chunk });
-  };
-  for (const conv of conversations) if (conv.idle) offer(conv, rank++);
-  while (heap.length > 0) {
-    const top = pop(heap);
-    yield { conv: top.conv, chunk: top.chunk };
-    // Re-offered with its old rank so an LRU conversation keeps going until it is empty.
-    if (top.conv.idle && top.conv.leadingDeviceChunk() !== top.chunk) offer(top.conv, top.rank);
-  }
+  const idle = [...conversations].filter((c) => c.idle);
+  const order = chunkEvictionOrder(idle, (conv) => (conv.idle ? candidateFor(conv, conv.leadingDeviceChunk(), now) : null), policy);
+  for (const { source, candidate } of order) yield { conv: source, chunk: candidate.chunkIndex };
 }
 
 /** Held blocks that evicting every idle conversation would free: all their holders are idle. */
@@ -86,11 +136,11 @@ export function reclaimableBlocks(conversations: Iterable<ConversationState>, po
   return n;
 }
 
-function less(a: HeapEntry, b: HeapEntry): boolean {
+function less<T>(a: HeapEntry<T>, b: HeapEntry<T>): boolean {
   return a.value < b.value || (a.value === b.value && a.rank < b.rank);
 }
 
-function push(heap: HeapEntry[], e: HeapEntry): void {
+function push<T>(heap: HeapEntry<T>[], e: HeapEntry<T>): void {
   heap.push(e);
   let i = heap.length - 1;
   while (i > 0) {
@@ -101,7 +151,7 @@ function push(heap: HeapEntry[], e: HeapEntry): void {
   }
 }
 
-function pop(heap: HeapEntry[]): HeapEntry {
+function pop<T>(heap: HeapEntry<T>[]): HeapEntry<T> {
   const top = heap[0]!;
   const last = heap.pop()!;
   if (heap.length > 0) {

@@ -6,12 +6,17 @@
 // markComputed → appendToken for each sampled token → finishRequest (or preempt).
 // Three modes, one per server: 'stateless' reuses nothing; 'prefix' reuses full blocks
 // by content hash; 'pensieve' also keeps each conversation's blocks between turns and
-// evicts leading chunks of idle conversations under pressure.
+// moves leading chunks of idle conversations down the tiers (host, disk) under
+// pressure (chunk-tiers.ts), bringing them back when the conversation returns:
+// prepareConversation (what must be swapped in) → restoreConversation → beginRequest.
 import { BlockPool } from './block-pool.js';
+import type { ChunkTransfer } from './chunk-transfer.js';
+import { ChunkTiers, type PersistedChunk, type RestoreItem, type TierCapacities, type TierStats } from './chunk-tiers.js';
 import { ConversationState, type ConversationView } from './conversation-state.js';
-import { LruPolicy, evictionOrder, reclaimableBlocks, type EvictionPolicy } from './eviction-policy.js';
-import { matchCachedPrefix } from './prefix-match.js';
+import { LruPolicy, reclaimableBlocks, type EvictionPolicy } from './eviction-policy.js';
+import { commonPrefix, matchCachedPrefix } from './prefix-match.js';
 import { NO_BLOCK, Sequence, type PositionRange } from './sequence.js';
+import type { LowerTier } from './tier-slots.js';
 
 export type CacheMode = 'stateless' | 'prefix' | 'pensieve';
 
@@ -25,6 +30,8 @@ export interface KvCacheConfig {
   /** The model id: blocks of different models never match. */
   salt?: string;
   policy?: EvictionPolicy;
+  /** Chunks the host and disk tiers hold (pensieve mode only); absent: device only. */
+  tiers?: TierCapacities;
   /** Milliseconds; injected so tests are deterministic. */
   clock?: () => number;
 }
@@ -74,8 +81,10 @@ export interface KvCacheStats {
   /** Prompt tokens found cached (vLLM's prefix_cache_hits). */
   prefixCacheHits: number;
   recomputedTokens: number;
+  /** Chunks that left the device (to a lower tier, or dropped). */
   evictedChunks: number;
   preemptions: number;
+  tiers: TierStats;
 }
 
 interface Running {
@@ -94,7 +103,8 @@ export class KvCacheManager {
   private readonly clock: () => number;
   private readonly running = new Map<string, Running>();
   private readonly conversations = new Map<string, ConversationState>();
-  private readonly counters = { prefixCacheQueries: 0, prefixCacheHits: 0, recomputedTokens: 0, evictedChunks: 0, preemptions: 0 };
+  private readonly counters = { prefixCacheQueries: 0, prefixCacheHits: 0, recomputedTokens: 0, preemptions: 0 };
+  readonly tiers: ChunkTiers;
 
   constructor(config: KvCacheConfig) {
     this.pool = new BlockPool(config.numBlocks);
@@ -106,6 +116,68 @@ export class KvCacheManager {
     this.salt = config.salt ?? '';
     this.policy = config.policy ?? new LruPolicy();
     this.clock = config.clock ?? Date.now;
+    const capacities = this.mode === 'pensieve' ? (config.tiers ?? { hostChunks: 0, diskChunks: 0 }) : { hostChunks: 0, diskChunks: 0 };
+    this.tiers = new ChunkTiers(
+      {
+        pool: this.pool,
+        conversations: this.conversations,
+        policy: this.policy,
+        clock: this.clock,
+        salt: this.salt,
+        blockSize: this.blockSize,
+        chunkSize: this.chunkSize,
+        conversationState: (id, now) => this.conversationState(id, now),
+      },
+      capacities,
+    );
+  }
+
+  get policyName(): string {
+    return this.policy.name;
+  }
+
+  /**
+   * What a request for a conversation must swap in before it runs: the conversation's
+   * chunks in lower tiers inside the prompt's common prefix with its history. After a
+   * restart this is where persisted disk chunks are matched to the prompt. Call it when
+   * the request is queued (to start disk reads early) and again when admitting it.
+   */
+  prepareConversation(conversationId: string, promptTokens: readonly number[]): RestoreItem[] {
+    if (this.mode !== 'pensieve') return [];
+    this.tiers.attachPersisted(conversationId, promptTokens);
+    const conv = this.conversations.get(conversationId);
+    if (conv === undefined || conv.owner !== null) return [];
+    const lcp = Math.min(commonPrefix(promptTokens, conv.tokens), promptTokens.length - 1);
+    return this.tiers.planRestore(conv, lcp);
+  }
+
+  /** Swaps `items` (from prepareConversation) in; false, changing nothing, when they do not fit. */
+  restoreConversation(conversationId: string, items: readonly RestoreItem[]): boolean {
+    if (items.length === 0) return true;
+    const conv = this.conversations.get(conversationId);
+    if (conv === undefined) throw new Error(`no conversation ${conversationId}`);
+    return this.tiers.restore(conv, items);
+  }
+
+  /** Ahead-of-time swap-out below `threshold` free; see ChunkTiers.swapOutAhead. */
+  swapOutAhead(threshold: number, maxChunks: number): number {
+    return this.tiers.swapOutAhead(threshold, maxChunks);
+  }
+
+  /** The tier moves decided since the last call, in the order they must run. */
+  takeTransfers(): ChunkTransfer[] {
+    return this.tiers.takeTransfers();
+  }
+
+  /** A lower-tier slot's content was lost (I/O error, corrupt file): its chunk is recomputed. */
+  lostChunk(tier: LowerTier, slot: number): void {
+    this.tiers.lostChunk(tier, slot);
+  }
+
+  /** Chunk files found at start-up; returns those refused (the caller deletes them). */
+  adoptPersisted(chunks: readonly PersistedChunk[]): PersistedChunk[] {
+    if (this.mode !== 'pensieve') return [...chunks];
+    return this.tiers.adoptPersisted(chunks);
   }
 
   /**
@@ -128,6 +200,7 @@ export class KvCacheManager {
         ? { seq: statelessSequence(requestId, promptTokens, this.blockSize), numRecomputedTokens: 0 }
         : matchCachedPrefix(this.pool, requestId, promptTokens, this.blockSize, this.salt, conv, now);
     const { seq } = match;
+    if ('releasedSlots' in match) this.tiers.releaseSlots(match.releasedSlots);
     this.running.set(requestId, { seq, conv });
     const numCachedTokens = seq.numTokens - seq.numPending;
     if (this.mode !== 'stateless') {
@@ -212,7 +285,9 @@ export class KvCacheManager {
     const { seq, conv } = r;
     if (conv !== null && this.conversations.get(conv.id) === conv) {
       conv.owner = null;
+      const copies = { host: conv.host, disk: conv.disk };
       this.pool.free(conv.retainFrom(seq, this.salt, this.clock()).reverse());
+      this.tiers.reattachCopies(conv, copies);
       return conv.numTokens;
     }
     this.pool.free(seq.blockTable.filter((id) => id !== NO_BLOCK).reverse());
@@ -251,7 +326,7 @@ export class KvCacheManager {
     const n = Math.min(numTokens ?? src.numTokens, src.numTokens);
     const dst = this.conversationState(toId, now);
     if (dst.owner !== null) throw new Error(`conversation ${toId} is in use by ${dst.owner}`);
-    this.pool.free(dst.clear().reverse());
+    this.release(dst);
     const blocks = src.blocks.slice(0, Math.ceil(n / this.blockSize));
     this.pool.touch(blocks.filter((id) => id !== NO_BLOCK));
     const numChunks = Math.ceil(n / this.chunkSize);
@@ -266,7 +341,8 @@ export class KvCacheManager {
     const conv = this.conversations.get(conversationId);
     if (conv === undefined) return;
     this.conversations.delete(conversationId);
-    if (conv.owner === null) this.pool.free(conv.clear().reverse());
+    // A running request still holds the device blocks and frees them when it ends.
+    this.release(conv);
   }
 
   sequence(requestId: string): SequenceView | undefined {
@@ -303,20 +379,21 @@ export class KvCacheManager {
       conversations: this.conversations.size,
       conversationBlocks,
       ...this.counters,
+      evictedChunks: this.tiers.evictedChunks,
+      tiers: this.tiers.stats(),
     };
   }
 
-  /** Makes `need` blocks free, evicting idle conversations' chunks by policy; all or nothing. */
+  /** Makes `need` blocks free, moving idle conversations' chunks down by policy; all or nothing. */
   private ensureFree(need: number): boolean {
-    if (this.pool.numFree >= need) return true;
-    if (this.pool.numFree + reclaimableBlocks(this.conversations.values(), this.pool) < need) return false;
-    for (const { conv, chunk } of evictionOrder(this.conversations.values(), this.policy, this.clock())) {
-      // Tail block first into the free queue, so the leading one stays findable longer.
-      this.pool.free(conv.dropChunk(chunk).reverse());
-      this.counters.evictedChunks++;
-      if (this.pool.numFree >= need) return true;
-    }
-    return this.pool.numFree >= need;
+    return this.tiers.ensureFree(need);
+  }
+
+  /** Forgets a conversation's blocks and lower-tier slots. */
+  private release(conv: ConversationState): void {
+    const { blocks, slots } = conv.clear();
+    this.pool.free(blocks.reverse());
+    this.tiers.releaseSlots(slots);
   }
 
   private conversationState(id: string, now: number): ConversationState {

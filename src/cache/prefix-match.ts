@@ -10,12 +10,15 @@
 import type { BlockPool } from './block-pool.js';
 import type { ConversationState } from './conversation-state.js';
 import { NO_BLOCK, Sequence } from './sequence.js';
+import type { LowerTier } from './tier-slots.js';
 
 export interface PrefixMatch {
   /** The request's sequence: reused blocks in its table, the rest pending. */
   seq: Sequence;
   /** Tokens to compute whose KV existed before (dropped, or copied on write). */
   numRecomputedTokens: number;
+  /** Lower-tier slots of the conversation's history the request changes: the caller releases them. */
+  releasedSlots: { tier: LowerTier; slot: number }[];
 }
 
 /**
@@ -33,7 +36,7 @@ export function matchCachedPrefix(
   now: number,
 ): PrefixMatch {
   return conv === null
-    ? matchWith(pool, new Sequence(requestId, prompt, blockSize), [], 0, salt)
+    ? { ...matchWith(pool, new Sequence(requestId, prompt, blockSize), [], 0, salt), releasedSlots: [] }
     : matchConversation(pool, requestId, prompt, conv, now, salt);
 }
 
@@ -49,10 +52,12 @@ function matchConversation(
   const lcp = Math.min(commonPrefix(prompt, conv.tokens), prompt.length - 1);
   const known = conv.hashes.slice(0, Math.floor(lcp / conv.blockSize));
   const seq = new Sequence(requestId, prompt, conv.blockSize, known);
-  return matchWith(pool, seq, conv.checkOut(requestId, now), lcp, salt);
+  // Lower-tier copies of whole chunks inside the LCP stay valid: the request only appends.
+  const { blocks, released } = conv.checkOut(requestId, now, Math.floor(lcp / conv.chunkSize));
+  return { ...matchWith(pool, seq, blocks, lcp, salt), releasedSlots: released };
 }
 
-function matchWith(pool: BlockPool, seq: Sequence, held: number[], lcp: number, salt: string): PrefixMatch {
+function matchWith(pool: BlockPool, seq: Sequence, held: number[], lcp: number, salt: string): Omit<PrefixMatch, 'releasedSlots'> {
   const bs = seq.blockSize;
   const cap = seq.numTokens - 1;
   const revive = (b: number): boolean => {

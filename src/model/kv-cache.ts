@@ -1,6 +1,9 @@
 // The paged KV cache memory that attention reads: per layer one K and one V pool
 // laid out [numBlocks][numKvHeads][blockSize][headDim] (the kernel contract,
 // DESIGN.md §3). Which block belongs to whom is decided elsewhere (src/cache/).
+// A chunk's blocks leave for a lower tier, and come back, as one contiguous buffer
+// [layer][K, V][block][numKvHeads][blockSize][headDim] (gatherBlocks / scatterBlocks):
+// one copy per layer and block, whatever the tier.
 import type { ModelConfig } from './config.js';
 
 export const DEFAULT_BLOCK_SIZE = 16;
@@ -22,6 +25,46 @@ export class KvCache {
       k: new Float32Array(numBlocks * this.blockFloats),
       v: new Float32Array(numBlocks * this.blockFloats),
     }));
+  }
+
+  /** Floats that `numBlocks` blocks take across all layers, K and V (a gathered chunk). */
+  gatheredFloats(numBlocks: number): number {
+    return this.layers.length * 2 * numBlocks * this.blockFloats;
+  }
+
+  /** Copies `blocks` of every layer, in order, into `out` (see gatheredFloats). */
+  gatherBlocks(blocks: readonly number[], out: Float32Array): void {
+    this.checkGathered(blocks, out);
+    const bf = this.blockFloats;
+    let at = 0;
+    for (const { k, v } of this.layers) {
+      for (const pool of [k, v]) {
+        for (const id of blocks) {
+          out.set(pool.subarray(id * bf, (id + 1) * bf), at);
+          at += bf;
+        }
+      }
+    }
+  }
+
+  /** The inverse of gatherBlocks: writes `src` into `blocks` of every layer. */
+  scatterBlocks(blocks: readonly number[], src: Float32Array): void {
+    this.checkGathered(blocks, src);
+    const bf = this.blockFloats;
+    let at = 0;
+    for (const { k, v } of this.layers) {
+      for (const pool of [k, v]) {
+        for (const id of blocks) {
+          pool.set(src.subarray(at, at + bf), id * bf);
+          at += bf;
+        }
+      }
+    }
+  }
+
+  private checkGathered(blocks: readonly number[], buf: Float32Array): void {
+    for (const id of blocks) if (!Number.isInteger(id) || id < 0 || id >= this.numBlocks) throw new RangeError(`no block ${id} among ${this.numBlocks}`);
+    if (buf.length < this.gatheredFloats(blocks.length)) throw new RangeError(`buffer of ${buf.length} floats, ${this.gatheredFloats(blocks.length)} needed`);
   }
 
   /** Bytes one block takes across all layers, K and V. */

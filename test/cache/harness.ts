@@ -3,8 +3,10 @@
 // which prefix a slot holds, and a checker of the bookkeeping invariants. Together they
 // catch the two ways a KV cache goes wrong: lost accounting and wrong content.
 import assert from 'node:assert/strict';
+import { NO_SLOT } from '../../src/cache/conversation-state.js';
 import { NO_BLOCK } from '../../src/cache/sequence.js';
 import type { KvCacheManager, ScheduledSlots } from '../../src/cache/kv-cache-manager.js';
+import type { LowerTier } from '../../src/cache/tier-slots.js';
 
 /** Per position, a key for "this token here, after exactly these tokens". */
 export function prefixKeys(tokens: readonly number[]): string[] {
@@ -20,12 +22,41 @@ export function prefixKeys(tokens: readonly number[]): string[] {
 export class FakeEngine {
   /** slot → key of the KV written there. */
   readonly memory = new Map<number, string>();
+  /** Lower-tier slot → the keys of its chunk's blocks, block after block. */
+  readonly lower: Record<LowerTier, Map<number, (string | undefined)[][]>> = { host: new Map(), disk: new Map() };
+  readonly transfers: Record<string, number> = { save: 0, demote: 0, load: 0, release: 0 };
 
   constructor(readonly m: KvCacheManager) {}
+
+  /** Executes the tier moves the cache decided, in order, as the engine does before a forward pass. */
+  sync(): void {
+    const bs = this.m.blockSize;
+    for (const t of this.m.takeTransfers()) {
+      this.transfers[t.op]!++;
+      if (t.op === 'save') {
+        assert.ok(!this.lower[t.to].has(t.slot), `save into occupied ${t.to} slot ${t.slot}`);
+        this.lower[t.to].set(t.slot, t.blocks.map((id) => Array.from({ length: bs }, (_, o) => this.memory.get(id * bs + o))));
+      } else if (t.op === 'demote') {
+        const data = this.lower.host.get(t.hostSlot);
+        assert.ok(data, `demote from empty host slot ${t.hostSlot}`);
+        assert.ok(!this.lower.disk.has(t.slot), `demote into occupied disk slot ${t.slot}`);
+        this.lower.host.delete(t.hostSlot);
+        this.lower.disk.set(t.slot, data);
+      } else if (t.op === 'load') {
+        const data = this.lower[t.from].get(t.slot);
+        assert.ok(data, `load from empty ${t.from} slot ${t.slot}`);
+        assert.ok(data.length >= t.blocks.length, 'load of more blocks than were saved');
+        t.blocks.forEach((id, i) => data[i]!.forEach((key, o) => (key === undefined ? this.memory.delete(id * bs + o) : this.memory.set(id * bs + o, key))));
+      } else {
+        this.lower[t.tier].delete(t.slot);
+      }
+    }
+  }
 
   /** One step of `n` tokens for a request: allocate, write, mark computed. */
   step(requestId: string, n: number): ScheduledSlots | null {
     const slots = this.m.allocateSlots(requestId, n);
+    this.sync();
     if (slots === null) return null;
     const keys = prefixKeys(this.m.sequence(requestId)!.tokens);
     slots.positions.forEach((p, i) => this.memory.set(slots.slotMapping[i]!, keys[p]!));
@@ -68,6 +99,20 @@ export class FakeEngine {
     for (const cid of this.m.conversationIds()) {
       const c = this.m.conversation(cid)!;
       check(`conversation ${cid}`, c.tokens, c.blocks, (p) => c.blocks[Math.floor(p / bs)] !== NO_BLOCK);
+      // Every lower-tier slot, chunk or copy, holds the KV of the chunk's tokens.
+      const keys = prefixKeys(c.tokens);
+      const cs = this.m.chunkSize;
+      for (const tier of ['host', 'disk'] as const) {
+        c[tier].forEach((slot, ci) => {
+          if (slot === NO_SLOT) return;
+          const data = this.lower[tier].get(slot);
+          assert.ok(data, `conversation ${cid} chunk ${ci}: ${tier} slot ${slot} holds nothing`);
+          for (let p = ci * cs; p < Math.min((ci + 1) * cs, c.tokens.length); p++) {
+            const off = p - ci * cs;
+            assert.equal(data[Math.floor(off / bs)]?.[off % bs], keys[p], `conversation ${cid}: wrong ${tier} KV at position ${p}`);
+          }
+        });
+      }
     }
   }
 }
@@ -93,15 +138,33 @@ export function checkInvariants(m: KvCacheManager): void {
     assert.equal(c.chunks.length, Math.ceil(c.tokens.length / m.chunkSize), `conversation ${cid} chunk count`);
     const perChunk = m.chunkSize / bs;
     let seenDevice = false;
+    assert.equal(c.host.length, c.chunks.length, `conversation ${cid} host slots`);
+    assert.equal(c.disk.length, c.chunks.length, `conversation ${cid} disk slots`);
+    let seenLower = false;
     c.chunks.forEach((tier, ci) => {
       const blocks = c.blocks.slice(ci * perChunk, (ci + 1) * perChunk);
+      const [host, disk] = [c.host[ci]!, c.disk[ci]!];
       if (tier === 'device') {
         seenDevice = true;
         assert.ok(blocks.every((id) => id !== NO_BLOCK), `conversation ${cid} chunk ${ci} is device with a missing block`);
       } else {
-        assert.equal(tier, 'dropped');
-        assert.ok(!seenDevice, `conversation ${cid}: dropped chunk ${ci} after a device chunk`);
-        assert.ok(blocks.every((id) => id === NO_BLOCK), `conversation ${cid} chunk ${ci} is dropped but holds a block`);
+        assert.ok(!seenDevice, `conversation ${cid}: ${tier} chunk ${ci} after a device chunk`);
+        assert.ok(blocks.every((id) => id === NO_BLOCK), `conversation ${cid} chunk ${ci} is ${tier} but holds a block`);
+      }
+      if (tier === 'host') assert.notEqual(host, NO_SLOT, `conversation ${cid} chunk ${ci} is host without a host slot`);
+      if (tier === 'disk') {
+        assert.notEqual(disk, NO_SLOT, `conversation ${cid} chunk ${ci} is disk without a disk slot`);
+        assert.equal(host, NO_SLOT, `conversation ${cid} chunk ${ci} is disk but has a host slot`);
+      }
+      if (tier === 'host' || tier === 'disk') seenLower = true;
+      if (tier === 'dropped') {
+        assert.ok(!seenLower, `conversation ${cid}: dropped chunk ${ci} after a lower-tier chunk`);
+        if (c.owner === null) assert.ok(host === NO_SLOT && disk === NO_SLOT, `conversation ${cid} chunk ${ci} is dropped but holds a slot`);
+      }
+      for (const [tier2, slot] of [['host', host], ['disk', disk]] as const) {
+        if (slot === NO_SLOT) continue;
+        const owner = m.tiers.slotsOf(tier2).ownerOf(slot);
+        assert.ok(owner && owner.conversationId === cid && owner.chunk === ci && !owner.persisted, `${tier2} slot ${slot} is not owned by ${cid}:${ci}`);
       }
     });
     if (c.owner !== null) assert.ok(c.blocks.every((id) => id === NO_BLOCK), `conversation ${cid} is checked out but holds blocks`);
@@ -126,4 +189,18 @@ export function checkInvariants(m: KvCacheManager): void {
   assert.equal(pool.numFree + held, pool.numBlocks, 'free + used = total');
   assert.equal(pool.numCachedFree, cachedFree);
   if (m.mode !== 'pensieve') assert.equal(m.conversationIds().length, 0, `${m.mode} mode keeps conversations`);
+  // Every used lower-tier slot belongs to the chunk that names it (or waits as a persisted chunk).
+  for (const tier of ['host', 'disk'] as const) {
+    const slots = m.tiers.slotsOf(tier);
+    let used = 0;
+    for (const [slot, owner] of slots.used()) {
+      used++;
+      if (owner.persisted) continue;
+      const c = m.conversation(owner.conversationId);
+      assert.ok(c, `${tier} slot ${slot} owned by missing conversation ${owner.conversationId}`);
+      assert.equal(c[tier][owner.chunk], slot, `${tier} slot ${slot} is not in ${owner.conversationId}:${owner.chunk}`);
+    }
+    assert.equal(used, slots.numUsed);
+    assert.ok(used <= slots.capacity, `${tier} over capacity`);
+  }
 }

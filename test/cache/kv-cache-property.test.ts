@@ -3,6 +3,8 @@
 // after each operation.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { TierCapacities } from '../../src/cache/chunk-tiers.js';
+import { RetentionPolicy } from '../../src/cache/eviction-policy.js';
 import { KvCacheManager, type CacheMode } from '../../src/cache/kv-cache-manager.js';
 import { FakeEngine, checkInvariants } from './harness.js';
 
@@ -23,10 +25,11 @@ interface Waiting {
   conv: string | null;
 }
 
-function run(mode: CacheMode, seed: number, ops: number): void {
+function run(mode: CacheMode, seed: number, ops: number, tiers?: TierCapacities, retention = false): void {
   const rand = rng(seed);
   const clock = { now: 0 };
-  const m = new KvCacheManager({ numBlocks: 16, mode, salt: 'prop', clock: () => clock.now });
+  const policy = retention ? new RetentionPolicy((l) => 1 + l / 64) : undefined;
+  const m = new KvCacheManager({ numBlocks: 16, mode, salt: 'prop', clock: () => clock.now, tiers, policy });
   const e = new FakeEngine(m);
   // Shared system prompts make prefix-cache hits between unrelated requests common.
   const systems = [[], Array.from({ length: 20 }, (_, i) => i + 1), Array.from({ length: 40 }, (_, i) => 2 * i + 3)];
@@ -37,9 +40,17 @@ function run(mode: CacheMode, seed: number, ops: number): void {
   const waiting: Waiting[] = [];
   const pins = new Map<string, number>();
   let next = 0;
+  let restored = 0;
   const pick = <T>(xs: readonly T[]): T => xs[rand(xs.length)]!;
 
   const begin = (w: Waiting) => {
+    if (w.conv !== null && tiers !== undefined) {
+      // The engine swaps a conversation's lower-tier chunks in before admitting its
+      // request; sometimes they do not fit, or it skips them, and they are recomputed.
+      const items = m.prepareConversation(w.conv, w.tokens);
+      if (rand(5) !== 0 && m.restoreConversation(w.conv, items)) restored += items.length;
+      e.sync();
+    }
     const match = m.beginRequest(w.rid, w.tokens, w.conv);
     assert.equal(match.numCachedTokens + match.computeRanges.reduce((s, r) => s + r.end - r.start, 0), w.tokens.length);
     if (mode === 'stateless') assert.equal(match.numCachedTokens, 0);
@@ -92,6 +103,16 @@ function run(mode: CacheMode, seed: number, ops: number): void {
       end(pick([...running.keys()]), 'finish');
     } else if (r < 84 && running.size > 0) {
       end(pick([...running.keys()]), 'preempt');
+    } else if (r < 86 && tiers !== undefined) {
+      m.swapOutAhead(0.5, 1 + rand(3));
+    } else if (r < 87 && tiers !== undefined && rand(3) === 0) {
+      // A disk file turned out corrupt, or a write failed.
+      const used = [...m.tiers.disk.used()];
+      if (used.length > 0) {
+        const [slot] = pick(used);
+        m.lostChunk('disk', slot);
+        e.lower.disk.delete(slot);
+      }
     } else if (r < 87) {
       const c = pick(convIds);
       m.dropConversation(c);
@@ -116,6 +137,7 @@ function run(mode: CacheMode, seed: number, ops: number): void {
         transcripts.set(to, src.tokens.slice(0, n));
       }
     }
+    e.sync();
     checkInvariants(m);
     e.verifyContent();
   }
@@ -124,15 +146,36 @@ function run(mode: CacheMode, seed: number, ops: number): void {
   assert.ok(s.prefixCacheHits <= s.prefixCacheQueries);
   if (mode !== 'stateless') assert.ok(s.prefixCacheHits > 0, 'the workload was meant to reuse something');
   if (mode === 'pensieve') assert.ok(s.evictedChunks > 0, 'the pool was meant to be under pressure');
+  if (tiers !== undefined) {
+    const t = s.tiers;
+    if (tiers.hostChunks > 0) assert.ok(t.loadedChunks.host > 0 && t.savedChunks.host > 0, 'host swaps happened');
+    if (tiers.diskChunks > 0) assert.ok(t.loadedChunks.disk > 0 && t.savedChunks.disk + t.demotedChunks > 0, 'disk swaps happened');
+    assert.ok(t.aheadOfTimeChunks > 0 && t.reclaimedChunks > 0, 'ahead-of-time copies were made and used');
+    assert.ok(t.droppedChunks > 0, 'the tiers were meant to overflow');
+    assert.ok(restored > 0);
+  }
   for (const rid of [...running.keys()]) m.finishRequest(rid);
   for (const [c, n] of pins) for (let i = 0; i < n; i++) m.unpinConversation(c);
   for (const c of m.conversationIds()) m.dropConversation(c);
+  e.sync();
   checkInvariants(m);
   assert.equal(m.pool.numFree, m.pool.numBlocks, 'everything comes back');
+  assert.equal(m.tiers.host.numUsed + m.tiers.disk.numUsed, 0, 'every lower-tier slot comes back');
+  assert.equal(e.lower.host.size + e.lower.disk.size, 0, 'every released slot was told to the engine');
 }
 
 for (const mode of ['stateless', 'prefix', 'pensieve'] as const) {
   test(`${mode}: invariants and slot contents hold over random operations`, () => {
     for (const seed of [1, 2, 3, 4]) run(mode, seed, 1000);
+  });
+}
+
+for (const [name, tiers] of [
+  ['host and disk', { hostChunks: 4, diskChunks: 6 }],
+  ['host only', { hostChunks: 5, diskChunks: 0 }],
+  ['disk only', { hostChunks: 0, diskChunks: 6 }],
+] as const) {
+  test(`pensieve with ${name} tiers: chunks keep their KV through every move, within capacity`, () => {
+    for (const seed of [1, 2, 3, 4]) run('pensieve', seed, 1200, tiers, seed % 2 === 0);
   });
 }
