@@ -3,6 +3,7 @@
 import { runChat } from './chat.js';
 import { CliError } from './errors.js';
 import { runGenerate } from './generate.js';
+import { runMakeModel } from './make-model.js';
 import { runServe } from './serve.js';
 
 const USAGE = `usage: pensieve <command> [options]
@@ -11,12 +12,14 @@ commands:
   serve      the OpenAI-compatible server (pensieve serve --help)
   chat       a multi-turn chat in the terminal (pensieve chat --help)
   generate   generate text from a prompt (pensieve generate --help)
+  make-model a random-weight model of a real config's shape (pensieve make-model --help)
 `;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   serve: runServe,
   chat: runChat,
   generate: runGenerate,
+  'make-model': runMakeModel,
 };
 
 async function main(argv: string[]): Promise<void> {

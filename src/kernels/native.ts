@@ -12,6 +12,9 @@ interface Addon {
   cpuInfo(): CpuInfo;
   setThreads(n: number): number;
   setMaxIsa(isa: 'scalar' | 'avx2' | 'avx512'): string;
+  /** Roofline probes for benchmarks (native/probe.cc): median GB/s of a streaming read; GFLOP/s (GOP/s) of dot instructions. */
+  probeReadBandwidth(bytes: number, passes: number): number;
+  probeFlops(kind: 'bf16' | 'int8' | 'f32', iterations: number): number;
   packMatrix(data: Uint8Array, srcDtype: string, rows: number, cols: number, dstDtype: PackedDType): MatrixHandle;
   matmul(w: MatrixHandle, x: Float32Array, m: number, out: Float32Array, bias: Float32Array | null): void;
   embedding(w: MatrixHandle, ids: Int32Array, out: Float32Array): void;

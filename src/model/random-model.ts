@@ -7,7 +7,7 @@ import * as nodePath from 'node:path';
 import { fromFloat32, toFloat32, type TensorDType } from '../kernels/dtype.js';
 import { hfConfigJson, type ModelConfig } from './config.js';
 import { ggufMetadataFor, hfToGgufTensors } from './formats/gguf-convert.js';
-import type { GgufMetadata } from './formats/gguf-types.js';
+import type { GgufMetadata, GgufValue } from './formats/gguf-types.js';
 import { writeGguf } from './formats/gguf-writer.js';
 import { writeSafetensors } from './formats/safetensors-writer.js';
 import { elementCount, type RawTensor } from './formats/tensor.js';
@@ -97,4 +97,95 @@ function convertTensor(t: RawTensor, weightDtype: TensorDType): RawTensor {
   if (target === t.dtype || (target === 'q8_0' && (t.shape.at(-1)! % 32 !== 0))) return t;
   const values = toFloat32(t.dtype, t.data, elementCount(t.shape));
   return { ...t, dtype: target, data: fromFloat32(target, values) };
+}
+
+/**
+ * A real byte-level BPE vocabulary (a Hugging Face vocab.json + merges.txt directory, GPT-2 style,
+ * like ../shared/tokenizers/qwen2.5) fitted to a model's vocab size, so a random model carries a
+ * tokenizer that both Pensieve and llama.cpp load. Ids past the source vocab become unused
+ * `[PAD<id>]` tokens (as llama.cpp's converter writes them); a smaller model keeps the ids below
+ * its size and the merges among them.
+ */
+export interface RandomModelVocab {
+  /** The directory the vocab came from. */
+  source: string;
+  /** [vocabSize] token texts in id order. */
+  tokens: string[];
+  /** [vocabSize] GGUF token types (1 normal, 3 control, 4 user-defined, 5 unused). */
+  types: number[];
+  merges: string[];
+  /** The source's chat template, when its tokenizer_config.json has one and the vocab was kept whole. */
+  chatTemplate: string | null;
+  /** Every source token kept: the source's files can be copied as they are. */
+  whole: boolean;
+}
+
+const TOKEN_NORMAL = 1, TOKEN_CONTROL = 3, TOKEN_USER_DEFINED = 4, TOKEN_UNUSED = 5;
+
+export function fitVocab(dir: string, vocabSize: number): RandomModelVocab {
+  const readJson = (name: string): Record<string, unknown> => {
+    const file = nodePath.join(dir, name);
+    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  };
+  const vocab = readJson('vocab.json') as Record<string, number>;
+  const config = readJson('tokenizer_config.json');
+  const decoder = (config.added_tokens_decoder ?? {}) as Record<string, { content: string; special?: boolean }>;
+  const tokens: (string | undefined)[] = new Array(vocabSize);
+  const types = new Array<number>(vocabSize).fill(TOKEN_UNUSED);
+  let sourceCount = 0;
+  const put = (id: number, text: string, type: number) => {
+    sourceCount = Math.max(sourceCount, id + 1);
+    if (id >= vocabSize) return;
+    tokens[id] = text;
+    types[id] = type;
+  };
+  for (const [text, id] of Object.entries(vocab)) put(id, text, TOKEN_NORMAL);
+  // As llama.cpp's converter: special added tokens, and any that look like <|...|>, are control.
+  for (const [id, t] of Object.entries(decoder)) {
+    put(Number(id), t.content, t.special || /^<\|.*\|>$/.test(t.content) ? TOKEN_CONTROL : TOKEN_USER_DEFINED);
+  }
+  for (const [text, id] of Object.entries(readJson('added_tokens.json') as Record<string, number>)) {
+    if (tokens[id] === undefined) put(id, text, TOKEN_CONTROL);
+  }
+  const whole = sourceCount <= vocabSize;
+  const filled = Array.from(tokens, (t, id) => t ?? `[PAD${id}]`);
+  const kept = new Set(filled.filter((_, id) => types[id] === TOKEN_NORMAL));
+  const merges: string[] = [];
+  for (const line of fs.readFileSync(nodePath.join(dir, 'merges.txt'), 'utf8').split(/\r?\n/)) {
+    if (line === '' || line.startsWith('#version')) continue;
+    const [left, right] = line.split(' ') as [string, string];
+    if (whole || (kept.has(left) && kept.has(right) && kept.has(left + right))) merges.push(line);
+  }
+  const template = typeof config.chat_template === 'string' && whole ? config.chat_template : null;
+  return { source: dir, tokens: filled, types, merges, chatTemplate: template, whole };
+}
+
+/** The tokenizer.ggml.* keys (and chat template) of a vocab, as llama.cpp's converter writes them. */
+export function ggufTokenizerKeys(vocab: RandomModelVocab): GgufMetadata {
+  const keys = new Map<string, GgufValue>([
+    ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
+    ['tokenizer.ggml.pre', { type: 'string', value: 'qwen2' }],
+    ['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: vocab.tokens }],
+    ['tokenizer.ggml.token_type', { type: 'array', itemType: 'i32', value: vocab.types }],
+    ['tokenizer.ggml.merges', { type: 'array', itemType: 'string', value: vocab.merges }],
+    ['tokenizer.ggml.add_bos_token', { type: 'bool', value: false }],
+  ]);
+  if (vocab.chatTemplate !== null) keys.set('tokenizer.chat_template', { type: 'string', value: vocab.chatTemplate });
+  return keys;
+}
+
+/** Writes the vocab as a Hugging Face slow tokenizer beside a saved model: the source files when whole. */
+export function saveHfTokenizer(dir: string, vocab: RandomModelVocab): void {
+  fs.mkdirSync(dir, { recursive: true });
+  if (vocab.whole) {
+    for (const name of ['vocab.json', 'merges.txt', 'added_tokens.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+      const src = nodePath.join(vocab.source, name);
+      if (fs.existsSync(src)) fs.copyFileSync(src, nodePath.join(dir, name));
+    }
+    return;
+  }
+  const entries = vocab.tokens.flatMap((t, id) => (vocab.types[id] === TOKEN_NORMAL ? [[t, id] as const] : []));
+  fs.writeFileSync(nodePath.join(dir, 'vocab.json'), JSON.stringify(Object.fromEntries(entries)));
+  fs.writeFileSync(nodePath.join(dir, 'merges.txt'), ['#version: 0.2', ...vocab.merges].join('\n') + '\n');
+  fs.writeFileSync(nodePath.join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'Qwen2Tokenizer', add_bos_token: false }, null, 2) + '\n');
 }

@@ -1,0 +1,77 @@
+// The attention part of bench/kernels.ts: one layer of paged attention of a model's shape for
+// 1, 16 and 512 query tokens at the end of a 4K context. K/V live in scattered blocks of a pool
+// twice the L3, and calls rotate through sequences, so decode reads K/V from DRAM as a real
+// step does.
+import { nativeKernels } from '../src/kernels/native.js';
+import type { AttentionBatch } from '../src/kernels/types.js';
+import type { ModelConfig } from '../src/model/config.js';
+
+const BLOCK = 16;
+
+export interface AttentionResult {
+  queryTokens: number;
+  seconds: number;
+  /** Causal QKᵀ and PV flops. */
+  flops: number;
+  /** K/V bytes one call reads at least once. */
+  kvBytes: number;
+}
+
+export function benchAttention(config: ModelConfig, context: number, queryTokens: readonly number[], minSeconds: number): AttentionResult[] {
+  const { numHeads: H, numKvHeads: KVH, headDim: D } = config;
+  const blockFloats = KVH * BLOCK * D;
+  const blocksPerSeq = context / BLOCK;
+  const kvBytesPerSeq = context * KVH * D * 4 * 2;
+  const seqs = Math.max(2, Math.ceil((64 << 20) / kvBytesPerSeq));
+  const numBlocks = seqs * blocksPerSeq;
+  const kCache = randomF32(numBlocks * blockFloats, 1);
+  const vCache = randomF32(numBlocks * blockFloats, 2);
+  const order = Array.from({ length: numBlocks }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = (i * 7919 + 13) % (i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const batchOf = (s: number, tokens: number): AttentionBatch => ({
+    numHeads: H, numKvHeads: KVH, headDim: D, blockSize: BLOCK, scale: 1 / Math.sqrt(D),
+    qIndptr: Int32Array.from([0, tokens]),
+    qPos: Int32Array.from({ length: tokens }, (_, t) => context - tokens + t),
+    blockTables: Int32Array.from(order.slice(s * blocksPerSeq, (s + 1) * blocksPerSeq)),
+    blockTableIndptr: Int32Array.from([0, blocksPerSeq]),
+    contextLens: Int32Array.from([context]),
+  });
+
+  return queryTokens.map((tokens) => {
+    const batches = Array.from({ length: seqs }, (_, s) => batchOf(s, tokens));
+    const q = randomF32(tokens * H * D, 3);
+    const out = new Float32Array(q.length);
+    let i = 0;
+    const seconds = medianSeconds(() => nativeKernels.pagedAttention(batches[i++ % seqs]!, q, kCache, vCache, out), minSeconds);
+    let keys = 0;
+    for (let t = 0; t < tokens; t++) keys += context - tokens + t + 1;
+    return { queryTokens: tokens, seconds, flops: keys * H * D * 4, kvBytes: kvBytesPerSeq };
+  });
+}
+
+function medianSeconds(fn: () => void, minSeconds: number): number {
+  fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  while (samples.length < 5 || (performance.now() - start) / 1000 < minSeconds) {
+    const t0 = performance.now();
+    fn();
+    samples.push((performance.now() - t0) / 1000);
+    if (samples.length >= 2000) break;
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)]!;
+}
+
+function randomF32(n: number, seed: number): Float32Array {
+  const v = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    v[i] = s / 2147483648 - 1;
+  }
+  return v;
+}

@@ -1,0 +1,70 @@
+// Pensieve's side of bench/kernels.ts: the forward pass (Transformer over a paged KV cache,
+// through the engine's ModelRunner) timed on the workloads llama.cpp is timed on. Each
+// sequence owns a fixed run of KV blocks; what the cache holds does not change the time.
+import { ModelRunner, type SequenceStep } from '../src/engine/model-runner.js';
+import { KvCache } from '../src/model/kv-cache.js';
+import { loadModel } from '../src/model/load.js';
+import type { ModelConfig } from '../src/model/config.js';
+import type { WeightFormat } from '../src/model/weights.js';
+import type { EngineUnderTest } from './kernels-types.js';
+
+const BLOCK = 16;
+
+/**
+ * Sequence 0 has room for `longContext` tokens (prompts); sequences 1 .. maxSeqs-1 for
+ * `seqContext` each (batched decode), so the KV pools stay small.
+ */
+export async function loadOurs(
+  path: string, weightFormat: WeightFormat, maxSeqs: number, seqContext: number, longContext: number,
+): Promise<EngineUnderTest & { config: ModelConfig }> {
+  const loaded = await loadModel(path, { weightFormat });
+  const longBlocks = Math.ceil(longContext / BLOCK), seqBlocks = Math.ceil(seqContext / BLOCK);
+  const kv = new KvCache(loaded.config, longBlocks + (maxSeqs - 1) * seqBlocks, BLOCK);
+  const runner = new ModelRunner(loaded.transformer, kv);
+  const table = (s: number, tokens: number) => {
+    const base = s === 0 ? 0 : longBlocks + (s - 1) * seqBlocks;
+    return Array.from({ length: Math.ceil(tokens / BLOCK) }, (_, i) => base + i);
+  };
+  const promptOf = (n: number, salt: number) => Array.from({ length: n }, (_, i) => 100 + ((i * 7919 + salt * 31) % 30000));
+  const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+  const argmax = (logits: Float32Array) => {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+    return best;
+  };
+  const prefillStep = (s: number, n: number, logits: SequenceStep['logits']): SequenceStep => ({
+    tokens: promptOf(n, s), positions: range(0, n), blockTable: table(s, n), contextLen: n, logits,
+  });
+
+  return {
+    name: 'pensieve',
+    config: loaded.config,
+    async prefill(n) {
+      const t0 = performance.now();
+      runner.step([prefillStep(0, n, 'last')]);
+      return (performance.now() - t0) / 1000;
+    },
+    async batchedDecode(sequences, context, steps) {
+      const seqs = Array.from({ length: sequences }, (_, s) => prefillStep(s, context, 'last'));
+      return decodeLoop(runner, seqs, context, steps, table, argmax);
+    },
+    async close() {},
+  };
+}
+
+/** Prefills the sequences (untimed), then times `steps` decode steps of all of them together; returns tokens/s. */
+function decodeLoop(
+  runner: ModelRunner, prefills: SequenceStep[], context: number, steps: number,
+  table: (s: number, tokens: number) => number[], argmax: (l: Float32Array) => number,
+): number {
+  let next = runner.step(prefills).map(argmax);
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) {
+    const pos = context + i;
+    const logits = runner.step(next.map((tok, s) => ({
+      tokens: [tok], positions: [pos], blockTable: table(s, pos + 1), contextLen: pos + 1, logits: 'last' as const,
+    })));
+    next = logits.map(argmax);
+  }
+  return (steps * prefills.length) / ((performance.now() - t0) / 1000);
+}
