@@ -1,5 +1,6 @@
 // `pensieve <command>`: dispatches to one module per command. Errors a user can
 // cause (bad paths, bad files, bad flags) print one line, not a stack trace.
+import { runBenchCommand } from './bench.js';
 import { runChat } from './chat.js';
 import { CliError } from './errors.js';
 import { runGenerate } from './generate.js';
@@ -12,6 +13,7 @@ commands:
   serve      the OpenAI-compatible server (pensieve serve --help)
   chat       a multi-turn chat in the terminal (pensieve chat --help)
   generate   generate text from a prompt (pensieve generate --help)
+  bench      the multi-turn serving benchmark (pensieve bench --help)
   make-model a random-weight model of a real config's shape (pensieve make-model --help)
 `;
 
@@ -19,6 +21,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   serve: runServe,
   chat: runChat,
   generate: runGenerate,
+  bench: runBenchCommand,
   'make-model': runMakeModel,
 };
 

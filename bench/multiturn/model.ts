@@ -1,0 +1,22 @@
+// The benchmark's default model: random weights in a real model's shape (a config from
+// ../shared/models/configs) with a real vocabulary and chat template, made once by
+// `pensieve make-model` into .pensieve/bench/ (gitignored; the kernel benchmark keeps its
+// models there too). Pensieve and llama.cpp load the very same GGUF file.
+
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI, REPO_ROOT, SHARED } from './paths.js';
+
+export const DEFAULT_CONFIG = path.join(SHARED, 'models', 'configs', 'Qwen2.5-0.5B-Instruct.json');
+
+export function ensureBenchModel(opts: { config?: string; dtype?: 'bf16' | 'q8_0' | 'f32'; log?: (line: string) => void } = {}): string {
+  const config = opts.config ?? DEFAULT_CONFIG;
+  const dtype = opts.dtype ?? 'bf16';
+  const file = path.join(REPO_ROOT, '.pensieve', 'bench', `${path.basename(config, '.json')}-${dtype}.gguf`);
+  if (!fs.existsSync(file)) {
+    opts.log?.(`making ${file} (pensieve make-model)`);
+    execFileSync(process.execPath, [CLI, 'make-model', '--config', config, '--dtype', dtype, '--out', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+  return file;
+}

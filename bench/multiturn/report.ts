@@ -1,0 +1,180 @@
+// What a benchmark run leaves behind: results.json (every number), results.md (the tables and
+// the comparison at equal latency) and two PNG plots. The comparison reads each system's sweep
+// as a throughput-vs-latency curve and finds the highest throughput it sustains with p90
+// normalized latency at or under one common target (interpolating between sweep points).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { lineChart, stackedBars, type Curve } from './plots.js';
+import { jsonSafe, type BenchReport, type RunResult } from './run.js';
+
+export interface SustainedThroughput {
+  system: string;
+  /** Requests per second at the target latency (0 when even the lowest rate missed it). */
+  throughput: number;
+  /** 'crossed': the curve passes the target inside the sweep; 'not-reached': every rate met it
+   *  (the throughput is a lower bound); 'never-met': the lowest rate already missed it. */
+  status: 'crossed' | 'not-reached' | 'never-met';
+}
+
+export interface Comparison {
+  latencyTarget: number;
+  targetChosen: 'given' | 'auto';
+  systems: SustainedThroughput[];
+  /** Pensieve's sustained throughput over each other system's. */
+  ratios: { system: string; ratio: number; note: string }[];
+}
+
+function curveOf(results: readonly RunResult[], system: string): RunResult[] {
+  return results.filter((r) => r.system === system).sort((a, b) => a.rate - b.rate);
+}
+
+export function sustainedThroughput(points: readonly RunResult[], target: number): Omit<SustainedThroughput, 'system'> {
+  let best = 0;
+  let status: SustainedThroughput['status'] = 'never-met';
+  for (let i = 0; i < points.length; i++) {
+    const { requestThroughput: x, normLatencyS } = points[i]!.summary;
+    const y = normLatencyS.p90;
+    if (y <= target) {
+      best = Math.max(best, x);
+      status = 'not-reached';
+      continue;
+    }
+    if (i > 0 && status !== 'never-met') {
+      const prev = points[i - 1]!.summary;
+      const [x0, y0] = [prev.requestThroughput, prev.normLatencyS.p90];
+      const xAt = Number.isFinite(y) ? x0 + ((x - x0) * (target - y0)) / (y - y0) : x0;
+      best = Math.max(best, xAt);
+      status = 'crossed';
+    }
+    break;
+  }
+  return { throughput: best, status };
+}
+
+/**
+ * The comparison at one latency. Auto target: 1.25 × the highest of the systems' p90 normalized
+ * latencies at their lowest rate, i.e. a latency every system attains when lightly loaded.
+ */
+export function compare(results: readonly RunResult[], given: number | null): Comparison | null {
+  const systems = [...new Set(results.map((r) => r.system))];
+  if (systems.length === 0) return null;
+  const lowest = systems.map((s) => curveOf(results, s)[0]!.summary.normLatencyS.p90).filter(Number.isFinite);
+  const target = given ?? (lowest.length > 0 ? Number((1.25 * Math.max(...lowest)).toPrecision(3)) : NaN);
+  const sustained = systems.map((s) => ({ system: s, ...sustainedThroughput(curveOf(results, s), target) }));
+  const pensieve = sustained.find((s) => s.system === 'pensieve');
+  const ratios = pensieve
+    ? sustained.filter((s) => s.system !== 'pensieve').map((s) => {
+      const ratio = s.throughput > 0 ? pensieve.throughput / s.throughput : Infinity;
+      const notes: string[] = [];
+      if (pensieve.status === 'not-reached') notes.push('pensieve met the target at every rate: a lower bound');
+      if (s.status === 'not-reached') notes.push(`${s.system} met the target at every rate: its throughput is a lower bound`);
+      if (s.status === 'never-met') notes.push(`${s.system} missed the target even at the lowest rate`);
+      return { system: s.system, ratio, note: notes.join('; ') };
+    })
+    : [];
+  return { latencyTarget: target, targetChosen: given === null ? 'auto' : 'given', systems: sustained, ratios };
+}
+
+const f = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : v > 0 ? '∞' : '–');
+const ms = (s: number) => f(s * 1000, 0);
+
+export function markdown(report: BenchReport, comparison: Comparison | null): string {
+  const c = report.config;
+  const lines: string[] = [];
+  lines.push(`Command: \`${report.command}\``, '');
+  lines.push(`Machine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.memoryGiB} GiB, node ${report.machine.node}; load average at start ${report.machine.loadAverageAtStart.join(' / ')}.`);
+  lines.push(`Model: \`${path.basename(report.model)}\`. Workload: ${report.workload}.`);
+  lines.push(
+    `Load: Poisson arrivals at each rate for ${c.load.duration !== undefined ? `${c.load.duration} s` : `${c.load.numConversations} conversations`}, ` +
+    `think time ${c.load.thinkTime} s mean × ${c.load.timeScale}, at most ${c.load.maxActive} open conversations, conversations capped at ${c.load.maxContextTokens} tokens, ` +
+    `temperature ${c.sampling.temperature}, seed ${c.load.seed}. Device KV ${c.kvCacheMemory} for Pensieve` +
+    (c.systems.includes('llama.cpp') ? `; llama.cpp ${c.llama.sequences} sequences × ${c.llama.contextSize} tokens, ${c.llama.threads} threads.` : '.'),
+  );
+  lines.push('');
+  lines.push('| system | rate (conv/s) | turns | req/s | out tok/s | TTFT p50 / p90 / p99 (s) | TPOT p50 / p90 (ms) | ITL p90 (ms) | E2E p50 / p90 (s) | norm. latency mean / p50 / p90 / p99 (s/token) | goodput (req/s) | unfinished | load avg |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of report.results) {
+    const s = r.summary;
+    lines.push(
+      `| ${r.system} | ${r.rate} | ${s.requests.completed} | ${f(s.requestThroughput, 3)} | ${f(s.outputTokenThroughput, 1)} | ` +
+      `${f(s.ttftS.p50)} / ${f(s.ttftS.p90)} / ${f(s.ttftS.p99)} | ${ms(s.tpotS.p50)} / ${ms(s.tpotS.p90)} | ${ms(s.itlS.p90)} | ` +
+      `${f(s.e2eS.p50)} / ${f(s.e2eS.p90)} | ${f(s.normLatencyS.mean, 3)} / ${f(s.normLatencyS.p50, 3)} / ${f(s.normLatencyS.p90, 3)} / ${f(s.normLatencyS.p99, 3)} | ` +
+      `${f(s.goodput.requestsPerS, 3)} | ${s.requests.failed + s.requests.aborted} | ${r.loadAverage.join('→')} |`,
+    );
+  }
+  lines.push('');
+  lines.push('Where prompt tokens came from (client-side usage; server counters from `/metrics` in the last columns):', '');
+  lines.push('| system | rate | prompt tokens | reused (hit rate) | computed new | recomputed | output tokens | short replies | server: cached / recomputed / preemptions |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+  for (const r of report.results) {
+    const t = r.summary.tokens;
+    const b = breakdown(r);
+    const server = r.cache ? `${r.cache.cachedTokens} / ${r.cache.recomputedTokens} / ${r.cache.preemptions}` : 'n/a';
+    lines.push(`| ${r.system} | ${r.rate} | ${t.prompt} | ${t.cached} (${f(100 * r.summary.hitRate, 1)}%) | ${b.computedNew} | ${b.recomputed} | ${t.output} | ${r.summary.shortOutputs} | ${server} |`);
+  }
+  const tiers = report.results.filter((r) => r.cache && Object.keys(r.cache.tiers).length > 0);
+  if (tiers.length > 0) {
+    lines.push('', 'Tier counters:', '');
+    for (const r of tiers) lines.push(`- ${r.system} @ ${r.rate}: ${Object.entries(r.cache!.tiers).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  if (comparison) {
+    lines.push('', `Sustained throughput at p90 normalized latency ≤ ${comparison.latencyTarget} s/token (${comparison.targetChosen === 'auto' ? 'auto: 1.25 × the highest lowest-rate p90 of all systems' : 'given'}):`, '');
+    lines.push('| system | req/s at target | how |', '|---|---|---|');
+    for (const s of comparison.systems) lines.push(`| ${s.system} | ${f(s.throughput, 3)} | ${s.status === 'crossed' ? 'interpolated where the curve crosses the target' : s.status === 'not-reached' ? 'met at every rate (lower bound)' : 'missed at the lowest rate'} |`);
+    if (comparison.ratios.length > 0) {
+      lines.push('', '| pensieve vs | throughput ratio | target | note |', '|---|---|---|---|');
+      for (const r of comparison.ratios) {
+        const goal = r.system === 'stateless' ? '≥ 3×' : r.system === 'prefix' ? '≥ 1.5×' : '–';
+        lines.push(`| ${r.system} | ${f(r.ratio, 2)}× | ${goal} | ${r.note || '–'} |`);
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Prompt tokens split into reused, computed for the first time, and computed again. */
+export function breakdown(r: RunResult): { reused: number; computedNew: number; recomputed: number } {
+  const t = r.summary.tokens;
+  const recomputed = t.recomputed ?? 0;
+  const computed = t.computedPrompt ?? t.prompt - t.cached;
+  return { reused: t.cached, computedNew: Math.max(0, computed - recomputed), recomputed };
+}
+
+/** Writes results.json, results.md, throughput-latency.png and hit-rate.png into `dir`. */
+export function writeReport(report: BenchReport, dir: string): { comparison: Comparison | null; files: string[] } {
+  fs.mkdirSync(dir, { recursive: true });
+  const comparison = compare(report.results, report.config.latencyTarget);
+  const files: string[] = [];
+  const write = (name: string, data: string | Buffer) => {
+    fs.writeFileSync(path.join(dir, name), data);
+    files.push(path.join(dir, name));
+  };
+  write('results.json', JSON.stringify({ ...report, comparison }, jsonSafe, 2) + '\n');
+  write('results.md', markdown(report, comparison));
+  const systems = [...new Set(report.results.map((r) => r.system))];
+  const curves: Curve[] = systems.map((s) => ({
+    label: s,
+    points: curveOf(report.results, s).map((r) => ({ x: r.summary.requestThroughput, y: r.summary.normLatencyS.p90 })),
+  }));
+  write('throughput-latency.png', lineChart(curves, {
+    title: 'Throughput vs p90 normalized latency',
+    xLabel: 'throughput (requests/s)',
+    yLabel: 'p90 normalized latency (s/token)',
+    ...(comparison && Number.isFinite(comparison.latencyTarget) ? { yReference: { value: comparison.latencyTarget, label: `target ${comparison.latencyTarget}` } } : {}),
+  }));
+  const at = hitRateRate(report.results, systems);
+  const bars = systems.map((s) => {
+    const r = curveOf(report.results, s).find((x) => x.rate === at) ?? curveOf(report.results, s)[0]!;
+    const b = breakdown(r);
+    return { label: `${s} @${r.rate}`, values: [b.reused, b.computedNew, b.recomputed] };
+  });
+  write('hit-rate.png', stackedBars(bars, ['reused from cache', 'computed new', 'recomputed'], { title: 'Where prompt tokens came from' }));
+  return { comparison, files };
+}
+
+/** The highest rate every system ran (their common ground), else each system's lowest. */
+function hitRateRate(results: readonly RunResult[], systems: readonly string[]): number | undefined {
+  const common = [...new Set(results.map((r) => r.rate))].filter((rate) => systems.every((s) => results.some((r) => r.system === s && r.rate === rate)));
+  return common.length > 0 ? Math.max(...common) : undefined;
+}

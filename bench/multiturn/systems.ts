@@ -1,0 +1,131 @@
+// The systems a comparison runs, each started as its own server process on a free loopback
+// port with the same model: `pensieve serve` in its three cache modes, and llama.cpp behind
+// the adapter. Extra flags can be given per system (e.g. the host/disk tiers for pensieve).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Api } from './client.js';
+import { CLI, REPO_ROOT } from './paths.js';
+
+export const SYSTEMS = ['stateless', 'prefix', 'pensieve', 'llama.cpp'] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+export interface SystemSpec {
+  name: SystemName;
+  /** How the simulated users continue a conversation on this system. */
+  api: Api;
+  /** Flags appended to the server's command line. */
+  extraArgs: string[];
+}
+
+/**
+ * Pensieve's modes get the same stateful requests (previous_response_id), so the cache mode is
+ * the only difference; llama.cpp's adapter speaks chat completions (history resent each turn).
+ */
+export function systemSpec(name: SystemName, extraArgs: string[] = []): SystemSpec {
+  return { name, api: name === 'llama.cpp' ? 'chat' : 'responses', extraArgs };
+}
+
+export interface ServerSetup {
+  model: string;
+  /** Device KV cache of the pensieve servers (bytes or "64M"). */
+  kvCacheMemory: string;
+  /** A fresh folder per server start (SQLite store). */
+  dataDir: string;
+  logFile: string;
+  /** llama.cpp: sequences in its one context and tokens per sequence. */
+  llama: { sequences: number; contextSize: number; threads: number };
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningSystem {
+  spec: SystemSpec;
+  /** http://127.0.0.1:port */
+  origin: string;
+  modelId: string;
+  /** KV capacity in tokens, as the server announced it. */
+  kvTokens: number | null;
+  stop(): Promise<void>;
+}
+
+const ADAPTER = path.join(REPO_ROOT, 'bench', 'multiturn', 'llama-cpp-adapter.ts');
+
+export async function startSystem(spec: SystemSpec, setup: ServerSetup): Promise<RunningSystem> {
+  fs.mkdirSync(setup.dataDir, { recursive: true });
+  const argv =
+    spec.name === 'llama.cpp'
+      ? ['--import', 'tsx', ADAPTER, '--model', setup.model, '--port', '0',
+        '--sequences', String(setup.llama.sequences), '--context-size', String(setup.llama.contextSize), '--threads', String(setup.llama.threads), ...spec.extraArgs]
+      : [CLI, 'serve', '--port', '0', '--model', setup.model, '--cache-mode', spec.name,
+        '--kv-cache-memory', setup.kvCacheMemory, '--data-dir', setup.dataDir, ...spec.extraArgs];
+  // Passive waits: spinning thread pools stall when the other core is busy (DESIGN.md §6).
+  const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', ...setup.env };
+  const child = spawn(process.execPath, argv, { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const log = fs.createWriteStream(setup.logFile, { flags: 'a' });
+  log.write(`$ node ${argv.join(' ')}\n`);
+  child.stderr!.pipe(log);
+  const banner = await waitForBanner(child, 300_000);
+  const origin = banner.baseURL.replace(/\/v1$/, '');
+  const models = (await (await fetch(`${origin}/v1/models`)).json()) as { data: { id: string }[] };
+  return {
+    spec,
+    origin,
+    modelId: models.data[0]!.id,
+    kvTokens: banner.kvTokens,
+    stop: () => stopChild(child),
+  };
+}
+
+/** Waits for the "serving ... at http://.../v1" line both servers print once they listen. */
+function waitForBanner(child: ChildProcess, timeoutMs: number): Promise<{ baseURL: string; kvTokens: number | null }> {
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start within ${timeoutMs / 1000} s:\n${err.slice(-2000)}`));
+    }, timeoutMs);
+    const onData = (d: Buffer) => {
+      err += d.toString();
+      const m = /at (http:\/\/[^ ]+\/v1)\b.*?\((\d+) tokens\)/.exec(err) ?? /at (http:\/\/[^ ]+\/v1)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        child.stderr!.off('data', onData);
+        child.off('exit', onExit);
+        resolve({ baseURL: m[1]!, kvTokens: m[2] === undefined ? null : Number(m[2]) });
+      }
+    };
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${err.slice(-2000)}`));
+    };
+    child.stderr!.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** `pensieve=--kv-host-memory 2G --kv-disk-dir /tmp/kv` → ['pensieve', [...]]; `all=` applies to every pensieve mode. */
+export function parseServerArgs(values: readonly string[]): Map<SystemName | 'all', string[]> {
+  const out = new Map<SystemName | 'all', string[]>();
+  for (const v of values) {
+    const at = v.indexOf('=');
+    const name = v.slice(0, at) as SystemName | 'all';
+    if (at < 0 || (name !== 'all' && !SYSTEMS.includes(name as SystemName))) {
+      throw new RangeError(`--server-args takes SYSTEM=FLAGS with SYSTEM one of all, ${SYSTEMS.join(', ')}; got '${v}'`);
+    }
+    out.set(name, [...(out.get(name) ?? []), ...v.slice(at + 1).split(/\s+/).filter((s) => s !== '')]);
+  }
+  return out;
+}

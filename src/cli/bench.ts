@@ -1,0 +1,201 @@
+// `pensieve bench`: the multi-turn serving benchmark (bench/multiturn/). Starts the systems it
+// compares (pensieve serve in each cache mode, llama.cpp behind an adapter) or talks to a
+// running server, replays multi-turn conversations from real data, and writes results.json,
+// results.md and PNG plots.
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { APIS, type Api } from '../../bench/multiturn/client.js';
+import { installLlamaCpp } from '../../bench/multiturn/llama-cpp.js';
+import { DEFAULT_CONFIG, ensureBenchModel } from '../../bench/multiturn/model.js';
+import { writeReport } from '../../bench/multiturn/report.js';
+import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
+import { SYSTEMS, parseServerArgs, systemSpec, type SystemName } from '../../bench/multiturn/systems.js';
+import { SYNTHETIC_DEFAULTS, WORKLOADS, type WorkloadKind } from '../../bench/multiturn/workload.js';
+import { KvCache } from '../model/kv-cache.js';
+import { openModelFiles } from '../model/model-files.js';
+import { parseBytes } from './engine-flags.js';
+import { CliError } from './errors.js';
+import { numberFlag } from './flags.js';
+
+const HELP = `usage: pensieve bench [options]
+
+Replays multi-turn conversations against one or more servers and reports latency, throughput
+and cache reuse (results.json, results.md, throughput-latency.png, hit-rate.png in --out).
+
+What to run
+  --compare [SYSTEMS]          start each system in turn and compare them: a comma list of
+                               ${SYSTEMS.join(', ')} (default: all four)
+  --system NAME                start one system (default: pensieve)
+  --url URL                    benchmark a running server instead (e.g. http://127.0.0.1:8000/v1)
+  --api responses|chat         with --url: stateful turns (previous_response_id, default) or
+                               stateless ones (the whole history to /v1/chat/completions)
+  --model PATH                 model for the servers (default: random weights in Qwen2.5-0.5B's
+                               shape with its real vocabulary, written once to the temp dir)
+  --model-config FILE          a config.json shape for the random-weight model instead
+  --kv-cache-memory SIZE       device KV cache of the pensieve servers (default 64M)
+  --server-args SYSTEM=FLAGS   extra flags for a system's server, repeatable; SYSTEM 'all' means
+                               every pensieve mode (e.g. pensieve=--kv-host-memory 1G)
+  --llama-sequences N          llama.cpp sequences (default: as many --max-context-tokens
+                               sequences as Pensieve's KV cache holds tokens)
+  --llama-threads N            llama.cpp threads (default: one per core)
+
+Workload
+  --workload NAME              ${WORKLOADS.join(' | ')} (default synthetic)
+  --synthetic-turns DIST       turns per conversation (default ${SYNTHETIC_DEFAULTS.turns})
+  --synthetic-input DIST       user tokens per turn (default ${SYNTHETIC_DEFAULTS.input})
+  --synthetic-output DIST      reply tokens per turn (default ${SYNTHETIC_DEFAULTS.output})
+                               DIST: const:N | uniform:LO:HI | exp:MEAN | lognormal:MEDIAN:SIGMA,
+                               optionally followed by :MIN:MAX
+  --output-len N               every reply exactly N tokens (ignore EOS)
+  --max-output-len N           cap on reply lengths taken from the data (default 256)
+  --max-context-tokens N       end a conversation before it grows past N tokens (default 2048)
+
+Load
+  --rate R[,R,...]             new conversations per second (Poisson); several values sweep
+                               (default 0.1)
+  --think-time S               mean think time between turns, exponential (default 60)
+  --time-scale F               multiply think times by F, for short runs (default 0.05)
+  --max-active-conversations N (default 16)
+  --duration S                 seconds during which conversations arrive (default 60), or
+  --num-conversations N        this many conversations
+  --drain-timeout S            after the last arrival, abort what is unfinished (default 300)
+  --temperature T              (default 1; each turn has its own seed, the same in every system)
+  --seed N                     workload, arrivals and sampling seeds (default 0)
+
+Metrics and output
+  --slo-ttft S  --slo-tpot S   objectives for goodput (seconds)
+  --latency-target S           p90 normalized latency (s/token) at which systems are compared
+                               (default: 1.25 × the highest lowest-rate p90 of the systems)
+  --stop-latency S             do not push a system to higher rates once its p90 normalized
+                               latency passed S s/token (default 2)
+  --out DIR                    (default bench-results/multiturn-<time>)
+  --json                       also print the report as JSON on stdout
+`;
+
+export async function runBenchCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      compare: { type: 'boolean', default: false },
+      system: { type: 'string' },
+      url: { type: 'string' },
+      api: { type: 'string' },
+      model: { type: 'string' },
+      'model-config': { type: 'string' },
+      'kv-cache-memory': { type: 'string', default: '64M' },
+      'server-args': { type: 'string', multiple: true, default: [] },
+      'llama-sequences': { type: 'string' },
+      'llama-threads': { type: 'string' },
+      workload: { type: 'string', default: 'synthetic' },
+      'synthetic-turns': { type: 'string' },
+      'synthetic-input': { type: 'string' },
+      'synthetic-output': { type: 'string' },
+      'output-len': { type: 'string' },
+      'max-output-len': { type: 'string' },
+      'max-context-tokens': { type: 'string' },
+      rate: { type: 'string', default: '0.1' },
+      'think-time': { type: 'string' },
+      'time-scale': { type: 'string' },
+      'max-active-conversations': { type: 'string' },
+      duration: { type: 'string' },
+      'num-conversations': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      temperature: { type: 'string' },
+      seed: { type: 'string' },
+      'slo-ttft': { type: 'string' },
+      'slo-tpot': { type: 'string' },
+      'latency-target': { type: 'string' },
+      'stop-latency': { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  const systems = selectSystems(values.compare, positionals, values.system, values.url);
+  const extra = parseServerArgs(values['server-args']);
+  const workload = values.workload as WorkloadKind;
+  if (!WORKLOADS.includes(workload)) throw new CliError(`--workload must be one of ${WORKLOADS.join(', ')}, got '${values.workload}'`);
+  const api = (values.api ?? 'responses') as Api;
+  if (!APIS.includes(api)) throw new CliError(`--api must be one of ${APIS.join(', ')}, got '${values.api}'`);
+  const rates = values.rate.split(',').map((r) => numberFlag(r.trim(), 'rate', { min: Number.MIN_VALUE })!).sort((a, b) => a - b);
+  const int = (name: keyof typeof values, min = 1) => numberFlag(values[name] as string | undefined, name, { integer: true, min });
+  const num = (name: keyof typeof values, min = 0) => numberFlag(values[name] as string | undefined, name, { min });
+  const outputLen = int('output-len');
+  const maxContextTokens = int('max-context-tokens') ?? 2048;
+  const duration = num('duration');
+  const numConversations = int('num-conversations');
+  if (duration !== undefined && numConversations !== undefined) throw new CliError('give --duration or --num-conversations, not both');
+
+  const model = values.url ? (values.model ?? 'external') : (values.model ?? ensureBenchModel({ config: values['model-config'] ?? DEFAULT_CONFIG, log }));
+  if (systems.some((s) => s === 'llama.cpp')) installLlamaCpp(log);
+  const kvCacheMemory = values['kv-cache-memory'];
+  const kvTokens = values.url ? 0 : kvCapacityTokens(model, parseBytes(kvCacheMemory, 'kv-cache-memory'));
+  const config: BenchConfig = {
+    systems: systems.map((name) => systemSpec(name, [...(name === 'llama.cpp' ? [] : (extra.get('all') ?? [])), ...(extra.get(name) ?? [])])),
+    ...(values.url ? { url: { origin: values.url.replace(/\/v1\/?$/, '').replace(/\/$/, ''), api, label: `server (${api})` } } : {}),
+    model,
+    kvCacheMemory,
+    rates,
+    load: {
+      thinkTime: num('think-time') ?? 60,
+      timeScale: num('time-scale') ?? 0.05,
+      maxActive: int('max-active-conversations') ?? 16,
+      ...(numConversations !== undefined ? { numConversations } : { duration: duration ?? 60 }),
+      drainTimeout: num('drain-timeout') ?? 300,
+      seed: int('seed', 0) ?? 0,
+      maxContextTokens,
+    },
+    sampling: { temperature: num('temperature') ?? 1, ignoreEos: outputLen !== undefined },
+    workload: {
+      kind: workload,
+      seed: int('seed', 0) ?? 0,
+      ...(outputLen !== undefined ? { outputLen } : {}),
+      maxOutputTokens: int('max-output-len') ?? 256,
+      maxInputTokens: Math.floor(maxContextTokens / 2),
+      syntheticTurns: values['synthetic-turns'],
+      syntheticInput: values['synthetic-input'],
+      syntheticOutput: values['synthetic-output'],
+    },
+    slo: { ttft: num('slo-ttft'), tpot: num('slo-tpot') },
+    llama: {
+      sequences: int('llama-sequences') ?? Math.max(1, Math.floor(kvTokens / maxContextTokens)),
+      contextSize: maxContextTokens,
+      threads: int('llama-threads') ?? (await import('node:os')).availableParallelism(),
+    },
+    stopLatency: num('stop-latency') ?? 2,
+    latencyTarget: num('latency-target') ?? null,
+    outDir: values.out ?? path.join('bench-results', `multiturn-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+    log,
+  };
+  const report = await runBench(config, ['pensieve bench', ...argv].join(' '));
+  const { comparison, files } = writeReport(report, config.outDir);
+  log(`wrote ${files.join(', ')}`);
+  if (comparison) {
+    for (const r of comparison.ratios) log(`pensieve vs ${r.system} at p90 normalized latency ≤ ${comparison.latencyTarget} s/token: ${r.ratio.toFixed(2)}×${r.note ? ` (${r.note})` : ''}`);
+  }
+  if (values.json) process.stdout.write(JSON.stringify({ ...report, comparison }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) + '\n');
+}
+
+function selectSystems(compare: boolean, positionals: string[], system: string | undefined, url: string | undefined): SystemName[] {
+  if (url !== undefined) {
+    if (compare || system !== undefined) throw new CliError('--url benchmarks one running server: drop --compare and --system');
+    return [];
+  }
+  const names = compare ? (positionals[0]?.split(',').map((s) => s.trim()) ?? [...SYSTEMS]) : [system ?? 'pensieve'];
+  if (positionals.length > (compare ? 1 : 0)) throw new CliError(`unexpected argument '${positionals.at(-1)}'`);
+  for (const n of names) if (!SYSTEMS.includes(n as SystemName)) throw new CliError(`unknown system '${n}': use ${SYSTEMS.join(', ')}`);
+  return names as SystemName[];
+}
+
+/** How many tokens of KV `bytes` hold for this model in Pensieve (f32 K and V, 16-token blocks). */
+function kvCapacityTokens(model: string, bytes: number): number {
+  const config = openModelFiles(model).config;
+  return KvCache.blocksFor(config, bytes) * 16;
+}
