@@ -174,6 +174,11 @@ void run_tiles(const Kernel& kern, const MatmulArgs& a, int64_t m) {
   parallel_tasks(tasks, [&](int t) { run_items(items * t / tasks, items * (t + 1) / tasks); });
 }
 
+std::vector<float>& split_scratch() {
+  static thread_local std::vector<float> buf;
+  return buf;
+}
+
 bool overlaps(const void* a, size_t an, const void* b, size_t bn) {
   const char* pa = static_cast<const char*>(a);
   const char* pb = static_cast<const char*>(b);
@@ -189,7 +194,32 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   }
   const int64_t m = static_cast<int64_t>(md);
   Span<float> x = typed_array<float>(info[1], "x", static_cast<size_t>(m * w.cols));
-  Span<float> out = typed_array<float>(info[3], "out", static_cast<size_t>(m * w.rows));
+  // out: one [m][rows] array, or (matmulSplit) an array of [m][width_j] arrays taking the
+  // output columns in order. Split outputs are computed into scratch and copied: the copy is
+  // m·rows floats, noise beside the weight pass it saves.
+  std::vector<Span<float>> parts;
+  Span<float> out;
+  if (info[3].IsArray()) {
+    Napi::Array list = info[3].As<Napi::Array>();
+    int64_t total = 0;
+    for (uint32_t j = 0; j < list.Length(); ++j) {
+      Span<float> part = typed_array<float>(list.Get(j), "outs[j]");
+      if (m > 0 && part.size % static_cast<size_t>(m) != 0) {
+        throw Napi::RangeError::New(env, "outs[" + std::to_string(j) + "] has " + std::to_string(part.size) + " floats, not a multiple of m = " + std::to_string(m));
+      }
+      if (overlaps(part.data, part.size * 4, x.data, static_cast<size_t>(m * w.cols) * 4)) throw Napi::RangeError::New(env, "outs must not overlap x");
+      total += m > 0 ? static_cast<int64_t>(part.size) / m : 0;
+      parts.push_back(part);
+    }
+    if (m > 0 && total != w.rows) {
+      throw Napi::RangeError::New(env, "outs widths sum to " + std::to_string(total) + " columns, the matrix has " + std::to_string(w.rows) + " rows");
+    }
+    std::vector<float>& buf = split_scratch();
+    buf.resize(static_cast<size_t>(m * w.rows));
+    out = Span<float>{buf.data(), buf.size()};
+  } else {
+    out = typed_array<float>(info[3], "out", static_cast<size_t>(m * w.rows));
+  }
   const float* bias = nullptr;
   if (!info[4].IsNull() && !info[4].IsUndefined()) bias = typed_array<float>(info[4], "bias", static_cast<size_t>(w.rows)).data;
   const size_t out_bytes = static_cast<size_t>(m * w.rows) * 4;
@@ -206,6 +236,14 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   a.out = out.data;
   prepare_x(kern, w, x.data, m, a);
   run_tiles(kern, a, m);
+  if (!parts.empty()) {
+    int64_t col = 0;
+    for (const Span<float>& part : parts) {
+      const int64_t width = static_cast<int64_t>(part.size) / m;
+      for (int64_t i = 0; i < m; ++i) std::memcpy(part.data + i * width, out.data + i * w.rows + col, static_cast<size_t>(width) * 4);
+      col += width;
+    }
+  }
   return env.Undefined();
 }
 

@@ -58,6 +58,39 @@ inline void for_each_tile(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r
   }
 }
 
+// The next panel's lines, fetched while this panel's row tiles run: with several row tiles a
+// panel is read from memory by the first tile in a burst (one 64-byte line per 8 dot
+// instructions) and not at all by the rest, and the hardware prefetcher does not run far enough
+// ahead to smooth that. So tile `phase` of `period` fetches every period-th k-step of the next
+// panel, one panel ahead: together the tiles fetch all of it, evenly over the panel's compute.
+struct PanelPrefetch {
+  const uint8_t* next = nullptr;  // the following panel, or null at the last one
+  int phase = 0;
+  int period = 1;
+};
+
+// for_each_tile with a PanelPrefetch for each tile: Tile::run<MR>(a, p, r, pf).
+template <class Tile, int MR>
+inline void run_row_tail_pf(const MatmulArgs& a, int64_t p, int64_t r, int64_t n, const PanelPrefetch& pf) {
+  if constexpr (MR > 0) {
+    if (n == MR) Tile::template run<MR>(a, p, r, pf);
+    else run_row_tail_pf<Tile, MR - 1>(a, p, r, n, pf);
+  }
+}
+
+template <class Tile, int MaxMR>
+inline void for_each_tile_prefetch(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+  const int period = static_cast<int>((r1 - r0 + MaxMR - 1) / MaxMR);
+  for (int64_t p = p0; p < p1; ++p) {
+    // One row tile (decode) reads its panel at the pace of the dot instructions, which the
+    // hardware prefetcher keeps up with; a software stream on top of it only costs bandwidth.
+    PanelPrefetch pf{p + 1 < a.w->panels && period > 1 ? a.w->panel(p + 1) : nullptr, 0, period};
+    int64_t r = r0;
+    for (; r + MaxMR <= r1; r += MaxMR, ++pf.phase) Tile::template run<MaxMR>(a, p, r, pf);
+    if (r < r1) run_row_tail_pf<Tile, MaxMR - 1>(a, p, r, r1 - r, pf);
+  }
+}
+
 // The q8_0 activation quantizer: per 32-block d = max|x|/127 (f32), q = round
 // half away from zero of x·(1/d) computed in double (as the TS reference does,
 // so ties round the same way), and Σq for the kernels' unsigned-bias correction.

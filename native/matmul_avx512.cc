@@ -69,14 +69,18 @@ struct F32Tile {
 // meets the 16 rows' pairs of the same k in one vdpbf16ps.
 struct Bf16Tile {
   template <int MR>
-  PENSIEVE_AVX512_BF16 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
+  PENSIEVE_AVX512_BF16 static void run(const MatmulArgs& a, int64_t p, int64_t r, const PanelPrefetch& pf) {
     const uint16_t* w = reinterpret_cast<const uint16_t*>(a.w->panel(p));
     const uint16_t* x = static_cast<const uint16_t*>(a.x) + r * a.ldx;
     const int64_t K2 = a.w->k_steps, ldx = a.ldx;
     constexpr int kStep = 2 * kPanelRows;  // bf16 values per k-pair slice
     __m512 acc[MR];
     for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+    // One k-step of the panel is one 64-byte line (16 rows × a bf16 pair).
+    const char* next = reinterpret_cast<const char*>(pf.next);
+    int64_t next_pf = next ? pf.phase : K2;
     if constexpr (MR == 1) {
+      // GEMV (or a one-row tail tile, whose share of the prefetch is left to the hardware).
       __m512 acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
       int64_t kk = 0;
       for (; kk + 4 <= K2; kk += 4) {
@@ -91,6 +95,10 @@ struct Bf16Tile {
       acc[0] = _mm512_add_ps(_mm512_add_ps(acc[0], acc1), _mm512_add_ps(acc2, acc3));
     } else {
       for (int64_t kk = 0; kk < K2; ++kk) {
+        if (kk == next_pf) {
+          _mm_prefetch(next + kk * 64, _MM_HINT_T0);
+          next_pf += pf.period;
+        }
         const __m512bh wk = (__m512bh)_mm512_load_si512(w + kk * kStep);
         for (int i = 0; i < MR; ++i) {
           acc[i] = _mm512_dpbf16_ps(acc[i], wk, (__m512bh)_mm512_set1_epi32(load_i32(x + i * ldx + 2 * kk)));
@@ -105,7 +113,7 @@ struct Bf16Tile {
 // 128·Σq_x, then scaled by d_w·d_x into the f32 accumulator.
 struct Q8Tile {
   template <int MR>
-  PENSIEVE_AVX512_VNNI static void run(const MatmulArgs& a, int64_t p, int64_t r) {
+  PENSIEVE_AVX512_VNNI static void run(const MatmulArgs& a, int64_t p, int64_t r, const PanelPrefetch& pf) {
     const uint8_t* panel = a.w->panel(p);
     const int8_t* xq = static_cast<const int8_t*>(a.x) + r * a.ldx;
     const int64_t nb = a.w->k_steps, ldx = a.ldx;
@@ -113,7 +121,15 @@ struct Q8Tile {
     const int32_t* xsum = a.xsum + r * nb;
     __m512 acc[MR];
     for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+    const char* next = reinterpret_cast<const char*>(pf.next);
+    int64_t next_pf = next ? pf.phase : nb;
     for (int64_t b = 0; b < nb; ++b) {
+      if (b == next_pf) {
+        const char* nb_ = next + b * kQ8PanelBlockBytes;
+        for (size_t o = 0; o < kQ8PanelBlockBytes; o += 64) _mm_prefetch(nb_ + o, _MM_HINT_T0);
+        _mm_prefetch(nb_ + kQ8PanelBlockBytes - 1, _MM_HINT_T0);
+        next_pf += pf.period;
+      }
       const uint8_t* blk = panel + b * kQ8PanelBlockBytes;
       const uint8_t* q = blk + kQ8ScaleBytes;
       const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
@@ -152,11 +168,11 @@ void matmul_f32_avx512(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, 
 }
 
 void matmul_bf16_avx512(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
-  for_each_tile<Bf16Tile, kRowsAvx512>(a, p0, p1, r0, r1);
+  for_each_tile_prefetch<Bf16Tile, kRowsAvx512>(a, p0, p1, r0, r1);
 }
 
 void matmul_q8_avx512(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
-  for_each_tile<Q8Tile, kRowsAvx512>(a, p0, p1, r0, r1);
+  for_each_tile_prefetch<Q8Tile, kRowsAvx512>(a, p0, p1, r0, r1);
 }
 
 // The scalar quantizer's arithmetic, 8 doubles at a time: identical results.

@@ -16,7 +16,7 @@ interface Addon {
   probeReadBandwidth(bytes: number, passes: number): number;
   probeFlops(kind: 'bf16' | 'int8' | 'f32', iterations: number): number;
   packMatrix(data: Uint8Array, srcDtype: string, rows: number, cols: number, dstDtype: PackedDType): MatrixHandle;
-  matmul(w: MatrixHandle, x: Float32Array, m: number, out: Float32Array, bias: Float32Array | null): void;
+  matmul(w: MatrixHandle, x: Float32Array, m: number, out: Float32Array | readonly Float32Array[], bias: Float32Array | null): void;
   embedding(w: MatrixHandle, ids: Int32Array, out: Float32Array): void;
   rmsnorm(x: Float32Array, weight: Float32Array, eps: number, out: Float32Array): void;
   rope(x: Float32Array, positions: Int32Array, numHeads: number, headDim: number, invFreq: Float32Array, neox: boolean): void;
@@ -64,6 +64,9 @@ export const nativeKernels: Kernels = {
   },
   matmul(w, x, m, out, bias) {
     addon.matmul(handleOf(w), x, m, out, bias ?? null);
+  },
+  matmulSplit(w, x, m, outs, bias) {
+    addon.matmul(handleOf(w), x, m, outs, bias ?? null);
   },
   embedding(w, ids, out) {
     addon.embedding(handleOf(w), ids, out);

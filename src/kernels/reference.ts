@@ -90,6 +90,19 @@ export const referenceKernels: Kernels = {
     return new RefMatrix(rows, cols, dtype, values);
   },
 
+  matmulSplit(w: Matrix, x: Float32Array, m: number, outs: readonly Float32Array[], bias?: Float32Array): void {
+    const rows = w.rows;
+    const widths = splitWidths(outs, m, rows);
+    const all = new Float32Array(m * rows);
+    referenceKernels.matmul(w, x, m, all, bias);
+    let col = 0;
+    outs.forEach((out, j) => {
+      const width = widths[j]!;
+      for (let i = 0; i < m; i++) out.set(all.subarray(i * rows + col, i * rows + col + width), i * width);
+      col += width;
+    });
+  },
+
   matmul(w: Matrix, x: Float32Array, m: number, out: Float32Array, bias?: Float32Array): void {
     const mat = asRef(w);
     const { rows, cols } = mat;
@@ -209,3 +222,13 @@ export const referenceKernels: Kernels = {
     }
   },
 };
+
+/** Column widths of matmulSplit's outputs; they must be whole rows of m and sum to `rows`. */
+export function splitWidths(outs: readonly Float32Array[], m: number, rows: number): number[] {
+  const widths = outs.map((o) => (m === 0 ? 0 : o.length / m));
+  const sum = widths.reduce((a, b) => a + b, 0);
+  if (m > 0 && (widths.some((wd) => !Number.isInteger(wd)) || sum !== rows)) {
+    throw new RangeError(`matmulSplit: output widths [${widths}] (lengths / m = ${m}) must be integers summing to ${rows} rows`);
+  }
+  return widths;
+}

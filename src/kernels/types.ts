@@ -79,6 +79,14 @@ export interface Kernels {
    */
   matmul(w: Matrix, x: Float32Array, m: number, out: Float32Array, bias?: Float32Array): void;
 
+  /**
+   * matmul whose output columns are cut, in order, into several buffers: outs[j] is
+   * [m][outs[j].length / m] and receives the next outs[j].length / m columns of every row
+   * (widths must sum to rows). For a weight packed from matrices stacked by rows (q|k|v,
+   * gate|up), so one pass over the weight serves them all. Values equal matmul's.
+   */
+  matmulSplit(w: Matrix, x: Float32Array, m: number, outs: readonly Float32Array[], bias?: Float32Array): void;
+
   /** out[i] = row ids[i] of W, as f32: [ids.length][cols]. */
   embedding(w: Matrix, ids: Int32Array, out: Float32Array): void;
 

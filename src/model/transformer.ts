@@ -84,9 +84,7 @@ export class Transformer {
 
       // Attention block.
       k.rmsnorm(x, lw.attnNorm, c.rmsNormEps, xb);
-      k.matmul(lw.wq, xb, T, q, lw.bq ?? undefined);
-      k.matmul(lw.wk, xb, T, kk, lw.bk ?? undefined);
-      k.matmul(lw.wv, xb, T, vv, lw.bv ?? undefined);
+      k.matmulSplit(lw.wqkv, xb, T, [q, kk, vv], lw.bqkv ?? undefined);
       k.rope(q, batch.positions, c.numHeads, c.headDim, this.invFreq, c.ropeStyle);
       k.rope(kk, batch.positions, c.numKvHeads, c.headDim, this.invFreq, c.ropeStyle);
       k.writeKV(kk, vv, batch.slotMapping, cache.k, cache.v, c.numKvHeads, c.headDim, kv.blockSize);
@@ -96,8 +94,7 @@ export class Transformer {
 
       // SwiGLU feed-forward block.
       k.rmsnorm(x, lw.ffnNorm, c.rmsNormEps, xb);
-      k.matmul(lw.wGate, xb, T, gate);
-      k.matmul(lw.wUp, xb, T, up);
+      k.matmulSplit(lw.wGateUp, xb, T, [gate, up]);
       k.siluMul(gate, up, gate);
       k.matmul(lw.wDown, gate, T, xb);
       k.add(x, xb);

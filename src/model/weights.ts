@@ -9,16 +9,16 @@ import type { TensorStore } from './formats/tensor.js';
 
 export interface LayerWeights {
   attnNorm: Float32Array;
-  wq: Matrix;
-  wk: Matrix;
-  wv: Matrix;
+  /**
+   * q, k and v projections stacked by rows ([qDim + 2·kvDim][hidden]) and gate and up
+   * ([2·intermediate][hidden]): one pass over each stack per step instead of three and two,
+   * which is what decode (one weight stream per token) and small batches pay for.
+   */
+  wqkv: Matrix;
+  bqkv: Float32Array | null;
   wo: Matrix;
-  bq: Float32Array | null;
-  bk: Float32Array | null;
-  bv: Float32Array | null;
   ffnNorm: Float32Array;
-  wGate: Matrix;
-  wUp: Matrix;
+  wGateUp: Matrix;
   wDown: Matrix;
 }
 
@@ -64,6 +64,31 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
     tick();
     return m;
   };
+  // Matrices with the same cols stacked by rows into one packed weight (see LayerWeights).
+  const stacked = (names: string[]): Matrix => {
+    const parts = names.map((name) => {
+      const t = store.read(name);
+      if (t.shape.length !== 2) throw new ModelLoadError(store.path, `tensor ${name} has shape [${t.shape}], expected a matrix`);
+      tick();
+      return t;
+    });
+    const cols = parts[0]!.shape[1]!;
+    if (parts.some((t) => t.shape[1] !== cols)) {
+      throw new ModelLoadError(store.path, `tensors ${names.join(', ')} have different column counts: ${parts.map((t) => t.shape[1]).join(', ')}`);
+    }
+    const rows = parts.reduce((n, t) => n + t.shape[0]!, 0);
+    const dtype = parts[0]!.dtype;
+    // Mixed dtypes (unusual) stack as f32 values; the packed format still follows the first.
+    const same = parts.every((t) => t.dtype === dtype);
+    const bytes = parts.map((t) => (same ? t.data : new Uint8Array(toFloat32(t.dtype, t.data, t.shape[0]! * cols).buffer)));
+    const data = new Uint8Array(bytes.reduce((n, b) => n + b.byteLength, 0));
+    let at = 0;
+    for (const b of bytes) {
+      data.set(b, at);
+      at += b.byteLength;
+    }
+    return kernels.packMatrix({ dtype: same ? dtype : 'f32', rows, cols, data }, packedFormat(dtype, format, cols));
+  };
   const vector = (name: string): Float32Array => {
     const t = store.read(name);
     const count = t.shape.reduce((a, b) => a * b, 1);
@@ -76,22 +101,28 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
   const layers: LayerWeights[] = [];
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}`;
+    const qkv = ['q', 'k', 'v'].map((x) => `${p}.self_attn.${x}_proj`);
     layers.push({
       attnNorm: vector(`${p}.input_layernorm.weight`),
-      wq: matrix(`${p}.self_attn.q_proj.weight`),
-      wk: matrix(`${p}.self_attn.k_proj.weight`),
-      wv: matrix(`${p}.self_attn.v_proj.weight`),
+      wqkv: stacked(qkv.map((x) => `${x}.weight`)),
+      bqkv: config.attentionBias ? concat(qkv.map((x) => vector(`${x}.bias`))) : null,
       wo: matrix(`${p}.self_attn.o_proj.weight`),
-      bq: config.attentionBias ? vector(`${p}.self_attn.q_proj.bias`) : null,
-      bk: config.attentionBias ? vector(`${p}.self_attn.k_proj.bias`) : null,
-      bv: config.attentionBias ? vector(`${p}.self_attn.v_proj.bias`) : null,
       ffnNorm: vector(`${p}.post_attention_layernorm.weight`),
-      wGate: matrix(`${p}.mlp.gate_proj.weight`),
-      wUp: matrix(`${p}.mlp.up_proj.weight`),
+      wGateUp: stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]),
       wDown: matrix(`${p}.mlp.down_proj.weight`),
     });
   }
   const norm = vector('model.norm.weight');
   const lmHead = hasLmHead ? matrix('lm_head.weight') : embed;
   return { embed, layers, norm, lmHead };
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, v) => n + v.length, 0));
+  let at = 0;
+  for (const v of parts) {
+    out.set(v, at);
+    at += v.length;
+  }
+  return out;
 }

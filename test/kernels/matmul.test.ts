@@ -133,6 +133,45 @@ PACKINGS.forEach(([src, dst], index) => {
   });
 });
 
+describe('matmulSplit: a stacked weight into several outputs', () => {
+  for (const dst of ['f32', 'bf16', 'q8_0'] as const) {
+    for (const isa of ISAS) {
+      it(`${dst} on the ${isa} path: each output holds its columns of matmul's result, bit for bit`, (t) => {
+        if (!withIsa(isa)) return t.skip(`this CPU has no ${isa}`);
+        const rng = mulberry32(21);
+        // Widths off the 16-row panels (q|k|v of a small GQA model, and a panel-straddling cut).
+        const widths = [40, 8, 8, 21];
+        const rows = widths.reduce((a, b) => a + b, 0), cols = 64;
+        const raw32 = raw('f32', rows, cols, randomValues(rng, rows, cols));
+        const native = nativeKernels.packMatrix(raw32, dst);
+        const ref = referenceKernels.packMatrix(raw32, dst);
+        const bias = randomValues(rng, 1, rows);
+        for (const m of [1, 3, 17]) {
+          const x = randomValues(rng, m, cols);
+          const whole = new Float32Array(m * rows);
+          nativeKernels.matmul(native, x, m, whole, bias);
+          const outs = widths.map((wd) => new Float32Array(m * wd).fill(NaN));
+          nativeKernels.matmulSplit(native, x, m, outs, bias);
+          const refOuts = widths.map((wd) => new Float32Array(m * wd));
+          referenceKernels.matmulSplit(ref, x, m, refOuts, bias);
+          let col = 0;
+          widths.forEach((wd, j) => {
+            for (let i = 0; i < m; i++) {
+              const expect = whole.subarray(i * rows + col, i * rows + col + wd);
+              assert.deepEqual(outs[j]!.subarray(i * wd, (i + 1) * wd), expect, `${dst} m=${m} output ${j} row ${i}`);
+              for (let c = 0; c < wd; c++) {
+                const e = refOuts[j]![i * wd + c]!, a = outs[j]![i * wd + c]!;
+                assert.ok(Math.abs(a - e) <= 1e-4 * (1 + Math.abs(e)), `${dst} m=${m} output ${j} [${i}][${c}]: ${a} vs reference ${e}`);
+              }
+            }
+            col += wd;
+          });
+        }
+      });
+    }
+  }
+});
+
 describe('matmul: parallel split', () => {
   it('gives the same result on one thread and on all of them', () => {
     const rng = mulberry32(7);
@@ -198,8 +237,15 @@ describe('matmul: argument errors throw instead of crashing', () => {
 
   it('rejects wrong array types', () => {
     assert.throws(() => addon.matmul(w, new Float64Array(2 * cols) as unknown as Float32Array, 2, out, null), TypeError);
-    assert.throws(() => addon.matmul(w, x, 2, [] as unknown as Float32Array, null), TypeError);
+    assert.throws(() => addon.matmul(w, x, 2, {} as unknown as Float32Array, null), TypeError);
+    assert.throws(() => addon.matmul(w, x, 2, [new Float64Array(2 * rows)] as unknown as Float32Array[], null), TypeError);
     assert.throws(() => addon.matmul(w, x, 2, out, new Int32Array(rows) as unknown as Float32Array), TypeError);
+  });
+
+  it('rejects split outputs whose widths do not cover the rows', () => {
+    assert.throws(() => addon.matmul(w, x, 2, [], null), RangeError);
+    assert.throws(() => addon.matmul(w, x, 2, [new Float32Array(2 * rows - 2)], null), RangeError);
+    assert.throws(() => addon.matmul(w, x, 2, [new Float32Array(2 * rows - 1), new Float32Array(1)], null), RangeError);
   });
 
   it('rejects arrays too short for m, rows and cols', () => {
