@@ -2,6 +2,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CacheMode } from '../cache/kv-cache-manager.js';
+import type { EvictionPolicyName } from '../engine/engine.js';
 import type { EngineWorkerOptions } from '../engine/protocol.js';
 import { CliError } from './errors.js';
 import { numberFlag, weightFormatFlag } from './flags.js';
@@ -16,6 +17,11 @@ export const ENGINE_FLAG_SPEC = {
   'max-num-seqs': { type: 'string' },
   'max-num-batched-tokens': { type: 'string' },
   'cache-mode': { type: 'string' },
+  'kv-host-memory': { type: 'string' },
+  'kv-disk-dir': { type: 'string' },
+  'kv-disk-space': { type: 'string' },
+  eviction: { type: 'string' },
+  'swap-out-threshold': { type: 'string' },
   'data-dir': { type: 'string' },
 } as const;
 
@@ -30,12 +36,19 @@ export const ENGINE_FLAG_HELP = `  --model PATH                 GGUF file, Huggi
   --max-num-batched-tokens N   tokens per step (default 2048)
   --cache-mode MODE            pensieve (keep conversations' KV across turns, default) |
                                prefix (device prefix cache only) | stateless (no reuse)
+  --kv-host-memory BYTES       host tier below the KV cache, in RAM (pensieve mode; default 2G, 0 = off)
+  --kv-disk-dir DIR            disk tier directory; its chunks survive restarts (default DATA-DIR/kv)
+  --kv-disk-space BYTES        disk tier size (pensieve mode; default 8G, 0 = off)
+  --eviction POLICY            retention (V = recompute cost / idle time, default) | lru
+  --swap-out-threshold F       copy idle chunks down ahead of time while fewer than this
+                               fraction of KV blocks are free (default 0.25)
   --data-dir DIR               conversations, responses and token histories (default ~/.pensieve)
 `;
 
 export type EngineFlagValues = { [K in keyof typeof ENGINE_FLAG_SPEC]?: string };
 
 const CACHE_MODES: readonly CacheMode[] = ['pensieve', 'prefix', 'stateless'];
+const EVICTION_POLICIES: readonly EvictionPolicyName[] = ['retention', 'lru'];
 
 /** "512M", "2G", "1.5GiB", "1048576" → bytes. */
 export function parseBytes(value: string, name: string): number {
@@ -48,6 +61,9 @@ export function parseBytes(value: string, name: string): number {
 export function engineOptions(v: EngineFlagValues): EngineWorkerOptions & { dataDir: string } {
   const cacheMode = (v['cache-mode'] ?? 'pensieve') as CacheMode;
   if (!CACHE_MODES.includes(cacheMode)) throw new CliError(`--cache-mode must be one of ${CACHE_MODES.join(', ')}, got '${v['cache-mode']}'`);
+  const eviction = (v.eviction ?? 'retention') as EvictionPolicyName;
+  if (!EVICTION_POLICIES.includes(eviction)) throw new CliError(`--eviction must be one of ${EVICTION_POLICIES.join(', ')}, got '${v.eviction}'`);
+  const dataDir = v['data-dir'] ?? path.join(os.homedir(), '.pensieve');
   return {
     model: v.model,
     tokenizer: v.tokenizer,
@@ -58,6 +74,11 @@ export function engineOptions(v: EngineFlagValues): EngineWorkerOptions & { data
     maxNumSeqs: numberFlag(v['max-num-seqs'], 'max-num-seqs', { integer: true, min: 1 }) ?? 64,
     maxNumBatchedTokens: numberFlag(v['max-num-batched-tokens'], 'max-num-batched-tokens', { integer: true, min: 1 }) ?? 2048,
     cacheMode,
-    dataDir: v['data-dir'] ?? path.join(os.homedir(), '.pensieve'),
+    kvHostMemory: parseBytes(v['kv-host-memory'] ?? '2G', 'kv-host-memory'),
+    kvDiskDir: v['kv-disk-dir'] ?? path.join(dataDir, 'kv'),
+    kvDiskSpace: parseBytes(v['kv-disk-space'] ?? '8G', 'kv-disk-space'),
+    eviction,
+    swapOutThreshold: numberFlag(v['swap-out-threshold'], 'swap-out-threshold', { min: 0, max: 1 }) ?? 0.25,
+    dataDir,
   };
 }

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       warn: (message) => post({ type: 'warning', message }),
     });
     if (options.chatTemplate) model.chatTemplate = readChatTemplate(options.chatTemplate);
-    engine = new Engine(model, options);
+    engine = new Engine(model, { ...options, warn: (message) => post({ type: 'warning', message }) });
   } catch (err) {
     post({ type: 'fatal', message: (err as Error).message });
     return;
@@ -114,10 +114,15 @@ async function main(): Promise<void> {
       }
     }
     if (events.length > 0) post({ type: 'events', events });
-    if (engine.hasWork()) await yieldToLoop();
+    // Disk reads complete on this thread's event loop, between steps.
+    const io = engine.hasWork() ? engine.ioWait() : null;
+    if (io !== null && inbox.length === 0) await Promise.race([io, new Promise<void>((resolve) => (wake = resolve))]);
+    else if (engine.hasWork()) await yieldToLoop();
     else if (inbox.length === 0 && !shuttingDown) await new Promise<void>((resolve) => (wake = resolve));
     wake = null;
   }
+  // Disk tier writes in flight land before exit, so a restart finds them.
+  await engine.close();
   port.close();
 }
 

@@ -1,12 +1,26 @@
 // The engine: requests in, tokens out, one unified batch per step(). It owns
-// the KV cache (memory and bookkeeping), the scheduler and the model runner,
-// and knows nothing of HTTP; the worker thread (engine-worker.ts) drives it.
+// the KV cache (memory, lower tiers and bookkeeping), the scheduler and the model
+// runner, and knows nothing of HTTP; the worker thread (engine-worker.ts) drives it.
+//
+// A step, in order: chunks lost to disk errors are dropped from the bookkeeping; the
+// scheduler picks the batch (swapping returning conversations in, evicting idle chunks
+// down the tiers to make room); below the swap-out threshold idle chunks are copied down
+// ahead of time (not in a step that swaps in); the chunk transfers all that decided run
+// in order (host copies now, disk writes started); then the forward pass.
+import type { RestoreItem } from '../cache/chunk-tiers.js';
+import { LruPolicy, RetentionPolicy, type ChunkCostFn, type EvictionPolicy } from '../cache/eviction-policy.js';
 import { KvCacheManager, type CacheMode, type KvCacheStats } from '../cache/kv-cache-manager.js';
 import { KvCache } from '../model/kv-cache.js';
 import type { LoadedModel } from '../model/load.js';
+import { profileChunkCost, type CostPoint } from './cost-profile.js';
 import { ModelRunner, type SequenceStep } from './model-runner.js';
-import { Request, type FinishReason, type RequestInput, type RequestUsage } from './request.js';
-import { Scheduler } from './scheduler.js';
+import { Request, type FinishReason, type RequestInput, type RequestUsage, type TierTokens } from './request.js';
+import { Scheduler, type SwapInGate } from './scheduler.js';
+import { DiskTier } from './tiers/disk-tier.js';
+import { HostTier } from './tiers/host-tier.js';
+import { TierIo, type TierIoStats } from './tiers/tier-io.js';
+
+export type EvictionPolicyName = 'retention' | 'lru';
 
 export interface EngineOptions {
   /** Bytes of KV cache memory (the device tier). */
@@ -15,6 +29,26 @@ export interface EngineOptions {
   maxNumBatchedTokens: number;
   cacheMode: CacheMode;
   blockSize?: number;
+  /** Bytes of the host tier (pensieve mode); 0 or absent: disabled. */
+  kvHostMemory?: number;
+  /** Directory of the disk tier (pensieve mode); absent: disabled. */
+  kvDiskDir?: string;
+  /** Bytes of chunk files the disk tier may hold; 0 or absent: disabled. */
+  kvDiskSpace?: number;
+  /** Which chunks leave a tier first (default retention: V = Cost(l) / T). */
+  eviction?: EvictionPolicyName;
+  /** Copy idle chunks down ahead of time while fewer device blocks than this fraction are free (default 0.25). */
+  swapOutThreshold?: number;
+  /** Ahead-of-time copies per step at most (default 4). */
+  swapOutChunksPerStep?: number;
+  /** Scheduler budget tokens one swapped-in chunk costs (default 1). */
+  restoreChunkCost?: number;
+  /** Cost(l) in ms of one chunk at context l; absent: profiled on the model at start-up. */
+  chunkCost?: ChunkCostFn;
+  /** Milliseconds; the cache's clock (idle times, persisted last use). Default Date.now. */
+  clock?: () => number;
+  /** Disk tier problems (a corrupt file, a failed write) that the engine survives. */
+  warn?: (message: string) => void;
 }
 
 export type EngineEvent =
@@ -22,8 +56,24 @@ export type EngineEvent =
   | { type: 'finish'; requestId: string; reason: FinishReason; text: string; outputTokens: number[]; usage: RequestUsage; stopString: string | null }
   | { type: 'error'; requestId: string; message: string };
 
+/** Capacity and occupancy of one tier, in bytes and chunks. */
+export interface TierUsage {
+  capacityBytes: number;
+  usedBytes: number;
+  capacityChunks: number;
+  usedChunks: number;
+}
+
 export interface EngineStats {
   cache: KvCacheStats;
+  /** Where KV lives: occupancy per tier (device counts blocks × block bytes). */
+  tiers: { device: TierUsage; host: TierUsage; disk: TierUsage & { directory: string | null } };
+  /** Bytes moved between tiers, staging, disk errors. */
+  io: TierIoStats;
+  /** Prompt tokens reused, by the tier that held them (sum of each request's usage). */
+  servedTokens: TierTokens;
+  /** The eviction policy in force, and the Cost(l) points it was profiled with. */
+  eviction: { policy: EvictionPolicyName; costProfile: CostPoint[] };
   waiting: number;
   running: number;
   steps: number;
@@ -42,13 +92,20 @@ export class EngineRequestError extends Error {
   }
 }
 
+const CHUNK_SIZE = 32;
+/** Disk operations in flight beyond which no ahead-of-time copy is started. */
+const MAX_PENDING_IO = 32;
+
 export class Engine {
   readonly kv: KvCacheManager;
   private readonly memory: KvCache;
   private readonly runner: ModelRunner;
   private readonly scheduler: Scheduler;
+  private readonly io: TierIo;
+  private readonly costProfile: CostPoint[] = [];
   private readonly requests = new Map<string, Request>();
   private readonly counters = { steps: 0, promptTokensComputed: 0, decodeTokensComputed: 0, generatedTokens: 0 };
+  private readonly served: TierTokens = { device: 0, host: 0, disk: 0 };
 
   constructor(readonly model: LoadedModel, readonly options: EngineOptions) {
     const blockSize = options.blockSize ?? 16;
@@ -57,9 +114,38 @@ export class Engine {
       throw new RangeError(`--kv-cache-memory ${options.kvCacheMemory} bytes holds ${numBlocks} blocks; one block takes ${KvCache.bytesPerBlock(model.config, blockSize)} bytes`);
     }
     this.memory = new KvCache(model.config, numBlocks, blockSize);
-    this.kv = new KvCacheManager({ numBlocks, blockSize, mode: options.cacheMode, salt: model.id });
     this.runner = new ModelRunner(model.transformer, this.memory);
-    this.scheduler = new Scheduler(this.kv, options);
+    const pensieve = options.cacheMode === 'pensieve';
+    const blocksPerChunk = CHUNK_SIZE / blockSize;
+    const chunkBytes = this.memory.gatheredFloats(blocksPerChunk) * Float32Array.BYTES_PER_ELEMENT;
+    const hostChunks = pensieve ? Math.floor((options.kvHostMemory ?? 0) / chunkBytes) : 0;
+    const host = hostChunks > 0 ? new HostTier(this.memory, hostChunks, blocksPerChunk) : null;
+    let disk: ReturnType<typeof DiskTier.open> | null = null;
+    if (pensieve && options.kvDiskDir !== undefined && (options.kvDiskSpace ?? 0) > 0) {
+      const { config: c } = model;
+      const layout = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, blockSize, dtype: 'f32' as const };
+      const capacity = Math.floor(options.kvDiskSpace! / DiskTier.slotBytesFor(layout, blocksPerChunk));
+      if (capacity > 0) disk = DiskTier.open({ dir: options.kvDiskDir, capacity, modelId: model.id, layout, blocksPerChunk });
+    }
+    this.kv = new KvCacheManager({
+      numBlocks,
+      blockSize,
+      chunkSize: CHUNK_SIZE,
+      mode: options.cacheMode,
+      salt: model.id,
+      policy: pensieve ? this.evictionPolicy() : undefined,
+      tiers: { hostChunks, diskChunks: disk?.tier.options.capacity ?? 0 },
+      clock: options.clock,
+    });
+    this.io = new TierIo(this.memory, host, disk?.tier ?? null, options.clock, options.warn);
+    if (disk !== null) {
+      // Chunk files of a previous run wait for their conversations to return.
+      for (const p of this.kv.adoptPersisted(disk.scan.persisted)) {
+        if (this.kv.tiers.disk.ownerOf(p.slot) === null) void disk.tier.remove(p.slot);
+      }
+    }
+    const gate: SwapInGate = { ready: (items) => this.swapInReady(items) };
+    this.scheduler = new Scheduler(this.kv, options, gate);
   }
 
   get numBlocks(): number {
@@ -84,23 +170,51 @@ export class Engine {
     const request = new Request(input, this.model.tokenizer, this.model.stopIds);
     this.requests.set(input.id, request);
     this.scheduler.add(request);
+    // Prefetch: disk reads of the conversation's chunks start now, while others compute.
+    if (input.conversationId !== null) this.swapInReady(this.kv.prepareConversation(input.conversationId, input.promptTokens));
+    this.io.execute(this.kv.takeTransfers());
   }
 
   /** Stops a request (client gone); its finish event comes from this call. */
   abort(requestId: string): EngineEvent[] {
     const request = this.requests.get(requestId);
     if (!request) return [];
-    return [this.finish(request, 'abort')];
+    const event = this.finish(request, 'abort');
+    this.io.execute(this.kv.takeTransfers());
+    return [event];
   }
 
   hasWork(): boolean {
     return this.scheduler.hasWork();
   }
 
+  /**
+   * When the last step could schedule nothing because disk reads are in flight: a
+   * promise for the next one to land (the worker waits on it instead of spinning).
+   */
+  ioWait(): Promise<void> | null {
+    return this.scheduler.waitingOnIo > 0 && this.scheduler.running.length === 0 ? this.io.nextCompletion() : null;
+  }
+
+  /** Waits for every disk write and removal to land (call before exiting, so a restart finds them). */
+  async close(): Promise<void> {
+    this.io.execute(this.kv.takeTransfers());
+    await this.io.idle();
+  }
+
   /** Runs one forward pass over everything scheduled; returns what happened to each request. */
   step(): EngineEvent[] {
+    for (const { tier, slot } of this.io.takeLost()) this.kv.lostChunk(tier, slot);
     const scheduled = this.scheduler.schedule();
-    if (scheduled.length === 0) return this.failUnschedulable();
+    const transfers = this.kv.takeTransfers();
+    // Swap-out and swap-in contend for the same copy bandwidth: never both in one step.
+    // And a disk that cannot keep up gets no new ahead-of-time work (its bytes wait in RAM).
+    if (this.kv.mode === 'pensieve' && !transfers.some((t) => t.op === 'load') && this.io.pending < MAX_PENDING_IO) {
+      this.kv.swapOutAhead(this.options.swapOutThreshold ?? 0.25, this.options.swapOutChunksPerStep ?? 4);
+      transfers.push(...this.kv.takeTransfers());
+    }
+    this.io.execute(transfers);
+    if (scheduled.length === 0) return this.scheduler.waitingOnIo > 0 ? [] : this.failUnschedulable();
     this.counters.steps++;
     const seqs: SequenceStep[] = scheduled.map(({ request, slots, sample }) => ({
       tokens: slots.tokenIds,
@@ -121,12 +235,43 @@ export class Engine {
       this.counters.decodeTokensComputed += n - promptRows;
       if (sample) events.push(...this.sampleNext(request, logits[i]!));
     });
+    // Finishing requests gives back lower-tier copies their turn changed.
+    this.io.execute(this.kv.takeTransfers());
     return events;
   }
 
   stats(): EngineStats {
+    const cache = this.kv.stats();
+    const t = cache.tiers;
+    const blockBytes = KvCache.bytesPerBlock(this.model.config, this.memory.blockSize);
+    const chunkBytes = this.memory.gatheredFloats(CHUNK_SIZE / this.memory.blockSize) * Float32Array.BYTES_PER_ELEMENT;
+    const disk = this.io.disk;
     return {
-      cache: this.kv.stats(),
+      cache,
+      tiers: {
+        device: {
+          capacityBytes: cache.numBlocks * blockBytes,
+          usedBytes: cache.usedBlocks * blockBytes,
+          capacityChunks: Math.floor(cache.numBlocks / (CHUNK_SIZE / this.memory.blockSize)),
+          usedChunks: Math.ceil(cache.usedBlocks / (CHUNK_SIZE / this.memory.blockSize)),
+        },
+        host: {
+          capacityBytes: t.hostCapacityChunks * chunkBytes,
+          usedBytes: t.hostUsedChunks * chunkBytes,
+          capacityChunks: t.hostCapacityChunks,
+          usedChunks: t.hostUsedChunks,
+        },
+        disk: {
+          capacityBytes: disk === null ? 0 : t.diskCapacityChunks * disk.slotBytes,
+          usedBytes: disk?.bytesOnDisk ?? 0,
+          capacityChunks: t.diskCapacityChunks,
+          usedChunks: t.diskUsedChunks,
+          directory: disk?.dir ?? null,
+        },
+      },
+      io: this.io.stats(),
+      servedTokens: { ...this.served },
+      eviction: { policy: this.options.eviction ?? 'retention', costProfile: this.costProfile },
       waiting: this.scheduler.waiting.length,
       running: this.scheduler.running.length,
       ...this.counters,
@@ -153,8 +298,36 @@ export class Engine {
     return events;
   }
 
+  /** The eviction policy; profiles Cost(l) on the model unless it was given. */
+  private evictionPolicy(): EvictionPolicy {
+    if (this.options.eviction === 'lru') return new LruPolicy();
+    let cost = this.options.chunkCost;
+    if (cost === undefined) {
+      const profile = profileChunkCost(this.runner, { chunkSize: CHUNK_SIZE, maxContext: this.model.config.maxPositionEmbeddings - 1 });
+      this.costProfile.push(...profile.points);
+      cost = profile.cost;
+    }
+    return new RetentionPolicy(cost, CHUNK_SIZE);
+  }
+
+  /** Whether the items' bytes can be copied to device now; starts the disk reads they need. */
+  private swapInReady(items: readonly RestoreItem[]): boolean {
+    let ready = true;
+    for (const it of items) {
+      if (it.tier !== 'disk' || this.io.isLoaded(it.slot)) continue;
+      this.io.prefetch(it.slot, it.meta);
+      ready = false;
+    }
+    return ready;
+  }
+
   private finish(request: Request, reason: FinishReason): EngineEvent {
     if (this.scheduler.remove(request)) this.kv.finishRequest(request.id);
+    if (request.cachedByTier !== null) {
+      this.served.device += request.cachedByTier.device;
+      this.served.host += request.cachedByTier.host;
+      this.served.disk += request.cachedByTier.disk;
+    }
     this.requests.delete(request.id);
     request.status = 'finished';
     const tail = request.output.finish();

@@ -4,7 +4,7 @@ import type { CacheMode, KvCacheStats } from '../cache/kv-cache-manager.js';
 import type { ChatMessage } from '../model/chat-template.js';
 import type { WeightFormat } from '../model/weights.js';
 import type { ConversationHistory } from './chat-prompt.js';
-import type { EngineStats } from './engine.js';
+import type { EngineStats, EvictionPolicyName } from './engine.js';
 import type { FinishReason, RequestUsage } from './request.js';
 import type { SamplingParams } from './sampler.js';
 
@@ -20,6 +20,16 @@ export interface EngineWorkerOptions {
   maxNumSeqs: number;
   maxNumBatchedTokens: number;
   cacheMode: CacheMode;
+  /** Bytes of the host KV tier (pensieve mode); 0 or absent: disabled. */
+  kvHostMemory?: number;
+  /** Directory of the disk KV tier; absent: disabled. */
+  kvDiskDir?: string;
+  /** Bytes the disk KV tier may hold; 0 or absent: disabled. */
+  kvDiskSpace?: number;
+  /** Which chunks leave a tier first (default retention). */
+  eviction?: EvictionPolicyName;
+  /** Fraction of free device blocks below which idle chunks are copied down ahead of time (default 0.25). */
+  swapOutThreshold?: number;
 }
 
 /** What the HTTP side needs to know about the model. */

@@ -21,11 +21,23 @@ export interface RequestInput {
 
 export type FinishReason = 'stop' | 'length' | 'abort';
 
+/** Tokens per KV tier: where reused prompt tokens were found. */
+export interface TierTokens {
+  /** Used in place (the conversation's device chunks, or the prefix cache). */
+  device: number;
+  /** Swapped in from the host tier. */
+  host: number;
+  /** Swapped in from the disk tier. */
+  disk: number;
+}
+
 export interface RequestUsage {
   promptTokens: number;
   completionTokens: number;
-  /** Prompt tokens whose KV was reused from the cache. */
+  /** Prompt tokens whose KV was reused from the cache (every tier). */
   cachedTokens: number;
+  /** cachedTokens by the tier that held them when the request arrived. */
+  cachedByTier: TierTokens;
   /** Prompt tokens computed by the model (recomputed after preemption or eviction included). */
   computedPromptTokens: number;
   /** Of those, tokens whose KV had existed before (evicted, preempted, copied on write). */
@@ -49,6 +61,7 @@ export class Request {
   holdsPin = false;
   /** Set at first admission; a preempted request keeps its first figure. */
   cachedTokens: number | null = null;
+  cachedByTier: TierTokens | null = null;
   computedPromptTokens = 0;
   recomputedTokens = 0;
   firstTokenAt: number | null = null;
@@ -74,6 +87,7 @@ export class Request {
       promptTokens: this.promptTokens.length,
       completionTokens: this.outputTokens.length,
       cachedTokens: this.cachedTokens ?? 0,
+      cachedByTier: this.cachedByTier ?? { device: 0, host: 0, disk: 0 },
       computedPromptTokens: this.computedPromptTokens,
       recomputedTokens: this.recomputedTokens,
     };

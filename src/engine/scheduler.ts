@@ -4,13 +4,28 @@
 // (max_num_batched_tokens) and a sequence budget (max_num_seqs). When blocks run
 // out, the newest running request is preempted: the cache keeps what it can of
 // its state and the request is computed again later, never lost.
+//
+// Restore work counts in the budget: recomputed tokens are tokens like any other, and
+// each chunk swapped in from a lower tier costs `restoreChunkCost` tokens. A request
+// whose chunks are still being read from disk waits without holding up the queue.
+import type { RestoreItem } from '../cache/chunk-tiers.js';
 import type { KvCacheManager, ScheduledSlots } from '../cache/kv-cache-manager.js';
 import type { Request } from './request.js';
 
 export interface SchedulerConfig {
   maxNumSeqs: number;
   maxNumBatchedTokens: number;
+  /** Budget tokens one swapped-in chunk costs (default 1). */
+  restoreChunkCost?: number;
 }
+
+/** The side of the engine that moves chunk bytes: tells whether a swap-in can happen now. */
+export interface SwapInGate {
+  /** Starts reading what is not in memory yet; true when every item can be swapped in now. */
+  ready(items: readonly RestoreItem[]): boolean;
+}
+
+const ALWAYS_READY: SwapInGate = { ready: () => true };
 
 export interface ScheduledRequest {
   request: Request;
@@ -25,7 +40,14 @@ export class Scheduler {
   /** Conversations with a running request: their next request waits its turn. */
   private readonly busy = new Set<string>();
 
-  constructor(private readonly kv: KvCacheManager, private readonly config: SchedulerConfig) {}
+  /** Requests skipped in the last schedule() because their disk reads were in flight. */
+  waitingOnIo = 0;
+
+  constructor(
+    private readonly kv: KvCacheManager,
+    private readonly config: SchedulerConfig,
+    private readonly gate: SwapInGate = ALWAYS_READY,
+  ) {}
 
   add(request: Request): void {
     // A queued request's conversation stays resident until it is admitted.
@@ -72,11 +94,28 @@ export class Scheduler {
       budget -= n;
     }
 
-    while (budget > 0 && this.running.length < this.config.maxNumSeqs) {
-      const at = this.waiting.findIndex((r) => r.conversationId === null || !this.busy.has(r.conversationId));
-      if (at < 0) break;
+    this.waitingOnIo = 0;
+    const chunkCost = this.config.restoreChunkCost ?? 1;
+    for (let at = 0; at < this.waiting.length && budget > 0 && this.running.length < this.config.maxNumSeqs; ) {
       const request = this.waiting[at]!;
-      const match = this.kv.beginRequest(request.id, request.allTokens(), request.conversationId);
+      const conv = request.conversationId;
+      if (conv !== null && this.busy.has(conv)) {
+        at++;
+        continue;
+      }
+      const tokens = request.allTokens();
+      const items = conv === null ? [] : this.kv.prepareConversation(conv, tokens);
+      if (!this.gate.ready(items)) {
+        // Its disk reads are in flight: the next request goes ahead meanwhile.
+        this.waitingOnIo++;
+        at++;
+        continue;
+      }
+      const restoreCost = items.length * chunkCost;
+      if (restoreCost >= budget && out.length > 0) break; // next step, with a whole budget
+      if (conv !== null && !this.restore(request, conv, items)) break;
+      budget = Math.max(1, budget - restoreCost);
+      const match = this.kv.beginRequest(request.id, tokens, conv);
       this.unpin(request);
       const pending = this.kv.sequence(request.id)!.numPending;
       const n = Math.min(pending, budget);
@@ -89,13 +128,35 @@ export class Scheduler {
       this.running.push(request);
       request.status = 'running';
       if (request.conversationId !== null) this.busy.add(request.conversationId);
-      request.cachedTokens ??= match.numCachedTokens;
+      if (request.cachedTokens === null) {
+        request.cachedTokens = match.numCachedTokens;
+        const swapped = (tier: 'host' | 'disk') => items.filter((it) => it.tier === tier).reduce((n, it) => n + it.reusedTokens, 0);
+        const host = Math.min(swapped('host'), match.numCachedTokens);
+        const disk = Math.min(swapped('disk'), match.numCachedTokens - host);
+        request.cachedByTier = { device: match.numCachedTokens - host - disk, host, disk };
+      }
       request.recomputedTokens += match.numRecomputedTokens;
       const slots = this.kv.allocateSlots(request.id, n)!;
       out.push({ request, slots, sample: n === pending });
       budget -= n;
     }
     return out;
+  }
+
+  /**
+   * Swaps a conversation's lower-tier chunks in before its request begins. When they do
+   * not fit and nothing runs, queued conversations give up their pins, newest first.
+   */
+  private restore(request: Request, conv: string, items: readonly RestoreItem[]): boolean {
+    if (this.kv.restoreConversation(conv, items)) return true;
+    if (this.running.length > 0) return false;
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      const r = this.waiting[i]!;
+      if (r === request || !r.holdsPin) continue;
+      this.unpin(r);
+      if (this.kv.restoreConversation(conv, items)) return true;
+    }
+    return false;
   }
 
   /**

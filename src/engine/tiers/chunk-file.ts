@@ -1,0 +1,92 @@
+// The on-disk format of one KV chunk: a fixed-size header, then the chunk's blocks as
+// KvCache.gatherBlocks lays them out (f32, [layer][K, V][block][kvHead][token][dim]).
+//
+//   bytes 0..7    magic "PNSVKV\0\0"
+//   bytes 8..11   format version (u32 LE)
+//   bytes 12..15  length of the JSON that follows (u32 LE)
+//   bytes 16..    JSON ChunkHeader, zero-padded to HEADER_BYTES
+//   HEADER_BYTES  payload
+//
+// A file is used only when everything matches what the engine expects: magic, version,
+// model id, KV layout, conversation, chunk index, the hash of the tokens up to the
+// chunk's end, and the SHA-256 of the payload. Anything else is treated as absent and
+// the chunk is recomputed: a wrong KV must never be served.
+import type { ChunkMeta } from '../../cache/chunk-transfer.js';
+
+export const CHUNK_FILE_MAGIC = Buffer.from('PNSVKV\0\0', 'latin1');
+export const CHUNK_FILE_VERSION = 1;
+/** Header size; also keeps the payload page-aligned. */
+export const HEADER_BYTES = 4096;
+
+/** The shape of the KV a file holds: it must equal the running model's. */
+export interface KvLayout {
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+  blockSize: number;
+  dtype: 'f32';
+}
+
+export interface ChunkHeader extends ChunkMeta {
+  modelId: string;
+  layout: KvLayout;
+  /** Blocks in the payload (a short last chunk may have fewer than a chunk's). */
+  numBlocks: number;
+  payloadBytes: number;
+  /** SHA-256 of the payload, hex. */
+  checksum: string;
+  /** Clock time (ms) the conversation was last used, for eviction after a restart. */
+  lastAccess: number;
+}
+
+export function encodeHeader(h: ChunkHeader): Buffer {
+  const json = Buffer.from(JSON.stringify(h), 'utf8');
+  if (16 + json.length > HEADER_BYTES) throw new RangeError(`chunk header of ${json.length} bytes does not fit (conversation id too long?)`);
+  const out = Buffer.alloc(HEADER_BYTES);
+  CHUNK_FILE_MAGIC.copy(out, 0);
+  out.writeUInt32LE(CHUNK_FILE_VERSION, 8);
+  out.writeUInt32LE(json.length, 12);
+  json.copy(out, 16);
+  return out;
+}
+
+/** The header of a file's first HEADER_BYTES, or why it is not one of ours. */
+export function decodeHeader(buf: Buffer): ChunkHeader | string {
+  if (buf.length < 16 || !buf.subarray(0, 8).equals(CHUNK_FILE_MAGIC)) return 'not a chunk file';
+  const version = buf.readUInt32LE(8);
+  if (version !== CHUNK_FILE_VERSION) return `format version ${version}, expected ${CHUNK_FILE_VERSION}`;
+  const len = buf.readUInt32LE(12);
+  if (16 + len > Math.min(buf.length, HEADER_BYTES)) return 'truncated header';
+  try {
+    const h = JSON.parse(buf.subarray(16, 16 + len).toString('utf8')) as ChunkHeader;
+    if (typeof h.conversationId !== 'string' || !Number.isInteger(h.chunkIndex) || !Number.isInteger(h.numTokens) || typeof h.tokenHash !== 'string') {
+      return 'header lacks its chunk identity';
+    }
+    if (!Number.isInteger(h.numBlocks) || !Number.isInteger(h.payloadBytes) || typeof h.checksum !== 'string') return 'header lacks its payload description';
+    return h;
+  } catch {
+    return 'unreadable header';
+  }
+}
+
+export function sameLayout(a: KvLayout, b: KvLayout): boolean {
+  return a.numLayers === b.numLayers && a.numKvHeads === b.numKvHeads && a.headDim === b.headDim && a.blockSize === b.blockSize && a.dtype === b.dtype;
+}
+
+/** Why a header does not describe `expect` (null when it does). */
+export function headerMismatch(h: ChunkHeader, modelId: string, layout: KvLayout, expect?: ChunkMeta): string | null {
+  if (h.modelId !== modelId) return `model ${h.modelId}, expected ${modelId}`;
+  if (!sameLayout(h.layout, layout)) return 'another KV layout';
+  const floatsPerBlock = 2 * layout.numLayers * layout.numKvHeads * layout.blockSize * layout.headDim;
+  if (h.payloadBytes !== h.numBlocks * floatsPerBlock * 4) return 'payload size disagrees with its block count';
+  if (expect === undefined) return null;
+  if (h.conversationId !== expect.conversationId || h.chunkIndex !== expect.chunkIndex) return `chunk ${h.conversationId}:${h.chunkIndex}, expected ${expect.conversationId}:${expect.chunkIndex}`;
+  if (h.numTokens !== expect.numTokens || h.tokenHash !== expect.tokenHash) return 'other tokens';
+  return null;
+}
+
+/** SHA-256 of `data`, hex, computed off the event loop (WebCrypto runs on libuv's pool). */
+export async function checksum(data: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>);
+  return Buffer.from(digest).toString('hex');
+}

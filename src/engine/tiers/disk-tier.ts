@@ -1,0 +1,235 @@
+// The disk tier: one file per slot (`slot-<n>.kv`, see chunk-file.ts) under a directory
+// of its own per model. All I/O is asynchronous (fs.promises, on libuv's thread pool),
+// so the engine loop never waits on the disk; operations on one slot run in the order
+// they were issued (a write, then a read of it, then its removal), and different slots
+// proceed in parallel. Files are written whole to a temporary name and renamed, so a
+// crash leaves either the old file, the new one, or none; a file that is torn anyway
+// fails its checksum and is never used.
+//
+// At start-up, `open` reads every file's header: chunks of this model and layout are
+// offered for re-attachment (the cache matches them to a returning conversation's tokens);
+// the rest, and anything past the tier's capacity, are deleted.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as nodePath from 'node:path';
+import type { ChunkMeta } from '../../cache/chunk-transfer.js';
+import type { PersistedChunk } from '../../cache/chunk-tiers.js';
+import { HEADER_BYTES, checksum, decodeHeader, encodeHeader, headerMismatch, type ChunkHeader, type KvLayout } from './chunk-file.js';
+
+const SLOT_FILE = /^slot-(\d+)\.kv$/;
+
+export interface DiskTierOptions {
+  /** The tier's root; the model's files go in a subdirectory named after the model id. */
+  dir: string;
+  capacity: number;
+  modelId: string;
+  layout: KvLayout;
+  blocksPerChunk: number;
+}
+
+/** What `open` found on disk. */
+export interface DiskScan {
+  persisted: PersistedChunk[];
+  /** Files deleted: not ours, another model's layout, past capacity, unreadable. */
+  discarded: number;
+}
+
+export class DiskTier {
+  readonly dir: string;
+  /** Bytes of one slot's file at most (header + a full chunk). */
+  readonly slotBytes: number;
+  private readonly chains = new Map<number, Promise<void>>();
+  private readonly sizes = new Map<number, number>();
+  private bytes = 0;
+
+  private constructor(readonly options: DiskTierOptions) {
+    this.dir = nodePath.join(options.dir, modelDirName(options.modelId));
+    this.slotBytes = HEADER_BYTES + payloadBytes(options.layout, options.blocksPerChunk);
+  }
+
+  /** Bytes one slot's file takes at most: what the tier's byte budget is divided by. */
+  static slotBytesFor(layout: KvLayout, blocksPerChunk: number): number {
+    return HEADER_BYTES + payloadBytes(layout, blocksPerChunk);
+  }
+
+  /** Opens (creating) the model's directory and scans the chunk files a previous run left. */
+  static open(options: DiskTierOptions): { tier: DiskTier; scan: DiskScan } {
+    const tier = new DiskTier(options);
+    fs.mkdirSync(tier.dir, { recursive: true });
+    return { tier, scan: tier.scan() };
+  }
+
+  /** Bytes of the chunk files currently on disk (at most capacity × slotBytes). */
+  get bytesOnDisk(): number {
+    return this.bytes;
+  }
+
+  pathOf(slot: number): string {
+    return nodePath.join(this.dir, `slot-${slot}.kv`);
+  }
+
+  /** Writes a chunk's payload to its slot's file. Rejects on an I/O error. */
+  write(slot: number, meta: ChunkMeta, data: Float32Array, numBlocks: number, lastAccess: number): Promise<void> {
+    const payload = new Uint8Array(data.buffer, data.byteOffset, numBlocks * (payloadBytes(this.options.layout, 1)));
+    return this.enqueue(slot, async () => {
+      const header: ChunkHeader = {
+        ...meta,
+        modelId: this.options.modelId,
+        layout: this.options.layout,
+        numBlocks,
+        payloadBytes: payload.byteLength,
+        checksum: await checksum(payload),
+        lastAccess,
+      };
+      const file = this.pathOf(slot);
+      const tmp = `${file}.tmp`;
+      const handle = await fsp.open(tmp, 'w');
+      try {
+        await handle.writev([encodeHeader(header), payload]);
+      } finally {
+        await handle.close();
+      }
+      await fsp.rename(tmp, file);
+      this.setSize(slot, HEADER_BYTES + payload.byteLength);
+    });
+  }
+
+  /**
+   * Reads a slot's chunk, checking it is `expect` and intact. Resolves to the payload
+   * (gathered floats), or to the reason it cannot be used.
+   */
+  read(slot: number, expect: ChunkMeta): Promise<Float32Array | string> {
+    return this.enqueueValue(slot, async () => {
+      let buf: Buffer;
+      try {
+        buf = await fsp.readFile(this.pathOf(slot));
+      } catch (err) {
+        return `unreadable: ${(err as Error).message}`;
+      }
+      return this.verify(buf, expect);
+    });
+  }
+
+  /** The same check, synchronously (a fallback when a read was not started in time). */
+  readSync(slot: number, expect: ChunkMeta): Float32Array | string {
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(this.pathOf(slot));
+    } catch (err) {
+      return `unreadable: ${(err as Error).message}`;
+    }
+    const h = this.checkHeader(buf, expect);
+    if (typeof h === 'string') return h;
+    const payload = buf.subarray(HEADER_BYTES, HEADER_BYTES + h.payloadBytes);
+    if (createHash('sha256').update(payload).digest('hex') !== h.checksum) return 'checksum mismatch';
+    return toFloats(payload);
+  }
+
+  /** Deletes a slot's file (if any). */
+  remove(slot: number): Promise<void> {
+    return this.enqueue(slot, async () => {
+      await fsp.rm(this.pathOf(slot), { force: true });
+      this.setSize(slot, 0);
+    });
+  }
+
+  /** Resolves once every operation issued so far has finished. */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+  }
+
+  private async verify(buf: Buffer, expect: ChunkMeta): Promise<Float32Array | string> {
+    const h = this.checkHeader(buf, expect);
+    if (typeof h === 'string') return h;
+    const payload = buf.subarray(HEADER_BYTES, HEADER_BYTES + h.payloadBytes);
+    if ((await checksum(payload)) !== h.checksum) return 'checksum mismatch';
+    return toFloats(payload);
+  }
+
+  private checkHeader(buf: Buffer, expect: ChunkMeta): ChunkHeader | string {
+    const h = decodeHeader(buf.subarray(0, HEADER_BYTES));
+    if (typeof h === 'string') return h;
+    const why = headerMismatch(h, this.options.modelId, this.options.layout, expect);
+    if (why !== null) return why;
+    if (buf.length !== HEADER_BYTES + h.payloadBytes) return `truncated: ${buf.length} bytes, ${HEADER_BYTES + h.payloadBytes} expected`;
+    return h;
+  }
+
+  private scan(): DiskScan {
+    const persisted: PersistedChunk[] = [];
+    let discarded = 0;
+    for (const name of fs.readdirSync(this.dir)) {
+      const file = nodePath.join(this.dir, name);
+      const m = SLOT_FILE.exec(name);
+      const slot = m === null ? -1 : Number(m[1]);
+      const h = slot >= 0 && slot < this.options.capacity ? readHeader(file) : 'not a slot file of this capacity';
+      const why = typeof h === 'string' ? h : headerMismatch(h, this.options.modelId, this.options.layout);
+      if (typeof h === 'string' || why !== null) {
+        fs.rmSync(file, { force: true, recursive: true });
+        discarded++;
+        continue;
+      }
+      this.setSize(slot, fs.statSync(file).size);
+      persisted.push({ conversationId: h.conversationId, chunkIndex: h.chunkIndex, slot, numTokens: h.numTokens, tokenHash: h.tokenHash, lastAccess: h.lastAccess });
+    }
+    return { persisted, discarded };
+  }
+
+  private setSize(slot: number, size: number): void {
+    this.bytes += size - (this.sizes.get(slot) ?? 0);
+    if (size === 0) this.sizes.delete(slot);
+    else this.sizes.set(slot, size);
+  }
+
+  private enqueue(slot: number, op: () => Promise<void>): Promise<void> {
+    return this.enqueueValue(slot, op);
+  }
+
+  private enqueueValue<T>(slot: number, op: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(slot) ?? Promise.resolve();
+    const result = prev.then(op, op);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(slot, settled);
+    void settled.then(() => {
+      if (this.chains.get(slot) === settled) this.chains.delete(slot);
+    });
+    return result;
+  }
+}
+
+/** Bytes of the payload of `numBlocks` blocks. */
+function payloadBytes(layout: KvLayout, numBlocks: number): number {
+  return 2 * layout.numLayers * numBlocks * layout.numKvHeads * layout.blockSize * layout.headDim * 4;
+}
+
+function readHeader(file: string): ChunkHeader | string {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(HEADER_BYTES);
+      const n = fs.readSync(fd, buf, 0, HEADER_BYTES, 0);
+      return decodeHeader(buf.subarray(0, n));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    return `unreadable: ${(err as Error).message}`;
+  }
+}
+
+function toFloats(payload: Buffer): Float32Array {
+  // A copy: the file buffer's offset is not float-aligned in general, and it is short-lived.
+  const out = new Float32Array(payload.length / 4);
+  new Uint8Array(out.buffer).set(payload);
+  return out;
+}
+
+/** A directory name for a model id: readable, and unique through a short hash. */
+function modelDirName(modelId: string): string {
+  const readable = modelId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-48);
+  return `${readable}-${createHash('sha256').update(modelId).digest('hex').slice(0, 12)}`;
+}

@@ -1,0 +1,52 @@
+// The host tier: a pool of chunk-sized buffers in RAM, separate from the device pool that
+// attention reads, so it behaves as a GPU server's host memory does (on a GPU build these
+// buffers are the ones to pin for fast PCIe copies). Which slot holds what is decided in
+// src/cache/; this only stores bytes. Buffers are allocated on first use and reused, so
+// the tier costs memory only up to what it has held, never past its capacity.
+import type { KvCache } from '../../model/kv-cache.js';
+
+export class HostTier {
+  private readonly buffers: (Float32Array | undefined)[];
+  /** Blocks each slot holds (the last chunk of a history may have fewer). */
+  private readonly numBlocks: Int32Array;
+  readonly chunkFloats: number;
+
+  constructor(readonly kv: KvCache, readonly capacity: number, readonly blocksPerChunk: number) {
+    this.buffers = new Array<Float32Array | undefined>(capacity);
+    this.numBlocks = new Int32Array(capacity);
+    this.chunkFloats = kv.gatheredFloats(blocksPerChunk);
+  }
+
+  /** Bytes one slot takes. */
+  get slotBytes(): number {
+    return this.chunkFloats * Float32Array.BYTES_PER_ELEMENT;
+  }
+
+  /** Bytes of RAM the tier has allocated so far (at most capacity × slotBytes). */
+  get allocatedBytes(): number {
+    return this.buffers.reduce((n, b) => n + (b === undefined ? 0 : b.byteLength), 0);
+  }
+
+  /** Device blocks → slot. */
+  save(slot: number, blocks: readonly number[]): void {
+    this.kv.gatherBlocks(blocks, this.buffer(slot));
+    this.numBlocks[slot] = blocks.length;
+  }
+
+  /** Slot → device blocks; the slot keeps its copy. */
+  load(slot: number, blocks: readonly number[]): void {
+    if (blocks.length > this.numBlocks[slot]!) throw new Error(`host slot ${slot} holds ${this.numBlocks[slot]} blocks, ${blocks.length} asked`);
+    this.kv.scatterBlocks(blocks, this.buffer(slot));
+  }
+
+  /** A copy of the slot's content (for a move to disk); the slot is free after. */
+  take(slot: number): { data: Float32Array; numBlocks: number } {
+    const n = this.numBlocks[slot]!;
+    return { data: this.buffer(slot).slice(0, this.kv.gatheredFloats(n)), numBlocks: n };
+  }
+
+  private buffer(slot: number): Float32Array {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.capacity) throw new RangeError(`no host slot ${slot} among ${this.capacity}`);
+    return (this.buffers[slot] ??= new Float32Array(this.chunkFloats));
+  }
+}
