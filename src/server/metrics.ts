@@ -14,15 +14,24 @@ const ITL_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3
 const E2E_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 60, 120, 300];
 
 /** A counter that mirrors a cumulative engine figure: it grows by what the figure grew since the last scrape. */
-class MirroredCounter {
-  private last = 0;
-  constructor(readonly counter: Counter) {}
+class MirroredCounter<L extends string = string> {
+  private readonly last = new Map<string, number>();
+  constructor(readonly counter: Counter<L>) {}
 
-  update(value: number): void {
-    if (value > this.last) this.counter.inc(value - this.last);
-    this.last = value;
+  update(value: number, labels?: Record<L, string>): void {
+    const key = labels ? JSON.stringify(labels) : '';
+    const last = this.last.get(key);
+    // The first update creates the series even at 0, so every label shows on the first scrape.
+    const grow = Math.max(0, value - (last ?? 0));
+    if (grow > 0 || last === undefined) {
+      if (labels) this.counter.inc(labels, grow);
+      else this.counter.inc(grow);
+    }
+    this.last.set(key, value);
   }
 }
+
+const TIERS = ['device', 'host', 'disk'] as const;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -40,6 +49,11 @@ export class Metrics {
   private readonly ttft: Histogram;
   private readonly itl: Histogram;
   private readonly e2e: Histogram;
+  private readonly servedTokens: MirroredCounter<'tier'>;
+  private readonly swappedBytes: MirroredCounter<'direction' | 'tier'>;
+  private readonly diskErrors: MirroredCounter;
+  private readonly tierUsed: Gauge<'tier'>;
+  private readonly tierCapacity: Gauge<'tier'>;
 
   constructor() {
     const registers = [this.registry];
@@ -64,6 +78,16 @@ export class Metrics {
     this.ttft = new Histogram({ name: 'pensieve_time_to_first_token_seconds', help: 'Time to first token.', buckets: TTFT_BUCKETS, registers });
     this.itl = new Histogram({ name: 'pensieve_inter_token_latency_seconds', help: 'Time between tokens.', buckets: ITL_BUCKETS, registers });
     this.e2e = new Histogram({ name: 'pensieve_e2e_request_latency_seconds', help: 'Request latency, submission to finish.', buckets: E2E_BUCKETS, registers });
+    this.servedTokens = new MirroredCounter(new Counter({
+      name: 'pensieve_cache_served_tokens_total', help: 'Prompt tokens reused from the KV cache, by the tier that held them.', labelNames: ['tier'], registers,
+    }));
+    this.swappedBytes = new MirroredCounter(new Counter({
+      name: 'pensieve_kv_swapped_bytes_total', help: 'KV bytes copied between the device and a lower tier (out: swap-out, in: swap-in).',
+      labelNames: ['direction', 'tier'], registers,
+    }));
+    this.diskErrors = new MirroredCounter(counter('pensieve_kv_disk_errors_total', 'Disk tier reads or writes that failed, or chunk files that failed their checks.'));
+    this.tierUsed = new Gauge({ name: 'pensieve_kv_tier_used_bytes', help: 'KV bytes held per tier.', labelNames: ['tier'], registers });
+    this.tierCapacity = new Gauge({ name: 'pensieve_kv_tier_capacity_bytes', help: 'KV capacity per tier (0: disabled).', labelNames: ['tier'], registers });
   }
 
   observeFirstToken(seconds: number): void {
@@ -90,6 +114,16 @@ export class Metrics {
     this.prefixHits.update(stats.cache.prefixCacheHits);
     this.recomputed.update(stats.cache.recomputedTokens);
     this.preemptions.update(stats.cache.preemptions);
+    for (const tier of TIERS) {
+      this.servedTokens.update(stats.servedTokens[tier], { tier });
+      this.tierUsed.set({ tier }, stats.tiers[tier].usedBytes);
+      this.tierCapacity.set({ tier }, stats.tiers[tier].capacityBytes);
+    }
+    for (const tier of ['host', 'disk'] as const) {
+      this.swappedBytes.update(stats.io.swapOutBytes[tier], { direction: 'out', tier });
+      this.swappedBytes.update(stats.io.swapInBytes[tier], { direction: 'in', tier });
+    }
+    this.diskErrors.update(stats.io.diskErrors);
   }
 }
 

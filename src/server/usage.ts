@@ -12,6 +12,8 @@ export interface PensieveUsage {
   computed_prompt_tokens: number;
   /** Of those, tokens whose KV had existed before (evicted, preempted). */
   recomputed_tokens: number;
+  /** cached_tokens by the tier that held them when the request arrived. */
+  cached_tokens_by_tier: { device: number; host: number; disk: number };
 }
 
 export interface CompletionUsage {
@@ -25,7 +27,12 @@ export interface CompletionUsage {
 export type ResponsesUsage = ResponseUsage & { pensieve: PensieveUsage };
 
 export function pensieveUsage(u: RequestUsage): PensieveUsage {
-  return { cached_tokens: u.cachedTokens, computed_prompt_tokens: u.computedPromptTokens, recomputed_tokens: u.recomputedTokens };
+  return {
+    cached_tokens: u.cachedTokens,
+    computed_prompt_tokens: u.computedPromptTokens,
+    recomputed_tokens: u.recomputedTokens,
+    cached_tokens_by_tier: { ...u.cachedByTier },
+  };
 }
 
 export function completionUsage(u: RequestUsage): CompletionUsage {

@@ -44,6 +44,11 @@ test('/metrics exposes the engine and latency metrics after a request', async ()
     'pensieve_preemptions_total',
     'pensieve_time_to_first_token_seconds_bucket',
     'pensieve_inter_token_latency_seconds_bucket',
+    'pensieve_cache_served_tokens_total',
+    'pensieve_kv_swapped_bytes_total',
+    'pensieve_kv_tier_used_bytes',
+    'pensieve_kv_tier_capacity_bytes',
+    'pensieve_kv_disk_errors_total',
   ]) {
     assert.match(body, new RegExp(`^${name}`, 'm'), name);
   }
@@ -51,6 +56,7 @@ test('/metrics exposes the engine and latency metrics after a request', async ()
   assert.match(body, /^pensieve_request_success_total\{finished_reason="length"\} 1$/m);
   assert.match(body, /^pensieve_time_to_first_token_seconds_count 1$/m);
   assert.match(body, /^pensieve_inter_token_latency_seconds_count 4$/m);
+  assert.match(body, /^pensieve_kv_tier_capacity_bytes\{tier="device"\} [1-9]\d*$/m);
 });
 
 test('each request leaves one log line with its status, tokens and duration', async () => {
