@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI, REPO_ROOT, SHARED } from './paths.js';
 
-export const DEFAULT_CONFIG = path.join(SHARED, 'models', 'configs', 'Qwen2.5-0.5B-Instruct.json');
+// SmolLM2-135M: a real shape small enough that a whole rate sweep of four systems takes
+// minutes on two cores (Qwen2.5-0.5B via --model-config is 4× the work per token).
+export const DEFAULT_CONFIG = path.join(SHARED, 'models', 'configs', 'SmolLM2-135M.json');
 
 export function ensureBenchModel(opts: { config?: string; dtype?: 'bf16' | 'q8_0' | 'f32'; log?: (line: string) => void } = {}): string {
   const config = opts.config ?? DEFAULT_CONFIG;

@@ -25,24 +25,49 @@ export interface Comparison {
   ratios: { system: string; ratio: number; note: string }[];
 }
 
-function curveOf(results: readonly RunResult[], system: string): RunResult[] {
-  return results.filter((r) => r.system === system).sort((a, b) => a.rate - b.rate);
+/** One point of a system's throughput-vs-latency curve: the medians of its runs at one rate. */
+export interface CurvePoint {
+  rate: number;
+  runs: number;
+  /** Requests per second. */
+  throughput: number;
+  /** p90 normalized latency, s/token. */
+  p90: number;
 }
 
-export function sustainedThroughput(points: readonly RunResult[], target: number): Omit<SustainedThroughput, 'system'> {
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length % 2 === 1) return sorted[mid]!;
+  const [a, b] = [sorted[mid - 1]!, sorted[mid]!];
+  return a === b ? a : (a + b) / 2;
+}
+
+export function curveOf(results: readonly RunResult[], system: string): CurvePoint[] {
+  const mine = results.filter((r) => r.system === system);
+  return [...new Set(mine.map((r) => r.rate))].sort((a, b) => a - b).map((rate) => {
+    const runs = mine.filter((r) => r.rate === rate);
+    return {
+      rate,
+      runs: runs.length,
+      throughput: median(runs.map((r) => r.summary.requestThroughput)),
+      p90: median(runs.map((r) => r.summary.normLatencyS.p90)),
+    };
+  });
+}
+
+export function sustainedThroughput(points: readonly CurvePoint[], target: number): Omit<SustainedThroughput, 'system'> {
   let best = 0;
   let status: SustainedThroughput['status'] = 'never-met';
   for (let i = 0; i < points.length; i++) {
-    const { requestThroughput: x, normLatencyS } = points[i]!.summary;
-    const y = normLatencyS.p90;
+    const { throughput: x, p90: y } = points[i]!;
     if (y <= target) {
       best = Math.max(best, x);
       status = 'not-reached';
       continue;
     }
     if (i > 0 && status !== 'never-met') {
-      const prev = points[i - 1]!.summary;
-      const [x0, y0] = [prev.requestThroughput, prev.normLatencyS.p90];
+      const { throughput: x0, p90: y0 } = points[i - 1]!;
       const xAt = Number.isFinite(y) ? x0 + ((x - x0) * (target - y0)) / (y - y0) : x0;
       best = Math.max(best, xAt);
       status = 'crossed';
@@ -59,7 +84,7 @@ export function sustainedThroughput(points: readonly RunResult[], target: number
 export function compare(results: readonly RunResult[], given: number | null): Comparison | null {
   const systems = [...new Set(results.map((r) => r.system))];
   if (systems.length === 0) return null;
-  const lowest = systems.map((s) => curveOf(results, s)[0]!.summary.normLatencyS.p90).filter(Number.isFinite);
+  const lowest = systems.map((s) => curveOf(results, s)[0]!.p90).filter(Number.isFinite);
   const target = given ?? (lowest.length > 0 ? Number((1.25 * Math.max(...lowest)).toPrecision(3)) : NaN);
   const sustained = systems.map((s) => ({ system: s, ...sustainedThroughput(curveOf(results, s), target) }));
   const pensieve = sustained.find((s) => s.system === 'pensieve');
@@ -94,10 +119,13 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
   lines.push('');
   lines.push('| system | rate (conv/s) | turns | req/s | out tok/s | TTFT p50 / p90 / p99 (s) | TPOT p50 / p90 (ms) | ITL p90 (ms) | E2E p50 / p90 (s) | norm. latency mean / p50 / p90 / p99 (s/token) | goodput (req/s) | unfinished | load avg |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of report.results) {
+  const order = [...new Set(report.results.map((r) => r.system))];
+  const rows = [...report.results].sort((a, b) => order.indexOf(a.system) - order.indexOf(b.system) || a.rate - b.rate || a.repeat - b.repeat);
+  const rateCell = (r: RunResult) => `${r.rate}${report.config.repeats > 1 ? ` #${r.repeat + 1}` : ''}`;
+  for (const r of rows) {
     const s = r.summary;
     lines.push(
-      `| ${r.system} | ${r.rate} | ${s.requests.completed} | ${f(s.requestThroughput, 3)} | ${f(s.outputTokenThroughput, 1)} | ` +
+      `| ${r.system} | ${rateCell(r)} | ${s.requests.completed} | ${f(s.requestThroughput, 3)} | ${f(s.outputTokenThroughput, 1)} | ` +
       `${f(s.ttftS.p50)} / ${f(s.ttftS.p90)} / ${f(s.ttftS.p99)} | ${ms(s.tpotS.p50)} / ${ms(s.tpotS.p90)} | ${ms(s.itlS.p90)} | ` +
       `${f(s.e2eS.p50)} / ${f(s.e2eS.p90)} | ${f(s.normLatencyS.mean, 3)} / ${f(s.normLatencyS.p50, 3)} / ${f(s.normLatencyS.p90, 3)} / ${f(s.normLatencyS.p99, 3)} | ` +
       `${f(s.goodput.requestsPerS, 3)} | ${s.requests.failed + s.requests.aborted} | ${r.loadAverage.join('→')} |`,
@@ -107,11 +135,11 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
   lines.push('Where prompt tokens came from (client-side usage; server counters from `/metrics` in the last columns):', '');
   lines.push('| system | rate | prompt tokens | reused (hit rate) | computed new | recomputed | output tokens | short replies | server: cached / recomputed / preemptions |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
-  for (const r of report.results) {
+  for (const r of rows) {
     const t = r.summary.tokens;
     const b = breakdown(r);
     const server = r.cache ? `${r.cache.cachedTokens} / ${r.cache.recomputedTokens} / ${r.cache.preemptions}` : 'n/a';
-    lines.push(`| ${r.system} | ${r.rate} | ${t.prompt} | ${t.cached} (${f(100 * r.summary.hitRate, 1)}%) | ${b.computedNew} | ${b.recomputed} | ${t.output} | ${r.summary.shortOutputs} | ${server} |`);
+    lines.push(`| ${r.system} | ${rateCell(r)} | ${t.prompt} | ${t.cached} (${f(100 * r.summary.hitRate, 1)}%) | ${b.computedNew} | ${b.recomputed} | ${t.output} | ${r.summary.shortOutputs} | ${server} |`);
   }
   const tiers = report.results.filter((r) => r.cache && Object.keys(r.cache.tiers).length > 0);
   if (tiers.length > 0) {
@@ -120,8 +148,12 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
   }
   if (comparison) {
     lines.push('', `Sustained throughput at p90 normalized latency ≤ ${comparison.latencyTarget} s/token (${comparison.targetChosen === 'auto' ? 'auto: 1.25 × the highest lowest-rate p90 of all systems' : 'given'}):`, '');
-    lines.push('| system | req/s at target | how |', '|---|---|---|');
-    for (const s of comparison.systems) lines.push(`| ${s.system} | ${f(s.throughput, 3)} | ${s.status === 'crossed' ? 'interpolated where the curve crosses the target' : s.status === 'not-reached' ? 'met at every rate (lower bound)' : 'missed at the lowest rate'} |`);
+    lines.push('| system | req/s at target | how | curve: rate → req/s, p90 s/token (median of runs) |', '|---|---|---|---|');
+    for (const s of comparison.systems) {
+      const how = s.status === 'crossed' ? 'interpolated where the curve crosses the target' : s.status === 'not-reached' ? 'met at every rate (lower bound)' : 'missed at the lowest rate';
+      const curve = curveOf(report.results, s.system).map((p) => `${p.rate} → ${f(p.throughput, 3)}, ${f(p.p90, 3)}${p.runs > 1 ? ` (${p.runs} runs)` : ''}`).join('; ');
+      lines.push(`| ${s.system} | ${f(s.throughput, 3)} | ${how} | ${curve} |`);
+    }
     if (comparison.ratios.length > 0) {
       lines.push('', '| pensieve vs | throughput ratio | target | note |', '|---|---|---|---|');
       for (const r of comparison.ratios) {
@@ -155,7 +187,7 @@ export function writeReport(report: BenchReport, dir: string): { comparison: Com
   const systems = [...new Set(report.results.map((r) => r.system))];
   const curves: Curve[] = systems.map((s) => ({
     label: s,
-    points: curveOf(report.results, s).map((r) => ({ x: r.summary.requestThroughput, y: r.summary.normLatencyS.p90 })),
+    points: curveOf(report.results, s).map((p) => ({ x: p.throughput, y: p.p90 })),
   }));
   write('throughput-latency.png', lineChart(curves, {
     title: 'Throughput vs p90 normalized latency',
@@ -165,7 +197,8 @@ export function writeReport(report: BenchReport, dir: string): { comparison: Com
   }));
   const at = hitRateRate(report.results, systems);
   const bars = systems.map((s) => {
-    const r = curveOf(report.results, s).find((x) => x.rate === at) ?? curveOf(report.results, s)[0]!;
+    const mine = report.results.filter((x) => x.system === s).sort((a, b) => a.rate - b.rate);
+    const r = mine.find((x) => x.rate === at) ?? mine[0]!;
     const b = breakdown(r);
     return { label: `${s} @${r.rate}`, values: [b.reused, b.computedNew, b.recomputed] };
   });

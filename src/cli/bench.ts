@@ -29,8 +29,8 @@ What to run
   --url URL                    benchmark a running server instead (e.g. http://127.0.0.1:8000/v1)
   --api responses|chat         with --url: stateful turns (previous_response_id, default) or
                                stateless ones (the whole history to /v1/chat/completions)
-  --model PATH                 model for the servers (default: random weights in Qwen2.5-0.5B's
-                               shape with its real vocabulary, written once to the temp dir)
+  --model PATH                 model for the servers (default: random weights in SmolLM2-135M's
+                               shape with Qwen2.5's vocabulary, made once by make-model)
   --model-config FILE          a config.json shape for the random-weight model instead
   --kv-cache-memory SIZE       device KV cache of the pensieve servers (default 64M)
   --server-args SYSTEM=FLAGS   extra flags for a system's server, repeatable; SYSTEM 'all' means
@@ -53,13 +53,16 @@ Workload
 Load
   --rate R[,R,...]             new conversations per second (Poisson); several values sweep
                                (default 0.1)
+  --repeat N                   runs per system and rate, interleaved across systems; the
+                               comparison takes their medians (default 1)
   --think-time S               mean think time between turns, exponential (default 60)
   --time-scale F               multiply think times by F, for short runs (default 0.05)
   --max-active-conversations N (default 16)
   --duration S                 seconds during which conversations arrive (default 60), or
   --num-conversations N        this many conversations
   --drain-timeout S            after the last arrival, abort what is unfinished (default 300)
-  --temperature T              (default 1; each turn has its own seed, the same in every system)
+  --temperature T              (default 0, greedy; above 0 each turn has its own seed, the same
+                               in every system)
   --seed N                     workload, arrivals and sampling seeds (default 0)
 
 Metrics and output
@@ -99,6 +102,7 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
       'think-time': { type: 'string' },
       'time-scale': { type: 'string' },
       'max-active-conversations': { type: 'string' },
+      repeat: { type: 'string' },
       duration: { type: 'string' },
       'num-conversations': { type: 'string' },
       'drain-timeout': { type: 'string' },
@@ -143,6 +147,7 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
     model,
     kvCacheMemory,
     rates,
+    repeats: int('repeat') ?? 1,
     load: {
       thinkTime: num('think-time') ?? 60,
       timeScale: num('time-scale') ?? 0.05,
@@ -152,7 +157,7 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
       seed: int('seed', 0) ?? 0,
       maxContextTokens,
     },
-    sampling: { temperature: num('temperature') ?? 1, ignoreEos: outputLen !== undefined },
+    sampling: { temperature: num('temperature') ?? 0, ignoreEos: outputLen !== undefined },
     workload: {
       kind: workload,
       seed: int('seed', 0) ?? 0,

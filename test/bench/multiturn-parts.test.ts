@@ -8,7 +8,7 @@ import type { TurnRecord } from '../../bench/multiturn/client.js';
 import { hhRlhfDialogues, mtBenchDialogues, shareGptPrompts } from '../../bench/multiturn/datasets.js';
 import { poissonArrivals, type LoadResult } from '../../bench/multiturn/load-generator.js';
 import { Canvas } from '../../bench/multiturn/png.js';
-import { compare, sustainedThroughput } from '../../bench/multiturn/report.js';
+import { compare, curveOf, sustainedThroughput } from '../../bench/multiturn/report.js';
 import { Rng, parseDistribution } from '../../bench/multiturn/rng.js';
 import type { RunResult } from '../../bench/multiturn/run.js';
 import { counterDelta, parseCounters } from '../../bench/multiturn/server-metrics.js';
@@ -100,15 +100,18 @@ test('summary: latencies, throughput, goodput; an unfinished turn is an infinite
 
 function point(system: string, rate: number, throughput: number, p90: number): RunResult {
   const summary = { requestThroughput: throughput, normLatencyS: { mean: p90, p50: p90, p90, p99: p90 } } as unknown as LoadSummary;
-  return { system, rate, kvTokens: null, summary, cache: null, counters: null, loadAverage: [0, 0] };
+  return { system, rate, repeat: 0, kvTokens: null, summary, cache: null, counters: null, loadAverage: [0, 0] };
 }
 
 test('comparison at equal latency: interpolates where a curve crosses the target', () => {
   const stateless = [point('stateless', 0.1, 0.3, 0.1), point('stateless', 0.2, 0.5, 0.3), point('stateless', 0.4, 0.6, Infinity)];
   const pensieve = [point('pensieve', 0.1, 0.3, 0.05), point('pensieve', 0.2, 0.6, 0.06), point('pensieve', 0.4, 1.2, 0.1)];
-  assert.deepEqual(sustainedThroughput(stateless, 0.2), { throughput: 0.4, status: 'crossed' });
-  assert.deepEqual(sustainedThroughput(pensieve, 0.2), { throughput: 1.2, status: 'not-reached' });
-  assert.deepEqual(sustainedThroughput(stateless, 0.05), { throughput: 0, status: 'never-met' });
+  assert.deepEqual(sustainedThroughput(curveOf(stateless, 'stateless'), 0.2), { throughput: 0.4, status: 'crossed' });
+  assert.deepEqual(sustainedThroughput(curveOf(pensieve, 'pensieve'), 0.2), { throughput: 1.2, status: 'not-reached' });
+  assert.deepEqual(sustainedThroughput(curveOf(stateless, 'stateless'), 0.05), { throughput: 0, status: 'never-met' });
+  // Repeated runs at one rate: the curve takes their medians.
+  const repeated = [point('prefix', 0.1, 0.2, 0.1), point('prefix', 0.1, 0.4, 0.3), point('prefix', 0.1, 0.3, 0.2)];
+  assert.deepEqual(curveOf(repeated, 'prefix'), [{ rate: 0.1, runs: 3, throughput: 0.3, p90: 0.2 }]);
   const c = compare([...stateless, ...pensieve], 0.2)!;
   assert.equal(c.ratios[0]!.system, 'stateless');
   assert.ok(Math.abs(c.ratios[0]!.ratio - 3) < 1e-9);
