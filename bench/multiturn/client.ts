@@ -35,6 +35,14 @@ export interface TurnRecord {
   /** Pensieve's breakdown, when the server reports it. */
   computedPromptTokens: number | null;
   recomputedTokens: number | null;
+  /** Of the cached tokens, how many each tier held when the request arrived. */
+  cachedByTier: TierTokens | null;
+}
+
+export interface TierTokens {
+  device: number;
+  host: number;
+  disk: number;
 }
 
 interface UsageLike {
@@ -44,7 +52,7 @@ interface UsageLike {
   output_tokens?: number;
   prompt_tokens_details?: { cached_tokens?: number } | null;
   input_tokens_details?: { cached_tokens?: number } | null;
-  pensieve?: { cached_tokens: number; computed_prompt_tokens: number; recomputed_tokens: number };
+  pensieve?: { cached_tokens: number; computed_prompt_tokens: number; recomputed_tokens: number; cached_tokens_by_tier?: TierTokens };
 }
 
 export interface TurnOptions {
@@ -71,7 +79,7 @@ export class ConversationClient {
     const record: TurnRecord = {
       conversation: this.id, turn: index, sentAt: this.clock(), firstTokenAt: null, endAt: 0, chunkTimes: [],
       status: 'ok', maxTokens: opts.maxTokens, promptTokens: 0, outputTokens: 0, cachedTokens: 0,
-      computedPromptTokens: null, recomputedTokens: null,
+      computedPromptTokens: null, recomputedTokens: null, cachedByTier: null,
     };
     const onText = (text: string) => {
       if (text === '') return;
@@ -87,6 +95,7 @@ export class ConversationClient {
       record.cachedTokens = usage.prompt_tokens_details?.cached_tokens ?? usage.input_tokens_details?.cached_tokens ?? 0;
       record.computedPromptTokens = usage.pensieve?.computed_prompt_tokens ?? null;
       record.recomputedTokens = usage.pensieve?.recomputed_tokens ?? null;
+      record.cachedByTier = usage.pensieve?.cached_tokens_by_tier ?? null;
       this.history.push({ role: 'user', content: user }, { role: 'assistant', content: text });
     } catch (err) {
       record.status = opts.signal.aborted ? 'aborted' : 'error';

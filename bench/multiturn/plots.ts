@@ -119,7 +119,7 @@ export function stackedBars(bars: readonly StackedBar[], segments: readonly stri
   const c = new Canvas(W, H);
   const left = 170;
   const right = W - 40;
-  const colors: Rgb[] = [[44, 160, 44], [31, 119, 180], [214, 39, 40], [148, 103, 189], [255, 127, 14]];
+  const colors: Rgb[] = [[44, 160, 44], [152, 223, 138], [188, 189, 34], [31, 119, 180], [214, 39, 40], [148, 103, 189]];
   c.text(20, 20, opts.title, INK, 2);
   bars.forEach((bar, i) => {
     const y = 70 + i * rowH;

@@ -133,13 +133,13 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
   }
   lines.push('');
   lines.push('Where prompt tokens came from (client-side usage; server counters from `/metrics` in the last columns):', '');
-  lines.push('| system | rate | prompt tokens | reused (hit rate) | computed new | recomputed | output tokens | short replies | server: cached / recomputed / preemptions |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  lines.push('| system | rate | prompt tokens | reused (hit rate) | reused from device / host / disk | computed new | recomputed | output tokens | short replies | server: cached / recomputed / preemptions |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const t = r.summary.tokens;
     const b = breakdown(r);
     const server = r.cache ? `${r.cache.cachedTokens} / ${r.cache.recomputedTokens} / ${r.cache.preemptions}` : 'n/a';
-    lines.push(`| ${r.system} | ${rateCell(r)} | ${t.prompt} | ${t.cached} (${f(100 * r.summary.hitRate, 1)}%) | ${b.computedNew} | ${b.recomputed} | ${t.output} | ${r.summary.shortOutputs} | ${server} |`);
+    lines.push(`| ${r.system} | ${rateCell(r)} | ${t.prompt} | ${t.cached} (${f(100 * r.summary.hitRate, 1)}%) | ${b.device} / ${b.host} / ${b.disk} | ${b.computedNew} | ${b.recomputed} | ${t.output} | ${r.summary.shortOutputs} | ${server} |`);
   }
   const tiers = report.results.filter((r) => r.cache && Object.keys(r.cache.tiers).length > 0);
   if (tiers.length > 0) {
@@ -165,12 +165,13 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
   return lines.join('\n') + '\n';
 }
 
-/** Prompt tokens split into reused, computed for the first time, and computed again. */
-export function breakdown(r: RunResult): { reused: number; computedNew: number; recomputed: number } {
+/** Prompt tokens split into reused (by tier), computed for the first time, and computed again. */
+export function breakdown(r: RunResult): { device: number; host: number; disk: number; computedNew: number; recomputed: number } {
   const t = r.summary.tokens;
   const recomputed = t.recomputed ?? 0;
   const computed = t.computedPrompt ?? t.prompt - t.cached;
-  return { reused: t.cached, computedNew: Math.max(0, computed - recomputed), recomputed };
+  const tiers = t.cachedByTier ?? { device: t.cached, host: 0, disk: 0 };
+  return { ...tiers, computedNew: Math.max(0, computed - recomputed), recomputed };
 }
 
 /** Writes results.json, results.md, throughput-latency.png and hit-rate.png into `dir`. */
@@ -200,9 +201,9 @@ export function writeReport(report: BenchReport, dir: string): { comparison: Com
     const mine = report.results.filter((x) => x.system === s).sort((a, b) => a.rate - b.rate);
     const r = mine.find((x) => x.rate === at) ?? mine[0]!;
     const b = breakdown(r);
-    return { label: `${s} @${r.rate}`, values: [b.reused, b.computedNew, b.recomputed] };
+    return { label: `${s} @${r.rate}`, values: [b.device, b.host, b.disk, b.computedNew, b.recomputed] };
   });
-  write('hit-rate.png', stackedBars(bars, ['reused from cache', 'computed new', 'recomputed'], { title: 'Where prompt tokens came from' }));
+  write('hit-rate.png', stackedBars(bars, ['reused: device', 'host', 'disk', 'computed new', 'recomputed'], { title: 'Where prompt tokens came from' }));
   return { comparison, files };
 }
 

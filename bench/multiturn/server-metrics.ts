@@ -42,15 +42,22 @@ export interface CacheCounters {
   prefixQueries: number;
   prefixHits: number;
   preemptions: number;
-  /** Counters whose name mentions a tier (`..._tier_...` or a `tier` label), as they come. */
+  /** Prompt tokens reused, by the tier that held them (pensieve_cache_served_tokens_total). */
+  servedByTier: Counters;
+  /** Other counters about tiers and swaps (bytes swapped in/out...), as they come. */
   tiers: Counters;
 }
 
 export function cacheCounters(delta: Counters | null): CacheCounters | null {
   if (delta === null) return null;
   const get = (name: string) => Object.entries(delta).filter(([k]) => k === name || k.startsWith(`${name}{`)).reduce((s, [, v]) => s + v, 0);
+  const servedByTier: Counters = {};
   const tiers: Counters = {};
-  for (const [k, v] of Object.entries(delta)) if (/tier|host|disk|swap/.test(k)) tiers[k] = v;
+  for (const [k, v] of Object.entries(delta)) {
+    const served = /^pensieve_cache_served_tokens_total\{.*tier="([^"]+)"/.exec(k);
+    if (served) servedByTier[served[1]!] = v;
+    else if (/tier|host|disk|swap/.test(k)) tiers[k] = v;
+  }
   return {
     promptTokens: get('pensieve_prompt_tokens_total'),
     cachedTokens: get('pensieve_prompt_tokens_cached_total'),
@@ -58,6 +65,7 @@ export function cacheCounters(delta: Counters | null): CacheCounters | null {
     prefixQueries: get('pensieve_prefix_cache_queries_total'),
     prefixHits: get('pensieve_prefix_cache_hits_total'),
     preemptions: get('pensieve_preemptions_total'),
+    servedByTier,
     tiers,
   };
 }

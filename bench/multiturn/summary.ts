@@ -4,7 +4,7 @@
 // goodput (requests per second that met the TTFT and TPOT objectives). A turn that did not
 // finish counts with an infinite latency, so a percentile it reaches reads as "did not sustain".
 
-import type { TurnRecord } from './client.js';
+import type { TierTokens, TurnRecord } from './client.js';
 import type { LoadResult } from './load-generator.js';
 
 export interface Distribution {
@@ -28,7 +28,7 @@ export interface LoadSummary {
   outputTokenThroughput: number;
   /** Prompt + output tokens per second (prompt tokens count whether cached or not). */
   totalTokenThroughput: number;
-  tokens: { prompt: number; output: number; cached: number; computedPrompt: number | null; recomputed: number | null };
+  tokens: { prompt: number; output: number; cached: number; computedPrompt: number | null; recomputed: number | null; cachedByTier: TierTokens | null };
   /** Fraction of prompt tokens whose KV was reused. */
   hitRate: number;
   /** Finished turns that produced fewer tokens than asked (EOS before the limit). */
@@ -93,7 +93,12 @@ export function summarize(load: LoadResult, slo: Slo = {}): LoadSummary {
     requestThroughput: rate(ok.length, elapsedS),
     outputTokenThroughput: rate(output, elapsedS),
     totalTokenThroughput: rate(prompt + output, elapsedS),
-    tokens: { prompt, output, cached, computedPrompt: known((r) => r.computedPromptTokens), recomputed: known((r) => r.recomputedTokens) },
+    tokens: {
+      prompt, output, cached, computedPrompt: known((r) => r.computedPromptTokens), recomputed: known((r) => r.recomputedTokens),
+      cachedByTier: ok.length > 0 && ok.every((r) => r.cachedByTier !== null)
+        ? { device: sum((r) => r.cachedByTier!.device), host: sum((r) => r.cachedByTier!.host), disk: sum((r) => r.cachedByTier!.disk) }
+        : null,
+    },
     hitRate: prompt === 0 ? 0 : cached / prompt,
     shortOutputs: ok.filter((r) => r.outputTokens < r.maxTokens).length,
     ttftS: distribution([...ttft, ...inf]),

@@ -74,6 +74,7 @@ function record(sentAt: number, first: number, end: number, outputTokens: number
   return {
     conversation: 'c', turn: 0, sentAt, firstTokenAt: first, endAt: end, chunkTimes: [first, end], status, maxTokens: outputTokens,
     promptTokens: 100, outputTokens, cachedTokens: 40, computedPromptTokens: 60, recomputedTokens: 5,
+    cachedByTier: { device: 30, host: 10, disk: 0 },
   };
 }
 
@@ -94,7 +95,7 @@ test('summary: latencies, throughput, goodput; an unfinished turn is an infinite
   assert.equal(s.normLatencyS.p99, Infinity);
   assert.equal(s.goodput.requestsPerS, 2 / 4);
   assert.equal(s.hitRate, 0.4);
-  assert.deepEqual(s.tokens, { prompt: 300, output: 30, cached: 120, computedPrompt: 180, recomputed: 15 });
+  assert.deepEqual(s.tokens, { prompt: 300, output: 30, cached: 120, computedPrompt: 180, recomputed: 15, cachedByTier: { device: 90, host: 30, disk: 0 } });
   assert.deepEqual(distribution([]).p50, NaN);
 });
 
