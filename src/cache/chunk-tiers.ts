@@ -82,6 +82,16 @@ export interface TierContext {
   conversationState(id: string, now: number): ConversationState;
 }
 
+/**
+ * Entries eviction must not touch: all of a conversation's (`from` 0), or its chunks
+ * from `from` on that live only in the lower tiers (dropping one of those would drop a
+ * chunk that is being moved).
+ */
+interface Exclusion {
+  conv: ConversationState;
+  from: number;
+}
+
 interface LowerEntry {
   tier: LowerTier;
   conv: ConversationState | null;
@@ -132,10 +142,10 @@ export class ChunkTiers {
    * dropping them), lowest retention value first; all or nothing. `exclude` is never
    * touched (a conversation being restored).
    */
-  ensureFree(need: number, exclude: readonly ConversationState[] = []): boolean {
+  ensureFree(need: number, exclude: readonly Exclusion[] = []): boolean {
     const { pool } = this.ctx;
     if (pool.numFree >= need) return true;
-    const convs = [...this.ctx.conversations.values()].filter((c) => !exclude.includes(c));
+    const convs = [...this.ctx.conversations.values()].filter((c) => !exclude.some((x) => x.conv === c));
     if (pool.numFree + reclaimableBlocks(convs, pool) < need) return false;
     for (const { conv, chunk } of evictionOrder(convs, this.ctx.policy, this.ctx.clock())) {
       this.evictDeviceChunk(conv, chunk, exclude);
@@ -184,6 +194,38 @@ export class ChunkTiers {
     return copied;
   }
 
+  /**
+   * Before a shutdown: copies idle conversations' device and host chunks that have no disk
+   * copy to disk, most valuable first, as far as the disk holds them (displacing only
+   * entries of lower value), so that a restart finds them. Returns the chunks copied.
+   */
+  persistAll(): number {
+    if (this.disk.capacity === 0) return 0;
+    const now = this.ctx.clock();
+    const { policy } = this.ctx;
+    const wanted: { conv: ConversationState; c: number; value: number }[] = [];
+    for (const conv of this.ctx.conversations.values()) {
+      if (conv.owner !== null) continue;
+      conv.chunks.forEach((t, c) => {
+        if ((t === 'device' || t === 'host') && conv.disk[c] === NO_SLOT) wanted.push({ conv, c, value: policy.retentionValue(candidateFor(conv, c, now)!) });
+      });
+    }
+    wanted.sort((a, b) => b.value - a.value);
+    let copied = 0;
+    for (const { conv, c, value } of wanted) {
+      if (conv.chunks[c] !== 'device' && conv.chunks[c] !== 'host') continue; // dropped meanwhile
+      const slot = this.obtainSlot('disk', conv, c, [], value);
+      if (slot === null) break; // the disk is full of chunks worth more
+      const meta = this.meta(conv, c);
+      if (conv.chunks[c] === 'device') this.outbox.push({ op: 'save', blocks: conv.deviceBlocksOf(c), to: 'disk', slot, chunk: meta });
+      else this.outbox.push({ op: 'copy', hostSlot: conv.host[c]!, slot, chunk: meta });
+      conv.disk[c] = slot;
+      this.counters.savedChunks.disk++;
+      copied++;
+    }
+    return copied;
+  }
+
   /** Lower-tier chunks of `conv` inside the first `lcp` tokens: what a request reusing them must swap in. */
   planRestore(conv: ConversationState, lcp: number): RestoreItem[] {
     const items: RestoreItem[] = [];
@@ -203,10 +245,10 @@ export class ChunkTiers {
    */
   restore(conv: ConversationState, items: readonly RestoreItem[]): boolean {
     if (conv.owner !== null) throw new Error(`conversation ${conv.id} is in use by ${conv.owner}`);
-    const { pool, salt } = this.ctx;
+    const { pool } = this.ctx;
     const ranges = items.map((it) => conv.chunkBlocks(it.chunk));
     const need = ranges.reduce((n, r) => n + r.end - r.first, 0);
-    if (!this.ensureFree(need, [conv])) return false;
+    if (!this.ensureFree(need, [{ conv, from: 0 }])) return false;
     // Revive first: allocating could hand out the very free blocks that hold the content.
     const copy: number[] = [];
     items.forEach((it, i) => {
@@ -380,11 +422,11 @@ export class ChunkTiers {
     const { blockSize, salt } = this.ctx;
     const numTokens = conv.chunkLength(c);
     const end = conv.contextLengthBefore(c) + numTokens;
-    return { conversationId: conv.id, chunkIndex: c, numTokens, tokenHash: prefixHash(conv.tokens, end, conv.hashes, blockSize, salt) };
+    return { conversationId: conv.id, chunkIndex: c, numTokens, tokenHash: prefixHash(conv.tokens, end, conv.hashes, blockSize, salt), lastAccess: conv.lastAccess };
   }
 
   /** Device chunk `c` (the conversation's leading one) leaves the device. */
-  private evictDeviceChunk(conv: ConversationState, c: number, exclude: readonly ConversationState[]): void {
+  private evictDeviceChunk(conv: ConversationState, c: number, exclude: readonly Exclusion[]): void {
     const blocks = conv.deviceBlocksOf(c);
     let tier: ChunkTier = 'dropped';
     if (conv.host[c] !== NO_SLOT) tier = 'host';
@@ -418,7 +460,7 @@ export class ChunkTiers {
    * lowest-value entry if its value is below `maxValue`. Null when the tier is full of
    * entries that may not move or are worth more.
    */
-  private obtainSlot(tier: LowerTier, conv: ConversationState, c: number, exclude: readonly ConversationState[], maxValue: number): number | null {
+  private obtainSlot(tier: LowerTier, conv: ConversationState, c: number, exclude: readonly Exclusion[], maxValue: number): number | null {
     const slots = this.slotsOf(tier);
     const owner = { conversationId: conv.id, chunk: c };
     const slot = slots.allocate(owner);
@@ -430,17 +472,18 @@ export class ChunkTiers {
   }
 
   /** The lowest-value entry of a lower tier that may leave it. */
-  private cheapestEntry(tier: LowerTier, exclude: readonly ConversationState[]): LowerEntry | null {
+  private cheapestEntry(tier: LowerTier, exclude: readonly Exclusion[]): LowerEntry | null {
     const { policy, chunkSize } = this.ctx;
     const now = this.ctx.clock();
     let best: LowerEntry | null = null;
     for (const conv of this.ctx.conversations.values()) {
-      if (exclude.includes(conv)) continue;
+      const from = Math.min(...exclude.filter((x) => x.conv === conv).map((x) => x.from));
+      if (from === 0) continue;
       const slots = conv.slots(tier);
       // Its leading entry that may go: any copy, or a chunk of an idle conversation.
       let c = 0;
       while (c < slots.length && (slots[c] === NO_SLOT || !(conv.idle || conv.isCopy(tier, c)))) c++;
-      if (c >= slots.length) continue;
+      if (c >= slots.length || (c >= from && !conv.isCopy(tier, c))) continue;
       const value = policy.retentionValue(candidateFor(conv, c, now)!);
       if (best === null || value < best.value) best = { tier, conv, persisted: null, chunk: c, value };
     }
@@ -462,7 +505,7 @@ export class ChunkTiers {
   }
 
   /** Frees the entry's slot: a copy is forgotten, a host chunk goes to disk, a disk chunk is dropped. */
-  private evictLowerEntry(e: LowerEntry, exclude: readonly ConversationState[]): void {
+  private evictLowerEntry(e: LowerEntry, exclude: readonly Exclusion[]): void {
     if (e.persisted !== null) {
       this.persisted.get(e.persisted.conversationId)!.delete(e.chunk);
       this.release('disk', e.persisted.slot);
@@ -484,9 +527,9 @@ export class ChunkTiers {
         conv.chunks[c] = 'disk';
         return;
       }
-      // The conversation is excluded from the disk victims: dropping one of its disk
-      // chunks after c would drop c too, in the middle of its move.
-      const d = this.disk.capacity > 0 ? this.obtainSlot('disk', conv, c, [...exclude, conv], Infinity) : null;
+      // Dropping one of the conversation's disk chunks after c would drop c too, in the
+      // middle of its move: those may not make room.
+      const d = this.disk.capacity > 0 ? this.obtainSlot('disk', conv, c, [...exclude, { conv, from: c }], Infinity) : null;
       if (d !== null) {
         this.outbox.push({ op: 'demote', hostSlot: slot, slot: d, chunk: this.meta(conv, c) });
         conv.disk[c] = d;

@@ -11,8 +11,10 @@ export interface ChunkMeta {
   chunkIndex: number;
   /** Tokens in the chunk (the last chunk of a history may be short). */
   numTokens: number;
-  /** Hash of every token up to the chunk's end, under the model id (see chunkTokenHash). */
+  /** Hash of every token up to the chunk's end, under the model id (block-hash.ts prefixHash). */
   tokenHash: string;
+  /** Clock time (ms) the conversation was last used: its idle time after a restart. */
+  lastAccess: number;
 }
 
 export type ChunkTransfer =
@@ -20,6 +22,8 @@ export type ChunkTransfer =
   | { op: 'save'; blocks: number[]; to: LowerTier; slot: number; chunk: ChunkMeta }
   /** Move a host slot's content into a disk slot (host eviction); the host slot is free after. */
   | { op: 'demote'; hostSlot: number; slot: number; chunk: ChunkMeta }
+  /** Copy a host slot's content into a disk slot; the host slot keeps it (persisting at shutdown). */
+  | { op: 'copy'; hostSlot: number; slot: number; chunk: ChunkMeta }
   /** Copy a lower tier slot into device blocks (swap-in); the slot keeps its copy. */
   | { op: 'load'; from: LowerTier; slot: number; blocks: number[]; chunk: ChunkMeta }
   /** The slot's content is no longer wanted (a disk file can be deleted). */

@@ -164,6 +164,11 @@ export class KvCacheManager {
     return this.tiers.swapOutAhead(threshold, maxChunks);
   }
 
+  /** Copies what only device and host hold to disk, before a shutdown; see ChunkTiers.persistAll. */
+  persistAll(): number {
+    return this.tiers.persistAll();
+  }
+
   /** The tier moves decided since the last call, in the order they must run. */
   takeTransfers(): ChunkTransfer[] {
     return this.tiers.takeTransfers();

@@ -1,8 +1,9 @@
 // Cost(l) of the retention value (DESIGN.md §2): the time the real model takes to compute
 // one 32-token chunk whose first token sits at context length l. Measured at start-up at
-// l = 0, 32, 64, 128, ... (powers of two), within a time budget, and interpolated
-// linearly between the points (attention is linear in l for a fixed chunk; the constant
-// is the chunk's GEMMs). Beyond the last point it is extrapolated with the last slope.
+// l = 0, 256, 1024, 4096, ... (every other power of two, so that a handful of points
+// spans the contexts that matter), within a time budget, and interpolated linearly
+// between them (attention is linear in l for a fixed chunk; the constant is the chunk's
+// GEMMs). Beyond the last point it is extrapolated with the last slope.
 import type { ChunkCostFn } from '../cache/eviction-policy.js';
 import type { ModelRunner } from './model-runner.js';
 
@@ -24,7 +25,7 @@ export interface ProfileOptions {
   maxContext: number;
   /** Stop adding points once this much time is spent (at least two points are measured). */
   budgetMs?: number;
-  /** Timed runs per point; the fastest is kept. */
+  /** Timed runs per point, the fastest kept (default 3; 1 once a run takes over 20 ms). */
   repeats?: number;
 }
 
@@ -34,8 +35,8 @@ export interface ProfileOptions {
  */
 export function profileChunkCost(runner: ModelRunner, options: ProfileOptions): CostProfile {
   const cs = options.chunkSize ?? 32;
-  const budget = options.budgetMs ?? 1000;
-  const repeats = options.repeats ?? 2;
+  const budget = options.budgetMs ?? 1500;
+  const repeats = options.repeats ?? 3;
   const { blockSize, numBlocks } = runner.kv;
   const start = performance.now();
   const run = (l: number): number => {
@@ -45,15 +46,19 @@ export function profileChunkCost(runner: ModelRunner, options: ProfileOptions): 
     runner.step([{ tokens: new Array<number>(cs).fill(1), positions, blockTable, contextLen: l + cs, logits: 'none' }]);
     return performance.now() - t0;
   };
-  run(0); // warm-up: scratch buffers, page faults, thread pool
+  const slow = run(0) > 20; // warm-up too: scratch buffers, page faults, thread pool
   const points: CostPoint[] = [];
-  for (let l = 0; l + cs <= options.maxContext; l = l === 0 ? cs : 2 * l) {
+  for (let l = 0; l + cs <= options.maxContext; l = l === 0 ? 256 : 4 * l) {
     let best = Infinity;
-    for (let r = 0; r < repeats; r++) best = Math.min(best, run(l));
-    // Noise must not make a later chunk look cheaper: the layout relies on Cost growing.
-    points.push({ contextLength: l, ms: Math.max(best, points.at(-1)?.ms ?? 0) });
-    if (points.length >= 2 && performance.now() - start > budget) break;
+    for (let r = 0; r < (slow && options.repeats === undefined ? 1 : repeats); r++) best = Math.min(best, run(l));
+    points.push({ contextLength: l, ms: best });
+    // Stop before a point that would overrun the budget (predicted by the slope so far).
+    const next = l === 0 ? 256 : 4 * l;
+    if (points.length >= 2 && performance.now() - start + interpolate(points)(next) > budget) break;
   }
+  // Cost must not fall with l (the layout relies on it), and timing noise only ever adds
+  // time: a point above a later one is a spike, lowered to the later one.
+  for (let i = points.length - 2; i >= 0; i--) points[i]!.ms = Math.min(points[i]!.ms, points[i + 1]!.ms);
   return { points, cost: interpolate(points), elapsedMs: performance.now() - start };
 }
 

@@ -137,7 +137,7 @@ export class Engine {
       tiers: { hostChunks, diskChunks: disk?.tier.options.capacity ?? 0 },
       clock: options.clock,
     });
-    this.io = new TierIo(this.memory, host, disk?.tier ?? null, options.clock, options.warn);
+    this.io = new TierIo(this.memory, host, disk?.tier ?? null, options.warn);
     if (disk !== null) {
       // Chunk files of a previous run wait for their conversations to return.
       for (const p of this.kv.adoptPersisted(disk.scan.persisted)) {
@@ -196,8 +196,13 @@ export class Engine {
     return this.scheduler.waitingOnIo > 0 && this.scheduler.running.length === 0 ? this.io.nextCompletion() : null;
   }
 
-  /** Waits for every disk write and removal to land (call before exiting, so a restart finds them). */
-  async close(): Promise<void> {
+  /**
+   * Before exiting: copies the conversations' device and host chunks to the disk tier (as
+   * many as it holds, most valuable first) and waits for every disk write to land, so a
+   * restart finds them. `persist: false` only waits.
+   */
+  async close({ persist = true }: { persist?: boolean } = {}): Promise<void> {
+    if (persist && this.kv.mode === 'pensieve') this.kv.persistAll();
     this.io.execute(this.kv.takeTransfers());
     await this.io.idle();
   }

@@ -24,7 +24,7 @@ export class FakeEngine {
   readonly memory = new Map<number, string>();
   /** Lower-tier slot → the keys of its chunk's blocks, block after block. */
   readonly lower: Record<LowerTier, Map<number, (string | undefined)[][]>> = { host: new Map(), disk: new Map() };
-  readonly transfers: Record<string, number> = { save: 0, demote: 0, load: 0, release: 0 };
+  readonly transfers: Record<string, number> = { save: 0, demote: 0, copy: 0, load: 0, release: 0 };
 
   constructor(readonly m: KvCacheManager) {}
 
@@ -36,11 +36,11 @@ export class FakeEngine {
       if (t.op === 'save') {
         assert.ok(!this.lower[t.to].has(t.slot), `save into occupied ${t.to} slot ${t.slot}`);
         this.lower[t.to].set(t.slot, t.blocks.map((id) => Array.from({ length: bs }, (_, o) => this.memory.get(id * bs + o))));
-      } else if (t.op === 'demote') {
+      } else if (t.op === 'demote' || t.op === 'copy') {
         const data = this.lower.host.get(t.hostSlot);
-        assert.ok(data, `demote from empty host slot ${t.hostSlot}`);
-        assert.ok(!this.lower.disk.has(t.slot), `demote into occupied disk slot ${t.slot}`);
-        this.lower.host.delete(t.hostSlot);
+        assert.ok(data, `${t.op} from empty host slot ${t.hostSlot}`);
+        assert.ok(!this.lower.disk.has(t.slot), `${t.op} into occupied disk slot ${t.slot}`);
+        if (t.op === 'demote') this.lower.host.delete(t.hostSlot);
         this.lower.disk.set(t.slot, data);
       } else if (t.op === 'load') {
         const data = this.lower[t.from].get(t.slot);

@@ -35,8 +35,6 @@ export interface ChunkHeader extends ChunkMeta {
   payloadBytes: number;
   /** SHA-256 of the payload, hex. */
   checksum: string;
-  /** Clock time (ms) the conversation was last used, for eviction after a restart. */
-  lastAccess: number;
 }
 
 export function encodeHeader(h: ChunkHeader): Buffer {

@@ -70,7 +70,7 @@ export class DiskTier {
   }
 
   /** Writes a chunk's payload to its slot's file. Rejects on an I/O error. */
-  write(slot: number, meta: ChunkMeta, data: Float32Array, numBlocks: number, lastAccess: number): Promise<void> {
+  write(slot: number, meta: ChunkMeta, data: Float32Array, numBlocks: number): Promise<void> {
     const payload = new Uint8Array(data.buffer, data.byteOffset, numBlocks * (payloadBytes(this.options.layout, 1)));
     return this.enqueue(slot, async () => {
       const header: ChunkHeader = {
@@ -80,7 +80,6 @@ export class DiskTier {
         numBlocks,
         payloadBytes: payload.byteLength,
         checksum: await checksum(payload),
-        lastAccess,
       };
       const file = this.pathOf(slot);
       const tmp = `${file}.tmp`;

@@ -8,6 +8,8 @@
 // (prefetch) starts when a request is queued, and the scheduler admits the request once
 // its reads have landed (`isLoaded`); others run meanwhile. A read that fails its checks,
 // or a write that fails, is reported back (`takeLost`) and the chunk is recomputed.
+// Landed reads nobody has used yet (an aborted request's) are kept up to a cap, oldest
+// dropped first: a dropped one is read again if it is wanted after all.
 import type { ChunkMeta, ChunkTransfer } from '../../cache/chunk-transfer.js';
 import type { LowerTier } from '../../cache/tier-slots.js';
 import type { KvCache } from '../../model/kv-cache.js';
@@ -49,6 +51,9 @@ export class TierIo {
   private readonly diskSlots = new Map<number, DiskSlot>();
   private readonly lost: { tier: LowerTier; slot: number; gen: number; why: string }[] = [];
   private nextGen = 1;
+  /** Slots whose read landed and was not used yet, oldest first, with their bytes. */
+  private readonly landed = new Map<number, number>();
+  private landedBytes = 0;
   private waiters: (() => void)[] = [];
   private readonly counters = {
     swapOutBytes: { host: 0, disk: 0 },
@@ -63,9 +68,9 @@ export class TierIo {
     readonly kv: KvCache,
     readonly host: HostTier | null,
     readonly disk: DiskTier | null,
-    /** Clock time stamped in disk files (the conversation's last use is not known here). */
-    private readonly clock: () => number = Date.now,
     private readonly warn: (message: string) => void = () => {},
+    /** Bytes of landed, unused reads kept (at least one request's worth: the device's size). */
+    private readonly maxLandedBytes = 2 * kv.gatheredFloats(kv.numBlocks) * Float32Array.BYTES_PER_ELEMENT,
   ) {}
 
   /** Runs the transfers, in order. Host copies happen now; disk writes are started. */
@@ -83,6 +88,7 @@ export class TierIo {
           }
           break;
         }
+        case 'copy':
         case 'demote': {
           const { data, numBlocks } = this.hostTier().take(t.hostSlot);
           this.counters.demoteBytes += data.byteLength;
@@ -98,6 +104,7 @@ export class TierIo {
         }
         case 'release':
           if (t.tier === 'disk') {
+            this.unland(t.slot);
             this.diskSlots.delete(t.slot);
             void this.diskTier().remove(t.slot).catch((err) => this.warn(`kv disk tier: ${(err as Error).message}`));
           }
@@ -180,11 +187,12 @@ export class TierIo {
   }
 
   private writeDisk(slot: number, meta: ChunkMeta, data: Float32Array, numBlocks: number): void {
+    this.unland(slot);
     const gen = this.nextGen++;
     const entry: DiskSlot = { gen, data, numBlocks, writing: true, reading: false };
     this.diskSlots.set(slot, entry);
     this.diskTier()
-      .write(slot, meta, data, numBlocks, this.clock())
+      .write(slot, meta, data, numBlocks)
       .then(
         () => {
           const s = this.diskSlots.get(slot);
@@ -222,6 +230,15 @@ export class TierIo {
     this.kv.scatterBlocks(blocks, data);
     // A landed read has served its purpose; a write in flight still needs its bytes.
     if (s !== undefined && !s.writing) s.data = null;
+    this.unland(slot);
+  }
+
+  /** Forgets a landed read's bookkeeping (its bytes were used or are gone). */
+  private unland(slot: number): void {
+    const bytes = this.landed.get(slot);
+    if (bytes === undefined) return;
+    this.landed.delete(slot);
+    this.landedBytes -= bytes;
   }
 
   private landRead(slot: number, gen: number, result: Float32Array | string): void {
@@ -235,6 +252,14 @@ export class TierIo {
       } else {
         this.counters.diskReadBytes += result.byteLength;
         s.data = result;
+        this.landed.set(slot, result.byteLength);
+        this.landedBytes += result.byteLength;
+        for (const [old] of this.landed) {
+          if (this.landedBytes <= this.maxLandedBytes || old === slot) break;
+          const o = this.diskSlots.get(old);
+          if (o !== undefined && !o.writing) o.data = null;
+          this.unland(old);
+        }
       }
     }
     this.wake();

@@ -13,7 +13,7 @@ import { tempDir } from './helpers.js';
 
 const layout: KvLayout = { numLayers: 2, numKvHeads: 2, headDim: 4, blockSize: 16, dtype: 'f32' };
 const floatsPerBlock = 2 * 2 * 2 * 16 * 4;
-const meta = (c: number, hash = `h${c}`): ChunkMeta => ({ conversationId: 'conv-1', chunkIndex: c, numTokens: 32, tokenHash: hash });
+const meta = (c: number, hash = `h${c}`): ChunkMeta => ({ conversationId: 'conv-1', chunkIndex: c, numTokens: 32, tokenHash: hash, lastAccess: 1234 });
 const payload = (seed: number, blocks = 2) => Float32Array.from({ length: blocks * floatsPerBlock }, (_, i) => Math.sin(seed * 1000 + i));
 
 function open(dir: string, overrides: Partial<Parameters<typeof DiskTier.open>[0]> = {}) {
@@ -24,8 +24,8 @@ test('a chunk written to a slot reads back identical, and its header is found at
   const dir = tempDir('pensieve-disk-');
   const { tier, scan } = open(dir);
   assert.deepEqual(scan, { persisted: [], discarded: 0 });
-  await tier.write(3, meta(5), payload(1), 2, 1234);
-  await tier.write(4, { ...meta(6), numTokens: 10 }, payload(2, 1), 1, 1234); // a short last chunk
+  await tier.write(3, meta(5), payload(1), 2);
+  await tier.write(4, { ...meta(6), numTokens: 10 }, payload(2, 1), 1); // a short last chunk
   assert.deepEqual(await tier.read(3, meta(5)), payload(1));
   assert.deepEqual(await tier.read(4, { ...meta(6), numTokens: 10 }), payload(2, 1));
   assert.equal(tier.bytesOnDisk, 2 * HEADER_BYTES + 3 * floatsPerBlock * 4);
@@ -44,11 +44,11 @@ test('a chunk written to a slot reads back identical, and its header is found at
 
 test('operations on one slot run in order: write, read, remove, write again', async () => {
   const { tier } = open(tempDir('pensieve-disk-'));
-  const w1 = tier.write(0, meta(0), payload(1), 2, 0);
+  const w1 = tier.write(0, meta(0), payload(1), 2);
   const r1 = tier.read(0, meta(0));
   const rm = tier.remove(0);
   const r2 = tier.read(0, meta(0));
-  const w2 = tier.write(0, meta(1), payload(2), 2, 0);
+  const w2 = tier.write(0, meta(1), payload(2), 2);
   const r3 = tier.read(0, meta(1));
   await Promise.all([w1, rm, w2]);
   assert.deepEqual(await r1, payload(1));
@@ -59,7 +59,7 @@ test('operations on one slot run in order: write, read, remove, write again', as
 
 test('a chunk of other tokens, or with a flipped or torn payload, is refused', async () => {
   const { tier } = open(tempDir('pensieve-disk-'));
-  await tier.write(1, meta(1), payload(1), 2, 0);
+  await tier.write(1, meta(1), payload(1), 2);
   assert.match(String(await tier.read(1, meta(1, 'other'))), /other tokens/);
   assert.match(String(await tier.read(1, meta(2))), /expected conv-1:2/);
   const file = tier.pathOf(1);
@@ -75,11 +75,11 @@ test('a chunk of other tokens, or with a flipped or torn payload, is refused', a
 test('at start-up, files of another model, layout or format version, stray files and slots past capacity are deleted', async () => {
   const dir = tempDir('pensieve-disk-');
   const a = open(dir).tier;
-  await a.write(0, meta(0), payload(1), 2, 0);
-  await a.write(7, meta(7), payload(7), 2, 0);
+  await a.write(0, meta(0), payload(1), 2);
+  await a.write(7, meta(7), payload(7), 2);
   // Another model's files live in a directory of their own and are left alone.
   const b = open(dir, { modelId: 'model-b' }).tier;
-  await b.write(0, meta(0), payload(1), 2, 0);
+  await b.write(0, meta(0), payload(1), 2);
   assert.notEqual(a.dir, b.dir);
   // Inside a's directory: a foreign file, a file claiming model b, an old format version.
   fs.writeFileSync(path.join(a.dir, 'notes.txt'), 'hello');

@@ -95,6 +95,30 @@ test('after a restart a conversation resumes from its disk chunks with the same 
   await second.close();
 });
 
+test('a graceful close copies resident conversations to disk; after a restart they resume from there', async () => {
+  const dir = tempDir('pensieve-close-');
+  const tiers = { deviceBlocks: 64, hostChunks: 2, diskChunks: 64, diskDir: dir };
+  const first = tieredEngine(model, tiers, FIXED);
+  const jobs = ['p', 'q', 'r'].map((conv, i) => ({ conv, prompt: tokens(90 + 30 * i, 40 + i) }));
+  jobs.forEach((j) => first.add({ id: `${j.conv}1`, promptTokens: j.prompt, conversationId: j.conv, sampling: GREEDY, maxTokens: 5 }));
+  const done1 = await drain(first);
+  assert.equal(first.stats().cache.tiers.savedChunks.disk, 0, 'nothing needed the disk while running');
+  await first.close();
+  assert.ok(first.stats().cache.tiers.savedChunks.disk >= 9);
+
+  const second = tieredEngine(model, tiers, FIXED);
+  const next = jobs.map((j, i) => ({ ...j, prompt: [...j.prompt, ...done1.get(`${j.conv}1`)!.outputTokens, ...tokens(7, 50 + i)], maxTokens: 6 }));
+  next.forEach((j) => second.add({ id: `${j.conv}2`, promptTokens: j.prompt, conversationId: j.conv, sampling: GREEDY, maxTokens: j.maxTokens }));
+  const done2 = await drain(second);
+  const expected = await statelessOutputs(model, next);
+  next.forEach((j, i) => {
+    const got = done2.get(`${j.conv}2`)!;
+    assert.deepEqual(got.outputTokens, expected[i]);
+    assert.equal(got.usage.cachedByTier.disk, j.prompt.length - 7 - 1, `${j.conv}: the whole history came from disk`);
+  });
+  await second.close();
+});
+
 test('a request waiting for its disk reads does not hold up the requests behind it', async () => {
   const dir = tempDir('pensieve-prefetch-');
   const tiers = { deviceBlocks: 24, hostChunks: 0, diskChunks: 32, diskDir: dir };

@@ -1,0 +1,135 @@
+// Restore versus recompute: the time to first token of a conversation returning after
+// another conversation pushed its whole history off the device, when the history waits
+// in the host tier, in the disk tier (page cache warm, or cold with --cold, which drops
+// the OS page cache and needs root), or nowhere (dropped: the history is recomputed).
+// Also the same turn with the history still on device, as the floor.
+//
+// Each return sends 16 new tokens and samples one. Before it, idle steps let the
+// ahead-of-time swap-out copy the filler conversation down, so the return measures the
+// swap-in (and the 16 tokens), not the eviction it triggers.
+//
+// Run: npx tsx bench/tiers/restore.ts [--layers 8] [--history 1024,4096] [--repeats 3] [--cold]
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Engine, type EngineOptions } from '../../src/engine/engine.js';
+import { GREEDY } from '../../src/engine/sampler.js';
+import { KvCache } from '../../src/model/kv-cache.js';
+import type { LoadedModel } from '../../src/model/load.js';
+import { qwenShapedModel, randomTokens } from './model.js';
+
+const { values } = parseArgs({
+  options: {
+    layers: { type: 'string', default: '8' },
+    history: { type: 'string', default: '1024,4096' },
+    repeats: { type: 'string', default: '3' },
+    cold: { type: 'boolean', default: false },
+  },
+});
+const layers = Number(values.layers);
+const histories = values.history!.split(',').map(Number);
+const repeats = Number(values.repeats);
+
+type Scenario = 'device' | 'host' | 'disk' | 'recompute';
+
+function engineFor(model: LoadedModel, scenario: Scenario, history: number, dir: string): Engine {
+  const blockBytes = KvCache.bytesPerBlock(model.config);
+  const deviceTokens = scenario === 'device' ? 4 * history + 4096 : history + 512;
+  const lower = 4 * (history + 512) * (blockBytes / 16); // room for both conversations, twice over
+  const options: EngineOptions = {
+    kvCacheMemory: Math.ceil(deviceTokens / 16) * blockBytes,
+    kvHostMemory: scenario === 'host' ? lower : 0,
+    kvDiskDir: scenario === 'disk' ? dir : undefined,
+    kvDiskSpace: scenario === 'disk' ? lower * 1.1 : 0,
+    maxNumSeqs: 8,
+    maxNumBatchedTokens: 2048,
+    cacheMode: 'pensieve',
+    swapOutThreshold: 1,
+    swapOutChunksPerStep: 64,
+  };
+  return new Engine(model, options);
+}
+
+/** Steps until idle; returns ms from the call to the first token of `id`. */
+async function run(e: Engine, id: string): Promise<number> {
+  const t0 = performance.now();
+  let first = NaN;
+  while (e.hasWork()) {
+    for (const ev of e.step()) {
+      if (ev.type === 'error') throw new Error(ev.message);
+      if (ev.type === 'token' && ev.requestId === id && Number.isNaN(first)) first = performance.now() - t0;
+    }
+    const io = e.ioWait();
+    if (io !== null) await io;
+  }
+  return first;
+}
+
+/** Lets the ahead-of-time swap-out copy idle chunks down and the disk writes land. */
+async function settle(e: Engine): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const before = e.stats().cache.tiers.aheadOfTimeChunks;
+    e.step();
+    if (e.stats().cache.tiers.aheadOfTimeChunks === before) break;
+  }
+  await e.close();
+}
+
+async function measure(model: LoadedModel, scenario: Scenario, history: number): Promise<{ ttft: number[]; stats: ReturnType<Engine['stats']> }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pensieve-bench-restore-'));
+  const e = engineFor(model, scenario, history, dir);
+  let prompt = randomTokens(history, 1);
+  let seq = 0;
+  const turn = async (conv: string, tokens: number[]) => {
+    const id = `${conv}-${seq++}`;
+    e.add({ id, promptTokens: tokens, conversationId: conv, sampling: GREEDY, maxTokens: 1, ignoreEos: true });
+    return run(e, id);
+  };
+  await turn('a', prompt);
+  const ttft: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    if (scenario !== 'device') {
+      // A filler conversation as long as the device takes a's place.
+      await turn(`filler${r}`, randomTokens(e.numBlocks * 16 - 1, 100 + r));
+      await settle(e);
+      const a = e.kv.conversation('a')!;
+      const where = new Set(a.chunks);
+      if (scenario === 'recompute' ? !where.has('dropped') : where.has('device')) throw new Error(`a is not where the scenario needs it: ${[...where]}`);
+      if (values.cold && scenario === 'disk') dropPageCache();
+    }
+    prompt = [...e.kv.conversation('a')!.tokens, ...randomTokens(16, 1000 + r)];
+    ttft.push(await turn('a', prompt));
+  }
+  const stats = e.stats();
+  await e.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { ttft, stats };
+}
+
+function dropPageCache(): void {
+  try {
+    fs.writeFileSync('/proc/sys/vm/drop_caches', '1');
+  } catch (err) {
+    throw new Error(`--cold needs root to drop the page cache: ${(err as Error).message}`);
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const model = await qwenShapedModel(layers);
+const chunkKiB = (2 * KvCache.bytesPerBlock(model.config)) / 1024;
+console.log(`model: Qwen2.5-0.5B shape, ${layers} layers, random bf16 weights; KV chunk (32 tokens) = ${chunkKiB} KiB; ${os.cpus().length} cores`);
+console.log(`time to first token of a returning conversation (16 new tokens), median of ${repeats}${values.cold ? '; disk: page cache dropped before each return' : '; disk: page cache warm'}`);
+console.log('| history (tokens) | device (in place) | host swap-in | disk swap-in | recompute | recompute / host | recompute / disk |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|');
+for (const history of histories) {
+  const ms: Record<Scenario, number> = { device: 0, host: 0, disk: 0, recompute: 0 };
+  for (const s of ['device', 'host', 'disk', 'recompute'] as const) {
+    const { ttft, stats } = await measure(model, s, history);
+    ms[s] = median(ttft);
+    if (s === 'disk' && stats.io.syncReads > 0) console.warn(`warning: ${stats.io.syncReads} synchronous disk reads`);
+  }
+  const f = (x: number) => `${x.toFixed(1)} ms`;
+  console.log(`| ${history} | ${f(ms.device)} | ${f(ms.host)} | ${f(ms.disk)} | ${f(ms.recompute)} | ${(ms.recompute / ms.host).toFixed(1)}× | ${(ms.recompute / ms.disk).toFixed(1)}× |`);
+}
