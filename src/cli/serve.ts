@@ -52,12 +52,7 @@ export async function runServe(argv: string[]): Promise<void> {
   }
   const app = buildServer({ engine, store, apiKey, maxQueuedRequests, logRequests: true });
   const address = await app.listen({ host: values.host, port });
-  const m = engine.model;
-  process.stderr.write(
-    `pensieve: serving '${m.id}' at ${address}/v1 — cache mode ${options.cacheMode}, ` +
-      `${m.kvCacheBlocks} KV blocks (${m.kvCacheBlocks * m.blockSize} tokens), context ${m.contextLength}, data in ${options.dataDir}\n`,
-  );
-
+  // Signal handlers go in before the address is announced: whoever reads it may signal at once.
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -70,4 +65,9 @@ export async function runServe(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  const m = engine.model;
+  process.stderr.write(
+    `pensieve: serving '${m.id}' at ${address}/v1 — cache mode ${options.cacheMode}, ` +
+      `${m.kvCacheBlocks} KV blocks (${m.kvCacheBlocks * m.blockSize} tokens), context ${m.contextLength}, data in ${options.dataDir}\n`,
+  );
 }
