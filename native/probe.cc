@@ -1,8 +1,8 @@
 // Roofline probes for bench/kernels.ts: what this machine can do at best, measured in the same
 // run as the kernels they judge (the machine is shared, so a figure from another day is no
 // ceiling). Not used by the engine.
-//   probeReadBandwidth(bytes, passes): GB/s of reading a buffer of `bytes` with every pool
-//     thread streaming its own contiguous part (the access pattern of a packed GEMV).
+//   probeReadBandwidth(bytes, passes): median GB/s of reading a buffer of `bytes` with every
+//     pool thread streaming 1 MiB chunks claimed in turn (a packed GEMV's access pattern).
 //   probeFlops(kind, iterations): GFLOP/s of independent register-resident dot instructions on
 //     every pool thread: "bf16" vdpbf16ps (64 flops a zmm), "int8" vpdpbusd (128 ops a zmm),
 //     "f32" FMA (32 flops a zmm). 0 when the CPU lacks the instruction.
@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -93,14 +94,17 @@ Napi::Value ProbeReadBandwidth(const Napi::CallbackInfo& info) {
   madvise(mem, bytes, MADV_HUGEPAGE);
   auto* p = static_cast<uint8_t*>(mem);
   for (size_t i = 0; i < bytes; i += 4096) p[i] = static_cast<uint8_t>(i >> 12);  // fault every page in
+  // Chunks of 1 MiB claimed dynamically, as matmul claims its tasks: on a shared machine a
+  // static half per thread would measure the slower core, not what the memory can deliver.
   const int threads = num_threads();
+  const size_t chunk = size_t{1} << 20, chunks = bytes / chunk;
   std::vector<double> samples;
   std::vector<uint64_t> sink(threads);
   for (int pass = 0; pass <= passes; ++pass) {
+    std::atomic<size_t> next{0};
     const double t0 = now_seconds();
     parallel_tasks(threads, [&](int t) {
-      const size_t b = bytes / threads * t / 256 * 256, e = t + 1 == threads ? bytes : bytes / threads * (t + 1) / 256 * 256;
-      sink[t] ^= read_avx512(p + b, e - b);
+      for (size_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) sink[t] ^= read_avx512(p + c * chunk, chunk);
     });
     if (pass > 0) samples.push_back(static_cast<double>(bytes) / (now_seconds() - t0) / 1e9);  // pass 0 warms up
   }

@@ -1,0 +1,79 @@
+// `pensieve make-model`: a random model of a config's shape, with a real tokenizer, that the
+// loaders read back (GGUF and Hugging Face directory), deterministic in its seed. Tiny shapes:
+// the real-size models are the benchmark's business, not the tests'.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ModelRunner } from '../../src/engine/model-runner.js';
+import { KvCache } from '../../src/model/kv-cache.js';
+import { loadModel } from '../../src/model/load.js';
+import { CLI } from '../helpers/paths.js';
+
+const run = promisify(execFile);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pensieve-make-model-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A Qwen2-shaped config, tiny but for its vocab: `vocab` decides whether the Qwen2.5 vocab fits whole. */
+function writeConfig(name: string, vocab: number): string {
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify({
+    architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: 64, intermediate_size: 96,
+    num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: vocab,
+    max_position_embeddings: 512, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: true,
+    ...(vocab > 151645 ? { bos_token_id: 151643, eos_token_id: 151645 } : { eos_token_id: vocab - 1 }),
+  }));
+  return file;
+}
+
+async function makeModel(args: string[]): Promise<void> {
+  await run(process.execPath, [CLI, 'make-model', ...args]);
+}
+
+async function greedy(modelPath: string, prompt: string, steps: number): Promise<number[]> {
+  const m = await loadModel(modelPath);
+  const ids = m.tokenizer.encode(prompt);
+  const runner = new ModelRunner(m.transformer, new KvCache(m.config, 4));
+  const table = [0, 1, 2, 3];
+  const argmax = (l: Float32Array) => l.reduce((best, v, i) => (v > l[best]! ? i : best), 0);
+  let next = argmax(runner.step([{ tokens: ids, positions: ids.map((_, i) => i), blockTable: table, contextLen: ids.length, logits: 'last' }])[0]!);
+  const out = [next];
+  for (let pos = ids.length; out.length < steps; pos++) {
+    next = argmax(runner.step([{ tokens: [next], positions: [pos], blockTable: table, contextLen: pos + 1, logits: 'last' }])[0]!);
+    out.push(next);
+  }
+  return out;
+}
+
+test('a GGUF with the whole Qwen2.5 vocab loads, tokenizes like Qwen2.5 and runs', async () => {
+  const config = writeConfig('whole', 151936);
+  const file = path.join(dir, 'whole.gguf');
+  await makeModel(['--config', config, '--dtype', 'q8_0', '--out', file]);
+  const m = await loadModel(file);
+  assert.equal(m.config.vocabSize, 151936);
+  assert.deepEqual(m.tokenizer.encode('Hello world'), [9707, 1879]);
+  assert.equal(m.tokenizer.decode(m.tokenizer.encode('Hello world')), 'Hello world');
+  assert.ok(m.stopIds.includes(151645), 'stops on <|im_end|>');
+  assert.ok(m.chatTemplate?.includes('im_start'), 'carries the chat template');
+  assert.equal((await greedy(file, 'Hello world', 4)).length, 4);
+});
+
+test('the same seed gives the same bytes; a bf16 HF directory of a smaller vocab keeps the merges among its tokens', async () => {
+  const config = writeConfig('small', 1000);
+  const a = path.join(dir, 'a'), b = path.join(dir, 'b');
+  await makeModel(['--config', config, '--out', a, '--seed', '3']);
+  await makeModel(['--config', config, '--out', b, '--seed', '3']);
+  assert.ok(fs.readFileSync(path.join(a, 'model.safetensors')).equals(fs.readFileSync(path.join(b, 'model.safetensors'))));
+  const m = await loadModel(a);
+  const ids = m.tokenizer.encode('the cat');
+  assert.ok(ids.every((id) => id < 1000), `ids ${ids} inside the vocab`);
+  assert.equal(m.tokenizer.decode(ids), 'the cat');
+  assert.deepEqual(await greedy(a, 'the cat', 3), await greedy(b, 'the cat', 3));
+});
+
+test('q8_0 needs a GGUF', async () => {
+  await assert.rejects(makeModel(['--config', writeConfig('x', 1000), '--dtype', 'q8_0', '--out', path.join(dir, 'x')]), /q8_0 needs a \.gguf/);
+});
