@@ -174,6 +174,11 @@ export function breakdown(r: RunResult): { device: number; host: number; disk: n
   return { ...tiers, computedNew: Math.max(0, computed - recomputed), recomputed };
 }
 
+/** A results.json written by writeReport (its "inf" strings are infinite latencies again). */
+export function readReport(file: string): BenchReport {
+  return JSON.parse(fs.readFileSync(file, 'utf8'), (_key, value: unknown) => (value === 'inf' ? Infinity : value)) as BenchReport;
+}
+
 /** Writes results.json, results.md, throughput-latency.png and hit-rate.png into `dir`. */
 export function writeReport(report: BenchReport, dir: string): { comparison: Comparison | null; files: string[] } {
   fs.mkdirSync(dir, { recursive: true });

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { APIS, type Api } from '../../bench/multiturn/client.js';
 import { installLlamaCpp } from '../../bench/multiturn/llama-cpp.js';
 import { DEFAULT_CONFIG, ensureBenchModel } from '../../bench/multiturn/model.js';
-import { writeReport } from '../../bench/multiturn/report.js';
+import { readReport, writeReport } from '../../bench/multiturn/report.js';
 import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
 import { SYSTEMS, parseServerArgs, systemSpec, type SystemName } from '../../bench/multiturn/systems.js';
 import { SYNTHETIC_DEFAULTS, WORKLOADS, type WorkloadKind } from '../../bench/multiturn/workload.js';
@@ -72,6 +72,7 @@ Metrics and output
   --stop-latency S             do not push a system to higher rates once its p90 normalized
                                latency passed S s/token (default 2)
   --out DIR                    (default bench-results/multiturn-<time>)
+  --report FILE                render results.md and the plots again from a results.json
   --json                       also print the report as JSON on stdout
 `;
 
@@ -114,6 +115,7 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
       'stop-latency': { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -122,6 +124,11 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
     return;
   }
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  if (values.report !== undefined) {
+    const { files } = writeReport(readReport(values.report), values.out ?? path.dirname(values.report));
+    log(`wrote ${files.join(', ')}`);
+    return;
+  }
   const systems = selectSystems(values.compare, positionals, values.system, values.url);
   const extra = parseServerArgs(values['server-args']);
   const workload = values.workload as WorkloadKind;
