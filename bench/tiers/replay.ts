@@ -10,8 +10,13 @@
 // exactly the same arrivals and idle times whatever the machine. Arrivals within one
 // virtual second are submitted together and run batched.
 //
-// Run: npx tsx bench/tiers/replay.ts [--layers 4] [--conversations 80] [--device-tokens 8192]
-//        [--host-tokens 4096] [--seed 1]
+// Cost(l) is profiled on the model's full depth (--profile-layers, 24 as Qwen2.5-0.5B);
+// the replay itself may run fewer layers (--layers): prompts are random tokens and every
+// output has a fixed length, so what the cache decides depends on lengths, times and
+// Cost(l) only, not on the weights, and the token counts are those of the full model.
+//
+// Run: npx tsx bench/tiers/replay.ts [--layers 1] [--profile-layers 24] [--conversations 80]
+//        [--device-tokens 16384] [--host-tokens 16384] [--seeds 1,2,3]
 import { parseArgs } from 'node:util';
 import { Engine } from '../../src/engine/engine.js';
 import { GREEDY } from '../../src/engine/sampler.js';
@@ -23,13 +28,14 @@ import { qwenShapedModel, randomTokens } from './model.js';
 
 const { values } = parseArgs({
   options: {
-    layers: { type: 'string', default: '4' },
+    layers: { type: 'string', default: '1' },
+    'profile-layers': { type: 'string', default: '24' },
     conversations: { type: 'string', default: '80' },
-    'device-tokens': { type: 'string', default: '8192' },
-    'host-tokens': { type: 'string', default: '4096' },
+    'device-tokens': { type: 'string', default: '16384' },
+    'host-tokens': { type: 'string', default: '16384' },
     'think-s': { type: 'string', default: '60' },
     'first-tokens': { type: 'string', default: '128-2048' },
-    seed: { type: 'string', default: '1' },
+    seeds: { type: 'string', default: '1,2,3' },
   },
 });
 
@@ -73,9 +79,9 @@ function workload(n: number, seed: number, thinkS: number, first: [number, numbe
   });
 }
 
-async function replay(policy: 'retention' | 'lru', model: LoadedModel, profile: CostProfile) {
+async function replay(policy: 'retention' | 'lru', model: LoadedModel, profile: CostProfile, seed: number) {
   const first = values['first-tokens']!.split('-').map(Number) as [number, number];
-  const convs = workload(Number(values.conversations), Number(values.seed), Number(values['think-s']), first);
+  const convs = workload(Number(values.conversations), seed, Number(values['think-s']), first);
   const clock = { now: 0 };
   const blockBytes = KvCache.bytesPerBlock(model.config);
   const e = new Engine(model, {
@@ -123,19 +129,24 @@ async function replay(policy: 'retention' | 'lru', model: LoadedModel, profile: 
 }
 
 const layers = Number(values.layers);
-console.log(`replay: ${values.conversations} conversations, seed ${values.seed}, first message ${values['first-tokens']} tokens, think time mean ${values['think-s']} s; device ${values['device-tokens']} tokens, host ${values['host-tokens']} tokens, no disk; Qwen2.5-0.5B shape, ${layers} layers`);
-const model = await qwenShapedModel(layers);
-// One Cost(l) profile for both runs: the retention policy's, and the yardstick of recompute time.
-const profile = profileChunkCost(new ModelRunner(model.transformer, new KvCache(model.config, 256)), { maxContext: 32768, budgetMs: 3000 });
-const results = [];
-for (const policy of ['retention', 'lru'] as const) results.push(await replay(policy, model, profile));
-const total = results[0]!.stats.cache.prefixCacheQueries;
-console.log('| policy | turns | prompt tokens | reused (device / host) | recomputed tokens | est. recompute time (Cost(l) sum) | prompt tokens computed | wall time |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-for (const r of results) {
-  const s = r.stats;
-  console.log(`| ${r.policy} | ${r.turns} | ${s.cache.prefixCacheQueries} | ${s.servedTokens.device} / ${s.servedTokens.host} | ${s.cache.recomputedTokens} | ${(r.recomputeMs / 1000).toFixed(1)} s | ${s.promptTokensComputed} | ${r.seconds.toFixed(0)} s |`);
-}
-const [ret, lru] = results as [(typeof results)[0], (typeof results)[0]];
-console.log(`retention recomputes ${(100 * (1 - ret.stats.cache.recomputedTokens / lru.stats.cache.recomputedTokens)).toFixed(1)}% fewer tokens than LRU (of ${total} prompt tokens), ${(100 * (1 - ret.recomputeMs / lru.recomputeMs)).toFixed(1)}% less recompute time`);
+const seeds = values.seeds!.split(',').map(Number);
+console.log(`replay: ${values.conversations} conversations, first message ${values['first-tokens']} tokens, think time mean ${values['think-s']} s; device ${values['device-tokens']} tokens, host ${values['host-tokens']} tokens, no disk; Qwen2.5-0.5B shape (${values['profile-layers']} layers profiled, ${layers} run)`);
+// One Cost(l) profile for every run: the retention policy's, and the yardstick of recompute time.
+const profiled = await qwenShapedModel(Number(values['profile-layers']));
+const profile = profileChunkCost(new ModelRunner(profiled.transformer, new KvCache(profiled.config, 256)), { maxContext: 32768, budgetMs: 6000 });
 console.log(`Cost(l) profile (ms per 32-token chunk): ${profile.points.map((p) => `${p.contextLength}:${p.ms.toFixed(1)}`).join(' ')}`);
+const model = await qwenShapedModel(layers);
+console.log('| seed | policy | turns | prompt tokens | reused (device / host) | recomputed tokens | est. recompute time (Σ Cost(l)) | wall time |');
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|');
+const sums = { retention: { tokens: 0, ms: 0 }, lru: { tokens: 0, ms: 0 } };
+for (const seed of seeds) {
+  for (const policy of ['retention', 'lru'] as const) {
+    const r = await replay(policy, model, profile, seed);
+    const s = r.stats;
+    sums[policy].tokens += s.cache.recomputedTokens;
+    sums[policy].ms += r.recomputeMs;
+    console.log(`| ${seed} | ${policy} | ${r.turns} | ${s.cache.prefixCacheQueries} | ${s.servedTokens.device} / ${s.servedTokens.host} | ${s.cache.recomputedTokens} | ${(r.recomputeMs / 1000).toFixed(1)} s | ${r.seconds.toFixed(0)} s |`);
+  }
+}
+const pct = (a: number, b: number) => (100 * (1 - a / b)).toFixed(1);
+console.log(`over ${seeds.length} seeds, retention recomputes ${pct(sums.retention.tokens, sums.lru.tokens)}% fewer tokens than LRU and spends ${pct(sums.retention.ms, sums.lru.ms)}% less recompute time`);

@@ -18,6 +18,7 @@ import { Request, type FinishReason, type RequestInput, type RequestUsage, type 
 import { Scheduler, type SwapInGate } from './scheduler.js';
 import { DiskTier } from './tiers/disk-tier.js';
 import { HostTier } from './tiers/host-tier.js';
+import { modelFingerprint } from './tiers/model-fingerprint.js';
 import { TierIo, type TierIoStats } from './tiers/tier-io.js';
 
 export type EvictionPolicyName = 'retention' | 'lru';
@@ -125,7 +126,7 @@ export class Engine {
       const { config: c } = model;
       const layout = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, blockSize, dtype: 'f32' as const };
       const capacity = Math.floor(options.kvDiskSpace! / DiskTier.slotBytesFor(layout, blocksPerChunk));
-      if (capacity > 0) disk = DiskTier.open({ dir: options.kvDiskDir, capacity, modelId: model.id, layout, blocksPerChunk });
+      if (capacity > 0) disk = DiskTier.open({ dir: options.kvDiskDir, capacity, modelId: modelFingerprint(model), layout, blocksPerChunk });
     }
     this.kv = new KvCacheManager({
       numBlocks,
