@@ -114,10 +114,10 @@ export interface StackedBar {
 /** Horizontal bars, each split into segments scaled to 100% of the bar's total. */
 export function stackedBars(bars: readonly StackedBar[], segments: readonly string[], opts: { title: string; width?: number }): Buffer {
   const W = opts.width ?? 900;
-  const rowH = 46;
+  const rowH = 40;
   const H = 110 + bars.length * rowH + 50;
   const c = new Canvas(W, H);
-  const left = 170;
+  const left = 20 + Math.max(0, ...bars.map((b) => Canvas.textWidth(b.label))) + 16;
   const right = W - 40;
   const colors: Rgb[] = [[44, 160, 44], [152, 223, 138], [188, 189, 34], [31, 119, 180], [214, 39, 40], [148, 103, 189]];
   c.text(20, 20, opts.title, INK, 2);
@@ -128,7 +128,7 @@ export function stackedBars(bars: readonly StackedBar[], segments: readonly stri
     let x = left;
     bar.values.forEach((v, k) => {
       const w = total > 0 ? (v / total) * (right - left) : 0;
-      c.fillRect(x, y, w, 30, colors[k % colors.length]!);
+      c.fillRect(x, y, w, 28, colors[k % colors.length]!);
       const pct = total > 0 ? `${Math.round((100 * v) / total)}%` : '';
       if (w > Canvas.textWidth(pct) + 8) c.text(x + 4, y + 8, pct, [255, 255, 255]);
       x += w;

@@ -107,7 +107,13 @@ const ms = (s: number) => f(s * 1000, 0);
 export function markdown(report: BenchReport, comparison: Comparison | null): string {
   const c = report.config;
   const lines: string[] = [];
-  lines.push(`Command: \`${report.command}\``, '');
+  if (report.mergedFrom && report.mergedFrom.length > 1) {
+    lines.push(`Results of ${report.mergedFrom.length} invocations, merged (runs of one system at one rate are repeats; the curves take their medians):`, '');
+    for (const c of report.mergedFrom) lines.push(`- \`${c}\``);
+    lines.push('');
+  } else {
+    lines.push(`Command: \`${report.command}\``, '');
+  }
   lines.push(`Machine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.memoryGiB} GiB, node ${report.machine.node}; load average at start ${report.machine.loadAverageAtStart.join(' / ')}.`);
   lines.push(`Model: \`${path.basename(report.model)}\`. Workload: ${report.workload}.`);
   lines.push(
@@ -121,7 +127,8 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const order = [...new Set(report.results.map((r) => r.system))];
   const rows = [...report.results].sort((a, b) => order.indexOf(a.system) - order.indexOf(b.system) || a.rate - b.rate || a.repeat - b.repeat);
-  const rateCell = (r: RunResult) => `${r.rate}${report.config.repeats > 1 ? ` #${r.repeat + 1}` : ''}`;
+  const repeated = report.results.some((r) => r.repeat > 0);
+  const rateCell = (r: RunResult) => `${r.rate}${repeated ? ` #${r.repeat + 1}` : ''}`;
   for (const r of rows) {
     const s = r.summary;
     lines.push(
@@ -141,10 +148,14 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
     const server = r.cache ? `${r.cache.cachedTokens} / ${r.cache.recomputedTokens} / ${r.cache.preemptions}` : 'n/a';
     lines.push(`| ${r.system} | ${rateCell(r)} | ${t.prompt} | ${t.cached} (${f(100 * r.summary.hitRate, 1)}%) | ${b.device} / ${b.host} / ${b.disk} | ${b.computedNew} | ${b.recomputed} | ${t.output} | ${r.summary.shortOutputs} | ${server} |`);
   }
-  const tiers = report.results.filter((r) => r.cache && Object.keys(r.cache.tiers).length > 0);
+  const tiers = report.results.filter((r) => r.cache && Object.values(r.cache.tiers).some((v) => v !== 0));
   if (tiers.length > 0) {
-    lines.push('', 'Tier counters:', '');
-    for (const r of tiers) lines.push(`- ${r.system} @ ${r.rate}: ${Object.entries(r.cache!.tiers).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    lines.push('', 'Tier counters over each run (non-zero only; bytes in MiB):', '');
+    for (const r of tiers) {
+      const shown = Object.entries(r.cache!.tiers).filter(([, v]) => v !== 0)
+        .map(([k, v]) => `${k.replace(/^pensieve_/, '')} ${k.includes('bytes') ? (v / 2 ** 20).toFixed(0) : v}`);
+      lines.push(`- ${r.system} @ ${rateCell(r)}: ${shown.join(', ')}`);
+    }
   }
   if (comparison) {
     lines.push('', `Sustained throughput at p90 normalized latency ≤ ${comparison.latencyTarget} s/token (${comparison.targetChosen === 'auto' ? 'auto: 1.25 × the highest lowest-rate p90 of all systems' : 'given'}):`, '');
@@ -165,18 +176,34 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
   return lines.join('\n') + '\n';
 }
 
-/** Prompt tokens split into reused (by tier), computed for the first time, and computed again. */
+/**
+ * Prompt tokens split into reused (by tier), computed for the first time, and computed again:
+ * whatever was computed beyond the tokens that were not reused (a preempted request computes
+ * its prompt twice) counts as recomputed, as do the tokens the server reports as recomputed.
+ */
 export function breakdown(r: RunResult): { device: number; host: number; disk: number; computedNew: number; recomputed: number } {
   const t = r.summary.tokens;
-  const recomputed = t.recomputed ?? 0;
-  const computed = t.computedPrompt ?? t.prompt - t.cached;
+  const computedNew = t.prompt - t.cached;
+  const recomputed = Math.max(t.recomputed ?? 0, (t.computedPrompt ?? computedNew) - computedNew);
   const tiers = t.cachedByTier ?? { device: t.cached, host: 0, disk: 0 };
-  return { ...tiers, computedNew: Math.max(0, computed - recomputed), recomputed };
+  return { ...tiers, computedNew: Math.max(0, computedNew - (t.recomputed ?? 0)), recomputed };
 }
 
-/** A results.json written by writeReport (its "inf" strings are infinite latencies again). */
-export function readReport(file: string): BenchReport {
-  return JSON.parse(fs.readFileSync(file, 'utf8'), (_key, value: unknown) => (value === 'inf' ? Infinity : value)) as BenchReport;
+/**
+ * results.json files written by writeReport (their "inf" strings are infinite latencies again),
+ * merged into one report: later files' runs of a system at a rate already present count as
+ * repeats. The first file's configuration describes the merged report.
+ */
+export function readReports(files: readonly string[]): BenchReport {
+  const reports = files.map((f) => JSON.parse(fs.readFileSync(f, 'utf8'), (_key, value: unknown) => (value === 'inf' ? Infinity : value)) as BenchReport);
+  const merged: BenchReport = { ...reports[0]!, results: [], mergedFrom: reports.flatMap((r) => r.mergedFrom ?? [r.command]) };
+  for (const report of reports) {
+    for (const r of report.results) {
+      const earlier = merged.results.filter((m) => m.system === r.system && m.rate === r.rate).length;
+      merged.results.push({ ...r, repeat: Math.max(r.repeat ?? 0, earlier) });
+    }
+  }
+  return merged;
 }
 
 /** Writes results.json, results.md, throughput-latency.png and hit-rate.png into `dir`. */
@@ -201,19 +228,15 @@ export function writeReport(report: BenchReport, dir: string): { comparison: Com
     yLabel: 'p90 normalized latency (s/token)',
     ...(comparison && Number.isFinite(comparison.latencyTarget) ? { yReference: { value: comparison.latencyTarget, label: `target ${comparison.latencyTarget}` } } : {}),
   }));
-  const at = hitRateRate(report.results, systems);
-  const bars = systems.map((s) => {
-    const mine = report.results.filter((x) => x.system === s).sort((a, b) => a.rate - b.rate);
-    const r = mine.find((x) => x.rate === at) ?? mine[0]!;
-    const b = breakdown(r);
-    return { label: `${s} @${r.rate}`, values: [b.device, b.host, b.disk, b.computedNew, b.recomputed] };
-  });
-  write('hit-rate.png', stackedBars(bars, ['reused: device', 'host', 'disk', 'computed new', 'recomputed'], { title: 'Where prompt tokens came from' }));
+  // One bar per system and rate (a rate's repeats summed), in the order of the curves.
+  const bars = systems.flatMap((s) => curveOf(report.results, s).map((p) => {
+    const values = [0, 0, 0, 0, 0];
+    for (const r of report.results.filter((x) => x.system === s && x.rate === p.rate)) {
+      const b = breakdown(r);
+      [b.device, b.host, b.disk, b.computedNew, b.recomputed].forEach((v, k) => (values[k] += v));
+    }
+    return { label: `${s} @${p.rate}`, values };
+  }));
+  write('hit-rate.png', stackedBars(bars, ['reused: device', 'host', 'disk', 'computed new', 'recomputed'], { title: 'Where prompt tokens came from, per system and rate (conversations/s)' }));
   return { comparison, files };
-}
-
-/** The highest rate every system ran (their common ground), else each system's lowest. */
-function hitRateRate(results: readonly RunResult[], systems: readonly string[]): number | undefined {
-  const common = [...new Set(results.map((r) => r.rate))].filter((rate) => systems.every((s) => results.some((r) => r.system === s && r.rate === rate)));
-  return common.length > 0 ? Math.max(...common) : undefined;
 }

@@ -60,6 +60,8 @@ export interface BenchReport {
   workload: string;
   config: Omit<BenchConfig, 'log' | 'systems' | 'url'> & { systems: string[] };
   results: RunResult[];
+  /** The commands whose results were merged into this report (bench --report a.json,b.json). */
+  mergedFrom?: string[];
 }
 
 export async function runBench(config: BenchConfig, command: string): Promise<BenchReport> {

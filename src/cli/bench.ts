@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { APIS, type Api } from '../../bench/multiturn/client.js';
 import { installLlamaCpp } from '../../bench/multiturn/llama-cpp.js';
 import { DEFAULT_CONFIG, ensureBenchModel } from '../../bench/multiturn/model.js';
-import { readReport, writeReport } from '../../bench/multiturn/report.js';
+import { readReports, writeReport } from '../../bench/multiturn/report.js';
 import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
 import { SYSTEMS, parseServerArgs, systemSpec, type SystemName } from '../../bench/multiturn/systems.js';
 import { SYNTHETIC_DEFAULTS, WORKLOADS, type WorkloadKind } from '../../bench/multiturn/workload.js';
@@ -72,7 +72,8 @@ Metrics and output
   --stop-latency S             do not push a system to higher rates once its p90 normalized
                                latency passed S s/token (default 2)
   --out DIR                    (default bench-results/multiturn-<time>)
-  --report FILE                render results.md and the plots again from a results.json
+  --report FILE[,FILE...]      render results.md and the plots again from results.json files
+                               (several: merged, a system's runs at one rate count as repeats)
   --json                       also print the report as JSON on stdout
 `;
 
@@ -125,7 +126,8 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
   }
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   if (values.report !== undefined) {
-    const { files } = writeReport(readReport(values.report), values.out ?? path.dirname(values.report));
+    const sources = values.report.split(',');
+    const { files } = writeReport(readReports(sources), values.out ?? path.dirname(sources[0]!));
     log(`wrote ${files.join(', ')}`);
     return;
   }

@@ -3,14 +3,17 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import type { TurnRecord } from '../../bench/multiturn/client.js';
 import { hhRlhfDialogues, mtBenchDialogues, shareGptPrompts } from '../../bench/multiturn/datasets.js';
 import { poissonArrivals, type LoadResult } from '../../bench/multiturn/load-generator.js';
 import { Canvas } from '../../bench/multiturn/png.js';
-import { compare, curveOf, sustainedThroughput } from '../../bench/multiturn/report.js';
+import { compare, curveOf, readReports, sustainedThroughput } from '../../bench/multiturn/report.js';
 import { Rng, parseDistribution } from '../../bench/multiturn/rng.js';
-import type { RunResult } from '../../bench/multiturn/run.js';
+import { jsonSafe, type BenchReport, type RunResult } from '../../bench/multiturn/run.js';
 import { counterDelta, parseCounters } from '../../bench/multiturn/server-metrics.js';
 import { distribution, percentile, summarize, type LoadSummary } from '../../bench/multiturn/summary.js';
 import { makeWorkload } from '../../bench/multiturn/workload.js';
@@ -117,6 +120,24 @@ test('comparison at equal latency: interpolates where a curve crosses the target
   assert.equal(c.ratios[0]!.system, 'stateless');
   assert.ok(Math.abs(c.ratios[0]!.ratio - 3) < 1e-9);
   assert.equal(compare([...stateless, ...pensieve], null)!.latencyTarget, 0.125);
+});
+
+test('results of several invocations merge: a second run of a system at a rate is a repeat', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pensieve-bench-merge-'));
+  try {
+    const report = (command: string, results: RunResult[]) => ({ command, results }) as unknown as BenchReport;
+    const a = path.join(dir, 'a.json');
+    const b = path.join(dir, 'b.json');
+    fs.writeFileSync(a, JSON.stringify(report('first', [point('prefix', 0.1, 0.2, 0.1), point('prefix', 0.3, 0.5, Infinity)]), jsonSafe));
+    fs.writeFileSync(b, JSON.stringify(report('second', [point('prefix', 0.3, 0.6, 0.4)]), jsonSafe));
+    const merged = readReports([a, b]);
+    assert.deepEqual(merged.mergedFrom, ['first', 'second']);
+    assert.deepEqual(merged.results.map((r) => [r.rate, r.repeat]), [[0.1, 0], [0.3, 0], [0.3, 1]]);
+    assert.equal(merged.results[1]!.summary.normLatencyS.p90, Infinity);
+    assert.deepEqual(curveOf(merged.results, 'prefix')[1], { rate: 0.3, runs: 2, throughput: 0.55, p90: Infinity });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('Prometheus counters: parsed with labels, and their growth over a run', () => {
