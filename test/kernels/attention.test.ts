@@ -12,21 +12,11 @@ import assert from 'node:assert/strict';
 import { addon, nativeKernels } from '../../src/kernels/native.js';
 import { referenceKernels } from '../../src/kernels/reference.js';
 import type { AttentionBatch } from '../../src/kernels/types.js';
+import { mulberry32 } from '../helpers/random.js';
 
 type Isa = 'scalar' | 'avx2' | 'avx512';
 const cpu = addon.cpuInfo();
 const ISAS: Isa[] = (['scalar', 'avx2', 'avx512'] as const).filter((isa) => isa === 'scalar' || cpu[isa]);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const int = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1)); // inclusive

@@ -7,17 +7,7 @@ import { addon, nativeKernels } from '../../src/kernels/native.js';
 import { referenceKernels } from '../../src/kernels/reference.js';
 import { fromFloat32, type TensorDType } from '../../src/kernels/dtype.js';
 import type { PackedDType, RawMatrix } from '../../src/kernels/types.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../helpers/random.js';
 
 function randomRaw(rng: () => number, dtype: TensorDType, rows: number, cols: number): RawMatrix {
   const values = new Float32Array(rows * cols).map(() => (2 * rng() - 1) * 3);

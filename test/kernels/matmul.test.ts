@@ -13,20 +13,10 @@ import { addon, nativeKernels } from '../../src/kernels/native.js';
 import { referenceKernels } from '../../src/kernels/reference.js';
 import { fromFloat32, type TensorDType } from '../../src/kernels/dtype.js';
 import type { PackedDType, RawMatrix } from '../../src/kernels/types.js';
+import { mulberry32 } from '../helpers/random.js';
 
 type Isa = 'scalar' | 'avx2' | 'avx512';
 const ISAS: Isa[] = ['scalar', 'avx2', 'avx512'];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Values in ±scale with a per-row scale spread, and a few all-zero 32-blocks (q8_0's d = 0 case). */
 function randomValues(rng: () => number, rows: number, cols: number): Float32Array {
