@@ -85,6 +85,9 @@ export function lineChart(curves: readonly Curve[], opts: LineChartOptions): Buf
     c.line(left, py(opts.yReference.value), right, py(opts.yReference.value), [120, 120, 120], 2, 8);
     c.text(right - Canvas.textWidth(opts.yReference.label), py(opts.yReference.value) - 18, opts.yReference.label, [90, 90, 90]);
   }
+  if (curves.some((k) => k.points.some((p) => !(p.y <= yMax)))) {
+    c.text(right - Canvas.textWidth('points past the top are drawn on it'), 40, 'points past the top are drawn on it', [120, 120, 120]);
+  }
   curves.forEach((curve, k) => {
     const color = PALETTE[k % PALETTE.length]!;
     // Points off the chart (latency beyond the top, unfinished turns) are drawn at the top edge.
