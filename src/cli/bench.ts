@@ -71,7 +71,7 @@ Metrics and output
                                (default: 1.25 × the highest lowest-rate p90 of the systems)
   --stop-latency S             do not push a system to higher rates once its p90 normalized
                                latency passed S s/token (default 2)
-  --out DIR                    (default bench-results/multiturn-<time>)
+  --out DIR                    (default .pensieve/bench/multiturn-<time>)
   --report FILE[,FILE...]      render results.md and the plots again from results.json files
                                (several: merged, a system's runs at one rate count as repeats)
   --json                       also print the report as JSON on stdout
@@ -185,7 +185,7 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
     },
     stopLatency: num('stop-latency') ?? 2,
     latencyTarget: num('latency-target') ?? null,
-    outDir: values.out ?? path.join('bench-results', `multiturn-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+    outDir: values.out ?? path.join('.pensieve', 'bench', `multiturn-${new Date().toISOString().replace(/[:.]/g, '-')}`),
     log,
   };
   const report = await runBench(config, ['pensieve bench', ...argv].join(' '));
