@@ -13,10 +13,8 @@ import { addon, nativeKernels } from '../../src/kernels/native.js';
 import { referenceKernels } from '../../src/kernels/reference.js';
 import type { AttentionBatch } from '../../src/kernels/types.js';
 import { mulberry32 } from '../helpers/random.js';
+import { assertClose, forEachIsa, type Isa } from './isa.js';
 
-type Isa = 'scalar' | 'avx2' | 'avx512';
-const cpu = addon.cpuInfo();
-const ISAS: Isa[] = (['scalar', 'avx2', 'avx512'] as const).filter((isa) => isa === 'scalar' || cpu[isa]);
 
 type Rng = () => number;
 const int = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1)); // inclusive
@@ -121,27 +119,6 @@ function runReference(c: Case): Float32Array {
   const out = new Float32Array(c.q.length);
   referenceKernels.pagedAttention(c.batch, c.q, c.kCache, c.vCache, out);
   return out;
-}
-
-function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    const tol = 1e-5 * (1 + Math.abs(expected[i]!));
-    if (!(Math.abs(actual[i]! - expected[i]!) <= tol)) {
-      assert.fail(`${what}: element ${i} is ${actual[i]}, reference ${expected[i]} (tolerance ${tol})`);
-    }
-  }
-}
-
-function forEachIsa(fn: (isa: Isa) => void): void {
-  for (const isa of ISAS) {
-    addon.setMaxIsa(isa);
-    try {
-      fn(isa);
-    } finally {
-      addon.setMaxIsa('avx512');
-    }
-  }
 }
 
 const SHAPES: Shape[] = [

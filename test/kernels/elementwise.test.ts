@@ -12,36 +12,13 @@ import { addon, nativeKernels } from '../../src/kernels/native.js';
 import { referenceKernels } from '../../src/kernels/reference.js';
 import type { RopeStyle } from '../../src/kernels/types.js';
 import { mulberry32 } from '../helpers/random.js';
+import { assertClose, forEachIsa, type Isa } from './isa.js';
 
-type Isa = 'scalar' | 'avx2' | 'avx512';
-const cpu = addon.cpuInfo();
-const ISAS: Isa[] = (['scalar', 'avx2', 'avx512'] as const).filter((isa) => isa === 'scalar' || cpu[isa]);
 
 function randomArray(rng: () => number, n: number, scale = 1): Float32Array {
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) v[i] = (2 * rng() - 1) * scale;
   return v;
-}
-
-function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const tol = 1e-5 * (1 + Math.abs(expected[i]!));
-    if (!(Math.abs(actual[i]! - expected[i]!) <= tol)) {
-      assert.fail(`${what}: element ${i} is ${actual[i]}, reference ${expected[i]} (tolerance ${tol})`);
-    }
-  }
-}
-
-function forEachIsa(fn: (isa: Isa) => void): void {
-  for (const isa of ISAS) {
-    addon.setMaxIsa(isa);
-    try {
-      fn(isa);
-    } finally {
-      addon.setMaxIsa('avx512');
-    }
-  }
 }
 
 after(() => addon.setMaxIsa('avx512'));
