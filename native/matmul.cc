@@ -4,6 +4,7 @@
 // quantization) and splits the output into tiles for the thread pool. The
 // arithmetic lives in matmul_{avx512,avx2,scalar}.cc.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -148,14 +149,14 @@ void run_tiles(const Kernel& kern, const MatmulArgs& a, int64_t m) {
   const int64_t chunk_rows = (tiles + chunks - 1) / chunks * kern.rows_per_tile;
   chunks = (m + chunk_rows - 1) / chunk_rows;
 
-  // About 64K multiply-adds per task at least, so tiny matmuls stay on one
-  // thread; otherwise a few contiguous tasks per thread, claimed dynamically:
-  // the two cores are shared with the HTTP thread, and with one static half
-  // each, a core taken for a millisecond would stall the whole matmul.
+  // About 64K multiply-adds per claim at least, so tiny matmuls stay on one thread. Otherwise
+  // every thread claims contiguous runs of items, guided self-scheduling: each claim takes
+  // 1/(2·threads) of what is left, so the first runs are long (one memory stream each, the
+  // prefetchers stay ahead) and the last ones short (the threads finish together; with a fixed
+  // split a core taken by a neighbour, or one slow stream, leaves the other idle at the end).
   const int64_t items = P * chunks;
   const int64_t work = kPanelRows * w.cols * std::min(m, chunk_rows);
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1));
-  const int tasks = static_cast<int>(std::min<int64_t>(threads == 1 ? 1 : 4 * threads, std::max<int64_t>(1, items / grain)));
   const MatmulTileFn tile = kern.tile;
   auto run_items = [&](int64_t begin, int64_t end) {
     if (chunks == 1) {
@@ -167,11 +168,23 @@ void run_tiles(const Kernel& kern, const MatmulArgs& a, int64_t m) {
       tile(a, p, p + 1, c * chunk_rows, std::min(m, (c + 1) * chunk_rows));
     }
   };
-  if (tasks == 1) {
+  if (threads == 1 || items < 2 * grain) {
     run_items(0, items);
     return;
   }
-  parallel_tasks(tasks, [&](int t) { run_items(items * t / tasks, items * (t + 1) / tasks); });
+  std::atomic<int64_t> next{0};
+  parallel_tasks(static_cast<int>(threads), [&](int) {
+    int64_t begin = next.load(std::memory_order_relaxed);
+    for (;;) {
+      const int64_t left = items - begin;
+      if (left <= 0) return;
+      const int64_t n = std::min(left, std::max(grain, left / (2 * threads)));
+      if (next.compare_exchange_weak(begin, begin + n, std::memory_order_relaxed)) {
+        run_items(begin, begin + n);
+        begin = next.load(std::memory_order_relaxed);
+      }
+    }
+  });
 }
 
 std::vector<float>& split_scratch() {

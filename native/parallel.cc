@@ -1,15 +1,62 @@
 #include "parallel.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace pensieve {
 
 namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+using Clock = std::chrono::steady_clock;
+
+// How long a thread waits actively before it sleeps: longer than the gap between two kernels
+// of one forward pass (a few small ops run in JS between matmuls), far shorter than the
+// pauses between steps. A sleeping worker costs a futex wake (10-50 µs with a busy neighbour)
+// at the start of every kernel; a decode step runs ~100 kernels of 50-500 µs each.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+// Spins until done() or kSpin has passed; returns done().
+template <class Done>
+bool spin_until(const Done& done) {
+  const Clock::time_point limit = Clock::now() + kSpin;
+  for (int i = 1;; ++i) {
+    if (done()) return true;
+    cpu_relax();
+    if ((i & 63) == 0 && Clock::now() >= limit) return done();
+  }
+}
+
+// A job is published as one 64-bit word: generation (32 bits), task count and next unclaimed
+// task (16 bits each). A worker claims a task by compare-and-swap on the whole word, so a claim
+// can only succeed for the generation whose count it read — a slow worker never takes a task
+// index of a job that has since been replaced. The job's function stays valid while any of its
+// tasks is claimed and unfinished (the caller waits for all of them before publishing the next).
+struct State {
+  uint64_t word;
+  uint32_t gen() const { return static_cast<uint32_t>(word >> 32); }
+  int tasks() const { return static_cast<int>((word >> 16) & 0xffff); }
+  int next() const { return static_cast<int>(word & 0xffff); }
+  static uint64_t make(uint32_t gen, int tasks, int next) {
+    return (uint64_t{gen} << 32) | (static_cast<uint64_t>(tasks) << 16) | static_cast<uint64_t>(next);
+  }
+};
+constexpr int kMaxTasksPerJob = 0xffff;
 
 class ThreadPool {
  public:
@@ -20,58 +67,76 @@ class ThreadPool {
 
   void resize(int n) {
     stop_workers();
-    stop_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    stop_.store(false);
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
 
-  // Runs fn(t) for t in [0, tasks): task 0 on the calling thread, the rest on workers.
+  // Runs fn(t) for t in [0, tasks): task 0 on the calling thread, the rest claimed by whichever
+  // thread (workers or the caller) gets to them first.
   void run(int tasks, const std::function<void(int)>& fn) {
     if (tasks <= 1 || workers_.empty()) {
       for (int t = 0; t < tasks; ++t) fn(t);
       return;
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      job_ = &fn;
-      tasks_ = tasks;
-      next_task_ = 1;
-      pending_ = tasks - 1;
-      ++generation_;
+    for (int base = 0; base < tasks; base += kMaxTasksPerJob) {
+      const int n = std::min(kMaxTasksPerJob, tasks - base);
+      if (base == 0) run_job(n, fn);
+      else run_job(n, [&](int t) { fn(base + t); });
     }
-    wake_.notify_all();
-    fn(0);
-    // The caller also drains tasks if workers are slow to wake.
-    for (;;) {
-      int t;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (next_task_ >= tasks_) break;
-        t = next_task_++;
-      }
-      fn(t);
-      std::lock_guard<std::mutex> lock(mu_);
-      --pending_;
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-    job_ = nullptr;
   }
 
  private:
-  void worker_loop(int /*index*/) {
-    uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mu_);
+  void run_job(int tasks, const std::function<void(int)>& fn) {
+    job_ = &fn;
+    pending_.store(tasks - 1, std::memory_order_relaxed);
+    const uint32_t gen = ++generation_;
+    state_.store(State::make(gen, tasks, 1), std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      wake_.notify_all();
+    }
+    fn(0);
+    // The caller drains tasks too, so a descheduled worker never holds the job up.
+    while (claim_and_run(gen)) {
+    }
+    if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(mu_);
+      caller_sleeping_.store(true, std::memory_order_seq_cst);
+      done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+      caller_sleeping_.store(false, std::memory_order_relaxed);
+    }
+  }
+
+  // Claims one task of generation `gen` and runs it; false when none is left.
+  bool claim_and_run(uint32_t gen) {
+    uint64_t word = state_.load(std::memory_order_acquire);
     for (;;) {
-      wake_.wait(lock, [&] { return stop_ || (generation_ != seen && next_task_ < tasks_); });
-      if (stop_) return;
-      seen = generation_;
-      while (next_task_ < tasks_) {
-        int t = next_task_++;
-        const std::function<void(int)>* job = job_;
-        lock.unlock();
-        (*job)(t);
-        lock.lock();
-        if (--pending_ == 0) done_.notify_one();
+      const State s{word};
+      if (s.gen() != gen || s.next() >= s.tasks()) return false;
+      if (state_.compare_exchange_weak(word, State::make(gen, s.tasks(), s.next() + 1), std::memory_order_acq_rel)) {
+        (*job_)(s.next());
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1 && caller_sleeping_.load(std::memory_order_seq_cst)) {
+          std::lock_guard<std::mutex> lock(mu_);
+          done_.notify_one();
+        }
+        return true;
+      }
+    }
+  }
+
+  void worker_loop() {
+    uint32_t seen = State{state_.load()}.gen();
+    for (;;) {
+      auto fresh = [&] { return stop_.load(std::memory_order_acquire) || State{state_.load(std::memory_order_acquire)}.gen() != seen; };
+      if (!spin_until(fresh)) {
+        std::unique_lock<std::mutex> lock(mu_);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        wake_.wait(lock, fresh);
+        sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      if (stop_.load(std::memory_order_acquire)) return;
+      seen = State{state_.load(std::memory_order_acquire)}.gen();
+      while (claim_and_run(seen)) {
       }
     }
   }
@@ -79,7 +144,7 @@ class ThreadPool {
   void stop_workers() {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
+      stop_.store(true);
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
@@ -90,9 +155,10 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable wake_, done_;
   const std::function<void(int)>* job_ = nullptr;
-  int tasks_ = 0, next_task_ = 0, pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int> pending_{0}, sleepers_{0};
+  std::atomic<bool> caller_sleeping_{false}, stop_{false};
+  uint32_t generation_ = 0;
 };
 
 int default_threads() {

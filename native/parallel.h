@@ -1,6 +1,8 @@
-// A small persistent thread pool for kernels. Workers sleep on a condition
-// variable between jobs (no spinning): on a 2-core machine shared with the HTTP
-// thread a spinning barrier stalls for milliseconds whenever a core is taken.
+// A small persistent thread pool for kernels. Tasks are claimed dynamically (the
+// caller claims too), so no thread ever waits on a descheduled one: on a 2-core
+// machine shared with neighbours a static split or a spinning barrier stalls
+// for milliseconds whenever a core is taken. Idle threads spin for 200 µs (the
+// gap between two kernels of a forward pass), then sleep on a condition variable.
 #pragma once
 
 #include <cstdint>
