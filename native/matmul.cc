@@ -208,8 +208,9 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const int64_t m = static_cast<int64_t>(md);
   Span<float> x = typed_array<float>(info[1], "x", static_cast<size_t>(m * w.cols));
   // out: one [m][rows] array, or (matmulSplit) an array of [m][width_j] arrays taking the
-  // output columns in order. Split outputs are computed into scratch and copied: the copy is
-  // m·rows floats, noise beside the weight pass it saves.
+  // output columns in order. Parts that are whole panels (16 columns; every q/k/v and gate/up
+  // split of a real model) are stored into directly; otherwise the output is computed into
+  // scratch and copied.
   std::vector<Span<float>> parts;
   Span<float> out;
   if (info[3].IsArray()) {
@@ -221,35 +222,56 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
         throw Napi::RangeError::New(env, "outs[" + std::to_string(j) + "] has " + std::to_string(part.size) + " floats, not a multiple of m = " + std::to_string(m));
       }
       if (overlaps(part.data, part.size * 4, x.data, static_cast<size_t>(m * w.cols) * 4)) throw Napi::RangeError::New(env, "outs must not overlap x");
+      for (const Span<float>& other : parts)
+        if (overlaps(part.data, part.size * 4, other.data, other.size * 4)) throw Napi::RangeError::New(env, "outs must not overlap each other");
       total += m > 0 ? static_cast<int64_t>(part.size) / m : 0;
       parts.push_back(part);
     }
     if (m > 0 && total != w.rows) {
       throw Napi::RangeError::New(env, "outs widths sum to " + std::to_string(total) + " columns, the matrix has " + std::to_string(w.rows) + " rows");
     }
-    std::vector<float>& buf = split_scratch();
-    buf.resize(static_cast<size_t>(m * w.rows));
-    out = Span<float>{buf.data(), buf.size()};
   } else {
     out = typed_array<float>(info[3], "out", static_cast<size_t>(m * w.rows));
   }
   const float* bias = nullptr;
   if (!info[4].IsNull() && !info[4].IsUndefined()) bias = typed_array<float>(info[4], "bias", static_cast<size_t>(w.rows)).data;
-  const size_t out_bytes = static_cast<size_t>(m * w.rows) * 4;
-  if (overlaps(out.data, out_bytes, x.data, static_cast<size_t>(m * w.cols) * 4) ||
-      (bias && overlaps(out.data, out_bytes, bias, static_cast<size_t>(w.rows) * 4))) {
-    throw Napi::RangeError::New(env, "out must not overlap x or bias");
+  const size_t x_bytes = static_cast<size_t>(m * w.cols) * 4, bias_bytes = static_cast<size_t>(w.rows) * 4;
+  if (parts.empty()) {
+    const size_t out_bytes = static_cast<size_t>(m * w.rows) * 4;
+    if (overlaps(out.data, out_bytes, x.data, x_bytes) || (bias && overlaps(out.data, out_bytes, bias, bias_bytes))) {
+      throw Napi::RangeError::New(env, "out must not overlap x or bias");
+    }
   }
+  for (const Span<float>& part : parts)
+    if (bias && overlaps(part.data, part.size * 4, bias, bias_bytes)) throw Napi::RangeError::New(env, "outs must not overlap bias");
   if (m == 0) return env.Undefined();
 
-  const Kernel kern = pick_kernel(w.dtype);
   MatmulArgs a;
   a.w = &w;
   a.bias = bias;
-  a.out = out.data;
+  bool direct = parts.empty() || parts.size() <= static_cast<size_t>(MatmulArgs::kMaxParts);
+  for (const Span<float>& part : parts) direct = direct && (static_cast<int64_t>(part.size) / m) % kPanelRows == 0;
+  if (parts.empty()) {
+    a.parts[0] = {out.data, w.rows, 0};
+    a.num_parts = 1;
+  } else if (direct) {
+    int64_t panel = 0;
+    for (const Span<float>& part : parts) {
+      const int64_t width = static_cast<int64_t>(part.size) / m;
+      a.parts[a.num_parts++] = {part.data, width, panel};
+      panel += width / kPanelRows;
+    }
+  } else {
+    std::vector<float>& buf = split_scratch();
+    buf.resize(static_cast<size_t>(m * w.rows));
+    out = Span<float>{buf.data(), buf.size()};
+    a.parts[0] = {out.data, w.rows, 0};
+    a.num_parts = 1;
+  }
+  const Kernel kern = pick_kernel(w.dtype);
   prepare_x(kern, w, x.data, m, a);
   run_tiles(kern, a, m);
-  if (!parts.empty()) {
+  if (!direct) {
     int64_t col = 0;
     for (const Span<float>& part : parts) {
       const int64_t width = static_cast<int64_t>(part.size) / m;

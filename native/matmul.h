@@ -24,7 +24,25 @@ struct MatmulArgs {
   const float* xd = nullptr;
   const int32_t* xsum = nullptr;
   const float* bias = nullptr;  // [rows] or null
-  float* out = nullptr;         // [m][rows]
+  // Where the output goes: panel p's 16 columns of row i. One part [m][rows] for matmul;
+  // matmulSplit gives each part (q, k, v or gate, up) its own [m][width] array, every part a
+  // whole number of panels, so tiles store straight into the caller's arrays.
+  struct OutPart {
+    float* data;
+    int64_t ld;      // floats between rows
+    int64_t panel0;  // first panel of the part
+  };
+  static constexpr int kMaxParts = 4;
+  OutPart parts[kMaxParts] = {};
+  int num_parts = 0;
+
+  // The address of output row r, panel p's first column; *ld gets the row stride.
+  float* out_at(int64_t p, int64_t r, int64_t* ld) const {
+    int j = num_parts - 1;
+    while (parts[j].panel0 > p) --j;
+    *ld = parts[j].ld;
+    return parts[j].data + r * parts[j].ld + (p - parts[j].panel0) * kPanelRows;
+  }
 };
 
 // Computes out rows [r0, r1) × panels [p0, p1). Called from pool threads on

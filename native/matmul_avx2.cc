@@ -26,13 +26,14 @@ template <int MR>
 PENSIEVE_AVX2 inline void store_tile(const MatmulArgs& a, int64_t p, int64_t r, const __m256* acc) {
   const int valid = a.w->valid_rows(p);
   const float* bias = a.bias ? a.bias + p * kPanelRows : nullptr;
-  float* out = a.out + r * a.w->rows + p * kPanelRows;
+  int64_t ld;
+  float* out = a.out_at(p, r, &ld);
   if (valid == kPanelRows) {
     const __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     const __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
     for (int i = 0; i < MR; ++i) {
-      _mm256_storeu_ps(out + i * a.w->rows, _mm256_add_ps(acc[2 * i], b0));
-      _mm256_storeu_ps(out + i * a.w->rows + 8, _mm256_add_ps(acc[2 * i + 1], b1));
+      _mm256_storeu_ps(out + i * ld, _mm256_add_ps(acc[2 * i], b0));
+      _mm256_storeu_ps(out + i * ld + 8, _mm256_add_ps(acc[2 * i + 1], b1));
     }
     return;
   }
@@ -40,7 +41,7 @@ PENSIEVE_AVX2 inline void store_tile(const MatmulArgs& a, int64_t p, int64_t r, 
     alignas(32) float tmp[kPanelRows];
     _mm256_store_ps(tmp, acc[2 * i]);
     _mm256_store_ps(tmp + 8, acc[2 * i + 1]);
-    for (int l = 0; l < valid; ++l) out[i * a.w->rows + l] = tmp[l] + (bias ? bias[l] : 0.0f);
+    for (int l = 0; l < valid; ++l) out[i * ld + l] = tmp[l] + (bias ? bias[l] : 0.0f);
   }
 }
 

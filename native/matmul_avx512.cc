@@ -31,8 +31,9 @@ template <int MR>
 PENSIEVE_AVX512 inline void store_tile(const MatmulArgs& a, int64_t p, int64_t r, const __m512* acc) {
   const __mmask16 mask = static_cast<__mmask16>((1u << a.w->valid_rows(p)) - 1u);
   const __m512 bias = a.bias ? _mm512_maskz_loadu_ps(mask, a.bias + p * kPanelRows) : _mm512_setzero_ps();
-  float* out = a.out + r * a.w->rows + p * kPanelRows;
-  for (int i = 0; i < MR; ++i) _mm512_mask_storeu_ps(out + i * a.w->rows, mask, _mm512_add_ps(acc[i], bias));
+  int64_t ld;
+  float* out = a.out_at(p, r, &ld);
+  for (int i = 0; i < MR; ++i) _mm512_mask_storeu_ps(out + i * ld, mask, _mm512_add_ps(acc[i], bias));
 }
 
 struct F32Tile {

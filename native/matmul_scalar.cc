@@ -17,8 +17,10 @@ template <int MR>
 void store_tile(const MatmulArgs& a, int64_t p, int64_t r, const float (&acc)[MR][kPanelRows]) {
   const int valid = a.w->valid_rows(p);
   const float* bias = a.bias ? a.bias + p * kPanelRows : nullptr;
+  int64_t ld;
+  float* out = a.out_at(p, r, &ld);
   for (int i = 0; i < MR; ++i) {
-    float* o = a.out + (r + i) * a.w->rows + p * kPanelRows;
+    float* o = out + i * ld;
     for (int l = 0; l < valid; ++l) o[l] = acc[i][l] + (bias ? bias[l] : 0.0f);
   }
 }

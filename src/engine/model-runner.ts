@@ -54,17 +54,26 @@ export function buildForwardBatch(seqs: readonly SequenceStep[], blockSize: numb
 }
 
 export class ModelRunner {
+  /** Logits of the last step, reused: a batch of 32 decodes has 19 MB of them (Qwen2.5 vocab). */
+  private logits = new Float32Array(0);
+
   constructor(readonly model: Transformer, readonly kv: KvCache) {}
 
   get vocabSize(): number {
     return this.model.config.vocabSize;
   }
 
-  /** Runs one forward pass; returns, per sequence, its requested logits rows ([rows][vocab], empty for 'none'). */
+  /**
+   * Runs one forward pass; returns, per sequence, its requested logits rows ([rows][vocab],
+   * empty for 'none'). The rows are views of one buffer the next step overwrites: copy what
+   * must outlive the step.
+   */
   step(seqs: readonly SequenceStep[]): Float32Array[] {
     const batch = buildForwardBatch(seqs, this.kv.blockSize);
-    const logits = this.model.forward(batch, this.kv);
     const V = this.vocabSize;
+    const rows = batch.logitRows.length * V;
+    if (this.logits.length < rows) this.logits = new Float32Array(rows);
+    const logits = this.model.forward(batch, this.kv, this.logits);
     let at = 0;
     return seqs.map((s) => {
       const rows = s.logits === 'all' ? s.tokens.length : s.logits === 'last' ? 1 : 0;

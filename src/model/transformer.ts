@@ -49,8 +49,11 @@ export class Transformer {
     this.invFreq = ropeInvFreq(config);
   }
 
-  /** Runs the batch through the model; returns logits [logitRows.length][vocabSize]. */
-  forward(batch: ForwardBatch, kv: KvCache): Float32Array {
+  /**
+   * Runs the batch through the model; returns logits [logitRows.length][vocabSize], written
+   * into `out` when it is given (and large enough), else into a new array.
+   */
+  forward(batch: ForwardBatch, kv: KvCache, out?: Float32Array): Float32Array {
     const { config: c, weights: w, kernels: k, scratch: s } = this;
     const T = batch.tokens.length;
     const qDim = c.numHeads * c.headDim;
@@ -105,7 +108,7 @@ export class Transformer {
     const h = s.get('h', R * c.hiddenSize);
     batch.logitRows.forEach((row, i) => h.set(x.subarray(row * c.hiddenSize, (row + 1) * c.hiddenSize), i * c.hiddenSize));
     k.rmsnorm(h, w.norm, c.rmsNormEps, h);
-    const logits = new Float32Array(R * c.vocabSize);
+    const logits = out && out.length >= R * c.vocabSize ? out.subarray(0, R * c.vocabSize) : new Float32Array(R * c.vocabSize);
     k.matmul(w.lmHead, h, R, logits);
     return logits;
   }

@@ -70,7 +70,7 @@ test('token-by-token decode gives the logits of one prefill', () => {
   const table = range(0, NUM_BLOCKS);
   const expected = prefillAll(table);
   const r = runner();
-  const rows = tokens.map((tok, p) => r.step([{ tokens: [tok], positions: [p], blockTable: table, contextLen: p + 1, logits: 'last' }])[0]!);
+  const rows = tokens.map((tok, p) => r.step([{ tokens: [tok], positions: [p], blockTable: table, contextLen: p + 1, logits: 'last' }])[0]!.slice());
   const actual = new Float32Array(expected.length);
   rows.forEach((row, p) => actual.set(row, p * model.config.vocabSize));
   assertRowsClose(actual, expected, 'decode');

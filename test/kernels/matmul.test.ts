@@ -126,38 +126,41 @@ PACKINGS.forEach(([src, dst], index) => {
 describe('matmulSplit: a stacked weight into several outputs', () => {
   for (const dst of ['f32', 'bf16', 'q8_0'] as const) {
     for (const isa of ISAS) {
-      it(`${dst} on the ${isa} path: each output holds its columns of matmul's result, bit for bit`, (t) => {
-        if (!withIsa(isa)) return t.skip(`this CPU has no ${isa}`);
-        const rng = mulberry32(21);
-        // Widths off the 16-row panels (q|k|v of a small GQA model, and a panel-straddling cut).
-        const widths = [40, 8, 8, 21];
-        const rows = widths.reduce((a, b) => a + b, 0), cols = 64;
-        const raw32 = raw('f32', rows, cols, randomValues(rng, rows, cols));
-        const native = nativeKernels.packMatrix(raw32, dst);
-        const ref = referenceKernels.packMatrix(raw32, dst);
-        const bias = randomValues(rng, 1, rows);
-        for (const m of [1, 3, 17]) {
-          const x = randomValues(rng, m, cols);
-          const whole = new Float32Array(m * rows);
-          nativeKernels.matmul(native, x, m, whole, bias);
-          const outs = widths.map((wd) => new Float32Array(m * wd).fill(NaN));
-          nativeKernels.matmulSplit(native, x, m, outs, bias);
-          const refOuts = widths.map((wd) => new Float32Array(m * wd));
-          referenceKernels.matmulSplit(ref, x, m, refOuts, bias);
-          let col = 0;
-          widths.forEach((wd, j) => {
-            for (let i = 0; i < m; i++) {
-              const expect = whole.subarray(i * rows + col, i * rows + col + wd);
-              assert.deepEqual(outs[j]!.subarray(i * wd, (i + 1) * wd), expect, `${dst} m=${m} output ${j} row ${i}`);
-              for (let c = 0; c < wd; c++) {
-                const e = refOuts[j]![i * wd + c]!, a = outs[j]![i * wd + c]!;
-                assert.ok(Math.abs(a - e) <= 1e-4 * (1 + Math.abs(e)), `${dst} m=${m} output ${j} [${i}][${c}]: ${a} vs reference ${e}`);
+      // Whole panels (q|k|v of a real GQA model: stored straight into each output), widths off
+      // the 16-row panels (a panel-straddling cut) and more parts than the direct path takes
+      // (both computed into scratch and copied).
+      for (const widths of [[48, 16, 16], [40, 8, 8, 21], [16, 16, 16, 16, 32]]) {
+        it(`${dst} on the ${isa} path, widths ${widths.join('|')}: each output holds its columns of matmul's result, bit for bit`, (t) => {
+          if (!withIsa(isa)) return t.skip(`this CPU has no ${isa}`);
+          const rng = mulberry32(21);
+          const rows = widths.reduce((a, b) => a + b, 0), cols = 64;
+          const raw32 = raw('f32', rows, cols, randomValues(rng, rows, cols));
+          const native = nativeKernels.packMatrix(raw32, dst);
+          const ref = referenceKernels.packMatrix(raw32, dst);
+          const bias = randomValues(rng, 1, rows);
+          for (const m of [1, 3, 17]) {
+            const x = randomValues(rng, m, cols);
+            const whole = new Float32Array(m * rows);
+            nativeKernels.matmul(native, x, m, whole, bias);
+            const outs = widths.map((wd) => new Float32Array(m * wd).fill(NaN));
+            nativeKernels.matmulSplit(native, x, m, outs, bias);
+            const refOuts = widths.map((wd) => new Float32Array(m * wd));
+            referenceKernels.matmulSplit(ref, x, m, refOuts, bias);
+            let col = 0;
+            widths.forEach((wd, j) => {
+              for (let i = 0; i < m; i++) {
+                const expect = whole.subarray(i * rows + col, i * rows + col + wd);
+                assert.deepEqual(outs[j]!.subarray(i * wd, (i + 1) * wd), expect, `${dst} m=${m} output ${j} row ${i}`);
+                for (let c = 0; c < wd; c++) {
+                  const e = refOuts[j]![i * wd + c]!, a = outs[j]![i * wd + c]!;
+                  assert.ok(Math.abs(a - e) <= 1e-4 * (1 + Math.abs(e)), `${dst} m=${m} output ${j} [${i}][${c}]: ${a} vs reference ${e}`);
+                }
               }
-            }
-            col += wd;
-          });
-        }
-      });
+              col += wd;
+            });
+          }
+        });
+      }
     }
   }
 });
