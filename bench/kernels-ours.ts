@@ -27,11 +27,6 @@ export async function loadOurs(
   };
   const promptOf = (n: number, salt: number) => Array.from({ length: n }, (_, i) => 100 + ((i * 7919 + salt * 31) % 30000));
   const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-  const argmax = (logits: Float32Array) => {
-    let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
-    return best;
-  };
   const prefillStep = (s: number, n: number, logits: SequenceStep['logits']): SequenceStep => ({
     tokens: promptOf(n, s), positions: range(0, n), blockTable: table(s, n), contextLen: n, logits,
   });
@@ -46,7 +41,7 @@ export async function loadOurs(
     },
     async batchedDecode(sequences, context, steps) {
       const seqs = Array.from({ length: sequences }, (_, s) => prefillStep(s, context, 'last'));
-      return decodeLoop(runner, seqs, context, steps, table, argmax);
+      return decodeLoop(runner, seqs, context, steps, table, runner.argmax);
     },
     async close() {},
   };

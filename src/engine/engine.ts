@@ -285,7 +285,7 @@ export class Engine {
   }
 
   private sampleNext(request: Request, logits: Float32Array): EngineEvent[] {
-    const token = request.sampler.sample(logits);
+    const token = request.sampler.sample(logits, this.runner.argmax);
     const now = performance.now();
     request.firstTokenAt ??= now;
     request.lastTokenAt = now;

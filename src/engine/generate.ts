@@ -50,7 +50,7 @@ export function generate(runner: ModelRunner, promptIds: readonly number[], opts
   }
 
   for (;;) {
-    const next = sampler.sample(logits!);
+    const next = sampler.sample(logits!, runner.argmax);
     if (stop.has(next)) return { promptIds: [...promptIds], outputIds, finishReason: 'stop' };
     outputIds.push(next);
     sampler.accept(next);

@@ -57,7 +57,15 @@ export class ModelRunner {
   /** Logits of the last step, reused: a batch of 32 decodes has 19 MB of them (Qwen2.5 vocab). */
   private logits = new Float32Array(0);
 
+  private readonly pick = new Int32Array(1);
+
   constructor(readonly model: Transformer, readonly kv: KvCache) {}
+
+  /** The greedy pick of one logits row, by the model's kernels (a Sampler's ArgmaxFn). */
+  readonly argmax = (row: Float32Array): number => {
+    this.model.kernels.argmax(row, this.pick);
+    return this.pick[0]!;
+  };
 
   get vocabSize(): number {
     return this.model.config.vocabSize;

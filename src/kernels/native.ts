@@ -22,6 +22,7 @@ interface Addon {
   rope(x: Float32Array, positions: Int32Array, numHeads: number, headDim: number, invFreq: Float32Array, neox: boolean): void;
   siluMul(gate: Float32Array, up: Float32Array, out: Float32Array): void;
   add(dst: Float32Array, src: Float32Array): void;
+  argmax(x: Float32Array, out: Int32Array): void;
   writeKV(
     k: Float32Array, v: Float32Array, slotMapping: Int32Array, kCache: Float32Array, vCache: Float32Array,
     numKvHeads: number, headDim: number, blockSize: number,
@@ -77,6 +78,7 @@ export const nativeKernels: Kernels = {
   },
   siluMul: (gate, up, out) => addon.siluMul(gate, up, out),
   add: (dst, src) => addon.add(dst, src),
+  argmax: (x, out) => addon.argmax(x, out),
   writeKV: (k, v, slotMapping, kCache, vCache, numKvHeads, headDim, blockSize) =>
     addon.writeKV(k, v, slotMapping, kCache, vCache, numKvHeads, headDim, blockSize),
   pagedAttention(b: AttentionBatch, q, kCache, vCache, out) {

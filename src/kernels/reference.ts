@@ -177,6 +177,15 @@ export const referenceKernels: Kernels = {
     for (let i = 0; i < dst.length; i++) dst[i] = dst[i]! + src[i]!;
   },
 
+  argmax(x: Float32Array, out: Int32Array): void {
+    if (out.length === 0) return;
+    if (x.length % out.length !== 0) {
+      throw new RangeError(`argmax: x has ${x.length} floats, not a whole number of rows for out's ${out.length} entries`);
+    }
+    const cols = x.length / out.length;
+    for (let r = 0; r < out.length; r++) out[r] = argmaxRow(x.subarray(r * cols, (r + 1) * cols));
+  },
+
   writeKV(k, v, slotMapping, kCache, vCache, numKvHeads, headDim, blockSize): void {
     slotMapping.forEach((slot, t) => {
       if (slot < 0) return;
@@ -231,4 +240,17 @@ export function splitWidths(outs: readonly Float32Array[], m: number, rows: numb
     throw new RangeError(`matmulSplit: output widths [${widths}] (lengths / m = ${m}) must be integers summing to ${rows} rows`);
   }
   return widths;
+}
+
+/** Index of the first maximum of x; NaN never wins; 0 when x is empty or all NaN. */
+export function argmaxRow(x: Float32Array): number {
+  let best = -1, bestValue = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v > bestValue || (best < 0 && v === -Infinity)) {
+      best = i;
+      bestValue = v;
+    }
+  }
+  return best < 0 ? 0 : best;
 }

@@ -106,6 +106,12 @@ export interface Kernels {
   add(dst: Float32Array, src: Float32Array): void;
 
   /**
+   * out[r] = index of the first maximum of row r of x ([out.length][x.length / out.length]);
+   * NaN never wins; 0 when a row is all NaN. The greedy pick of sampled logits rows.
+   */
+  argmax(x: Float32Array, out: Int32Array): void;
+
+  /**
    * Writes each token's K and V ([T][numKvHeads][headDim]) into the layer's cache
    * pools ([numBlocks][numKvHeads][blockSize][headDim]) at slot slotMapping[t]
    * (= block·blockSize + offset); a negative slot skips the token.

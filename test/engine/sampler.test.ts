@@ -74,3 +74,33 @@ test('the rng is uniform in [0, 1)', () => {
   }
   assert.ok(Math.abs(sum / 100000 - 0.5) < 0.01);
 });
+
+test('top-k over a large vocabulary with ties keeps exactly the k best, ties to the lower id', () => {
+  const V = 50000;
+  const big = new Float32Array(V);
+  let s = 12345;
+  for (let i = 0; i < V; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    big[i] = Math.floor((s / 2 ** 32) * 40) / 8;  // 40 distinct values: thousands of ties
+  }
+  const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => big[b]! - big[a]! || a - b);
+  for (const k of [1, 7, 300]) {
+    const want = new Set(order.slice(0, k));
+    const sampler = new Sampler(params({ topK: k, temperature: 100, seed: k }));
+    const seen = new Set<number>();
+    for (let i = 0; i < 20 * k; i++) {
+      const tok = sampler.sample(big);
+      assert.ok(want.has(tok), `k=${k}: token ${tok} is not among the ${k} best`);
+      seen.add(tok);
+    }
+    assert.ok(seen.size >= Math.min(k, 5), `k=${k}: only ${seen.size} distinct tokens drawn`);
+  }
+});
+
+test('the argmax a caller passes (the engine passes its kernels\') is the one used', () => {
+  let calls = 0;
+  const pick = (row: Float32Array) => (calls++, argmax(row));
+  assert.equal(new Sampler(GREEDY).sample(logits, pick), 1);
+  new Sampler(params({ seed: 9 })).sample(logits, pick);
+  assert.equal(calls, 2);
+});
