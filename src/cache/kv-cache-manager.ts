@@ -91,6 +91,8 @@ interface Running {
   seq: Sequence;
   /** The conversation whose state this request checked out, if any. */
   conv: ConversationState | null;
+  /** What beginRequest added to the counters (taken back by cancelRequest). */
+  counted: { queries: number; hits: number; recomputed: number };
 }
 
 export class KvCacheManager {
@@ -190,8 +192,11 @@ export class KvCacheManager {
    * Call it when admitting the request (it takes references on reused blocks). In
    * pensieve mode a request with a conversation id checks the conversation's state out;
    * a second request on a busy conversation falls back to the prefix cache.
+   * `computedBefore`: how many leading tokens this request had computed before it was
+   * preempted (0 at first admission); whatever of them must be computed again counts as
+   * recomputed, whichever mode or cache lost them.
    */
-  beginRequest(requestId: string, promptTokens: readonly number[], conversationId: string | null = null): CacheMatch {
+  beginRequest(requestId: string, promptTokens: readonly number[], conversationId: string | null = null, computedBefore = 0): CacheMatch {
     if (this.running.has(requestId)) throw new Error(`request ${requestId} already begun`);
     if (promptTokens.length === 0) throw new RangeError(`request ${requestId} has an empty prompt`);
     const now = this.clock();
@@ -206,19 +211,18 @@ export class KvCacheManager {
         : matchCachedPrefix(this.pool, requestId, promptTokens, this.blockSize, this.salt, conv, now);
     const { seq } = match;
     if ('releasedSlots' in match) this.tiers.releaseSlots(match.releasedSlots);
-    this.running.set(requestId, { seq, conv });
     const numCachedTokens = seq.numTokens - seq.numPending;
-    if (this.mode !== 'stateless') {
-      this.counters.prefixCacheQueries += seq.numTokens;
-      this.counters.prefixCacheHits += numCachedTokens;
-    }
-    this.counters.recomputedTokens += match.numRecomputedTokens;
-    return {
-      numPromptTokens: seq.numTokens,
-      numCachedTokens,
-      numRecomputedTokens: match.numRecomputedTokens,
-      computeRanges: seq.pendingRanges().map((r) => ({ ...r })),
-    };
+    const computeRanges = seq.pendingRanges().map((r) => ({ ...r }));
+    // A dropped prefix lies below what the request had computed, so it is counted once.
+    const numRecomputedTokens = computedBefore > 0
+      ? computeRanges.reduce((n, r) => n + Math.max(0, Math.min(r.end, computedBefore) - r.start), 0)
+      : match.numRecomputedTokens;
+    const counted = this.mode === 'stateless'
+      ? { queries: 0, hits: 0, recomputed: numRecomputedTokens }
+      : { queries: seq.numTokens, hits: numCachedTokens, recomputed: numRecomputedTokens };
+    this.count(counted, 1);
+    this.running.set(requestId, { seq, conv, counted });
+    return { numPromptTokens: seq.numTokens, numCachedTokens, numRecomputedTokens, computeRanges };
   }
 
   /** Whether the request's next `numTokens` missing positions would get their blocks. */
@@ -307,6 +311,24 @@ export class KvCacheManager {
   preempt(requestId: string): void {
     this.finishRequest(requestId);
     this.counters.preemptions++;
+  }
+
+  /**
+   * Takes back a beginRequest whose first allocation did not fit (the scheduler waits
+   * instead of running it): the state goes back as after finishRequest, and nothing of
+   * the attempt is counted.
+   */
+  cancelRequest(requestId: string): void {
+    const r = this.running.get(requestId);
+    if (r === undefined) throw new Error(`no request ${requestId}`);
+    this.count(r.counted, -1);
+    this.finishRequest(requestId);
+  }
+
+  private count(c: Running['counted'], sign: 1 | -1): void {
+    this.counters.prefixCacheQueries += sign * c.queries;
+    this.counters.prefixCacheHits += sign * c.hits;
+    this.counters.recomputedTokens += sign * c.recomputed;
   }
 
   /** Keeps a conversation resident while a request for it waits in the queue. */

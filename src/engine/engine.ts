@@ -235,7 +235,10 @@ export class Engine {
     scheduled.forEach(({ request, slots, sample }, i) => {
       const n = slots.positions.length;
       this.kv.markComputed(request.id, n);
-      const promptRows = request.outputTokens.length === 0 ? n : n - 1;
+      request.computedThrough = Math.max(request.computedThrough, slots.contextLength);
+      // The newest sampled token rides in the step that samples again; every other row is prompt
+      // (recomputed generated tokens included, after a preemption), however the rows are chunked.
+      const promptRows = sample && request.outputTokens.length > 0 ? n - 1 : n;
       request.computedPromptTokens += promptRows;
       this.counters.promptTokensComputed += promptRows;
       this.counters.decodeTokensComputed += n - promptRows;

@@ -64,6 +64,8 @@ export class Request {
   cachedByTier: TierTokens | null = null;
   computedPromptTokens = 0;
   recomputedTokens = 0;
+  /** Leading tokens (prompt, then generated) whose KV this request has computed or reused. */
+  computedThrough = 0;
   firstTokenAt: number | null = null;
   lastTokenAt: number | null = null;
 

@@ -115,13 +115,13 @@ export class Scheduler {
       if (restoreCost >= budget && out.length > 0) break; // next step, with a whole budget
       if (conv !== null && !this.restore(request, conv, items)) break;
       budget = Math.max(1, budget - restoreCost);
-      const match = this.kv.beginRequest(request.id, tokens, conv);
+      const match = this.kv.beginRequest(request.id, tokens, conv, request.computedThrough);
       this.unpin(request);
       const pending = this.kv.sequence(request.id)!.numPending;
       const n = Math.min(pending, budget);
       if (!this.kv.canAllocate(request.id, n) && !(this.running.length === 0 && this.unpinQueued(request, n))) {
         // Undo the admission and wait for running requests to free blocks (FCFS: nobody overtakes).
-        this.kv.preempt(request.id);
+        this.kv.cancelRequest(request.id);
         break;
       }
       this.waiting.splice(at, 1);

@@ -26,6 +26,8 @@ export interface TurnRequest {
   sampling: SamplingParams;
   maxTokens: number;
   stop: string[];
+  /** Generate past the model's end-of-sequence tokens (vLLM's ignore_eos; benchmarks). */
+  ignoreEos: boolean;
 }
 
 export interface TurnObserver {
@@ -126,6 +128,7 @@ export async function runTurn(ctx: ServerContext, turn: TurnRequest, reply: Fast
         sampling: turn.sampling,
         maxTokens: turn.maxTokens,
         stop: turn.stop,
+        ignoreEos: turn.ignoreEos,
         promptParam: 'input',
       },
       reply,

@@ -45,8 +45,8 @@ test('pensieve bench --compare runs stateless, prefix and pensieve on stories260
       assert.ok(s.requests.completed >= 6, `${r.system}: ${s.requests.completed} turns`);
       assert.equal(s.requests.failed + s.requests.aborted, 0, `${r.system} left turns unfinished`);
       assert.ok(s.requestThroughput > 0 && s.outputTokenThroughput > 0, `${r.system}: throughput`);
-      // At most 8 tokens per reply (the Responses API has no ignore_eos, so EOS may end one early).
-      assert.ok(s.tokens.output > 0 && s.tokens.output <= 8 * s.requests.completed, `${r.system}: ${s.tokens.output} output tokens`);
+      // Exactly 8 tokens per reply: every route the modes use honours ignore_eos.
+      assert.equal(s.tokens.output, 8 * s.requests.completed, `${r.system}: ${s.tokens.output} output tokens`);
       assert.ok(s.ttftS.p50 > 0 && s.ttftS.p50 <= s.ttftS.p90 && s.ttftS.p90 < 30, `${r.system}: TTFT ${JSON.stringify(s.ttftS)}`);
       assert.ok(s.e2eS.p50 >= s.ttftS.p50, `${r.system}: E2E < TTFT`);
       assert.ok(s.normLatencyS.p90 > 0 && s.normLatencyS.p90 < 10, `${r.system}: normalized latency`);

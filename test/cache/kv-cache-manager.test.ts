@@ -285,8 +285,13 @@ test('preemption gives the blocks back, and the request resumes from what is lef
   assert.equal(m.pool.numFree, 6);
   assert.equal(m.stats().preemptions, 1);
   check();
-  const match = m.beginRequest('a', tokens);
+  // It had computed every token but the last sampled one; what it computes again of those is recomputed.
+  const recomputed0 = m.stats().recomputedTokens;
+  const match = m.beginRequest('a', tokens, null, tokens.length - 1);
   assert.equal(match.numCachedTokens, 32, 'its full blocks were still cached');
+  assert.deepEqual(match.computeRanges, [{ start: 32, end: tokens.length }]);
+  assert.equal(match.numRecomputedTokens, tokens.length - 1 - 32);
+  assert.equal(m.stats().recomputedTokens - recomputed0, tokens.length - 1 - 32);
   check();
 });
 
@@ -304,10 +309,11 @@ test('in pensieve mode a preempted request leaves its state evictable, leading c
   assert.deepEqual(m.conversation('c')!.chunks, ['dropped', 'device', 'device']);
   check();
   m.finishRequest('s');
-  const match = m.beginRequest('a', tokens, 'c');
+  const match = m.beginRequest('a', tokens, 'c', tokens.length - 1);
   // Of the evicted chunk, block 1 went to s; block 0, freed after it, is revived by hash.
   assert.equal(match.numCachedTokens, 71 - 16);
   assert.deepEqual(match.computeRanges, [{ start: 16, end: 32 }, { start: 71, end: 72 }]);
+  assert.equal(match.numRecomputedTokens, 16, 'the dropped block, counted once');
   e.prefill('a');
   check();
 });

@@ -53,6 +53,14 @@ test('16 requests interleaved, with preemption from a small cache, equal each re
     const done = drain(e);
     prompts.forEach((_, i) => assert.deepEqual(done.get(`r${i}`)!.outputTokens, alone[i], `${mode}: request ${i}`));
     if (blocks < 40) assert.ok(e.stats().cache.preemptions > 0, `${mode}: the small cache forced preemption`);
+    // Every prompt row computed beyond the uncached prompt is a recomputation (after preemption).
+    let recomputed = 0;
+    for (const [id, { usage: u }] of done) {
+      assert.equal(u.computedPromptTokens, u.promptTokens - u.cachedTokens + u.recomputedTokens, `${mode}: ${id} accounting`);
+      recomputed += u.recomputedTokens;
+    }
+    if (blocks < 40) assert.ok(recomputed > 0, `${mode}: preempted requests report what they recomputed`);
+    assert.equal(e.stats().cache.recomputedTokens, recomputed, `${mode}: the engine counter agrees with the usages`);
   }
 });
 

@@ -91,3 +91,15 @@ test('a client that disconnects mid-stream stops its generation', async () => {
   const metrics = await (await fetch(`${server.origin}/metrics`)).text();
   assert.match(metrics, /pensieve_request_success_total\{finished_reason="abort"\} 2/);
 });
+
+test('/v1/responses takes ignore_eos (a boolean, as on the other routes)', async () => {
+  const post = (body: object) => fetch(`${server.origin}/v1/responses`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL_ID, input: 'Hi', ...body }),
+  });
+  const bad = await post({ ignore_eos: 'yes' });
+  assert.equal(bad.status, 400);
+  assert.equal(((await bad.json()) as { error: { param: string } }).error.param, 'ignore_eos');
+  const ok = await post({ ignore_eos: true, max_output_tokens: 12, temperature: 0 });
+  assert.equal(ok.status, 200);
+  assert.equal(((await ok.json()) as { usage: { output_tokens: number } }).usage.output_tokens, 12);
+});

@@ -10,7 +10,7 @@ import { admitted, checkModel, type ServerContext } from '../context.js';
 import { badRequest, clientGone, notFound, streamError } from '../errors.js';
 import { ResponseInput, toMessageItems } from '../items.js';
 import { failedResponse, inProgressResponse, type ResponseParams } from '../response-object.js';
-import { maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
+import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
 import { SseStream } from '../sse.js';
 import { runTurn, type TurnRequest } from '../turns.js';
 import { metadataField, parse, queryInt, unsupported } from '../validate.js';
@@ -29,6 +29,7 @@ const Body = z.object({
   // Beyond OpenAI's temperature and top_p, the other samplers and stop (as vLLM takes them).
   ...samplingFields,
   stop: stopField,
+  ignore_eos: ignoreEosField,
   tools: z.array(z.unknown()).nullish(),
   background: z.boolean().nullish(),
   top_logprobs: z.number().int().nullish(),
@@ -78,6 +79,7 @@ function turnRequest(ctx: ServerContext, body: Body): TurnRequest {
     sampling: toSamplingParams(body),
     maxTokens: maxTokens(model, [['max_output_tokens', body.max_output_tokens]]),
     stop: toStopStrings(body.stop),
+    ignoreEos: body.ignore_eos ?? false,
   };
 }
 
