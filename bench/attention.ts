@@ -9,37 +9,13 @@
 // Run `npx tsx bench/attention.ts [scalar|avx2|avx512]`.
 import { addon, nativeKernels } from '../src/kernels/native.js';
 import type { AttentionBatch } from '../src/kernels/types.js';
+import { medianSeconds, randomF32 } from './timing.js';
 
 const HEADS = 14, KV_HEADS = 2, HEAD_DIM = 64, BLOCK = 16, CONTEXT = 4096;
 const BLOCK_FLOATS = KV_HEADS * BLOCK * HEAD_DIM;
 const BLOCKS_PER_SEQ = CONTEXT / BLOCK;
 const SEQS = 16; // 16 × 4096 tokens × 2 heads × 64 × 4 B × 2 (K, V) = 64 MiB
 const numBlocks = SEQS * BLOCKS_PER_SEQ;
-
-function randomF32(n: number, seed: number): Float32Array {
-  const v = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    v[i] = s / 2147483648 - 1;
-  }
-  return v;
-}
-
-/** Seconds per call: the median of timed runs after a warm-up. */
-function timeIt(fn: () => void, minSeconds: number): number {
-  fn();
-  const samples: number[] = [];
-  const start = performance.now();
-  while (samples.length < 5 || (performance.now() - start) / 1000 < minSeconds) {
-    const t0 = performance.now();
-    fn();
-    samples.push((performance.now() - t0) / 1000);
-    if (samples.length >= 5000) break;
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
-}
 
 const kCache = randomF32(numBlocks * BLOCK_FLOATS, 1);
 const vCache = randomF32(numBlocks * BLOCK_FLOATS, 2);
@@ -76,7 +52,7 @@ function bench(label: string, requests: number, tokens: number): void {
   const q = randomF32(rows * HEADS * HEAD_DIM, 3);
   const out = new Float32Array(q.length);
   let i = 0;
-  const seconds = timeIt(() => nativeKernels.pagedAttention(batches[i++ % SEQS]!, q, kCache, vCache, out), 1.5);
+  const seconds = medianSeconds(() => nativeKernels.pagedAttention(batches[i++ % SEQS]!, q, kCache, vCache, out), 1.5);
   // Causal work: the token at CONTEXT - tokens + t sees CONTEXT - tokens + t + 1 keys.
   let keys = 0;
   for (let t = 0; t < tokens; t++) keys += CONTEXT - tokens + t + 1;

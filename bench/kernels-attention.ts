@@ -5,6 +5,7 @@
 import { nativeKernels } from '../src/kernels/native.js';
 import type { AttentionBatch } from '../src/kernels/types.js';
 import type { ModelConfig } from '../src/model/config.js';
+import { medianSeconds, randomF32 } from './timing.js';
 
 const BLOCK = 16;
 
@@ -52,26 +53,3 @@ export function benchAttention(config: ModelConfig, context: number, queryTokens
   });
 }
 
-function medianSeconds(fn: () => void, minSeconds: number): number {
-  fn();
-  const samples: number[] = [];
-  const start = performance.now();
-  while (samples.length < 5 || (performance.now() - start) / 1000 < minSeconds) {
-    const t0 = performance.now();
-    fn();
-    samples.push((performance.now() - t0) / 1000);
-    if (samples.length >= 2000) break;
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
-}
-
-function randomF32(n: number, seed: number): Float32Array {
-  const v = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    v[i] = s / 2147483648 - 1;
-  }
-  return v;
-}

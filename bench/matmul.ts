@@ -8,6 +8,7 @@
 // machine. Run `npx tsx bench/matmul.ts [f32|bf16|q8_0 ...]`.
 import { addon, nativeKernels } from '../src/kernels/native.js';
 import type { Matrix, PackedDType } from '../src/kernels/types.js';
+import { medianSeconds, randomF32 } from './timing.js';
 
 const DRAM_GBPS = 31;
 const SHAPES: Array<[string, number, number]> = [
@@ -22,31 +23,6 @@ function bytesPerValue(dtype: PackedDType): number {
   return dtype === 'f32' ? 4 : dtype === 'bf16' ? 2 : 34 / 32;
 }
 
-function randomF32(n: number, seed: number): Float32Array {
-  const v = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    v[i] = s / 2147483648 - 1;
-  }
-  return v;
-}
-
-/** Seconds per call: the median of timed runs after a warm-up, at least `minSeconds` in total. */
-function timeIt(fn: () => void, minSeconds: number): number {
-  fn();
-  const samples: number[] = [];
-  const start = performance.now();
-  while (samples.length < 5 || (performance.now() - start) / 1000 < minSeconds) {
-    const t0 = performance.now();
-    fn();
-    samples.push((performance.now() - t0) / 1000);
-    if (samples.length >= 2000) break;
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
-}
-
 function bench(dtype: PackedDType, name: string, rows: number, cols: number): void {
   const src = randomF32(rows * cols, rows ^ cols);
   const w: Matrix = nativeKernels.packMatrix({ dtype: 'f32', rows, cols, data: new Uint8Array(src.buffer) }, dtype);
@@ -54,18 +30,18 @@ function bench(dtype: PackedDType, name: string, rows: number, cols: number): vo
 
   const x1 = randomF32(cols, 1);
   const out1 = new Float32Array(rows);
-  const hot = timeIt(() => nativeKernels.matmul(w, x1, 1, out1), 0.5);
+  const hot = medianSeconds(() => nativeKernels.matmul(w, x1, 1, out1), 0.5);
   const copies: Matrix[] = [w];
   while (copies.length * weightBytes < COLD_BYTES) {
     copies.push(nativeKernels.packMatrix({ dtype: 'f32', rows, cols, data: new Uint8Array(src.buffer) }, dtype));
   }
   let next = 0;
-  const gemv = timeIt(() => nativeKernels.matmul(copies[next++ % copies.length]!, x1, 1, out1), 1);
+  const gemv = medianSeconds(() => nativeKernels.matmul(copies[next++ % copies.length]!, x1, 1, out1), 1);
   const gbps = weightBytes / gemv / 1e9;
 
   const xm = randomF32(GEMM_M * cols, 2);
   const outm = new Float32Array(GEMM_M * rows);
-  const gemm = timeIt(() => nativeKernels.matmul(w, xm, GEMM_M, outm), 1);
+  const gemm = medianSeconds(() => nativeKernels.matmul(w, xm, GEMM_M, outm), 1);
   const gflops = (2 * GEMM_M * rows * cols) / gemm / 1e9;
   const speedup = (gemv * GEMM_M) / gemm;
 
