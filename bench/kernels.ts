@@ -68,13 +68,21 @@ function probe(): Probe {
   };
 }
 
-/** Weight bytes one token streams, and matmul flops per token (2 per multiply-add). */
+/**
+ * Weight bytes one decode token streams, and matmul flops (2 per multiply-add) of a token
+ * that computes logits (decode) and of the layers alone (a prompt token: a prefill computes
+ * the classifier for its last row only).
+ */
 function modelCost(c: ModelConfig, format: 'bf16' | 'q8_0') {
   const qkvo = c.hiddenSize * (2 * c.numHeads * c.headDim + 2 * c.numKvHeads * c.headDim);
   const ffn = 3 * c.hiddenSize * c.intermediateSize;
-  const params = c.numLayers * (qkvo + ffn) + c.vocabSize * c.hiddenSize;
+  const layerParams = c.numLayers * (qkvo + ffn), headParams = c.vocabSize * c.hiddenSize;
+  const params = layerParams + headParams;
   const kvBytesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim * 4;
-  return { params, weightBytes: params * (format === 'bf16' ? 2 : 34 / 32), flopsPerToken: 2 * params, kvBytesPerToken };
+  return {
+    params, weightBytes: params * (format === 'bf16' ? 2 : 34 / 32), kvBytesPerToken,
+    flopsPerToken: 2 * params, layerFlopsPerToken: 2 * layerParams, headFlops: 2 * headParams,
+  };
 }
 const attentionFlops = (c: ModelConfig, keys: number) => 4 * c.numLayers * c.numHeads * c.headDim * keys;
 
@@ -177,7 +185,7 @@ async function main() {
       `llama.cpp ${fmt(100 * llamaShare, 0)}% (bandwidth-normalized ratio ${fmt(share / llamaShare, 2)}×).`);
     const prefill: Record<number, { ours: number; theirs: number }> = {};
     for (const n of PREFILLS) {
-      const flops = cost.flopsPerToken + attentionFlops(c, n / 2);
+      const flops = cost.layerFlopsPerToken + cost.headFlops / n + attentionFlops(c, n / 2);
       prefill[n] = row(`prefill ${n}`, `prefill ${n}`, (peak * 1e9) / flops);
     }
     const batch: Record<number, number> = {};
