@@ -100,22 +100,22 @@ export class Sampler {
     const gapFloor = best - NEGLIGIBLE_LOGIT_GAP * p.temperature;
     let cand = candidates(logits, p.topP < 1 ? gapFloor : Math.max(gapFloor, minLogit));
     if (p.topK > 0 && cand.length > p.topK) cand = topK(logits, cand, p.topK);
-    else if (p.topP < 1) sortByLogit(logits, cand);
 
     const weights = new Float64Array(cand.length);
     let total = 0;
     for (let j = 0; j < cand.length; j++) total += weights[j] = Math.exp((logits[cand[j]!]! - best) / p.temperature);
     let keep = cand.length;
     if (p.topP < 1) {
-      let cum = 0;
-      for (let j = 0; j < cand.length; j++) {
-        cum += weights[j]! / total;
-        if (cum >= p.topP) {
-          keep = j + 1;
-          break;
+      keep = topPPrefix(logits, cand, weights, p.topP * total);
+      // min-p over what top-p kept (the best token always passes).
+      let n = 0;
+      for (let j = 0; j < keep; j++) {
+        if (logits[cand[j]!]! >= minLogit) {
+          cand[n] = cand[j]!;
+          weights[n++] = weights[j]!;
         }
       }
-      while (keep > 1 && logits[cand[keep - 1]!]! < minLogit) keep--;
+      keep = n;
       total = 0;
       for (let j = 0; j < keep; j++) total += weights[j]!;
     }
@@ -138,21 +138,64 @@ function candidates(logits: Float32Array, floor: number): Int32Array {
   return out;
 }
 
-/** Sorts ids by logit descending, then id ascending. */
-function sortByLogit(logits: Float32Array, ids: Int32Array): void {
-  ids.sort((a, b) => logits[b]! - logits[a]! || a - b);
-}
-
-/** The k best of `ids` (by logit, ties to the lower id), sorted: the k-th value by selection, then one pass. */
+/** The k best of `ids` (by logit, ties to the lower id), in id order: the k-th value by selection, then one pass. */
 function topK(logits: Float32Array, ids: Int32Array, k: number): Int32Array {
   const values = Float32Array.from(ids, (i) => logits[i]!);
   const kth = selectDescending(values, k - 1);
   const out = new Int32Array(k);
-  let n = 0;
-  for (let j = 0; j < ids.length && n < k; j++) if (logits[ids[j]!]! > kth) out[n++] = ids[j]!;
-  for (let j = 0; j < ids.length && n < k; j++) if (logits[ids[j]!]! === kth) out[n++] = ids[j]!;
-  sortByLogit(logits, out);
+  let above = 0;
+  for (let j = 0; j < ids.length; j++) if (logits[ids[j]!]! > kth) above++;
+  let ties = k - above, n = 0;
+  for (let j = 0; j < ids.length; j++) {
+    const v = logits[ids[j]!]!;
+    if (v > kth || (v === kth && ties-- > 0)) out[n++] = ids[j]!;
+  }
   return out;
+}
+
+/**
+ * Top-p without a sort: moves to the front of ids/weights the smallest set of best tokens (by
+ * logit descending, then id) whose weights sum to at least `mass`, and returns its size.
+ * Quickselect on the mass: a three-way partition around a pivot logit; the set ends inside the
+ * part above the pivot, or inside the tied part (which all weigh the same: the lowest ids go
+ * first), or takes both whole and goes on below. O(n) expected, where a sort of a flat 150k
+ * vocabulary took ~50 ms a token.
+ */
+function topPPrefix(logits: Float32Array, ids: Int32Array, weights: Float64Array, mass: number): number {
+  const swap = (i: number, j: number) => {
+    const t = ids[i]!;
+    ids[i] = ids[j]!;
+    ids[j] = t;
+    const w = weights[i]!;
+    weights[i] = weights[j]!;
+    weights[j] = w;
+  };
+  let lo = 0, hi = ids.length, left = mass;  // [0, lo) kept; [lo, hi) undecided
+  while (lo < hi) {
+    const pivot = logits[ids[lo + ((hi - lo) >> 1)]!]!;
+    let gt = lo, i = lo, lt = hi;  // [lo, gt) above the pivot, [gt, i) equal, [lt, hi) below
+    while (i < lt) {
+      const v = logits[ids[i]!]!;
+      if (v > pivot) swap(gt++, i++);
+      else if (v < pivot) swap(i, --lt);
+      else i++;
+    }
+    let above = 0, equal = 0;
+    for (let j = lo; j < gt; j++) above += weights[j]!;
+    for (let j = gt; j < lt; j++) equal += weights[j]!;
+    if (gt > lo && above >= left) {
+      hi = gt;
+      continue;
+    }
+    if (above + equal >= left) {
+      const tied = ids.subarray(gt, lt).sort();
+      const need = Math.ceil((left - above) / weights[gt]!);
+      return Math.max(1, gt + Math.min(tied.length, Math.max(1, need)));
+    }
+    left -= above + equal;
+    lo = lt;
+  }
+  return Math.max(1, lo);
 }
 
 /** The value that would sit at index k if v were sorted descending (Hoare quickselect; reorders v). */

@@ -76,7 +76,7 @@ test('the rng is uniform in [0, 1)', () => {
 });
 
 test('top-k over a large vocabulary with ties keeps exactly the k best, ties to the lower id', () => {
-  const V = 50000;
+  const V = 20000;
   const big = new Float32Array(V);
   let s = 12345;
   for (let i = 0; i < V; i++) {
@@ -88,7 +88,7 @@ test('top-k over a large vocabulary with ties keeps exactly the k best, ties to 
     const want = new Set(order.slice(0, k));
     const sampler = new Sampler(params({ topK: k, temperature: 100, seed: k }));
     const seen = new Set<number>();
-    for (let i = 0; i < 20 * k; i++) {
+    for (let i = 0; i < Math.min(20 * k, 400); i++) {
       const tok = sampler.sample(big);
       assert.ok(want.has(tok), `k=${k}: token ${tok} is not among the ${k} best`);
       seen.add(tok);
@@ -103,4 +103,31 @@ test('the argmax a caller passes (the engine passes its kernels\') is the one us
   assert.equal(new Sampler(GREEDY).sample(logits, pick), 1);
   new Sampler(params({ seed: 9 })).sample(logits, pick);
   assert.equal(calls, 2);
+});
+
+test('top-p over a large vocabulary with ties keeps the smallest best set reaching p (ties to the lower id)', () => {
+  const V = 3000;
+  const big = new Float32Array(V);
+  let s = 777;
+  for (let i = 0; i < V; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    big[i] = Math.floor((s / 2 ** 32) * 24) / 4;  // 24 distinct values, ~125 tokens each
+  }
+  const t = 2;
+  const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => big[b]! - big[a]! || a - b);
+  const w = order.map((i) => Math.exp((big[i]! - big[order[0]!]!) / t));
+  const total = w.reduce((a, b) => a + b, 0);
+  for (const topP of [0.3, 0.75]) {
+    let cum = 0, keep = 0;
+    while (cum < topP * total) cum += w[keep++]!;
+    const want = new Set(order.slice(0, keep));
+    const sampler = new Sampler(params({ temperature: t, topP, seed: 11 }));
+    const seen = new Set<number>();
+    for (let i = 0; i < 20000; i++) {
+      const tok = sampler.sample(big);
+      assert.ok(want.has(tok), `top_p ${topP}: token ${tok} (logit ${big[tok]}) is outside the ${keep} best`);
+      seen.add(tok);
+    }
+    assert.ok(seen.size >= 0.9 * keep, `top_p ${topP}: drew ${seen.size} of ${keep} tokens`);
+  }
 });
