@@ -2,14 +2,17 @@
 // 1, 16 and 512 query tokens at the end of a 4K context. K/V live in scattered blocks of a pool
 // twice the L3, and calls rotate through sequences, so decode reads K/V from DRAM as a real
 // step does.
+import { f32ToBf16 } from '../src/kernels/dtype.js';
 import { nativeKernels } from '../src/kernels/native.js';
 import type { AttentionBatch } from '../src/kernels/types.js';
 import type { ModelConfig } from '../src/model/config.js';
+import type { KvDType } from '../src/model/kv-cache.js';
 import { medianSeconds, randomF32 } from './timing.js';
 
 const BLOCK = 16;
 
 export interface AttentionResult {
+  kvDType: KvDType;
   queryTokens: number;
   seconds: number;
   /** Causal QKᵀ and PV flops. */
@@ -18,15 +21,20 @@ export interface AttentionResult {
   kvBytes: number;
 }
 
-export function benchAttention(config: ModelConfig, context: number, queryTokens: readonly number[], minSeconds: number): AttentionResult[] {
+export function benchAttention(
+  config: ModelConfig, context: number, queryTokens: readonly number[], minSeconds: number, kvDType: KvDType = 'f32',
+): AttentionResult[] {
   const { numHeads: H, numKvHeads: KVH, headDim: D } = config;
   const blockFloats = KVH * BLOCK * D;
   const blocksPerSeq = context / BLOCK;
-  const kvBytesPerSeq = context * KVH * D * 4 * 2;
+  const kvBytesPerSeq = context * KVH * D * (kvDType === 'bf16' ? 2 : 4) * 2;
   const seqs = Math.max(2, Math.ceil((64 << 20) / kvBytesPerSeq));
   const numBlocks = seqs * blocksPerSeq;
-  const kCache = randomF32(numBlocks * blockFloats, 1);
-  const vCache = randomF32(numBlocks * blockFloats, 2);
+  const pool = (seed: number) => {
+    const values = randomF32(numBlocks * blockFloats, seed);
+    return kvDType === 'bf16' ? Uint16Array.from(values, f32ToBf16) : values;
+  };
+  const kCache = pool(1), vCache = pool(2);
   const order = Array.from({ length: numBlocks }, (_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
     const j = (i * 7919 + 13) % (i + 1);
@@ -49,7 +57,7 @@ export function benchAttention(config: ModelConfig, context: number, queryTokens
     const seconds = medianSeconds(() => nativeKernels.pagedAttention(batches[i++ % seqs]!, q, kCache, vCache, out), minSeconds);
     let keys = 0;
     for (let t = 0; t < tokens; t++) keys += context - tokens + t + 1;
-    return { queryTokens: tokens, seconds, flops: keys * H * D * 4, kvBytes: kvBytesPerSeq };
+    return { kvDType, queryTokens: tokens, seconds, flops: keys * H * D * 4, kvBytes: kvBytesPerSeq };
   });
 }
 

@@ -2,6 +2,7 @@
 // through the engine's ModelRunner) timed on the workloads llama.cpp is timed on. Each
 // sequence owns a fixed run of KV blocks; what the cache holds does not change the time.
 import { ModelRunner, type SequenceStep } from '../src/engine/model-runner.js';
+import { resolveKvDType } from '../src/engine/engine.js';
 import { KvCache } from '../src/model/kv-cache.js';
 import { loadModel } from '../src/model/load.js';
 import type { ModelConfig } from '../src/model/config.js';
@@ -19,7 +20,8 @@ export async function loadOurs(
 ): Promise<EngineUnderTest & { config: ModelConfig }> {
   const loaded = await loadModel(path, { weightFormat });
   const longBlocks = Math.ceil(longContext / BLOCK), seqBlocks = Math.ceil(seqContext / BLOCK);
-  const kv = new KvCache(loaded.config, longBlocks + (maxSeqs - 1) * seqBlocks, BLOCK);
+  // The KV dtype a server picks for these weights (--kv-dtype auto: bf16 for bf16 and q8_0).
+  const kv = new KvCache(loaded.config, longBlocks + (maxSeqs - 1) * seqBlocks, BLOCK, resolveKvDType('auto', loaded));
   const runner = new ModelRunner(loaded.transformer, kv);
   const table = (s: number, tokens: number) => {
     const base = s === 0 ? 0 : longBlocks + (s - 1) * seqBlocks;

@@ -144,7 +144,7 @@ async function main() {
   const results = [];
   for (const format of FORMATS) results.push({ format, ...(await benchFormat(format, llamaOk, probes)) });
   const config = results[0]!.config;
-  const attention = benchAttention(config, ATTENTION_CONTEXT, ATTENTION_QUERIES, 1);
+  const attention = (['f32', 'bf16'] as const).flatMap((dt) => benchAttention(config, ATTENTION_CONTEXT, ATTENTION_QUERIES, 1, dt));
   probes.push(probe());
   const P: Probe = { bw: median(probes.map((p) => p.bw)), bf16: median(probes.map((p) => p.bf16)), int8: median(probes.map((p) => p.int8)), f32: median(probes.map((p) => p.f32)) };
 
@@ -204,13 +204,13 @@ async function main() {
     }
   }
   out.push('');
-  out.push(`Attention kernel (pensieve, f32 K/V, one layer of ${config.numHeads}/${config.numKvHeads} heads × ${config.headDim}, ${ATTENTION_CONTEXT}-token context):`);
+  out.push(`Attention kernel (pensieve, one layer of ${config.numHeads}/${config.numKvHeads} heads × ${config.headDim}, ${ATTENTION_CONTEXT}-token context, f32 and bf16 K/V):`);
   out.push('');
-  out.push('| query tokens | ms per layer | GFLOP/s | K/V GB/s | roofline ms | % of roofline |');
-  out.push('| ---: | ---: | ---: | ---: | ---: | ---: |');
+  out.push('| K/V | query tokens | ms per layer | GFLOP/s | K/V GB/s | roofline ms | % of roofline |');
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const a of attention) {
     const roof = Math.max(a.kvBytes / (P.bw * 1e9), a.flops / (P.f32 * 1e9));
-    out.push(`| ${a.queryTokens} | ${fmt(a.seconds * 1e3, 3)} | ${fmt(a.flops / a.seconds / 1e9)} | ${fmt(a.kvBytes / a.seconds / 1e9)} | ${fmt(roof * 1e3, 3)} | ${fmt((100 * roof) / a.seconds, 0)}% |`);
+    out.push(`| ${a.kvDType} | ${a.queryTokens} | ${fmt(a.seconds * 1e3, 3)} | ${fmt(a.flops / a.seconds / 1e9)} | ${fmt(a.kvBytes / a.seconds / 1e9)} | ${fmt(roof * 1e3, 3)} | ${fmt((100 * roof) / a.seconds, 0)}% |`);
   }
   out.push('');
   out.push(...notes);

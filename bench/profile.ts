@@ -2,7 +2,7 @@
 // summed over a few timed steps). Profile before optimizing: this is the first look, `perf`
 // the second.
 //
-//   npx tsx bench/profile.ts [--model FILE.gguf] [--batch N] [--context N] [--steps N] [--prefill N]
+//   npx tsx bench/profile.ts [--model FILE.gguf] [--batch N] [--context N] [--steps N] [--prefill N] [--kv-dtype auto|f32|bf16]
 //
 // --batch N: N sequences decoding together (one token each per step) at --context tokens;
 // --prefill N: one prompt of N tokens instead.
@@ -11,7 +11,8 @@ import { defaultKernels } from '../src/kernels/index.js';
 import { addon } from '../src/kernels/native.js';
 import type { Kernels, Matrix } from '../src/kernels/types.js';
 import { ModelRunner, type SequenceStep } from '../src/engine/model-runner.js';
-import { KvCache } from '../src/model/kv-cache.js';
+import { resolveKvDType } from '../src/engine/engine.js';
+import { KvCache, type KvDType } from '../src/model/kv-cache.js';
 import { loadModel } from '../src/model/load.js';
 
 const { values: flags } = parseArgs({
@@ -21,6 +22,7 @@ const { values: flags } = parseArgs({
     context: { type: 'string', default: '128' },
     steps: { type: 'string', default: '8' },
     prefill: { type: 'string' },
+    'kv-dtype': { type: 'string', default: 'auto' },
   },
 });
 
@@ -52,7 +54,8 @@ const BLOCK = 16;
 const batch = Number(flags.batch), context = Number(flags.context), steps = Number(flags.steps);
 const prefill = flags.prefill ? Number(flags.prefill) : 0;
 const perSeq = Math.ceil((Math.max(context + steps, prefill) + 1) / BLOCK);
-const kv = new KvCache(c, perSeq * batch, BLOCK);
+const kvDType = resolveKvDType(flags['kv-dtype'] as KvDType | 'auto', loaded);
+const kv = new KvCache(c, perSeq * batch, BLOCK, kvDType);
 const runner = new ModelRunner(loaded.transformer, kv);
 const table = (s: number, n: number) => Array.from({ length: Math.ceil(n / BLOCK) }, (_, i) => s * perSeq + i);
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
@@ -88,7 +91,7 @@ const kernelMs = [...totals.values()].reduce((a, t) => a + t.ms, 0);
 const matrixBytes = (m: Matrix) => m.rows * m.cols * (m.dtype === 'f32' ? 4 : m.dtype === 'bf16' ? 2 : 34 / 32);
 const w = loaded.transformer.weights;
 const weightBytes = matrixBytes(w.lmHead) + w.layers.reduce((n, l) => n + matrixBytes(l.wqkv) + matrixBytes(l.wo) + matrixBytes(l.wGateUp) + matrixBytes(l.wDown), 0);
-console.log(`${flags.model}: ${prefill ? `prefill ${prefill}` : `decode batch ${batch} at context ${context}`}, ${steps} steps`);
+console.log(`${flags.model}: ${prefill ? `prefill ${prefill}` : `decode batch ${batch} at context ${context}`}, ${kvDType} KV, ${steps} steps`);
 console.log(`wall ${(wall / steps).toFixed(2)} ms/step, ${(tokensDone / (wall / 1000)).toFixed(1)} tok/s; outside kernels ${((wall - kernelMs) / steps).toFixed(2)} ms/step`);
 console.log(`weights ${(weightBytes / 1e6).toFixed(0)} MB: ${(weightBytes / (wall / steps) / 1e6).toFixed(1)} GB/s a step; read-bandwidth probe ${bw.toFixed(1)} GB/s`);
 console.log('| kernel | ms/step | calls/step | share |');

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bf16.h"
 #include "cpu.h"
 #include "napi_util.h"
 #include "parallel.h"
@@ -39,8 +40,11 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 struct Problem {
   const float* q;
   float* out;
-  const float* k_cache;
-  const float* v_cache;
+  // The K/V pools: f32, or bf16 bits (kv_bf16) — each step's rows are widened to f32 in the
+  // tile's scratch before use, so the arithmetic is the same for both.
+  const void* k_cache;
+  const void* v_cache;
+  bool kv_bf16;
   const int32_t* q_indptr;
   const int32_t* q_pos;
   const int32_t* tables;
@@ -218,13 +222,33 @@ int32_t dim_arg(const Napi::Value& v, const char* fn, const char* name) {
 }
 
 // The pool's block count; its length must be whole blocks of [numKvHeads][blockSize][headDim].
-int64_t pool_blocks(Napi::Env env, const char* fn, const Span<float>& k_cache, const Span<float>& v_cache,
-                    int64_t block_floats) {
+// A K/V pool argument: a Float32Array, or a Uint16Array of bf16 bits.
+struct KvPool {
+  void* data;
+  size_t size;  // elements
+  bool bf16;
+};
+
+KvPool kv_pool_arg(const Napi::Value& v, const char* name) {
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array) {
+    const Span<uint16_t> s = typed_array<uint16_t>(v, name);
+    return KvPool{s.data, s.size, true};
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a Float32Array (f32 KV) or a Uint16Array (bf16 KV)");
+  const Span<float> s = typed_array<float>(v, name);
+  return KvPool{s.data, s.size, false};
+}
+
+// The pools' block count; their length must be whole blocks of [numKvHeads][blockSize][headDim],
+// and both must have the same length and element type.
+int64_t pool_blocks(Napi::Env env, const char* fn, const KvPool& k_cache, const KvPool& v_cache, int64_t block_floats) {
+  if (k_cache.bf16 != v_cache.bf16) range_error(env, fn, "kCache and vCache must have the same element type");
   if (k_cache.size % block_floats != 0)
-    range_error(env, fn, "kCache has " + std::to_string(k_cache.size) + " floats, not a whole number of blocks of " +
+    range_error(env, fn, "kCache has " + std::to_string(k_cache.size) + " elements, not a whole number of blocks of " +
                              std::to_string(block_floats) + " (numKvHeads·blockSize·headDim)");
   if (v_cache.size != k_cache.size)
-    range_error(env, fn, "vCache has " + std::to_string(v_cache.size) + " floats but kCache has " + std::to_string(k_cache.size));
+    range_error(env, fn, "vCache has " + std::to_string(v_cache.size) + " elements but kCache has " + std::to_string(k_cache.size));
   return static_cast<int64_t>(k_cache.size) / block_floats;
 }
 
@@ -232,8 +256,8 @@ Napi::Value PagedAttention(const Napi::CallbackInfo& info) {
   constexpr const char* fn = "pagedAttention";
   Napi::Env env = info.Env();
   const Span<float> q = typed_array<float>(info[0], "q");
-  const Span<float> k_cache = typed_array<float>(info[1], "kCache");
-  const Span<float> v_cache = typed_array<float>(info[2], "vCache");
+  const KvPool k_cache = kv_pool_arg(info[1], "kCache");
+  const KvPool v_cache = kv_pool_arg(info[2], "vCache");
   const Span<float> out = typed_array<float>(info[3], "out");
   const Span<int32_t> q_indptr = typed_array<int32_t>(info[4], "qIndptr");
   const Span<int32_t> q_pos = typed_array<int32_t>(info[5], "qPos");
@@ -296,7 +320,7 @@ Napi::Value PagedAttention(const Napi::CallbackInfo& info) {
                                  ") is outside the pool of " + std::to_string(num_blocks) + " blocks");
   }
 
-  const Problem P{q.data, out.data, k_cache.data, v_cache.data, q_indptr.data, q_pos.data, tables.data, table_indptr.data,
+  const Problem P{q.data, out.data, k_cache.data, v_cache.data, k_cache.bf16, q_indptr.data, q_pos.data, tables.data, table_indptr.data,
                   context_lens.data, static_cast<int>(R), num_heads, num_kv_heads, head_dim, block_size,
                   num_heads / num_kv_heads, static_cast<float>(scale) * kLog2e};
   paged_attention(P);
@@ -312,8 +336,8 @@ Napi::Value WriteKV(const Napi::CallbackInfo& info) {
   const Span<float> k = typed_array<float>(info[0], "k");
   const Span<float> v = typed_array<float>(info[1], "v");
   const Span<int32_t> slots = typed_array<int32_t>(info[2], "slotMapping");
-  const Span<float> k_cache = typed_array<float>(info[3], "kCache");
-  const Span<float> v_cache = typed_array<float>(info[4], "vCache");
+  const KvPool k_cache = kv_pool_arg(info[3], "kCache");
+  const KvPool v_cache = kv_pool_arg(info[4], "vCache");
   const int32_t num_kv_heads = dim_arg(info[5], fn, "numKvHeads");
   const int32_t head_dim = dim_arg(info[6], fn, "headDim");
   const int32_t block_size = dim_arg(info[7], fn, "blockSize");
@@ -328,7 +352,7 @@ Napi::Value WriteKV(const Napi::CallbackInfo& info) {
       range_error(env, fn, "slotMapping[" + std::to_string(t) + "] = " + std::to_string(slots.data[t]) + " is outside the pool of " +
                                std::to_string(num_slots) + " slots");
 
-  const size_t bytes = static_cast<size_t>(head_dim) * sizeof(float);
+  // bf16 pools get each value rounded to nearest even (bf16.h), as the reference does.
   for (int64_t t = 0; t < T; ++t) {
     const int64_t slot = slots.data[t];
     if (slot < 0) continue;
@@ -336,8 +360,18 @@ Napi::Value WriteKV(const Napi::CallbackInfo& info) {
     for (int64_t h = 0; h < num_kv_heads; ++h) {
       const int64_t dst = ((block * num_kv_heads + h) * block_size + offset) * head_dim;
       const int64_t src = (t * num_kv_heads + h) * head_dim;
-      std::memcpy(k_cache.data + dst, k.data + src, bytes);
-      std::memcpy(v_cache.data + dst, v.data + src, bytes);
+      if (k_cache.bf16) {
+        uint16_t* kd = static_cast<uint16_t*>(k_cache.data) + dst;
+        uint16_t* vd = static_cast<uint16_t*>(v_cache.data) + dst;
+        for (int32_t d = 0; d < head_dim; ++d) {
+          kd[d] = f32_to_bf16(k.data[src + d]);
+          vd[d] = f32_to_bf16(v.data[src + d]);
+        }
+      } else {
+        const size_t bytes = static_cast<size_t>(head_dim) * sizeof(float);
+        std::memcpy(static_cast<float*>(k_cache.data) + dst, k.data + src, bytes);
+        std::memcpy(static_cast<float*>(v_cache.data) + dst, v.data + src, bytes);
+      }
     }
   }
   return env.Undefined();

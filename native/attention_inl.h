@@ -67,6 +67,14 @@ PENSIEVE_INLINE void accumulate_qk(vec::F<W> (&a)[JC][NV], const float* qt, cons
 constexpr int kPrefetchSteps = 3;
 
 // One tile: L = W·NV query rows in NV vectors of W lanes.
+// out[0, n) = the bf16 values in[0, n), widened to f32 (exact: a bf16 is an f32's top half).
+PENSIEVE_INLINE void widen_bf16(const uint16_t* in, int n, float* out) {
+  constexpr int W = kLanes;
+  int i = 0;
+  for (; i + W <= n; i += W) vec::store<W>(out + i, vec::load_bf16<W>(in + i));
+  for (; i < n; ++i) out[i] = vec::load_bf16<1>(in + i)[0];
+}
+
 // Prefetches into L2 the K/V rows of step `step` (16 key positions from it.key_begin) of an item.
 // K/V rows sit in scattered blocks, each head's rows of a block on its own 4 KiB page, which
 // the hardware prefetchers do not cross; prefetcht1 measured 19 GB/s on one core for this
@@ -80,13 +88,14 @@ PENSIEVE_INLINE void prefetch_step(const Problem& P, const Item& it, int32_t ste
   const int32_t* table = P.tables + P.table_indptr[it.r];
   const int64_t block_stride = static_cast<int64_t>(P.num_kv_heads) * P.block_size * D;
   const int64_t head_off = static_cast<int64_t>(it.g) * P.block_size * D;
-  const size_t row_bytes = static_cast<size_t>(D) * sizeof(float);
+  const size_t elem = P.kv_bf16 ? sizeof(uint16_t) : sizeof(float);
+  const size_t row_bytes = static_cast<size_t>(D) * elem;
   int32_t block = p0 / P.block_size, o = p0 % P.block_size;
   for (int j = 0; j < n; ++j) {
     const int64_t off = table[block] * block_stride + head_off + static_cast<int64_t>(o) * D;
     if (++o == P.block_size) o = 0, ++block;
-    const char* k = reinterpret_cast<const char*>(P.k_cache + off);
-    const char* v = reinterpret_cast<const char*>(P.v_cache + off);
+    const char* k = static_cast<const char*>(P.k_cache) + off * elem;
+    const char* v = static_cast<const char*>(P.v_cache) + off * elem;
     for (size_t b = 0; b < row_bytes; b += 64) {
       __builtin_prefetch(k + b, 0, 2);
       __builtin_prefetch(v + b, 0, 2);
@@ -113,6 +122,8 @@ PENSIEVE_INLINE void attend_tile(const Problem& P, const Item& it, const Item* n
   float* qt = scratch;        // [D][L] queries, transposed and pre-scaled
   float* acc = qt + D * L;    // [D][L] unnormalized output, transposed
   float* s = acc + D * L;     // [kKeyStep][L] scores, then probabilities
+  float* kw = s + kKeyStep * L;  // bf16 pools: [kKeyStep][D] this step's K rows, widened to f32
+  float* vw = kw + kKeyStep * D;  // and V rows
 
   const int32_t t0 = P.q_indptr[it.r];
   const int32_t ctx = P.context_lens[it.r];
@@ -170,9 +181,20 @@ PENSIEVE_INLINE void attend_tile(const Problem& P, const Item& it, const Item* n
 
     const int n = std::min<int32_t>(kKeyStep, it.key_end - p0);
     row_offsets(p0, n, offsets);
-    for (int j = 0; j < n; ++j) {
-      kp[j] = P.k_cache + offsets[j];
-      vp[j] = P.v_cache + offsets[j];
+    if (P.kv_bf16) {
+      const uint16_t* kc = static_cast<const uint16_t*>(P.k_cache);
+      const uint16_t* vc = static_cast<const uint16_t*>(P.v_cache);
+      for (int j = 0; j < n; ++j) {
+        widen_bf16(kc + offsets[j], D, kw + j * D);
+        widen_bf16(vc + offsets[j], D, vw + j * D);
+        kp[j] = kw + j * D;
+        vp[j] = vw + j * D;
+      }
+    } else {
+      for (int j = 0; j < n; ++j) {
+        kp[j] = static_cast<const float*>(P.k_cache) + offsets[j];
+        vp[j] = static_cast<const float*>(P.v_cache) + offsets[j];
+      }
     }
     // Past the range end: point at a valid row; the mask zeroes its weight.
     for (int j = n; j < kKeyStep; ++j) {
@@ -283,7 +305,7 @@ PENSIEVE_INLINE void attend(const Problem& P, const Item& it, const Item* next, 
 // so a static split would leave a core idle. A thread claims its next item
 // before it runs the current one, so it can prefetch the next item's K/V.
 void claim_items(const Problem& P, const std::vector<Item>& items, std::atomic<size_t>& next, const Partials& part) {
-  std::vector<float> scratch(2 * static_cast<size_t>(P.head_dim) * kMaxLanes + kKeyStep * kMaxLanes);
+  std::vector<float> scratch(2 * static_cast<size_t>(P.head_dim) * kMaxLanes + kKeyStep * kMaxLanes + 2 * kKeyStep * static_cast<size_t>(P.head_dim));
   size_t i = next.fetch_add(1, std::memory_order_relaxed);
   while (i < items.size()) {
     const size_t j = next.fetch_add(1, std::memory_order_relaxed);

@@ -9,6 +9,8 @@ template <int W>
 struct Lanes {
   typedef float F __attribute__((vector_size(W * sizeof(float))));
   typedef int32_t I __attribute__((vector_size(W * sizeof(int32_t))));
+  typedef uint16_t H __attribute__((vector_size(W * sizeof(uint16_t))));
+  typedef uint32_t U __attribute__((vector_size(W * sizeof(uint32_t))));
 };
 template <int W> using F = typename Lanes<W>::F;
 template <int W> using I = typename Lanes<W>::I;
@@ -25,6 +27,19 @@ PENSIEVE_INLINE F<W> load(const float* p) {
 template <int W>
 PENSIEVE_INLINE void store(float* p, const F<W>& v) {
   __builtin_memcpy(p, &v, sizeof v);
+}
+
+// W bf16 values (raw bits) widened to f32: the bits become the top half of each float.
+template <int W>
+PENSIEVE_INLINE F<W> load_bf16(const uint16_t* p) {
+  using H = typename Lanes<W>::H;
+  using U = typename Lanes<W>::U;
+  H h;
+  __builtin_memcpy(&h, p, sizeof h);
+  const U u = __builtin_convertvector(h, U) << 16;
+  F<W> f;
+  __builtin_memcpy(&f, &u, sizeof f);
+  return f;
 }
 
 // x - 0 is exact for every x (-0 and NaN included), so this folds to a broadcast.

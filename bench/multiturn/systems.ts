@@ -87,7 +87,7 @@ function waitForBanner(child: ChildProcess, timeoutMs: number): Promise<{ baseUR
     }, timeoutMs);
     const onData = (d: Buffer) => {
       err += d.toString();
-      const m = /at (http:\/\/[^ ]+\/v1)\b.*?\((\d+) tokens\)/.exec(err) ?? /at (http:\/\/[^ ]+\/v1)/.exec(err);
+      const m = /at (http:\/\/[^ ]+\/v1)\b.*?\((\d+) tokens[,)]/.exec(err) ?? /at (http:\/\/[^ ]+\/v1)/.exec(err);
       if (m) {
         clearTimeout(timer);
         child.stderr!.off('data', onData);

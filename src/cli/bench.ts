@@ -208,8 +208,12 @@ function selectSystems(compare: boolean, positionals: string[], system: string |
   return names as SystemName[];
 }
 
-/** How many tokens of KV `bytes` hold for this model in Pensieve (f32 K and V, 16-token blocks). */
+/**
+ * How many tokens of KV `bytes` hold for this model in Pensieve (16-token blocks, the KV dtype
+ * --kv-dtype auto picks: bf16 for bf16 and q8_0 weights, f32 otherwise).
+ */
 function kvCapacityTokens(model: string, bytes: number): number {
-  const config = openModelFiles(model).config;
-  return KvCache.blocksFor(config, bytes) * 16;
+  const { config, tensors } = openModelFiles(model);
+  const weights = tensors.info('model.layers.0.self_attn.q_proj.weight')?.dtype;
+  return KvCache.blocksFor(config, bytes, 16, weights === 'bf16' || weights === 'q8_0' ? 'bf16' : 'f32') * 16;
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { CacheMode } from '../cache/kv-cache-manager.js';
 import type { EvictionPolicyName } from '../engine/engine.js';
 import type { EngineWorkerOptions } from '../engine/protocol.js';
+import type { KvDType } from '../model/kv-cache.js';
 import { CliError } from './errors.js';
 import { numberFlag, weightFormatFlag } from './flags.js';
 
@@ -14,6 +15,7 @@ export const ENGINE_FLAG_SPEC = {
   weights: { type: 'string' },
   threads: { type: 'string' },
   'kv-cache-memory': { type: 'string' },
+  'kv-dtype': { type: 'string' },
   'max-num-seqs': { type: 'string' },
   'max-num-batched-tokens': { type: 'string' },
   'cache-mode': { type: 'string' },
@@ -32,6 +34,8 @@ export const ENGINE_FLAG_HELP = `  --model PATH                 GGUF file, Huggi
   --weights FORMAT             auto | f32 | bf16 | q8_0 (default auto)
   --threads N                  kernel threads (default: one per core)
   --kv-cache-memory BYTES      KV cache size, e.g. 512M, 2G (default 1G)
+  --kv-dtype TYPE              auto | f32 | bf16: how K/V values are stored in every tier
+                               (default auto: bf16 for bf16 and q8_0 weights, f32 for f32 weights)
   --max-num-seqs N             sequences per step (default 64)
   --max-num-batched-tokens N   tokens per step (default 2048)
   --cache-mode MODE            pensieve (keep conversations' KV across turns, default) |
@@ -48,6 +52,7 @@ export const ENGINE_FLAG_HELP = `  --model PATH                 GGUF file, Huggi
 export type EngineFlagValues = { [K in keyof typeof ENGINE_FLAG_SPEC]?: string };
 
 const CACHE_MODES: readonly CacheMode[] = ['pensieve', 'prefix', 'stateless'];
+const KV_DTYPES: readonly (KvDType | 'auto')[] = ['auto', 'f32', 'bf16'];
 const EVICTION_POLICIES: readonly EvictionPolicyName[] = ['retention', 'lru'];
 
 /** "512M", "2G", "1.5GiB", "1048576" → bytes. */
@@ -63,6 +68,8 @@ export function engineOptions(v: EngineFlagValues): EngineWorkerOptions & { data
   if (!CACHE_MODES.includes(cacheMode)) throw new CliError(`--cache-mode must be one of ${CACHE_MODES.join(', ')}, got '${v['cache-mode']}'`);
   const eviction = (v.eviction ?? 'retention') as EvictionPolicyName;
   if (!EVICTION_POLICIES.includes(eviction)) throw new CliError(`--eviction must be one of ${EVICTION_POLICIES.join(', ')}, got '${v.eviction}'`);
+  const kvDType = (v['kv-dtype'] ?? 'auto') as KvDType | 'auto';
+  if (!KV_DTYPES.includes(kvDType)) throw new CliError(`--kv-dtype must be one of ${KV_DTYPES.join(', ')}, got '${v['kv-dtype']}'`);
   const dataDir = v['data-dir'] ?? path.join(os.homedir(), '.pensieve');
   return {
     model: v.model,
@@ -71,6 +78,7 @@ export function engineOptions(v: EngineFlagValues): EngineWorkerOptions & { data
     weightFormat: weightFormatFlag(v.weights),
     threads: numberFlag(v.threads, 'threads', { integer: true, min: 1 }),
     kvCacheMemory: parseBytes(v['kv-cache-memory'] ?? '1G', 'kv-cache-memory'),
+    kvDType,
     maxNumSeqs: numberFlag(v['max-num-seqs'], 'max-num-seqs', { integer: true, min: 1 }) ?? 64,
     maxNumBatchedTokens: numberFlag(v['max-num-batched-tokens'], 'max-num-batched-tokens', { integer: true, min: 1 }) ?? 2048,
     cacheMode,

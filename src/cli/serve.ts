@@ -68,6 +68,6 @@ export async function runServe(argv: string[]): Promise<void> {
   const m = engine.model;
   process.stderr.write(
     `pensieve: serving '${m.id}' at ${address}/v1 — cache mode ${options.cacheMode}, ` +
-      `${m.kvCacheBlocks} KV blocks (${m.kvCacheBlocks * m.blockSize} tokens), context ${m.contextLength}, data in ${options.dataDir}\n`,
+      `${m.kvCacheBlocks} KV blocks (${m.kvCacheBlocks * m.blockSize} tokens, ${m.kvDType}), context ${m.contextLength}, data in ${options.dataDir}\n`,
   );
 }

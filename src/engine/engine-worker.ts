@@ -97,6 +97,7 @@ async function main(): Promise<void> {
       vocabSize: model.config.vocabSize,
       hasChatTemplate: model.chatTemplate !== null,
       kvCacheBlocks: engine.numBlocks,
+      kvDType: engine.kvDType,
       blockSize: engine.kv.blockSize,
     },
   });

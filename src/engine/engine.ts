@@ -10,7 +10,7 @@
 import type { RestoreItem } from '../cache/chunk-tiers.js';
 import { LruPolicy, RetentionPolicy, type ChunkCostFn, type EvictionPolicy } from '../cache/eviction-policy.js';
 import { KvCacheManager, type CacheMode, type KvCacheStats } from '../cache/kv-cache-manager.js';
-import { KvCache } from '../model/kv-cache.js';
+import { KvCache, type KvDType } from '../model/kv-cache.js';
 import type { LoadedModel } from '../model/load.js';
 import { profileChunkCost, type CostPoint } from './cost-profile.js';
 import { ModelRunner, type SequenceStep } from './model-runner.js';
@@ -30,6 +30,12 @@ export interface EngineOptions {
   maxNumBatchedTokens: number;
   cacheMode: CacheMode;
   blockSize?: number;
+  /**
+   * How K/V values are stored. 'auto' (the default): bf16 when the weights are packed as bf16
+   * or q8_0 (the precision vLLM and llama.cpp keep KV in for such models, half the memory of
+   * f32, so every tier holds twice the tokens), f32 for f32 weights (exact against references).
+   */
+  kvDType?: KvDType | 'auto';
   /** Bytes of the host tier (pensieve mode); 0 or absent: disabled. */
   kvHostMemory?: number;
   /** Directory of the disk tier (pensieve mode); absent: disabled. */
@@ -110,21 +116,22 @@ export class Engine {
 
   constructor(readonly model: LoadedModel, readonly options: EngineOptions) {
     const blockSize = options.blockSize ?? 16;
-    const numBlocks = KvCache.blocksFor(model.config, options.kvCacheMemory, blockSize);
+    const kvDType = resolveKvDType(options.kvDType ?? 'auto', model);
+    const numBlocks = KvCache.blocksFor(model.config, options.kvCacheMemory, blockSize, kvDType);
     if (numBlocks < 2) {
-      throw new RangeError(`--kv-cache-memory ${options.kvCacheMemory} bytes holds ${numBlocks} blocks; one block takes ${KvCache.bytesPerBlock(model.config, blockSize)} bytes`);
+      throw new RangeError(`--kv-cache-memory ${options.kvCacheMemory} bytes holds ${numBlocks} blocks; one block takes ${KvCache.bytesPerBlock(model.config, blockSize, kvDType)} bytes`);
     }
-    this.memory = new KvCache(model.config, numBlocks, blockSize);
+    this.memory = new KvCache(model.config, numBlocks, blockSize, kvDType);
     this.runner = new ModelRunner(model.transformer, this.memory);
     const pensieve = options.cacheMode === 'pensieve';
     const blocksPerChunk = CHUNK_SIZE / blockSize;
-    const chunkBytes = this.memory.gatheredFloats(blocksPerChunk) * Float32Array.BYTES_PER_ELEMENT;
+    const chunkBytes = this.memory.gatheredBytes(blocksPerChunk);
     const hostChunks = pensieve ? Math.floor((options.kvHostMemory ?? 0) / chunkBytes) : 0;
     const host = hostChunks > 0 ? new HostTier(this.memory, hostChunks, blocksPerChunk) : null;
     let disk: ReturnType<typeof DiskTier.open> | null = null;
     if (pensieve && options.kvDiskDir !== undefined && (options.kvDiskSpace ?? 0) > 0) {
       const { config: c } = model;
-      const layout = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, blockSize, dtype: 'f32' as const };
+      const layout = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, blockSize, dtype: kvDType };
       const capacity = Math.floor(options.kvDiskSpace! / DiskTier.slotBytesFor(layout, blocksPerChunk));
       if (capacity > 0) disk = DiskTier.open({ dir: options.kvDiskDir, capacity, modelId: modelFingerprint(model), layout, blocksPerChunk });
     }
@@ -151,6 +158,10 @@ export class Engine {
 
   get numBlocks(): number {
     return this.memory.numBlocks;
+  }
+
+  get kvDType(): KvDType {
+    return this.memory.dtype;
   }
 
   /** Queues a request; throws EngineRequestError for one that can never run. */
@@ -252,8 +263,8 @@ export class Engine {
   stats(): EngineStats {
     const cache = this.kv.stats();
     const t = cache.tiers;
-    const blockBytes = KvCache.bytesPerBlock(this.model.config, this.memory.blockSize);
-    const chunkBytes = this.memory.gatheredFloats(CHUNK_SIZE / this.memory.blockSize) * Float32Array.BYTES_PER_ELEMENT;
+    const blockBytes = KvCache.bytesPerBlock(this.model.config, this.memory.blockSize, this.memory.dtype);
+    const chunkBytes = this.memory.gatheredBytes(CHUNK_SIZE / this.memory.blockSize);
     const disk = this.io.disk;
     return {
       cache,
@@ -360,4 +371,11 @@ export class Engine {
     head.status = 'finished';
     return [{ type: 'error', requestId: head.id, message: `request ${head.id} needs more KV cache than the server has` }];
   }
+}
+
+/** The KV dtype 'auto' stands for: bf16 unless the weights are kept in f32. */
+export function resolveKvDType(kvDType: KvDType | 'auto', model: LoadedModel): KvDType {
+  if (kvDType !== 'auto') return kvDType;
+  const layer = model.transformer.weights.layers[0];
+  return layer !== undefined && layer.wqkv.dtype !== 'f32' ? 'bf16' : 'f32';
 }

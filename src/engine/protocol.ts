@@ -2,6 +2,7 @@
 // Plain structured-clone data: no classes, no functions.
 import type { CacheMode, KvCacheStats } from '../cache/kv-cache-manager.js';
 import type { ChatMessage } from '../model/chat-template.js';
+import type { KvDType } from '../model/kv-cache.js';
 import type { WeightFormat } from '../model/weights.js';
 import type { ConversationHistory } from './chat-prompt.js';
 import type { EngineStats, EvictionPolicyName } from './engine.js';
@@ -17,6 +18,8 @@ export interface EngineWorkerOptions {
   weightFormat: WeightFormat;
   threads?: number;
   kvCacheMemory: number;
+  /** How K/V values are stored (default auto: bf16 unless the weights are f32). */
+  kvDType?: KvDType | 'auto';
   maxNumSeqs: number;
   maxNumBatchedTokens: number;
   cacheMode: CacheMode;
@@ -41,6 +44,7 @@ export interface ModelInfo {
   vocabSize: number;
   hasChatTemplate: boolean;
   kvCacheBlocks: number;
+  kvDType: KvDType;
   blockSize: number;
 }
 

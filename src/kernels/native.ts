@@ -2,7 +2,7 @@
 // TS decides what to compute; the addon only computes it.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { AttentionBatch, CpuInfo, Kernels, Matrix, PackedDType, RawMatrix, RopeStyle } from './types.js';
+import type { AttentionBatch, CpuInfo, Kernels, KvPool, Matrix, PackedDType, RawMatrix, RopeStyle } from './types.js';
 
 /** An opaque handle owning a packed weight in native memory. */
 type MatrixHandle = object;
@@ -24,11 +24,11 @@ interface Addon {
   add(dst: Float32Array, src: Float32Array): void;
   argmax(x: Float32Array, out: Int32Array): void;
   writeKV(
-    k: Float32Array, v: Float32Array, slotMapping: Int32Array, kCache: Float32Array, vCache: Float32Array,
+    k: Float32Array, v: Float32Array, slotMapping: Int32Array, kCache: KvPool, vCache: KvPool,
     numKvHeads: number, headDim: number, blockSize: number,
   ): void;
   pagedAttention(
-    q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array,
+    q: Float32Array, kCache: KvPool, vCache: KvPool, out: Float32Array,
     qIndptr: Int32Array, qPos: Int32Array, blockTables: Int32Array, blockTableIndptr: Int32Array, contextLens: Int32Array,
     numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number,
   ): void;

@@ -1,8 +1,8 @@
 // Plain TypeScript kernels: the definition of what each kernel computes, and
 // the reference the native kernels are tested against. Slow by design (f64
 // arithmetic, no blocking); never used to serve.
-import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES, f16ToF32, f32ToF16, roundHalfAway, roundToBf16, toFloat32 } from './dtype.js';
-import type { AttentionBatch, Kernels, Matrix, PackedDType, RawMatrix, RopeStyle } from './types.js';
+import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, roundHalfAway, roundToBf16, toFloat32 } from './dtype.js';
+import type { AttentionBatch, Kernels, KvPool, Matrix, PackedDType, RawMatrix, RopeStyle } from './types.js';
 
 /** A packed weight of the reference backend: values as the matmul sees them. */
 class RefMatrix implements Matrix {
@@ -193,14 +193,22 @@ export const referenceKernels: Kernels = {
       for (let h = 0; h < numKvHeads; h++) {
         const src = (t * numKvHeads + h) * headDim;
         const dst = ((block * numKvHeads + h) * blockSize + offset) * headDim;
-        kCache.set(k.subarray(src, src + headDim), dst);
-        vCache.set(v.subarray(src, src + headDim), dst);
+        if (kCache instanceof Uint16Array || vCache instanceof Uint16Array) {
+          for (let d = 0; d < headDim; d++) {
+            kCache[dst + d] = kCache instanceof Uint16Array ? f32ToBf16(k[src + d]!) : k[src + d]!;
+            vCache[dst + d] = vCache instanceof Uint16Array ? f32ToBf16(v[src + d]!) : v[src + d]!;
+          }
+        } else {
+          kCache.set(k.subarray(src, src + headDim), dst);
+          vCache.set(v.subarray(src, src + headDim), dst);
+        }
       }
     });
   },
 
-  pagedAttention(batch: AttentionBatch, q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array): void {
+  pagedAttention(batch: AttentionBatch, q: Float32Array, kPool: KvPool, vPool: KvPool, out: Float32Array): void {
     const { numHeads, numKvHeads, headDim, blockSize, scale, qIndptr, qPos, blockTables, blockTableIndptr, contextLens } = batch;
+    const kCache = kvValues(kPool), vCache = kvValues(vPool);
     const group = numHeads / numKvHeads;
     for (let r = 0; r + 1 < qIndptr.length; r++) {
       const table = blockTables.subarray(blockTableIndptr[r]!, blockTableIndptr[r + 1]!);
@@ -214,7 +222,7 @@ export const referenceKernels: Kernels = {
           for (let p = 0; p < visible; p++) {
             const base = ((table[Math.floor(p / blockSize)]! * numKvHeads + kvh) * blockSize + (p % blockSize)) * headDim;
             let dot = 0;
-            for (let d = 0; d < headDim; d++) dot += q[qBase + d]! * kCache[base + d]!;
+            for (let d = 0; d < headDim; d++) dot += q[qBase + d]! * kCache(base + d);
             scores[p] = dot * scale;
             max = Math.max(max, scores[p]!);
           }
@@ -224,13 +232,18 @@ export const referenceKernels: Kernels = {
           for (let p = 0; p < visible; p++) {
             const base = ((table[Math.floor(p / blockSize)]! * numKvHeads + kvh) * blockSize + (p % blockSize)) * headDim;
             const wgt = scores[p]! / sum;
-            for (let d = 0; d < headDim; d++) out[qBase + d] = out[qBase + d]! + wgt * vCache[base + d]!;
+            for (let d = 0; d < headDim; d++) out[qBase + d] = out[qBase + d]! + wgt * vCache(base + d);
           }
         }
       }
     }
   },
 };
+
+/** Element i of a K/V pool as a number (bf16 bits widened). */
+function kvValues(pool: KvPool): (i: number) => number {
+  return pool instanceof Uint16Array ? (i) => bf16ToF32(pool[i]!) : (i) => pool[i]!;
+}
 
 /** Column widths of matmulSplit's outputs; they must be whole rows of m and sum to `rows`. */
 export function splitWidths(outs: readonly Float32Array[], m: number, rows: number): number[] {

@@ -49,6 +49,12 @@ export interface AttentionBatch {
   contextLens: Int32Array;
 }
 
+/**
+ * A K/V pool, [numBlocks][numKvHeads][blockSize][headDim]: f32 values, or bf16 values as raw
+ * bits (half the memory; attention widens them to f32, writeKV rounds to nearest even).
+ */
+export type KvPool = Float32Array | Uint16Array;
+
 export interface CpuInfo {
   avx2: boolean;
   avx512: boolean;
@@ -114,11 +120,12 @@ export interface Kernels {
   /**
    * Writes each token's K and V ([T][numKvHeads][headDim]) into the layer's cache
    * pools ([numBlocks][numKvHeads][blockSize][headDim]) at slot slotMapping[t]
-   * (= block·blockSize + offset); a negative slot skips the token.
+   * (= block·blockSize + offset); a negative slot skips the token. bf16 pools get each value
+   * rounded to nearest even.
    */
   writeKV(
     k: Float32Array, v: Float32Array, slotMapping: Int32Array,
-    kCache: Float32Array, vCache: Float32Array,
+    kCache: KvPool, vCache: KvPool,
     numKvHeads: number, headDim: number, blockSize: number,
   ): void;
 
@@ -126,5 +133,5 @@ export interface Kernels {
    * out [T][numHeads][headDim] = softmax(q·Kᵀ·scale, masked by position) · V over the
    * paged cache; query head h reads KV head floor(h / (numHeads / numKvHeads)).
    */
-  pagedAttention(batch: AttentionBatch, q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array): void;
+  pagedAttention(batch: AttentionBatch, q: Float32Array, kCache: KvPool, vCache: KvPool, out: Float32Array): void;
 }

@@ -4,43 +4,67 @@
 // A chunk's blocks leave for a lower tier, and come back, as one contiguous buffer
 // [layer][K, V][block][numKvHeads][blockSize][headDim] (gatherBlocks / scatterBlocks):
 // one copy per layer and block, whatever the tier.
+import type { KvPool } from '../kernels/types.js';
 import type { ModelConfig } from './config.js';
 
 export const DEFAULT_BLOCK_SIZE = 16;
 
+/** How K/V values are stored: f32, or bf16 (half the memory and the tier traffic). */
+export type KvDType = 'f32' | 'bf16';
+
 export interface KvLayer {
-  k: Float32Array;
-  v: Float32Array;
+  k: KvPool;
+  v: KvPool;
 }
 
 export class KvCache {
   readonly layers: KvLayer[];
-  /** Floats of one block of one layer's K (or V) pool. */
+  /** Values of one block of one layer's K (or V) pool. */
   readonly blockFloats: number;
 
-  constructor(readonly config: ModelConfig, readonly numBlocks: number, readonly blockSize = DEFAULT_BLOCK_SIZE) {
+  constructor(
+    readonly config: ModelConfig,
+    readonly numBlocks: number,
+    readonly blockSize = DEFAULT_BLOCK_SIZE,
+    readonly dtype: KvDType = 'f32',
+  ) {
     if (!Number.isInteger(numBlocks) || numBlocks <= 0) throw new RangeError(`numBlocks must be a positive integer, got ${numBlocks}`);
     this.blockFloats = config.numKvHeads * blockSize * config.headDim;
     this.layers = Array.from({ length: config.numLayers }, () => ({
-      k: new Float32Array(numBlocks * this.blockFloats),
-      v: new Float32Array(numBlocks * this.blockFloats),
+      k: this.newPool(numBlocks * this.blockFloats),
+      v: this.newPool(numBlocks * this.blockFloats),
     }));
   }
 
-  /** Floats that `numBlocks` blocks take across all layers, K and V (a gathered chunk). */
+  /** Bytes of one stored K/V value. */
+  static bytesPerValue(dtype: KvDType): number {
+    return dtype === 'bf16' ? 2 : 4;
+  }
+
+  /** A zeroed array of `n` values of this cache's dtype (a pool, or a gathered chunk). */
+  newPool(n: number): KvPool {
+    return this.dtype === 'bf16' ? new Uint16Array(n) : new Float32Array(n);
+  }
+
+  /** Values that `numBlocks` blocks take across all layers, K and V (a gathered chunk). */
   gatheredFloats(numBlocks: number): number {
     return this.layers.length * 2 * numBlocks * this.blockFloats;
   }
 
+  /** Bytes of a gathered chunk of `numBlocks` blocks. */
+  gatheredBytes(numBlocks: number): number {
+    return this.gatheredFloats(numBlocks) * KvCache.bytesPerValue(this.dtype);
+  }
+
   /** Copies `blocks` of every layer, in order, into `out` (see gatheredFloats). */
-  gatherBlocks(blocks: readonly number[], out: Float32Array): void {
+  gatherBlocks(blocks: readonly number[], out: KvPool): void {
     this.checkGathered(blocks, out);
     const bf = this.blockFloats;
     let at = 0;
     for (const { k, v } of this.layers) {
       for (const pool of [k, v]) {
         for (const id of blocks) {
-          out.set(pool.subarray(id * bf, (id + 1) * bf), at);
+          (out as Float32Array).set(pool.subarray(id * bf, (id + 1) * bf) as Float32Array, at);
           at += bf;
         }
       }
@@ -48,32 +72,33 @@ export class KvCache {
   }
 
   /** The inverse of gatherBlocks: writes `src` into `blocks` of every layer. */
-  scatterBlocks(blocks: readonly number[], src: Float32Array): void {
+  scatterBlocks(blocks: readonly number[], src: KvPool): void {
     this.checkGathered(blocks, src);
     const bf = this.blockFloats;
     let at = 0;
     for (const { k, v } of this.layers) {
       for (const pool of [k, v]) {
         for (const id of blocks) {
-          pool.set(src.subarray(at, at + bf), id * bf);
+          (pool as Float32Array).set(src.subarray(at, at + bf) as Float32Array, id * bf);
           at += bf;
         }
       }
     }
   }
 
-  private checkGathered(blocks: readonly number[], buf: Float32Array): void {
+  private checkGathered(blocks: readonly number[], buf: KvPool): void {
     for (const id of blocks) if (!Number.isInteger(id) || id < 0 || id >= this.numBlocks) throw new RangeError(`no block ${id} among ${this.numBlocks}`);
+    if (buf.constructor !== this.layers[0]!.k.constructor) throw new TypeError(`a ${buf.constructor.name} for a ${this.dtype} KV cache`);
     if (buf.length < this.gatheredFloats(blocks.length)) throw new RangeError(`buffer of ${buf.length} floats, ${this.gatheredFloats(blocks.length)} needed`);
   }
 
   /** Bytes one block takes across all layers, K and V. */
-  static bytesPerBlock(config: ModelConfig, blockSize = DEFAULT_BLOCK_SIZE): number {
-    return 2 * config.numLayers * config.numKvHeads * blockSize * config.headDim * Float32Array.BYTES_PER_ELEMENT;
+  static bytesPerBlock(config: ModelConfig, blockSize = DEFAULT_BLOCK_SIZE, dtype: KvDType = 'f32'): number {
+    return 2 * config.numLayers * config.numKvHeads * blockSize * config.headDim * KvCache.bytesPerValue(dtype);
   }
 
   /** The number of blocks that fit in `bytes`. */
-  static blocksFor(config: ModelConfig, bytes: number, blockSize = DEFAULT_BLOCK_SIZE): number {
-    return Math.floor(bytes / KvCache.bytesPerBlock(config, blockSize));
+  static blocksFor(config: ModelConfig, bytes: number, blockSize = DEFAULT_BLOCK_SIZE, dtype: KvDType = 'f32'): number {
+    return Math.floor(bytes / KvCache.bytesPerBlock(config, blockSize, dtype));
   }
 }

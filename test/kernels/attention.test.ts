@@ -11,7 +11,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { addon, nativeKernels } from '../../src/kernels/native.js';
 import { referenceKernels } from '../../src/kernels/reference.js';
-import type { AttentionBatch } from '../../src/kernels/types.js';
+import { bf16ToF32, f32ToBf16 } from '../../src/kernels/dtype.js';
+import type { AttentionBatch, KvPool } from '../../src/kernels/types.js';
 import { mulberry32 } from '../helpers/random.js';
 import { assertClose, forEachIsa, type Isa } from './isa.js';
 
@@ -70,8 +71,14 @@ interface Shape {
 interface Case {
   batch: AttentionBatch;
   q: Float32Array;
-  kCache: Float32Array;
-  vCache: Float32Array;
+  kCache: KvPool;
+  vCache: KvPool;
+}
+
+/** The same case over bf16 pools (each value rounded to nearest even). */
+function bf16Case(c: Case): Case {
+  const bits = (pool: KvPool) => Uint16Array.from(pool, (x) => f32ToBf16(x));
+  return { ...c, kCache: bits(c.kCache), vCache: bits(c.vCache) };
 }
 
 /** A ragged batch over one pool; each request's blocks are a random, shuffled draw from the pool. */
@@ -150,6 +157,25 @@ describe('pagedAttention', () => {
       }
     });
   }
+
+  for (const shape of SHAPES) {
+    const name = `H=${shape.numHeads}/${shape.numKvHeads} D=${shape.headDim} block=${shape.blockSize}`;
+    it(`over bf16 pools matches the reference on random ragged batches (${name})`, () => {
+      const rng = mulberry32(shape.numHeads * 1000 + shape.headDim * 10 + shape.blockSize + 1);
+      for (let trial = 0; trial < 2; trial++) {
+        const c = bf16Case(makeCase(rng, shape));
+        const expected = runReference(c);
+        forEachIsa((isa) => assertClose(runNative(c), expected, `${isa}, trial ${trial}`));
+      }
+    });
+  }
+
+  it('over bf16 pools equals attention over f32 pools holding the same (rounded) values', () => {
+    const rng = mulberry32(77);
+    const c16 = bf16Case(makeCase(rng, SHAPES[3]!, { requests: 4, maxCtx: 700 }));
+    const c32 = { ...c16, kCache: Float32Array.from(c16.kCache, bf16ToF32), vCache: Float32Array.from(c16.vCache, bf16ToF32) };
+    forEachIsa((isa) => assert.deepEqual(runNative(c16), runNative(c32), isa));
+  });
 
   it('matches the reference for each query pattern alone', () => {
     const rng = mulberry32(7);
@@ -285,6 +311,31 @@ describe('writeKV', () => {
       const expected = runReference(c);
       forEachIsa((isa) => assertClose(runNative(c), expected, isa));
     }
+  });
+
+  it('rounds into bf16 pools exactly as the reference does, and attention then matches it', () => {
+    const rng = mulberry32(22);
+    const shape = SHAPES[3]!;
+    const { numKvHeads, headDim, blockSize } = shape;
+    const c = bf16Case(makeCase(rng, shape, { requests: 2, patterns: ['prefill'] }));
+    const slots = Int32Array.from({ length: 5 }, (_, t) => c.batch.blockTables[t % 2]! * blockSize + t);
+    const k = randomArray(rng, 5 * numKvHeads * headDim), v = randomArray(rng, 5 * numKvHeads * headDim);
+    k[3] = Number.NaN;  // NaN stays NaN
+    const refK = c.kCache.slice(), refV = c.vCache.slice();
+    referenceKernels.writeKV(k, v, slots, refK, refV, numKvHeads, headDim, blockSize);
+    nativeKernels.writeKV(k, v, slots, c.kCache, c.vCache, numKvHeads, headDim, blockSize);
+    assert.deepEqual(c.kCache, refK);
+    assert.deepEqual(c.vCache, refV);
+    k[3] = 0;
+    const c2 = { ...c, kCache: refK.fill(0) };
+    nativeKernels.writeKV(k, v, slots, c2.kCache, c.vCache, numKvHeads, headDim, blockSize);
+    forEachIsa((isa) => assertClose(runNative(c2), runReference(c2), isa));
+  });
+
+  it('rejects pools of different or unsupported element types', () => {
+    const kCache = new Float32Array(2 * 16 * 8), k = new Float32Array(2 * 8);
+    assert.throws(() => addon.writeKV(k, k, Int32Array.of(0), kCache, new Uint16Array(kCache.length), 2, 8, 16), /same element type/);
+    assert.throws(() => addon.writeKV(k, k, Int32Array.of(0), new Int32Array(kCache.length) as unknown as Float32Array, kCache, 2, 8, 16), TypeError);
   });
 
   it('rejects a slot outside the pool or a k of the wrong size, leaving the pool untouched', () => {

@@ -1,5 +1,6 @@
 // The on-disk format of one KV chunk: a fixed-size header, then the chunk's blocks as
-// KvCache.gatherBlocks lays them out (f32, [layer][K, V][block][kvHead][token][dim]).
+// KvCache.gatherBlocks lays them out ([layer][K, V][block][kvHead][token][dim], f32 or bf16 as
+// the layout's dtype says, little-endian).
 //
 //   bytes 0..7    magic "PNSVKV\0\0"
 //   bytes 8..11   format version (u32 LE)
@@ -12,6 +13,7 @@
 // chunk's end, and the SHA-256 of the payload. Anything else is treated as absent and
 // the chunk is recomputed: a wrong KV must never be served.
 import type { ChunkMeta } from '../../cache/chunk-transfer.js';
+import { KvCache, type KvDType } from '../../model/kv-cache.js';
 
 export const CHUNK_FILE_MAGIC = Buffer.from('PNSVKV\0\0', 'latin1');
 export const CHUNK_FILE_VERSION = 1;
@@ -24,7 +26,12 @@ export interface KvLayout {
   numKvHeads: number;
   headDim: number;
   blockSize: number;
-  dtype: 'f32';
+  dtype: KvDType;
+}
+
+/** Payload bytes of one block (all layers, K and V). */
+export function blockPayloadBytes(layout: KvLayout): number {
+  return 2 * layout.numLayers * layout.numKvHeads * layout.blockSize * layout.headDim * KvCache.bytesPerValue(layout.dtype);
 }
 
 export interface ChunkHeader extends ChunkMeta {
@@ -75,8 +82,7 @@ export function sameLayout(a: KvLayout, b: KvLayout): boolean {
 export function headerMismatch(h: ChunkHeader, modelId: string, layout: KvLayout, expect?: ChunkMeta): string | null {
   if (h.modelId !== modelId) return `model ${h.modelId}, expected ${modelId}`;
   if (!sameLayout(h.layout, layout)) return 'another KV layout';
-  const floatsPerBlock = 2 * layout.numLayers * layout.numKvHeads * layout.blockSize * layout.headDim;
-  if (h.payloadBytes !== h.numBlocks * floatsPerBlock * 4) return 'payload size disagrees with its block count';
+  if (h.payloadBytes !== h.numBlocks * blockPayloadBytes(layout)) return 'payload size disagrees with its block count';
   if (expect === undefined) return null;
   if (h.conversationId !== expect.conversationId || h.chunkIndex !== expect.chunkIndex) return `chunk ${h.conversationId}:${h.chunkIndex}, expected ${expect.conversationId}:${expect.chunkIndex}`;
   if (h.numTokens !== expect.numTokens || h.tokenHash !== expect.tokenHash) return 'other tokens';

@@ -15,7 +15,8 @@ import * as fsp from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import type { ChunkMeta } from '../../cache/chunk-transfer.js';
 import type { PersistedChunk } from '../../cache/chunk-tiers.js';
-import { HEADER_BYTES, checksum, decodeHeader, encodeHeader, headerMismatch, type ChunkHeader, type KvLayout } from './chunk-file.js';
+import type { KvPool } from '../../kernels/types.js';
+import { HEADER_BYTES, blockPayloadBytes, checksum, decodeHeader, encodeHeader, headerMismatch, type ChunkHeader, type KvLayout } from './chunk-file.js';
 
 const SLOT_FILE = /^slot-(\d+)\.kv$/;
 
@@ -70,7 +71,7 @@ export class DiskTier {
   }
 
   /** Writes a chunk's payload to its slot's file. Rejects on an I/O error. */
-  write(slot: number, meta: ChunkMeta, data: Float32Array, numBlocks: number): Promise<void> {
+  write(slot: number, meta: ChunkMeta, data: KvPool, numBlocks: number): Promise<void> {
     const payload = new Uint8Array(data.buffer, data.byteOffset, numBlocks * (payloadBytes(this.options.layout, 1)));
     return this.enqueue(slot, async () => {
       const header: ChunkHeader = {
@@ -96,9 +97,9 @@ export class DiskTier {
 
   /**
    * Reads a slot's chunk, checking it is `expect` and intact. Resolves to the payload
-   * (gathered floats), or to the reason it cannot be used.
+   * (gathered values), or to the reason it cannot be used.
    */
-  read(slot: number, expect: ChunkMeta): Promise<Float32Array | string> {
+  read(slot: number, expect: ChunkMeta): Promise<KvPool | string> {
     return this.enqueueValue(slot, async () => {
       let buf: Buffer;
       try {
@@ -111,7 +112,7 @@ export class DiskTier {
   }
 
   /** The same check, synchronously (a fallback when a read was not started in time). */
-  readSync(slot: number, expect: ChunkMeta): Float32Array | string {
+  readSync(slot: number, expect: ChunkMeta): KvPool | string {
     let buf: Buffer;
     try {
       buf = fs.readFileSync(this.pathOf(slot));
@@ -122,7 +123,7 @@ export class DiskTier {
     if (typeof h === 'string') return h;
     const payload = buf.subarray(HEADER_BYTES, HEADER_BYTES + h.payloadBytes);
     if (createHash('sha256').update(payload).digest('hex') !== h.checksum) return 'checksum mismatch';
-    return toFloats(payload);
+    return toValues(payload, this.options.layout);
   }
 
   /** Deletes a slot's file (if any). */
@@ -138,12 +139,12 @@ export class DiskTier {
     while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
   }
 
-  private async verify(buf: Buffer, expect: ChunkMeta): Promise<Float32Array | string> {
+  private async verify(buf: Buffer, expect: ChunkMeta): Promise<KvPool | string> {
     const h = this.checkHeader(buf, expect);
     if (typeof h === 'string') return h;
     const payload = buf.subarray(HEADER_BYTES, HEADER_BYTES + h.payloadBytes);
     if ((await checksum(payload)) !== h.checksum) return 'checksum mismatch';
-    return toFloats(payload);
+    return toValues(payload, this.options.layout);
   }
 
   private checkHeader(buf: Buffer, expect: ChunkMeta): ChunkHeader | string {
@@ -202,7 +203,7 @@ export class DiskTier {
 
 /** Bytes of the payload of `numBlocks` blocks. */
 function payloadBytes(layout: KvLayout, numBlocks: number): number {
-  return 2 * layout.numLayers * numBlocks * layout.numKvHeads * layout.blockSize * layout.headDim * 4;
+  return numBlocks * blockPayloadBytes(layout);
 }
 
 function readHeader(file: string): ChunkHeader | string {
@@ -220,9 +221,9 @@ function readHeader(file: string): ChunkHeader | string {
   }
 }
 
-function toFloats(payload: Buffer): Float32Array {
-  // A copy: the file buffer's offset is not float-aligned in general, and it is short-lived.
-  const out = new Float32Array(payload.length / 4);
+function toValues(payload: Buffer, layout: KvLayout): KvPool {
+  // A copy: the file buffer's offset is not aligned in general, and it is short-lived.
+  const out = layout.dtype === 'bf16' ? new Uint16Array(payload.length / 2) : new Float32Array(payload.length / 4);
   new Uint8Array(out.buffer).set(payload);
   return out;
 }

@@ -3,23 +3,24 @@
 // buffers are the ones to pin for fast PCIe copies). Which slot holds what is decided in
 // src/cache/; this only stores bytes. Buffers are allocated on first use and reused, so
 // the tier costs memory only up to what it has held, never past its capacity.
+import type { KvPool } from '../../kernels/types.js';
 import type { KvCache } from '../../model/kv-cache.js';
 
 export class HostTier {
-  private readonly buffers: (Float32Array | undefined)[];
+  private readonly buffers: (KvPool | undefined)[];
   /** Blocks each slot holds (the last chunk of a history may have fewer). */
   private readonly numBlocks: Int32Array;
   readonly chunkFloats: number;
 
   constructor(readonly kv: KvCache, readonly capacity: number, readonly blocksPerChunk: number) {
-    this.buffers = new Array<Float32Array | undefined>(capacity);
+    this.buffers = new Array<KvPool | undefined>(capacity);
     this.numBlocks = new Int32Array(capacity);
     this.chunkFloats = kv.gatheredFloats(blocksPerChunk);
   }
 
   /** Bytes one slot takes. */
   get slotBytes(): number {
-    return this.chunkFloats * Float32Array.BYTES_PER_ELEMENT;
+    return this.kv.gatheredBytes(this.blocksPerChunk);
   }
 
   /** Bytes of RAM the tier has allocated so far (at most capacity × slotBytes). */
@@ -40,13 +41,13 @@ export class HostTier {
   }
 
   /** A copy of the slot's content (for a move to disk); the slot is free after. */
-  take(slot: number): { data: Float32Array; numBlocks: number } {
+  take(slot: number): { data: KvPool; numBlocks: number } {
     const n = this.numBlocks[slot]!;
     return { data: this.buffer(slot).slice(0, this.kv.gatheredFloats(n)), numBlocks: n };
   }
 
-  private buffer(slot: number): Float32Array {
+  private buffer(slot: number): KvPool {
     if (!Number.isInteger(slot) || slot < 0 || slot >= this.capacity) throw new RangeError(`no host slot ${slot} among ${this.capacity}`);
-    return (this.buffers[slot] ??= new Float32Array(this.chunkFloats));
+    return (this.buffers[slot] ??= this.kv.newPool(this.chunkFloats));
   }
 }

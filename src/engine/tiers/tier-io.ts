@@ -12,6 +12,7 @@
 // dropped first: a dropped one is read again if it is wanted after all.
 import type { ChunkMeta, ChunkTransfer } from '../../cache/chunk-transfer.js';
 import type { LowerTier } from '../../cache/tier-slots.js';
+import type { KvPool } from '../../kernels/types.js';
 import type { KvCache } from '../../model/kv-cache.js';
 import type { DiskTier } from './disk-tier.js';
 import type { HostTier } from './host-tier.js';
@@ -19,8 +20,8 @@ import type { HostTier } from './host-tier.js';
 interface DiskSlot {
   /** Bumped whenever the slot gets new content or is released: stale completions are ignored. */
   gen: number;
-  /** The chunk's gathered floats while a write is in flight or after a read landed. */
-  data: Float32Array | null;
+  /** The chunk's gathered values while a write is in flight or after a read landed. */
+  data: KvPool | null;
   numBlocks: number;
   writing: boolean;
   reading: boolean;
@@ -70,7 +71,7 @@ export class TierIo {
     readonly disk: DiskTier | null,
     private readonly warn: (message: string) => void = () => {},
     /** Bytes of landed, unused reads kept (at least one request's worth: the device's size). */
-    private readonly maxLandedBytes = 2 * kv.gatheredFloats(kv.numBlocks) * Float32Array.BYTES_PER_ELEMENT,
+    private readonly maxLandedBytes = 2 * kv.gatheredBytes(kv.numBlocks),
   ) {}
 
   /** Runs the transfers, in order. Host copies happen now; disk writes are started. */
@@ -78,11 +79,11 @@ export class TierIo {
     for (const t of transfers) {
       switch (t.op) {
         case 'save': {
-          const bytes = this.kv.gatheredFloats(t.blocks.length) * 4;
+          const bytes = this.kv.gatheredBytes(t.blocks.length);
           this.counters.swapOutBytes[t.to] += bytes;
           if (t.to === 'host') this.hostTier().save(t.slot, t.blocks);
           else {
-            const data = new Float32Array(this.kv.gatheredFloats(t.blocks.length));
+            const data = this.kv.newPool(this.kv.gatheredFloats(t.blocks.length));
             this.kv.gatherBlocks(t.blocks, data);
             this.writeDisk(t.slot, t.chunk, data, t.blocks.length);
           }
@@ -96,7 +97,7 @@ export class TierIo {
           break;
         }
         case 'load': {
-          const bytes = this.kv.gatheredFloats(t.blocks.length) * 4;
+          const bytes = this.kv.gatheredBytes(t.blocks.length);
           this.counters.swapInBytes[t.from] += bytes;
           if (t.from === 'host') this.hostTier().load(t.slot, t.blocks);
           else this.loadDisk(t.slot, t.chunk, t.blocks);
@@ -186,7 +187,7 @@ export class TierIo {
     };
   }
 
-  private writeDisk(slot: number, meta: ChunkMeta, data: Float32Array, numBlocks: number): void {
+  private writeDisk(slot: number, meta: ChunkMeta, data: KvPool, numBlocks: number): void {
     this.unland(slot);
     const gen = this.nextGen++;
     const entry: DiskSlot = { gen, data, numBlocks, writing: true, reading: false };
@@ -241,7 +242,7 @@ export class TierIo {
     this.landedBytes -= bytes;
   }
 
-  private landRead(slot: number, gen: number, result: Float32Array | string): void {
+  private landRead(slot: number, gen: number, result: KvPool | string): void {
     const s = this.diskSlots.get(slot);
     if (s?.gen === gen && s.reading) {
       s.reading = false;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Engine, type EngineEvent, type EngineOptions } from '../../../src/engine/engine.js';
 import { GREEDY } from '../../../src/engine/sampler.js';
-import { KvCache } from '../../../src/model/kv-cache.js';
+import { KvCache, type KvDType } from '../../../src/model/kv-cache.js';
 import { loadModel, type LoadedModel } from '../../../src/model/load.js';
 import { MODELS } from '../../helpers/paths.js';
 
@@ -23,21 +23,22 @@ export function tempDir(prefix: string): string {
 }
 
 /** Bytes of one 32-token chunk of the model's KV (every layer, K and V). */
-export function chunkBytes(model: LoadedModel): number {
-  return 2 * KvCache.bytesPerBlock(model.config);
+export function chunkBytes(model: LoadedModel, kvDType: KvDType = 'f32'): number {
+  return 2 * KvCache.bytesPerBlock(model.config, 16, kvDType);
 }
 
 export function tieredEngine(
   model: LoadedModel,
   tiers: { deviceBlocks: number; hostChunks: number; diskChunks: number; diskDir?: string },
-  extra: Partial<EngineOptions> = {},
+  extra: Partial<EngineOptions> & { kvDType?: KvDType } = {},
 ): Engine {
+  const kvDType = extra.kvDType ?? 'f32';
   return new Engine(model, {
-    kvCacheMemory: tiers.deviceBlocks * KvCache.bytesPerBlock(model.config),
-    kvHostMemory: tiers.hostChunks * chunkBytes(model),
+    kvCacheMemory: tiers.deviceBlocks * KvCache.bytesPerBlock(model.config, 16, kvDType),
+    kvHostMemory: tiers.hostChunks * chunkBytes(model, kvDType),
     kvDiskDir: tiers.diskDir,
     // Disk slots are the chunk plus a 4 KiB header.
-    kvDiskSpace: tiers.diskChunks * (chunkBytes(model) + 4096),
+    kvDiskSpace: tiers.diskChunks * (chunkBytes(model, kvDType) + 4096),
     maxNumSeqs: 8,
     maxNumBatchedTokens: 128,
     cacheMode: 'pensieve',
@@ -63,8 +64,12 @@ export async function drain(e: Engine, onStep?: () => void): Promise<Map<string,
 }
 
 /** Greedy outputs of each prompt computed from scratch (one stateless batch). */
-export async function statelessOutputs(model: LoadedModel, jobs: readonly { prompt: number[]; maxTokens: number }[]): Promise<number[][]> {
-  const e = new Engine(model, { kvCacheMemory: 512 * KvCache.bytesPerBlock(model.config), maxNumSeqs: 32, maxNumBatchedTokens: 512, cacheMode: 'stateless' });
+export async function statelessOutputs(
+  model: LoadedModel, jobs: readonly { prompt: number[]; maxTokens: number }[], kvDType: KvDType = 'f32',
+): Promise<number[][]> {
+  const e = new Engine(model, {
+    kvCacheMemory: 512 * KvCache.bytesPerBlock(model.config, 16, kvDType), kvDType, maxNumSeqs: 32, maxNumBatchedTokens: 512, cacheMode: 'stateless',
+  });
   jobs.forEach((j, i) => e.add({ id: `ref${i}`, promptTokens: j.prompt, conversationId: null, sampling: GREEDY, maxTokens: j.maxTokens }));
   const done = await drain(e);
   return jobs.map((_, i) => done.get(`ref${i}`)!.outputTokens);

@@ -22,78 +22,80 @@ const tokens = (n: number, seed: number) => {
 // Deterministic eviction order, no ahead-of-time copies: the layouts below are exact.
 const FIXED = { chunkCost: (l: number) => 1 + l / 32, swapOutThreshold: 0 };
 
-test('one request reuses device chunks, swaps in host and disk chunks and recomputes its dropped prefix, in one pass', async () => {
-  const e = tieredEngine(model, { deviceBlocks: 16, hostChunks: 1, diskChunks: 1, diskDir: tempDir('pensieve-restore-') }, FIXED);
-  const a = tokens(150, 1);
-  e.add({ id: 'a1', promptTokens: a, conversationId: 'a', sampling: GREEDY, maxTokens: 4 });
-  const a1 = (await drain(e)).get('a1')!;
-  // b needs 12 of the 16 blocks: three of a's chunks leave, one tier at a time.
-  e.add({ id: 'b1', promptTokens: tokens(185, 2), conversationId: 'b', sampling: GREEDY, maxTokens: 4 });
-  await drain(e);
-  assert.deepEqual(e.kv.conversation('a')!.chunks, ['dropped', 'disk', 'host', 'device', 'device']);
+for (const kvDType of ['f32', 'bf16'] as const) {
+  test(`one request reuses device chunks, swaps in host and disk chunks and recomputes its dropped prefix, in one pass (${kvDType} KV)`, async () => {
+    const e = tieredEngine(model, { deviceBlocks: 16, hostChunks: 1, diskChunks: 1, diskDir: tempDir('pensieve-restore-') }, { ...FIXED, kvDType });
+    const a = tokens(150, 1);
+    e.add({ id: 'a1', promptTokens: a, conversationId: 'a', sampling: GREEDY, maxTokens: 4 });
+    const a1 = (await drain(e)).get('a1')!;
+    // b needs 12 of the 16 blocks: three of a's chunks leave, one tier at a time.
+    e.add({ id: 'b1', promptTokens: tokens(185, 2), conversationId: 'b', sampling: GREEDY, maxTokens: 4 });
+    await drain(e);
+    assert.deepEqual(e.kv.conversation('a')!.chunks, ['dropped', 'disk', 'host', 'device', 'device']);
 
-  const prompt = [...a, ...a1.outputTokens, ...tokens(10, 3)];
-  e.add({ id: 'a2', promptTokens: prompt, conversationId: 'a', sampling: GREEDY, maxTokens: 8 });
-  const a2 = (await drain(e)).get('a2')!;
-  const [expected] = await statelessOutputs(model, [{ prompt, maxTokens: 8 }]);
-  assert.deepEqual(a2.outputTokens, expected);
-  const history = a.length + a1.outputTokens.length - 1; // the last sampled token was never fed back
-  assert.deepEqual(a2.usage.cachedByTier, { device: history - 96, host: 32, disk: 32 });
-  assert.equal(a2.usage.recomputedTokens, 32);
-  assert.equal(a2.usage.cachedTokens, history - 32);
-  const s = e.stats();
-  assert.equal(s.io.swapInBytes.host, s.tiers.host.capacityBytes, 'one host chunk was copied in');
-  assert.ok(s.io.swapInBytes.disk > 0);
-  await e.close();
-});
+    const prompt = [...a, ...a1.outputTokens, ...tokens(10, 3)];
+    e.add({ id: 'a2', promptTokens: prompt, conversationId: 'a', sampling: GREEDY, maxTokens: 8 });
+    const a2 = (await drain(e)).get('a2')!;
+    const [expected] = await statelessOutputs(model, [{ prompt, maxTokens: 8 }], kvDType);
+    assert.deepEqual(a2.outputTokens, expected);
+    const history = a.length + a1.outputTokens.length - 1; // the last sampled token was never fed back
+    assert.deepEqual(a2.usage.cachedByTier, { device: history - 96, host: 32, disk: 32 });
+    assert.equal(a2.usage.recomputedTokens, 32);
+    assert.equal(a2.usage.cachedTokens, history - 32);
+    const s = e.stats();
+    assert.equal(s.io.swapInBytes.host, s.tiers.host.capacityBytes, 'one host chunk was copied in');
+    assert.ok(s.io.swapInBytes.disk > 0);
+    await e.close();
+  });
 
-test('after a restart a conversation resumes from its disk chunks with the same output; a corrupt chunk file is recomputed', async () => {
-  const dir = tempDir('pensieve-restart-');
-  const tiers = { deviceBlocks: 24, hostChunks: 0, diskChunks: 64, diskDir: dir };
-  const first = tieredEngine(model, tiers, { swapOutThreshold: 1 }); // copy everything idle to disk ahead of time
-  const histories = new Map<string, number[]>();
-  for (const [i, conv] of ['x', 'y'].entries()) {
-    const prompt = tokens(100 + 20 * i, 10 + i);
-    first.add({ id: `${conv}1`, promptTokens: prompt, conversationId: conv, sampling: GREEDY, maxTokens: 6 });
-    const done = await drain(first);
-    histories.set(conv, [...prompt, ...done.get(`${conv}1`)!.outputTokens]);
-  }
-  // Idle steps give the ahead-of-time swap-out its turns.
-  for (let i = 0; i < 10; i++) first.step();
-  await first.close();
-  const saved = first.stats().cache.tiers.savedChunks.disk;
-  assert.ok(saved >= 6, `idle chunks were copied to disk (${saved})`);
+  test(`after a restart a conversation resumes from its disk chunks with the same output; a corrupt chunk file is recomputed (${kvDType} KV)`, async () => {
+    const dir = tempDir('pensieve-restart-');
+    const tiers = { deviceBlocks: 24, hostChunks: 0, diskChunks: 64, diskDir: dir };
+    const first = tieredEngine(model, tiers, { swapOutThreshold: 1, kvDType }); // copy everything idle to disk ahead of time
+    const histories = new Map<string, number[]>();
+    for (const [i, conv] of ['x', 'y'].entries()) {
+      const prompt = tokens(100 + 20 * i, 10 + i);
+      first.add({ id: `${conv}1`, promptTokens: prompt, conversationId: conv, sampling: GREEDY, maxTokens: 6 });
+      const done = await drain(first);
+      histories.set(conv, [...prompt, ...done.get(`${conv}1`)!.outputTokens]);
+    }
+    // Idle steps give the ahead-of-time swap-out its turns.
+    for (let i = 0; i < 10; i++) first.step();
+    await first.close();
+    const saved = first.stats().cache.tiers.savedChunks.disk;
+    assert.ok(saved >= 6, `idle chunks were copied to disk (${saved})`);
 
-  // Corrupt one chunk of y: flip payload bytes of the file whose header names y's chunk 1.
-  const files = fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.kv'));
-  const victim = files.map((f) => path.join(dir, f)).find((f) => fs.readFileSync(f).subarray(0, 4096).toString('latin1').includes('"conversationId":"y","chunkIndex":1,'));
-  assert.ok(victim, 'y has a chunk 1 file');
-  const bytes = fs.readFileSync(victim);
-  bytes[4096 + 200]! ^= 0xff;
-  fs.writeFileSync(victim, bytes);
+    // Corrupt one chunk of y: flip payload bytes of the file whose header names y's chunk 1.
+    const files = fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.kv'));
+    const victim = files.map((f) => path.join(dir, f)).find((f) => fs.readFileSync(f).subarray(0, 4096).toString('latin1').includes('"conversationId":"y","chunkIndex":1,'));
+    assert.ok(victim, 'y has a chunk 1 file');
+    const bytes = fs.readFileSync(victim);
+    bytes[4096 + 200]! ^= 0xff;
+    fs.writeFileSync(victim, bytes);
 
-  const warnings: string[] = [];
-  const second = tieredEngine(model, tiers, { warn: (m) => warnings.push(m) });
-  assert.ok(second.stats().cache.tiers.persistedChunks >= 6);
-  const jobs = ['x', 'y'].map((conv, i) => ({ conv, prompt: [...histories.get(conv)!, ...tokens(12, 20 + i)], maxTokens: 10 }));
-  jobs.forEach((j) => second.add({ id: `${j.conv}2`, promptTokens: j.prompt, conversationId: j.conv, sampling: GREEDY, maxTokens: j.maxTokens }));
-  const done = await drain(second);
-  const expected = await statelessOutputs(model, jobs);
-  jobs.forEach((j, i) => assert.deepEqual(done.get(`${j.conv}2`)!.outputTokens, expected[i], `${j.conv} after the restart`));
+    const warnings: string[] = [];
+    const second = tieredEngine(model, tiers, { warn: (m) => warnings.push(m), kvDType });
+    assert.ok(second.stats().cache.tiers.persistedChunks >= 6);
+    const jobs = ['x', 'y'].map((conv, i) => ({ conv, prompt: [...histories.get(conv)!, ...tokens(12, 20 + i)], maxTokens: 10 }));
+    jobs.forEach((j) => second.add({ id: `${j.conv}2`, promptTokens: j.prompt, conversationId: j.conv, sampling: GREEDY, maxTokens: j.maxTokens }));
+    const done = await drain(second);
+    const expected = await statelessOutputs(model, jobs, kvDType);
+    jobs.forEach((j, i) => assert.deepEqual(done.get(`${j.conv}2`)!.outputTokens, expected[i], `${j.conv} after the restart`));
 
-  const x = done.get('x2')!.usage;
-  const historyX = histories.get('x')!.length - 1;
-  assert.equal(x.cachedByTier.disk, Math.floor(historyX / 32) * 32 + (historyX % 32), 'x: all of its history came from disk');
-  assert.equal(x.recomputedTokens, 0);
-  const y = done.get('y2')!.usage;
-  // y's chunk 1 failed its checksum: it and the chunk before it are recomputed, the rest read.
-  assert.equal(y.recomputedTokens, 64);
-  assert.equal(y.cachedByTier.disk, histories.get('y')!.length - 1 - 64);
-  assert.ok(warnings.some((w) => /checksum/.test(w)), `the corrupt file was reported: ${warnings.join('; ')}`);
-  assert.equal(second.stats().io.diskErrors, 1);
-  assert.equal(second.stats().io.syncReads, 0, 'every disk read was a prefetch');
-  await second.close();
-});
+    const x = done.get('x2')!.usage;
+    const historyX = histories.get('x')!.length - 1;
+    assert.equal(x.cachedByTier.disk, Math.floor(historyX / 32) * 32 + (historyX % 32), 'x: all of its history came from disk');
+    assert.equal(x.recomputedTokens, 0);
+    const y = done.get('y2')!.usage;
+    // y's chunk 1 failed its checksum: it and the chunk before it are recomputed, the rest read.
+    assert.equal(y.recomputedTokens, 64);
+    assert.equal(y.cachedByTier.disk, histories.get('y')!.length - 1 - 64);
+    assert.ok(warnings.some((w) => /checksum/.test(w)), `the corrupt file was reported: ${warnings.join('; ')}`);
+    assert.equal(second.stats().io.diskErrors, 1);
+    assert.equal(second.stats().io.syncReads, 0, 'every disk read was a prefetch');
+    await second.close();
+  });
+}
 
 test('a graceful close copies resident conversations to disk; after a restart they resume from there', async () => {
   const dir = tempDir('pensieve-close-');

@@ -1,0 +1,16 @@
+// The engine flags shared by `serve` and `chat`: defaults and the one-line errors for bad values.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { engineOptions } from '../../src/cli/engine-flags.js';
+
+test('--kv-dtype defaults to auto, takes f32 and bf16, and rejects anything else', () => {
+  assert.equal(engineOptions({}).kvDType, 'auto');
+  assert.equal(engineOptions({ 'kv-dtype': 'bf16' }).kvDType, 'bf16');
+  assert.equal(engineOptions({ 'kv-dtype': 'f32' }).kvDType, 'f32');
+  assert.throws(() => engineOptions({ 'kv-dtype': 'f16' }), /--kv-dtype must be one of auto, f32, bf16, got 'f16'/);
+});
+
+test('--cache-mode and --eviction reject unknown values with the accepted ones', () => {
+  assert.throws(() => engineOptions({ 'cache-mode': 'lru' }), /--cache-mode must be one of pensieve, prefix, stateless/);
+  assert.throws(() => engineOptions({ eviction: 'fifo' }), /--eviction must be one of retention, lru/);
+});
