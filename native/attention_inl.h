@@ -65,6 +65,7 @@ PENSIEVE_INLINE void accumulate_qk(vec::F<W> (&a)[JC][NV], const float* qt, cons
 }
 
 constexpr int kPrefetchSteps = 3;
+constexpr int32_t kBurstSteps = 8;
 
 // One tile: L = W·NV query rows in NV vectors of W lanes.
 // out[0, n) = the bf16 values in[0, n), widened to f32 (exact: a bf16 is an f32's top half).
@@ -174,6 +175,9 @@ PENSIEVE_INLINE void attend_tile(const Problem& P, const Item& it, const Item* n
   const float* kp[kKeyStep];
   const float* vp[kKeyStep];
 
+  // A short item (decode over a short context, every layer's K/V cold after the weights went
+  // through the caches) is latency-bound: request its first steps all at once.
+  for (int32_t st = 0; st < std::min(steps, kBurstSteps); ++st) prefetch_step(P, it, st);
   for (int32_t p0 = it.key_begin; p0 < it.key_end; p0 += kKeyStep) {
     const int32_t step = (p0 - it.key_begin) / kKeyStep + kPrefetchSteps;
     if (step < steps) prefetch_step(P, it, step);
