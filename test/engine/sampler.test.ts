@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GREEDY, Rng, Sampler, argmax, type SamplingParams } from '../../src/engine/sampler.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const logits = Float32Array.from([1.0, 3.0, 2.0, 0.5, 2.9]);
 const params = (p: Partial<SamplingParams>): SamplingParams => ({ ...GREEDY, temperature: 1, ...p });
@@ -75,15 +76,19 @@ test('the rng is uniform in [0, 1)', () => {
   assert.ok(Math.abs(sum / 100000 - 0.5) < 0.01);
 });
 
+/** n seeded logits taking only `levels` distinct values (steps of 1/scale): many ties. */
+function tiedLogits(n: number, levels: number, scale: number, seed: number): Float32Array {
+  const rand = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => Math.floor(rand() * levels) / scale);
+}
+
+/** Token ids best first: logit descending, then id ascending. */
+const bestFirst = (x: Float32Array) => Array.from({ length: x.length }, (_, i) => i).sort((a, b) => x[b]! - x[a]! || a - b);
+
 test('top-k over a large vocabulary with ties keeps exactly the k best, ties to the lower id', () => {
   const V = 20000;
-  const big = new Float32Array(V);
-  let s = 12345;
-  for (let i = 0; i < V; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    big[i] = Math.floor((s / 2 ** 32) * 40) / 8;  // 40 distinct values: thousands of ties
-  }
-  const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => big[b]! - big[a]! || a - b);
+  const big = tiedLogits(V, 40, 8, 12345);  // 40 distinct values: thousands of ties
+  const order = bestFirst(big);
   for (const k of [1, 7, 300]) {
     const want = new Set(order.slice(0, k));
     const sampler = new Sampler(params({ topK: k, temperature: 100, seed: k }));
@@ -107,14 +112,9 @@ test('the argmax a caller passes (the engine passes its kernels\') is the one us
 
 test('top-p over a large vocabulary with ties keeps the smallest best set reaching p (ties to the lower id)', () => {
   const V = 3000;
-  const big = new Float32Array(V);
-  let s = 777;
-  for (let i = 0; i < V; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    big[i] = Math.floor((s / 2 ** 32) * 24) / 4;  // 24 distinct values, ~125 tokens each
-  }
+  const big = tiedLogits(V, 24, 4, 777);  // 24 distinct values, ~125 tokens each
   const t = 2;
-  const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => big[b]! - big[a]! || a - b);
+  const order = bestFirst(big);
   const w = order.map((i) => Math.exp((big[i]! - big[order[0]!]!) / t));
   const total = w.reduce((a, b) => a + b, 0);
   for (const topP of [0.3, 0.75]) {
