@@ -27,8 +27,10 @@ const { values: flags } = parseArgs({
 });
 
 /** Wraps every kernel method with a wall-clock accumulator. */
-function timed(inner: Kernels): { kernels: Kernels; totals: Map<string, { ms: number; calls: number }> } {
-  const totals = new Map<string, { ms: number; calls: number }>();
+const matrixBytes = (m: Matrix) => m.rows * m.cols * (m.dtype === 'f32' ? 4 : m.dtype === 'bf16' ? 2 : 34 / 32);
+
+function timed(inner: Kernels): { kernels: Kernels; totals: Map<string, { ms: number; calls: number; bytes: number }> } {
+  const totals = new Map<string, { ms: number; calls: number; bytes: number }>();
   const kernels = new Proxy(inner, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
@@ -36,10 +38,14 @@ function timed(inner: Kernels): { kernels: Kernels; totals: Map<string, { ms: nu
       return (...args: unknown[]) => {
         const t0 = performance.now();
         const r = (v as (...a: unknown[]) => unknown).apply(target, args);
-        const t = totals.get(prop) ?? { ms: 0, calls: 0 };
+        // Matmuls by weight shape: which projection takes the time (and how close to the probe).
+        const w = prop === 'matmul' || prop === 'matmulSplit' ? (args[0] as Matrix) : null;
+        const key = w ? `${prop} ${w.rows}x${w.cols} ${w.dtype}` : prop;
+        const t = totals.get(key) ?? { ms: 0, calls: 0, bytes: 0 };
         t.ms += performance.now() - t0;
         t.calls++;
-        totals.set(prop, t);
+        if (w) t.bytes += matrixBytes(w);
+        totals.set(key, t);
         return r;
       };
     },
@@ -88,14 +94,14 @@ if (prefill) {
 }
 const bw = (bwBefore + addon.probeReadBandwidth(512 << 20, 3)) / 2;
 const kernelMs = [...totals.values()].reduce((a, t) => a + t.ms, 0);
-const matrixBytes = (m: Matrix) => m.rows * m.cols * (m.dtype === 'f32' ? 4 : m.dtype === 'bf16' ? 2 : 34 / 32);
 const w = loaded.transformer.weights;
 const weightBytes = matrixBytes(w.lmHead) + w.layers.reduce((n, l) => n + matrixBytes(l.wqkv) + matrixBytes(l.wo) + matrixBytes(l.wGateUp) + matrixBytes(l.wDown), 0);
 console.log(`${flags.model}: ${prefill ? `prefill ${prefill}` : `decode batch ${batch} at context ${context}`}, ${kvDType} KV, ${steps} steps`);
 console.log(`wall ${(wall / steps).toFixed(2)} ms/step, ${(tokensDone / (wall / 1000)).toFixed(1)} tok/s; outside kernels ${((wall - kernelMs) / steps).toFixed(2)} ms/step`);
 console.log(`weights ${(weightBytes / 1e6).toFixed(0)} MB: ${(weightBytes / (wall / steps) / 1e6).toFixed(1)} GB/s a step; read-bandwidth probe ${bw.toFixed(1)} GB/s`);
-console.log('| kernel | ms/step | calls/step | share |');
-console.log('| --- | ---: | ---: | ---: |');
+console.log('| kernel | ms/step | calls/step | share | weight GB/s |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const [name, t] of [...totals].sort((a, b) => b[1].ms - a[1].ms)) {
-  console.log(`| ${name} | ${(t.ms / steps).toFixed(3)} | ${(t.calls / steps).toFixed(0)} | ${((100 * t.ms) / wall).toFixed(1)}% |`);
+  const gbps = t.bytes > 0 ? (t.bytes / t.ms / 1e6).toFixed(1) : '';
+  console.log(`| ${name} | ${(t.ms / steps).toFixed(3)} | ${(t.calls / steps).toFixed(0)} | ${((100 * t.ms) / wall).toFixed(1)}% | ${gbps} |`);
 }
