@@ -102,7 +102,9 @@ class ThreadPool {
     if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
       std::unique_lock<std::mutex> lock(mu_);
       caller_sleeping_.store(true, std::memory_order_seq_cst);
-      done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+      // seq_cst with the store above and the workers' fetch_sub then load of caller_sleeping_:
+      // either the caller sees the count reach 0, or the last worker sees it sleeping.
+      done_.wait(lock, [&] { return pending_.load(std::memory_order_seq_cst) == 0; });
       caller_sleeping_.store(false, std::memory_order_relaxed);
     }
   }
@@ -115,7 +117,7 @@ class ThreadPool {
       if (s.gen() != gen || s.next() >= s.tasks()) return false;
       if (state_.compare_exchange_weak(word, State::make(gen, s.tasks(), s.next() + 1), std::memory_order_acq_rel)) {
         (*job_)(s.next());
-        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1 && caller_sleeping_.load(std::memory_order_seq_cst)) {
+        if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1 && caller_sleeping_.load(std::memory_order_seq_cst)) {
           std::lock_guard<std::mutex> lock(mu_);
           done_.notify_one();
         }
@@ -127,7 +129,9 @@ class ThreadPool {
   void worker_loop() {
     uint32_t seen = State{state_.load()}.gen();
     for (;;) {
-      auto fresh = [&] { return stop_.load(std::memory_order_acquire) || State{state_.load(std::memory_order_acquire)}.gen() != seen; };
+      // seq_cst loads: paired with sleepers_ below and the caller's publish-then-check, so a job
+      // published while this worker goes to sleep is either seen here or gets it notified.
+      auto fresh = [&] { return stop_.load(std::memory_order_seq_cst) || State{state_.load(std::memory_order_seq_cst)}.gen() != seen; };
       if (!spin_until(fresh)) {
         std::unique_lock<std::mutex> lock(mu_);
         sleepers_.fetch_add(1, std::memory_order_seq_cst);

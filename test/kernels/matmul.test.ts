@@ -184,6 +184,36 @@ describe('matmul: parallel split', () => {
     // Each output is computed by exactly one tile whatever the split: bit-identical.
     assert.deepEqual(one, all);
   });
+
+  it('stays exact over thousands of calls with the pool spinning, sleeping and resized in between', () => {
+    // The pool's workers spin 200 µs after a job, then sleep: calls back to back, calls after a
+    // pause past the spin, and pool resizes must all hand every task out exactly once.
+    const rng = mulberry32(8);
+    const shapes = [[16, 64, 1], [200, 96, 1], [200, 96, 9], [1024, 128, 3]] as const;
+    const cases = shapes.map(([rows, cols, m]) => {
+      const w = nativeKernels.packMatrix(raw('f32', rows, cols, randomValues(rng, rows, cols)), 'bf16');
+      const x = randomValues(rng, m, cols);
+      const want = new Float32Array(m * rows);
+      nativeKernels.matmul(w, x, m, want);
+      return { w, x, m, want, got: new Float32Array(m * rows) };
+    });
+    const threads = addon.cpuInfo().threads;
+    try {
+      for (let i = 0; i < 3000; i++) {
+        if (i % 500 === 499) addon.setThreads(1 + (i % 3));
+        if (i % 97 === 0) {
+          const until = performance.now() + 0.5;  // past the spin: workers go to sleep
+          while (performance.now() < until) { /* wait */ }
+        }
+        const c = cases[i % cases.length]!;
+        c.got.fill(Number.NaN);
+        nativeKernels.matmul(c.w, c.x, c.m, c.got);
+        assert.deepEqual(c.got, c.want, `call ${i}`);
+      }
+    } finally {
+      addon.setThreads(threads);
+    }
+  });
 });
 
 describe('matmul: weights of 2 MiB and more (huge-page mappings)', () => {
