@@ -54,6 +54,11 @@ export class Metrics {
   private readonly diskErrors: MirroredCounter;
   private readonly tierUsed: Gauge<'tier'>;
   private readonly tierCapacity: Gauge<'tier'>;
+  private readonly tierChunks: Gauge<'tier'>;
+  private readonly evictedChunks: MirroredCounter;
+  private readonly stagingBytes: Gauge;
+  private readonly pendingIo: Gauge<'op'>;
+  private readonly chunkCost: Gauge<'context_length'>;
 
   constructor() {
     const registers = [this.registry];
@@ -88,6 +93,16 @@ export class Metrics {
     this.diskErrors = new MirroredCounter(counter('pensieve_kv_disk_errors_total', 'Disk tier reads or writes that failed, or chunk files that failed their checks.'));
     this.tierUsed = new Gauge({ name: 'pensieve_kv_tier_used_bytes', help: 'KV bytes held per tier.', labelNames: ['tier'], registers });
     this.tierCapacity = new Gauge({ name: 'pensieve_kv_tier_capacity_bytes', help: 'KV capacity per tier (0: disabled).', labelNames: ['tier'], registers });
+    this.tierChunks = new Gauge({ name: 'pensieve_kv_tier_chunks', help: '32-token KV chunks held per tier.', labelNames: ['tier'], registers });
+    this.evictedChunks = new MirroredCounter(counter('pensieve_kv_evicted_chunks_total', 'Chunks that left the device (to a lower tier, or dropped).'));
+    this.stagingBytes = gauge('pensieve_kv_staging_bytes', 'Chunk bytes held in RAM for the disk tier: writes in flight, reads landed and not yet used.');
+    this.pendingIo = new Gauge({ name: 'pensieve_kv_disk_pending_ops', help: 'Disk tier reads and writes in flight.', labelNames: ['op'], registers });
+    this.chunkCost = new Gauge({
+      name: 'pensieve_chunk_recompute_cost_ms',
+      help: 'Cost(l): profiled milliseconds to recompute one 32-token chunk after l tokens of context (the retention value\'s numerator).',
+      labelNames: ['context_length'],
+      registers,
+    });
   }
 
   observeFirstToken(seconds: number): void {
@@ -118,7 +133,13 @@ export class Metrics {
       this.servedTokens.update(stats.servedTokens[tier], { tier });
       this.tierUsed.set({ tier }, stats.tiers[tier].usedBytes);
       this.tierCapacity.set({ tier }, stats.tiers[tier].capacityBytes);
+      this.tierChunks.set({ tier }, stats.tiers[tier].usedChunks);
     }
+    this.evictedChunks.update(stats.cache.evictedChunks);
+    this.stagingBytes.set(stats.io.stagingBytes);
+    this.pendingIo.set({ op: 'read' }, stats.io.pendingReads);
+    this.pendingIo.set({ op: 'write' }, stats.io.pendingWrites);
+    for (const p of stats.eviction.costProfile) this.chunkCost.set({ context_length: String(p.contextLength) }, p.ms);
     for (const tier of ['host', 'disk'] as const) {
       this.swappedBytes.update(stats.io.swapOutBytes[tier], { direction: 'out', tier });
       this.swappedBytes.update(stats.io.swapInBytes[tier], { direction: 'in', tier });

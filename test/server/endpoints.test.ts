@@ -49,6 +49,10 @@ test('/metrics exposes the engine and latency metrics after a request', async ()
     'pensieve_kv_tier_used_bytes',
     'pensieve_kv_tier_capacity_bytes',
     'pensieve_kv_disk_errors_total',
+    'pensieve_kv_tier_chunks',
+    'pensieve_kv_evicted_chunks_total',
+    'pensieve_kv_staging_bytes',
+    'pensieve_kv_disk_pending_ops',
   ]) {
     assert.match(body, new RegExp(`^${name}`, 'm'), name);
   }
@@ -57,6 +61,8 @@ test('/metrics exposes the engine and latency metrics after a request', async ()
   assert.match(body, /^pensieve_time_to_first_token_seconds_count 1$/m);
   assert.match(body, /^pensieve_inter_token_latency_seconds_count 4$/m);
   assert.match(body, /^pensieve_kv_tier_capacity_bytes\{tier="device"\} [1-9]\d*$/m);
+  // The Cost(l) profile the retention value divides, one series per profiled context length.
+  assert.match(body, /^pensieve_chunk_recompute_cost_ms\{context_length="0"\} \d/m);
 });
 
 test('each request leaves one log line with its status, tokens and duration', async () => {
