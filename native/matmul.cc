@@ -135,6 +135,11 @@ void prepare_x(const Kernel& kern, const PackedMatrix& w, const float* x, int64_
   }
 }
 
+// [front, back) item ranges packed in one word (items < 2^32).
+inline uint64_t pack_range(int64_t front, int64_t back) { return (static_cast<uint64_t>(front) << 32) | static_cast<uint64_t>(back); }
+inline int64_t range_front(uint64_t w) { return static_cast<int64_t>(w >> 32); }
+inline int64_t range_back(uint64_t w) { return static_cast<int64_t>(w & 0xffffffffu); }
+
 // Splits panels × row chunks over the pool. Panels are the outer index, so a
 // thread's contiguous range of work is a contiguous stretch of the weight (one
 // stream) and each panel is reused across all its rows while it is in cache;
@@ -150,10 +155,9 @@ void run_tiles(const Kernel& kern, const MatmulArgs& a, int64_t m) {
   chunks = (m + chunk_rows - 1) / chunk_rows;
 
   // About 64K multiply-adds per claim at least, so tiny matmuls stay on one thread. Otherwise
-  // every thread claims contiguous runs of items, guided self-scheduling: each claim takes
-  // 1/(2·threads) of what is left, so the first runs are long (one memory stream each, the
-  // prefetchers stay ahead) and the last ones short (the threads finish together; with a fixed
-  // split a core taken by a neighbour, or one slow stream, leaves the other idle at the end).
+  // the items are split into one contiguous share per thread, claimed dynamically (below): one
+  // memory stream per thread, and no thread idles at the end while another still has work (with
+  // a fixed split, a core taken by a neighbour leaves the other idle).
   const int64_t items = P * chunks;
   const int64_t work = kPanelRows * w.cols * std::min(m, chunk_rows);
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1));
@@ -172,16 +176,30 @@ void run_tiles(const Kernel& kern, const MatmulArgs& a, int64_t m) {
     run_items(0, items);
     return;
   }
-  std::atomic<int64_t> next{0};
-  parallel_tasks(static_cast<int>(threads), [&](int) {
-    int64_t begin = next.load(std::memory_order_relaxed);
-    for (;;) {
-      const int64_t left = items - begin;
-      if (left <= 0) return;
-      const int64_t n = std::min(left, std::max(grain, left / (2 * threads)));
-      if (next.compare_exchange_weak(begin, begin + n, std::memory_order_relaxed)) {
-        run_items(begin, begin + n);
-        begin = next.load(std::memory_order_relaxed);
+  // Task t owns the t-th contiguous share of the items and claims it front to back (a quarter of
+  // what is left of it at a time, at least a grain), so each thread reads one unbroken stream and
+  // the prefetchers ramp up once per call; a task that finishes its share takes claims from the
+  // back of the others'. Each share's [front, back)
+  // is one 64-bit word, so the owner and a thief never claim the same item.
+  const int T = static_cast<int>(threads);
+  std::vector<std::atomic<uint64_t>> shares(static_cast<size_t>(T));
+  for (int t = 0; t < T; ++t) shares[t].store(pack_range(items * t / T, items * (t + 1) / T), std::memory_order_relaxed);
+  parallel_tasks(T, [&](int t) {
+    for (int k = 0; k < T; ++k) {
+      std::atomic<uint64_t>& share = shares[(t + k) % T];
+      const bool own = k == 0;
+      uint64_t word = share.load(std::memory_order_relaxed);
+      for (;;) {
+        const int64_t front = range_front(word), back = range_back(word);
+        if (front >= back) break;
+        // Guided within a share: a quarter of what is left of it, at least a grain.
+        const int64_t n = std::min(back - front, std::max(grain, (back - front) / 4));
+        const uint64_t claimed = own ? pack_range(front + n, back) : pack_range(front, back - n);
+        if (share.compare_exchange_weak(word, claimed, std::memory_order_relaxed)) {
+          if (own) run_items(front, front + n);
+          else run_items(back - n, back);
+          word = share.load(std::memory_order_relaxed);
+        }
       }
     }
   });
