@@ -67,13 +67,26 @@ PENSIEVE_INLINE void accumulate_qk(vec::F<W> (&a)[JC][NV], const float* qt, cons
 constexpr int kPrefetchSteps = 3;
 constexpr int32_t kBurstSteps = 8;
 
-// One tile: L = W·NV query rows in NV vectors of W lanes.
 // out[0, n) = the bf16 values in[0, n), widened to f32 (exact: a bf16 is an f32's top half).
 PENSIEVE_INLINE void widen_bf16(const uint16_t* in, int n, float* out) {
   constexpr int W = kLanes;
   int i = 0;
   for (; i + W <= n; i += W) vec::store<W>(out + i, vec::load_bf16<W>(in + i));
   for (; i < n; ++i) out[i] = vec::load_bf16<1>(in + i)[0];
+}
+
+// Pool offsets (in elements) of item `it`'s K/V rows for key positions [p0, p0 + n): one
+// division, then walk the request's block table.
+PENSIEVE_INLINE void kv_row_offsets(const Problem& P, const Item& it, int32_t p0, int n, int64_t* off) {
+  const int D = P.head_dim;
+  const int32_t* table = P.tables + P.table_indptr[it.r];
+  const int64_t block_stride = static_cast<int64_t>(P.num_kv_heads) * P.block_size * D;
+  const int64_t head_off = static_cast<int64_t>(it.g) * P.block_size * D;
+  int32_t block = p0 / P.block_size, o = p0 % P.block_size;
+  for (int j = 0; j < n; ++j) {
+    off[j] = table[block] * block_stride + head_off + static_cast<int64_t>(o) * D;
+    if (++o == P.block_size) o = 0, ++block;
+  }
 }
 
 // Prefetches into L2 the K/V rows of step `step` (16 key positions from it.key_begin) of an item.
@@ -85,18 +98,13 @@ PENSIEVE_INLINE void prefetch_step(const Problem& P, const Item& it, int32_t ste
   const int32_t p0 = it.key_begin + step * kKeyStep;
   const int n = std::max<int32_t>(0, std::min<int32_t>(kKeyStep, it.key_end - p0));
   if (n == 0) return;
-  const int D = P.head_dim;
-  const int32_t* table = P.tables + P.table_indptr[it.r];
-  const int64_t block_stride = static_cast<int64_t>(P.num_kv_heads) * P.block_size * D;
-  const int64_t head_off = static_cast<int64_t>(it.g) * P.block_size * D;
+  int64_t offsets[kKeyStep];
+  kv_row_offsets(P, it, p0, n, offsets);
   const size_t elem = P.kv_bf16 ? sizeof(uint16_t) : sizeof(float);
-  const size_t row_bytes = static_cast<size_t>(D) * elem;
-  int32_t block = p0 / P.block_size, o = p0 % P.block_size;
+  const size_t row_bytes = static_cast<size_t>(P.head_dim) * elem;
   for (int j = 0; j < n; ++j) {
-    const int64_t off = table[block] * block_stride + head_off + static_cast<int64_t>(o) * D;
-    if (++o == P.block_size) o = 0, ++block;
-    const char* k = static_cast<const char*>(P.k_cache) + off * elem;
-    const char* v = static_cast<const char*>(P.v_cache) + off * elem;
+    const char* k = static_cast<const char*>(P.k_cache) + offsets[j] * elem;
+    const char* v = static_cast<const char*>(P.v_cache) + offsets[j] * elem;
     for (size_t b = 0; b < row_bytes; b += 64) {
       __builtin_prefetch(k + b, 0, 2);
       __builtin_prefetch(v + b, 0, 2);
@@ -158,18 +166,6 @@ PENSIEVE_INLINE void attend_tile(const Problem& P, const Item& it, const Item* n
     l[v] = vec::splat<W>(0.0f);
   }
 
-  const int32_t* table = P.tables + P.table_indptr[it.r];
-  const int64_t block_stride = static_cast<int64_t>(P.num_kv_heads) * P.block_size * D;
-  const int64_t head_off = static_cast<int64_t>(it.g) * P.block_size * D;
-  // Pool offsets of the K/V rows of key positions [p0, p0 + n): one division,
-  // then walk the block table.
-  auto row_offsets = [&](int32_t p0, int n, int64_t* off) {
-    int32_t block = p0 / P.block_size, o = p0 % P.block_size;
-    for (int j = 0; j < n; ++j) {
-      off[j] = table[block] * block_stride + head_off + static_cast<int64_t>(o) * D;
-      if (++o == P.block_size) o = 0, ++block;
-    }
-  };
   const int32_t steps = (it.key_end - it.key_begin + kKeyStep - 1) / kKeyStep;
   int64_t offsets[kKeyStep];
   const float* kp[kKeyStep];
@@ -184,7 +180,7 @@ PENSIEVE_INLINE void attend_tile(const Problem& P, const Item& it, const Item* n
     else if (next) prefetch_step(P, *next, step - steps);
 
     const int n = std::min<int32_t>(kKeyStep, it.key_end - p0);
-    row_offsets(p0, n, offsets);
+    kv_row_offsets(P, it, p0, n, offsets);
     if (P.kv_bf16) {
       const uint16_t* kc = static_cast<const uint16_t*>(P.k_cache);
       const uint16_t* vc = static_cast<const uint16_t*>(P.v_cache);

@@ -179,8 +179,8 @@ void run_tiles(const Kernel& kern, const MatmulArgs& a, int64_t m) {
   // Task t owns the t-th contiguous share of the items and claims it front to back (a quarter of
   // what is left of it at a time, at least a grain), so each thread reads one unbroken stream and
   // the prefetchers ramp up once per call; a task that finishes its share takes claims from the
-  // back of the others'. Each share's [front, back)
-  // is one 64-bit word, so the owner and a thief never claim the same item.
+  // back of the others'. Each share's [front, back) is one 64-bit word, so the owner and a thief
+  // never claim the same item.
   const int T = static_cast<int>(threads);
   std::vector<std::atomic<uint64_t>> shares(static_cast<size_t>(T));
   for (int t = 0; t < T; ++t) shares[t].store(pack_range(items * t / T, items * (t + 1) / T), std::memory_order_relaxed);
