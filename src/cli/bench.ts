@@ -11,7 +11,7 @@ import { readReports, writeReport } from '../../bench/multiturn/report.js';
 import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
 import { SYSTEMS, parseServerArgs, systemSpec, type SystemName } from '../../bench/multiturn/systems.js';
 import { SYNTHETIC_DEFAULTS, WORKLOADS, type WorkloadKind } from '../../bench/multiturn/workload.js';
-import { KvCache } from '../model/kv-cache.js';
+import { KvCache, kvDTypeForWeights } from '../model/kv-cache.js';
 import { openModelFiles } from '../model/model-files.js';
 import { parseBytes } from './engine-flags.js';
 import { CliError } from './errors.js';
@@ -214,6 +214,6 @@ function selectSystems(compare: boolean, positionals: string[], system: string |
  */
 function kvCapacityTokens(model: string, bytes: number): number {
   const { config, tensors } = openModelFiles(model);
-  const weights = tensors.info('model.layers.0.self_attn.q_proj.weight')?.dtype;
-  return KvCache.blocksFor(config, bytes, 16, weights === 'bf16' || weights === 'q8_0' ? 'bf16' : 'f32') * 16;
+  const weights = tensors.info('model.layers.0.self_attn.q_proj.weight')?.dtype ?? 'f32';
+  return KvCache.blocksFor(config, bytes, 16, kvDTypeForWeights(weights)) * 16;
 }

@@ -10,7 +10,7 @@
 import type { RestoreItem } from '../cache/chunk-tiers.js';
 import { LruPolicy, RetentionPolicy, type ChunkCostFn, type EvictionPolicy } from '../cache/eviction-policy.js';
 import { KvCacheManager, type CacheMode, type KvCacheStats } from '../cache/kv-cache-manager.js';
-import { KvCache, type KvDType } from '../model/kv-cache.js';
+import { KvCache, kvDTypeForWeights, type KvDType } from '../model/kv-cache.js';
 import type { LoadedModel } from '../model/load.js';
 import { profileChunkCost, type CostPoint } from './cost-profile.js';
 import { ModelRunner, type SequenceStep } from './model-runner.js';
@@ -263,7 +263,7 @@ export class Engine {
   stats(): EngineStats {
     const cache = this.kv.stats();
     const t = cache.tiers;
-    const blockBytes = KvCache.bytesPerBlock(this.model.config, this.memory.blockSize, this.memory.dtype);
+    const blockBytes = this.memory.gatheredBytes(1);
     const chunkBytes = this.memory.gatheredBytes(CHUNK_SIZE / this.memory.blockSize);
     const disk = this.io.disk;
     return {
@@ -373,9 +373,8 @@ export class Engine {
   }
 }
 
-/** The KV dtype 'auto' stands for: bf16 unless the weights are kept in f32. */
+/** The KV dtype 'auto' stands for, by how the model's weights are packed. */
 export function resolveKvDType(kvDType: KvDType | 'auto', model: LoadedModel): KvDType {
   if (kvDType !== 'auto') return kvDType;
-  const layer = model.transformer.weights.layers[0];
-  return layer !== undefined && layer.wqkv.dtype !== 'f32' ? 'bf16' : 'f32';
+  return kvDTypeForWeights(model.transformer.weights.layers[0]?.wqkv.dtype ?? 'f32');
 }

@@ -80,9 +80,9 @@ export class Sampler {
 
   /**
    * The next token from a row of logits. Candidates are the tokens within 30·T of the best
-   * logit; they are put in order (logit descending, then id) only when top-k or top-p needs
-   * it: top-k selects its k by a threshold pass before sorting them, so a flat distribution
-   * over a large vocabulary costs O(vocab), not a sort of it.
+   * logit, and they are never sorted: top-k finds its k by selecting the k-th logit, top-p its
+   * set by quickselect on the probability mass, so a flat distribution over a large vocabulary
+   * costs O(vocab), not a sort of it.
    */
   sample(logitsIn: Float32Array, argmaxOf: ArgmaxFn = argmax): number {
     const p = this.params;

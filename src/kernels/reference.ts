@@ -193,14 +193,9 @@ export const referenceKernels: Kernels = {
       for (let h = 0; h < numKvHeads; h++) {
         const src = (t * numKvHeads + h) * headDim;
         const dst = ((block * numKvHeads + h) * blockSize + offset) * headDim;
-        if (kCache instanceof Uint16Array || vCache instanceof Uint16Array) {
-          for (let d = 0; d < headDim; d++) {
-            kCache[dst + d] = kCache instanceof Uint16Array ? f32ToBf16(k[src + d]!) : k[src + d]!;
-            vCache[dst + d] = vCache instanceof Uint16Array ? f32ToBf16(v[src + d]!) : v[src + d]!;
-          }
-        } else {
-          kCache.set(k.subarray(src, src + headDim), dst);
-          vCache.set(v.subarray(src, src + headDim), dst);
+        for (let d = 0; d < headDim; d++) {
+          kCache[dst + d] = kvStored(kCache, k[src + d]!);
+          vCache[dst + d] = kvStored(vCache, v[src + d]!);
         }
       }
     });
@@ -239,6 +234,11 @@ export const referenceKernels: Kernels = {
     }
   },
 };
+
+/** What a K/V pool stores for value x: x itself, or its bf16 bits (round to nearest even). */
+function kvStored(pool: KvPool, x: number): number {
+  return pool instanceof Uint16Array ? f32ToBf16(x) : x;
+}
 
 /** Element i of a K/V pool as a number (bf16 bits widened). */
 function kvValues(pool: KvPool): (i: number) => number {

@@ -12,6 +12,17 @@ export const DEFAULT_BLOCK_SIZE = 16;
 /** How K/V values are stored: f32, or bf16 (half the memory and the tier traffic). */
 export type KvDType = 'f32' | 'bf16';
 
+/**
+ * The KV dtype `--kv-dtype auto` gives weights of this dtype (packed or as stored in the file):
+ * bf16 for bf16 and q8_0 weights, f32 otherwise (exact against reference implementations).
+ */
+export function kvDTypeForWeights(weightDType: string): KvDType {
+  return weightDType === 'bf16' || weightDType === 'q8_0' ? 'bf16' : 'f32';
+}
+
+/** The shape fields of a model that size its KV. */
+type KvShape = Pick<ModelConfig, 'numLayers' | 'numKvHeads' | 'headDim'>;
+
 export interface KvLayer {
   k: KvPool;
   v: KvPool;
@@ -93,7 +104,7 @@ export class KvCache {
   }
 
   /** Bytes one block takes across all layers, K and V. */
-  static bytesPerBlock(config: ModelConfig, blockSize = DEFAULT_BLOCK_SIZE, dtype: KvDType = 'f32'): number {
+  static bytesPerBlock(config: KvShape, blockSize = DEFAULT_BLOCK_SIZE, dtype: KvDType = 'f32'): number {
     return 2 * config.numLayers * config.numKvHeads * blockSize * config.headDim * KvCache.bytesPerValue(dtype);
   }
 

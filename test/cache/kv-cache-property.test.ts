@@ -7,17 +7,7 @@ import type { TierCapacities } from '../../src/cache/chunk-tiers.js';
 import { RetentionPolicy } from '../../src/cache/eviction-policy.js';
 import { KvCacheManager, type CacheMode } from '../../src/cache/kv-cache-manager.js';
 import { FakeEngine, checkInvariants } from './harness.js';
-
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0;
-  return (n) => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
+import { randomInt } from '../helpers/random.js';
 
 interface Waiting {
   rid: string;
@@ -26,7 +16,7 @@ interface Waiting {
 }
 
 function run(mode: CacheMode, seed: number, ops: number, tiers?: TierCapacities, retention = false): void {
-  const rand = rng(seed);
+  const rand = randomInt(seed);
   const clock = { now: 0 };
   const policy = retention ? new RetentionPolicy((l) => 1 + l / 64) : undefined;
   const m = new KvCacheManager({ numBlocks: 16, mode, salt: 'prop', clock: () => clock.now, tiers, policy });

@@ -31,7 +31,7 @@ export interface KvLayout {
 
 /** Payload bytes of one block (all layers, K and V). */
 export function blockPayloadBytes(layout: KvLayout): number {
-  return 2 * layout.numLayers * layout.numKvHeads * layout.blockSize * layout.headDim * KvCache.bytesPerValue(layout.dtype);
+  return KvCache.bytesPerBlock(layout, layout.blockSize, layout.dtype);
 }
 
 export interface ChunkHeader extends ChunkMeta {

@@ -8,7 +8,8 @@ import { before, test } from 'node:test';
 import type { Engine } from '../../../src/engine/engine.js';
 import { GREEDY } from '../../../src/engine/sampler.js';
 import type { LoadedModel } from '../../../src/model/load.js';
-import { chunkBytes, drain, loadStories, rng, tempDir, tieredEngine } from './helpers.js';
+import { randomInt } from '../../helpers/random.js';
+import { chunkBytes, drain, loadStories, tempDir, tieredEngine } from './helpers.js';
 
 let model: LoadedModel;
 before(async () => {
@@ -25,7 +26,7 @@ function directoryBytes(dir: string): number {
 }
 
 test('200 conversations: device blocks, host bytes and disk bytes never exceed their limits', async (t) => {
-  const rand = rng(200);
+  const rand = randomInt(200);
   const dir = tempDir('pensieve-capacity-');
   const tiers = { deviceBlocks: 32, hostChunks: 8, diskChunks: 24, diskDir: dir };
   const e: Engine = tieredEngine(model, tiers, { maxNumSeqs: 6 });

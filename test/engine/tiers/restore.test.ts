@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { GREEDY } from '../../../src/engine/sampler.js';
 import type { LoadedModel } from '../../../src/model/load.js';
-import { drain, loadStories, rng, statelessOutputs, tempDir, tieredEngine } from './helpers.js';
+import { randomInt } from '../../helpers/random.js';
+import { drain, loadStories, statelessOutputs, tempDir, tieredEngine } from './helpers.js';
 
 let model: LoadedModel;
 before(async () => {
@@ -15,7 +16,7 @@ before(async () => {
 });
 
 const tokens = (n: number, seed: number) => {
-  const r = rng(seed);
+  const r = randomInt(seed);
   return Array.from({ length: n }, () => 10 + r(490));
 };
 

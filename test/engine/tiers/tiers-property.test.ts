@@ -11,7 +11,8 @@ import type { Engine } from '../../../src/engine/engine.js';
 import { GREEDY } from '../../../src/engine/sampler.js';
 import { decodeHeader } from '../../../src/engine/tiers/chunk-file.js';
 import type { LoadedModel } from '../../../src/model/load.js';
-import { drain, loadStories, rng, statelessOutputs, tempDir, tieredEngine, type Finish } from './helpers.js';
+import { randomInt } from '../../helpers/random.js';
+import { drain, loadStories, statelessOutputs, tempDir, tieredEngine, type Finish } from './helpers.js';
 
 let model: LoadedModel;
 before(async () => {
@@ -31,7 +32,7 @@ interface Turn {
 }
 
 test('random conversations through small device, host and disk tiers, with a restart, match stateless recomputation', async (t) => {
-  const rand = rng(20240611);
+  const rand = randomInt(20240611);
   const dir = tempDir('pensieve-tiers-prop-');
   const tiers = { deviceBlocks: 40, hostChunks: 12, diskChunks: 64, diskDir: dir };
   let engine: Engine = tieredEngine(model, tiers);
