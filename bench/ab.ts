@@ -10,7 +10,8 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { randomF32 } from './timing.js';
+import type { PackedDType } from '../src/kernels/types.js';
+import { packedBytesPerValue, randomF32 } from './timing.js';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,7 +30,7 @@ const builds = positionals.map((p) => require(path.resolve(p)) as AddonUnderTest
 const M = Number(flags.m), ROUNDS = Number(flags.rounds);
 const LAYER: [number, number][] = [[1152, 896], [896, 896], [9728, 896], [896, 4864]];
 const LM_HEAD: [number, number] = [151936, 896];
-const bytesPer = flags.dtype === 'f32' ? 4 : flags.dtype === 'bf16' ? 2 : 34 / 32;
+const bytesPer = packedBytesPerValue(flags.dtype as PackedDType);
 
 const sources = new Map<string, Uint8Array>();
 const source = (r: number, c: number) => {

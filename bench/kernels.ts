@@ -16,6 +16,7 @@ import { benchAttention } from './kernels-attention.js';
 import { installLlamaCpp, llamaSystemInfo, loadLlamaCpp } from './kernels-llama.js';
 import { loadOurs } from './kernels-ours.js';
 import type { EngineUnderTest } from './kernels-types.js';
+import { packedBytesPerValue } from './timing.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values: flags } = parseArgs({
@@ -80,7 +81,7 @@ function modelCost(c: ModelConfig, format: 'bf16' | 'q8_0') {
   const params = layerParams + headParams;
   const kvBytesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim * 4;
   return {
-    params, weightBytes: params * (format === 'bf16' ? 2 : 34 / 32), kvBytesPerToken,
+    params, weightBytes: params * packedBytesPerValue(format), kvBytesPerToken,
     flopsPerToken: 2 * params, layerFlopsPerToken: 2 * layerParams, headFlops: 2 * headParams,
   };
 }

@@ -8,7 +8,7 @@
 // machine. Run `npx tsx bench/matmul.ts [f32|bf16|q8_0 ...]`.
 import { addon, nativeKernels } from '../src/kernels/native.js';
 import type { Matrix, PackedDType } from '../src/kernels/types.js';
-import { medianSeconds, randomF32 } from './timing.js';
+import { medianSeconds, packedBytesPerValue, randomF32 } from './timing.js';
 
 const DRAM_GBPS = 31;
 const SHAPES: Array<[string, number, number]> = [
@@ -19,14 +19,11 @@ const SHAPES: Array<[string, number, number]> = [
 const GEMM_M = 128;
 const COLD_BYTES = 192 * 1024 * 1024;  // 6× the L3
 
-function bytesPerValue(dtype: PackedDType): number {
-  return dtype === 'f32' ? 4 : dtype === 'bf16' ? 2 : 34 / 32;
-}
 
 function bench(dtype: PackedDType, name: string, rows: number, cols: number): void {
   const src = randomF32(rows * cols, rows ^ cols);
   const w: Matrix = nativeKernels.packMatrix({ dtype: 'f32', rows, cols, data: new Uint8Array(src.buffer) }, dtype);
-  const weightBytes = rows * cols * bytesPerValue(dtype);
+  const weightBytes = rows * cols * packedBytesPerValue(dtype);
 
   const x1 = randomF32(cols, 1);
   const out1 = new Float32Array(rows);

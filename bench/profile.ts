@@ -14,6 +14,7 @@ import { ModelRunner, type SequenceStep } from '../src/engine/model-runner.js';
 import { resolveKvDType } from '../src/engine/engine.js';
 import { KvCache, type KvDType } from '../src/model/kv-cache.js';
 import { loadModel } from '../src/model/load.js';
+import { packedBytesPerValue } from './timing.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -27,7 +28,7 @@ const { values: flags } = parseArgs({
 });
 
 /** Wraps every kernel method with a wall-clock accumulator. */
-const matrixBytes = (m: Matrix) => m.rows * m.cols * (m.dtype === 'f32' ? 4 : m.dtype === 'bf16' ? 2 : 34 / 32);
+const matrixBytes = (m: Matrix) => m.rows * m.cols * packedBytesPerValue(m.dtype);
 
 function timed(inner: Kernels): { kernels: Kernels; totals: Map<string, { ms: number; calls: number; bytes: number }> } {
   const totals = new Map<string, { ms: number; calls: number; bytes: number }>();

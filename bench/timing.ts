@@ -1,4 +1,11 @@
-// What the micro-benchmarks share: seeded data and a median timer.
+// What the benchmarks share: seeded data, a median timer, the bytes a packed weight streams.
+import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from '../src/kernels/dtype.js';
+import type { PackedDType } from '../src/kernels/types.js';
+
+/** Bytes per weight value of a packed dtype (q8_0: 32 int8 and an f16 scale per block). */
+export function packedBytesPerValue(dtype: PackedDType): number {
+  return dtype === 'f32' ? 4 : dtype === 'bf16' ? 2 : Q8_0_BLOCK_BYTES / Q8_0_BLOCK;
+}
 
 /** n floats in [-1, 1) from a linear congruential generator: the same seed, the same data. */
 export function randomF32(n: number, seed: number): Float32Array {
