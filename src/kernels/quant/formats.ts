@@ -15,21 +15,23 @@ export interface BlockFormat {
   readonly values: number;
   /** Bytes per block. */
   readonly bytes: number;
+  /** Byte offsets of the block's f16 fields (super-scales and mins). */
+  readonly halves: readonly number[];
 }
 
 export const BLOCK_FORMATS: Readonly<Record<QuantDType, BlockFormat>> = {
-  q4_0: { values: 32, bytes: 18 }, // f16 d, 16 bytes of nibbles
-  q4_1: { values: 32, bytes: 20 }, // f16 d, f16 m, 16 bytes of nibbles
-  q5_0: { values: 32, bytes: 22 }, // f16 d, u32 high bits, 16 bytes of nibbles
-  q5_1: { values: 32, bytes: 24 }, // f16 d, f16 m, u32 high bits, 16 bytes of nibbles
-  q8_0: { values: 32, bytes: 34 }, // f16 d, 32 int8
-  q2_K: { values: QK_K, bytes: 84 }, // 16 scale|min bytes, 64 bytes of 2-bit quants, f16 d, f16 dmin
-  q3_K: { values: QK_K, bytes: 110 }, // 32 bytes high bits, 64 bytes low 2 bits, 12 bytes 6-bit scales, f16 d
-  q4_K: { values: QK_K, bytes: 144 }, // f16 d, f16 dmin, 12 bytes 6-bit scales|mins, 128 bytes of nibbles
-  q5_K: { values: QK_K, bytes: 176 }, // q4_K's fields plus 32 bytes of high bits before the nibbles
-  q6_K: { values: QK_K, bytes: 210 }, // 128 bytes low nibbles, 64 bytes high 2 bits, 16 int8 scales, f16 d
-  iq4_nl: { values: 32, bytes: 18 }, // f16 d, 16 bytes of indices into a 16-value table
-  iq4_xs: { values: QK_K, bytes: 136 }, // f16 d, u16 high scale bits, 4 bytes low scale bits, 128 bytes of indices
+  q4_0: { values: 32, bytes: 18, halves: [0] }, // f16 d, 16 bytes of nibbles
+  q4_1: { values: 32, bytes: 20, halves: [0, 2] }, // f16 d, f16 m, 16 bytes of nibbles
+  q5_0: { values: 32, bytes: 22, halves: [0] }, // f16 d, u32 high bits, 16 bytes of nibbles
+  q5_1: { values: 32, bytes: 24, halves: [0, 2] }, // f16 d, f16 m, u32 high bits, 16 bytes of nibbles
+  q8_0: { values: 32, bytes: 34, halves: [0] }, // f16 d, 32 int8
+  q2_K: { values: QK_K, bytes: 84, halves: [80, 82] }, // 16 scale|min bytes, 64 bytes of 2-bit quants, f16 d, f16 dmin
+  q3_K: { values: QK_K, bytes: 110, halves: [108] }, // 32 bytes high bits, 64 bytes low 2 bits, 12 bytes 6-bit scales, f16 d
+  q4_K: { values: QK_K, bytes: 144, halves: [0, 2] }, // f16 d, f16 dmin, 12 bytes 6-bit scales|mins, 128 bytes of nibbles
+  q5_K: { values: QK_K, bytes: 176, halves: [0, 2] }, // q4_K's fields plus 32 bytes of high bits before the nibbles
+  q6_K: { values: QK_K, bytes: 210, halves: [208] }, // 128 bytes low nibbles, 64 bytes high 2 bits, 16 int8 scales, f16 d
+  iq4_nl: { values: 32, bytes: 18, halves: [0] }, // f16 d, 16 bytes of indices into a 16-value table
+  iq4_xs: { values: QK_K, bytes: 136, halves: [0] }, // f16 d, u16 high scale bits, 4 bytes low scale bits, 128 bytes of indices
 };
 
 export const QUANT_DTYPES = Object.keys(BLOCK_FORMATS) as QuantDType[];
