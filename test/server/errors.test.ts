@@ -153,7 +153,7 @@ test('a failed turn leaves its conversation as it was', async () => {
   const conv = await client.conversations.create({});
   const first = await client.responses.create({ model: MODEL_ID, input: 'Hello there.', conversation: conv.id, temperature: 0, max_output_tokens: 8 });
   const itemsBefore = (await client.conversations.items.list(conv.id)).data;
-  const historyBefore = server.store.getTokenHistory(conv.id);
+  const historyBefore = server.store.getTokenHistory(null, conv.id);
   assert.equal(itemsBefore.length, 2);
 
   // Refused before generating (range), and refused by the engine after the prompt was built (too long).
@@ -175,7 +175,7 @@ test('a failed turn leaves its conversation as it was', async () => {
   for (let i = 0; i < 100 && server.engine.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 20));
 
   assert.deepEqual((await client.conversations.items.list(conv.id)).data, itemsBefore);
-  assert.deepEqual(server.store.getTokenHistory(conv.id), historyBefore);
+  assert.deepEqual(server.store.getTokenHistory(null, conv.id), historyBefore);
   // And it continues from where it was, reusing the first turn's KV.
   const next = await client.responses.create({ model: MODEL_ID, input: 'And then?', conversation: conv.id, temperature: 0, max_output_tokens: 8 });
   assert.ok(next.usage!.input_tokens_details.cached_tokens >= first.usage!.input_tokens + first.usage!.output_tokens - 1);
