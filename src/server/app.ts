@@ -59,7 +59,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     ...fastifyErrorOptions(auth === null ? undefined : (request) => auth.check(request)),
   });
   const ctx: ServerContext = {
@@ -71,6 +71,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     log,
   };
 
+  // The API reads JSON only: fastify's default text/plain parser would hand routes a string.
+  app.removeContentTypeParser('text/plain');
   registerUsageSlot(app);
   registerErrorHandlers(app, log);
   if (options.logRequests) registerRequestLog(app, log);

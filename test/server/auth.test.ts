@@ -49,7 +49,7 @@ const SPELLINGS: [string, string][] = [
 test('every spelling of a /v1 route that the router serves needs the key', async () => {
   for (const [method, target] of SPELLINGS) {
     const body = method === 'POST' ? '{}' : '';
-    const headers = method === 'POST' ? { 'content-type': 'application/json' } : {};
+    const headers: Record<string, string> = method === 'POST' ? { 'content-type': 'application/json' } : {};
     assert401(await one(method, target, headers, body), `${method} ${target}`);
     // The same request with the key is served, so the 401 above is the key check, not a miss.
     const served = await one(method, target, { ...headers, ...authorized }, body);
