@@ -5,7 +5,6 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { KeyRing } from '../../src/server/api-keys.js';
 import { startServer, type TestServer } from './helpers.js';
 import { exchange, rawRequest, type RawResponse } from './raw-http.js';
 
@@ -115,16 +114,4 @@ test('--metrics-public opens /metrics and nothing else', async () => {
   } finally {
     await open.close();
   }
-});
-
-test('keys are matched whole, each to its owner', () => {
-  const single = KeyRing.single('k1');
-  assert.deepEqual(single.match('k1'), { owner: null });
-  assert.equal(single.match('k'), undefined);
-  assert.equal(single.match('k11'), undefined);
-  const ring = KeyRing.tenants([{ key: 'ka', name: 'alice' }, { key: 'kb', name: null }, { key: 'ka2', name: 'alice' }]);
-  assert.deepEqual(ring.match('ka'), { owner: 'alice' });
-  assert.deepEqual(ring.match('ka2'), { owner: 'alice' });
-  assert.match(ring.match('kb')!.owner!, /^sha256:[0-9a-f]{64}$/);
-  assert.equal(ring.match(''), undefined);
 });
