@@ -62,6 +62,15 @@ interface Entry {
 export class KeyRing {
   private constructor(private readonly entries: readonly Entry[]) {}
 
+  /** The ring for a server's options: none (an open server), one key, or one per tenant. */
+  static from(apiKey: string | undefined, apiKeys: readonly ApiKey[] | undefined): KeyRing | null {
+    const many = apiKeys ?? [];
+    const one = apiKey ?? '';
+    if (many.length > 0 && one !== '') throw new Error('give either one API key or a list of them, not both');
+    if (many.length > 0) return KeyRing.tenants(many);
+    return one === '' ? null : KeyRing.single(one);
+  }
+
   /** One key, no tenants (`--api-key`): its caller owns what an open server's callers own. */
   static single(key: string): KeyRing {
     return new KeyRing([{ digest: digest(key), owner: null }]);

@@ -44,17 +44,9 @@ const BODY_LIMIT = 64 * 1024 * 1024;
 // the router answers 414 (fastify's default of 100 would refuse ids the API accepted).
 const MAX_PARAM_LENGTH = 1024;
 
-function keyRing(options: ServerOptions): KeyRing | null {
-  const many = options.apiKeys ?? [];
-  const one = options.apiKey ?? '';
-  if (many.length > 0 && one !== '') throw new Error('give either one API key or a list of them, not both');
-  if (many.length > 0) return KeyRing.tenants(many);
-  return one === '' ? null : KeyRing.single(one);
-}
-
 export function buildServer(options: ServerOptions): FastifyInstance {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const keys = keyRing(options);
+  const keys = KeyRing.from(options.apiKey, options.apiKeys);
   const auth = keys === null ? null : new Authenticator(keys, options.metricsPublic ?? false);
   const app = Fastify({
     logger: false,

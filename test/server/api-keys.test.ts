@@ -31,4 +31,10 @@ test('keys are matched whole, each to its owner', () => {
   assert.deepEqual(ring.match('ka2'), { owner: 'alice' });
   assert.match(ring.match('kb')!.owner!, /^sha256:[0-9a-f]{64}$/);
   assert.equal(ring.match(''), undefined);
+  // What a server's options give: open, one ownerless key, or tenants; never both kinds at once.
+  assert.equal(KeyRing.from(undefined, undefined), null);
+  assert.equal(KeyRing.from('', []), null);
+  assert.deepEqual(KeyRing.from('k1', undefined)?.match('k1'), { owner: null });
+  assert.deepEqual(KeyRing.from(undefined, [{ key: 'ka', name: 'alice' }])?.match('ka'), { owner: 'alice' });
+  assert.throws(() => KeyRing.from('k1', [{ key: 'ka', name: 'alice' }]), /not both/);
 });
