@@ -22,6 +22,8 @@ export class ApiError extends Error {
     readonly type: ErrorType,
     readonly param: string | null = null,
     readonly code: string | null = null,
+    /** Seconds for the Retry-After header (503s of a loading or draining server). */
+    readonly retryAfter: number | null = null,
   ) {
     super(message);
   }
@@ -101,6 +103,7 @@ export function registerErrorHandlers(app: FastifyInstance, log: (line: string) 
     }
     // A streaming route has already sent its headers: the stream itself reports its errors.
     if (reply.sent || reply.raw.headersSent) return;
+    if (apiError.retryAfter !== null) void reply.header('retry-after', String(apiError.retryAfter));
     void reply.status(apiError.status).send(apiError.body);
   });
   app.setNotFoundHandler((request, reply) => {
