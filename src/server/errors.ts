@@ -86,10 +86,15 @@ export function toApiError(err: unknown): ApiError {
   return serverError('The server had an error while processing your request.');
 }
 
+/** A 5xx worth a stack trace: not a 503 that says when to retry (a loading or draining server). */
+function isFailure(e: ApiError): boolean {
+  return e.status >= 500 && e.retryAfter === null;
+}
+
 /** An error after a stream's headers went out: logged here when it is the server's fault. */
 export function streamError(log: { log: (line: string) => void }, err: unknown): ApiError {
   const apiError = toApiError(err);
-  if (apiError.status >= 500) log.log(`pensieve: stream failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  if (isFailure(apiError)) log.log(`pensieve: stream failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return apiError;
 }
 
@@ -97,7 +102,7 @@ export function streamError(log: { log: (line: string) => void }, err: unknown):
 export function registerErrorHandlers(app: FastifyInstance, log: (line: string) => void): void {
   app.setErrorHandler((err, request, reply) => {
     const apiError = toApiError(err);
-    if (apiError.status >= 500) {
+    if (isFailure(apiError)) {
       const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
       log(`pensieve: ${request.method} ${request.url} failed: ${detail}`);
     }

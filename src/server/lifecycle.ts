@@ -62,6 +62,11 @@ export class ServerLifecycle {
     this.draining = true;
   }
 
+  /** Generations in flight (those a deadline would cut). */
+  get generations(): number {
+    return this.running.size;
+  }
+
   /** Registers a generation in flight; the returned function unregisters it. */
   track(generation: Cuttable): () => void {
     // A generation that starts after the deadline (it waited for its conversation's previous

@@ -100,7 +100,7 @@ test('a stream still running at --shutdown-timeout ends with an error event; com
   let previous: string | null = null;
   const texts: string[] = [];
   for (const input of ['Tom had a little dog. The dog liked to run in the park with Tom every day.', 'One day it rained.']) {
-    const r = await fetch(`${s.baseURL}/responses`, {
+    const r: Response = await fetch(`${s.baseURL}/responses`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'stories260K', input, previous_response_id: previous, max_output_tokens: 24, temperature: 0 }),
