@@ -148,3 +148,30 @@ test('x-request-id is echoed when valid, replaced when not, and every JSON log l
   console.log(`text: ${textLine(stream)}`);
   assert.match(textLine(stream), /^\S+Z stream-1 127\.0\.0\.1 POST \/v1\/completions 200 prompt=\d+ completion=3 cached=\d+ [\d.]+ms$/);
 });
+
+test('a Responses stream cut at the drain deadline ends with response.failed and stores nothing', async (t) => {
+  const engine = await EngineClient.start(engineOptions('pensieve'));
+  t.after(() => engine.close());
+  const lifecycle = new ServerLifecycle();
+  const store = withStore(t);
+  const app = buildServer({ engine, lifecycle, store, maxQueuedRequests: 4 });
+  t.after(() => app.close());
+  const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+  const res = await fetch(`${origin}/v1/responses`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL_ID, input: 'Once', max_output_tokens: 2000, ignore_eos: true, stream: true }),
+  });
+  assert.equal(res.status, 200);
+  while (lifecycle.generations === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  lifecycle.beginDrain();
+  lifecycle.cutAll();
+  const text = await res.text();
+  const events = text.split('\n\n').filter((e) => e !== '');
+  const last = events.at(-1)!;
+  assert.match(last, /^event: response\.failed\n/);
+  const failed = JSON.parse(last.split('\ndata: ')[1]!) as { response: { id: string; status: string; error: { message: string } } };
+  assert.equal(failed.response.status, 'failed');
+  assert.match(failed.response.error.message, /shutting down/);
+  assert.equal(store.getResponse(failed.response.id), undefined, 'a cut turn is not committed');
+});
