@@ -82,7 +82,7 @@ export async function runServe(argv: string[]): Promise<void> {
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
     if (stopping) {
-      process.stderr.write(`pensieve: ${signal} again: exiting now\n`);
+      process.stderr.write(`pensieve: ${signal} during shutdown: exiting now\n`);
       process.exit(SIGNAL_EXIT[signal] ?? 1);
     }
     stopping = true;

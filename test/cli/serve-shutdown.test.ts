@@ -163,5 +163,5 @@ test('a second signal exits at once, with a non-zero status, while a request sti
   assert.equal(code, 130);
   assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after the second signal`);
   await rest;
-  assert.match(s.stderr(), /SIGINT again: exiting now/);
+  assert.match(s.stderr(), /SIGINT during shutdown: exiting now/);
 });
