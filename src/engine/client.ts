@@ -117,13 +117,17 @@ export class EngineClient {
     });
   }
 
-  /** Stops the worker; requests still running end with an error event. */
-  async close(): Promise<void> {
+  /**
+   * Stops the worker; requests still running end with an error event. The worker first writes
+   * the resident KV chunks to the disk tier; after `timeoutMs` it is stopped wherever it is
+   * (a chunk file is written whole or not at all, so a cut write only loses that chunk).
+   */
+  async close({ timeoutMs = 2000 }: { timeoutMs?: number } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const exited = new Promise((r) => this.worker.once('exit', r));
     this.send({ type: 'shutdown' });
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     await this.worker.terminate();
   }
 

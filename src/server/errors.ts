@@ -63,8 +63,13 @@ export function tooManyRequests(limit: number): ApiError {
   });
 }
 
-export function serviceUnavailable(message: string, code: string): ApiError {
-  return new ApiError(503, message, 'server_error', null, code, { 'retry-after': String(RETRY_AFTER_S) });
+export function serviceUnavailable(message: string, code: string, retryAfterS = RETRY_AFTER_S): ApiError {
+  return new ApiError(503, message, 'server_error', null, code, { 'retry-after': String(retryAfterS) });
+}
+
+/** A 5xx worth a stack trace: not a 503 that says when to retry (a loading or draining server). */
+function isFailure(e: ApiError): boolean {
+  return e.status >= 500 && e.headers['retry-after'] === undefined;
 }
 
 /** The client closed the connection before its answer was ready (nginx's 499): nobody reads this. */
@@ -103,7 +108,7 @@ export function toApiError(err: unknown): ApiError {
 /** An error after a stream's headers went out: logged here when it is the server's fault. */
 export function streamError(log: { log: (line: string) => void }, err: unknown): ApiError {
   const apiError = toApiError(err);
-  if (apiError.status >= 500) log.log(`pensieve: stream failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  if (isFailure(apiError)) log.log(`pensieve: stream failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return apiError;
 }
 
@@ -130,7 +135,7 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as 
 export function registerErrorHandlers(app: FastifyInstance, log: (line: string) => void): void {
   app.setErrorHandler((err, request, reply) => {
     const apiError = toApiError(err);
-    if (apiError.status >= 500) {
+    if (isFailure(apiError)) {
       const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
       log(`pensieve: ${request.method} ${request.url} failed: ${detail}`);
     }
