@@ -33,7 +33,9 @@ export async function loadOurs(
     const base = s === 0 ? 0 : longBlocks + (s - 1) * seqBlocks;
     return Array.from({ length: Math.ceil(tokens / BLOCK) }, (_, i) => base + i);
   };
-  const promptOf = (n: number, salt: number) => Array.from({ length: n }, (_, i) => 100 + ((i * 7919 + salt * 31) % 30000));
+  // Token ids spread over the vocabulary (up to 30000 ids, so tiny test models work too).
+  const spread = Math.min(30000, loaded.config.vocabSize - 100);
+  const promptOf = (n: number, salt: number) => Array.from({ length: n }, (_, i) => 100 + ((i * 7919 + salt * 31) % spread));
   const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
   const prefillStep = (s: number, n: number, logits: SequenceStep['logits']): SequenceStep => ({
     tokens: promptOf(n, s), positions: range(0, n), blockTable: table(s, n), contextLen: n, logits,

@@ -29,6 +29,7 @@ export interface FormatRun {
 
 export interface BenchRun {
   machine: string;
+  isa: string;
   loadBefore: string;
   loadAfter: string;
   rounds: number;
@@ -54,6 +55,7 @@ const median = (xs: readonly number[]) => {
   return s.length === 0 ? NaN : s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
 };
 const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : 'n/a');
 const mib = (b: number) => (Number.isFinite(b) ? (b / 2 ** 20).toFixed(1) : 'n/a');
 
 /** Parameters and matmul flops (2 per multiply-add) of the model's shape, whatever the format. */
@@ -68,16 +70,23 @@ function shapeCost(c: ModelConfig, kvDType: string) {
 }
 const attentionFlops = (c: ModelConfig, keys: number) => 4 * c.numLayers * c.numHeads * c.headDim * keys;
 
+/** A probe's median; the probes answer 0 where the CPU lacks their instructions (native/probe.cc: AVX-512 only). */
+const probed = (xs: readonly number[]) => {
+  const m = median(xs.filter((x) => x > 0));
+  return m > 0 ? m : NaN;
+};
+
 export function report(run: BenchRun): string {
   const P: Probe = {
-    bw: median(run.probes.map((p) => p.bw)), bf16: median(run.probes.map((p) => p.bf16)),
-    int8: median(run.probes.map((p) => p.int8)), f32: median(run.probes.map((p) => p.f32)),
+    bw: probed(run.probes.map((p) => p.bw)), bf16: probed(run.probes.map((p) => p.bf16)),
+    int8: probed(run.probes.map((p) => p.int8)), f32: probed(run.probes.map((p) => p.f32)),
   };
   const prebuilt = run.prebuiltInfo !== undefined;
   const out: string[] = [];
   out.push(`Machine: ${run.machine}; load average ${run.loadBefore} before, ${run.loadAfter} after.`);
   out.push(`Roofline probes (median of ${run.probes.length}): DRAM read ${fmt(P.bw)} GB/s (range ${fmt(Math.min(...run.probes.map((p) => p.bw)))}–${fmt(Math.max(...run.probes.map((p) => p.bw)))}), ` +
-    `bf16 ${fmt(P.bf16, 0)} GFLOP/s, int8 ${fmt(P.int8, 0)} GOP/s, f32 ${fmt(P.f32, 0)} GFLOP/s.`);
+    `bf16 ${fmt(P.bf16, 0)} GFLOP/s, int8 ${fmt(P.int8, 0)} GOP/s, f32 ${fmt(P.f32, 0)} GFLOP/s` +
+    `${[P.bw, P.bf16, P.int8, P.f32].some((x) => !Number.isFinite(x)) ? ` (n/a: the probe needs instructions this CPU lacks; ISA ${run.isa})` : ''}.`);
   const b = run.build;
   const info = run.formats.find((f) => f.llamaInfo)?.llamaInfo;
   out.push(b
@@ -124,7 +133,7 @@ export function report(run: BenchRun): string {
       const ours = get(`pensieve ${key}`), theirs = get(`llama.cpp ${key}`), pre = get(`prebuilt ${key}`);
       const llamaCell = f.llamaMissing ? 'not run' : `${fmt(theirs)} (best ${fmt(best(`llama.cpp ${key}`))})`;
       const cells = [label, f.format, cell('pensieve', key, f.oursMissing), llamaCell, fmt(ours / theirs, 2),
-        ...(prebuilt ? [f.prebuiltMissing ? 'not run' : fmt(pre), fmt(ours / pre, 2)] : []), fmt(roof), `${fmt(100 * (share ?? ours / roof), 0)}%`];
+        ...(prebuilt ? [f.prebuiltMissing ? 'not run' : fmt(pre), fmt(ours / pre, 2)] : []), fmt(roof), pct(share ?? ours / roof)];
       out.push(`| ${cells.join(' | ')} |`);
       return { ours, theirs };
     };
@@ -133,14 +142,14 @@ export function report(run: BenchRun): string {
     // Decode's share of the roofline: each round's tok/s over the bandwidth probed beside it.
     const shareOf = (engine: string) => {
       const tps = s.get(`${engine} decode`) ?? [], bws = s.get(`${engine} decode bw`) ?? [];
-      return median(tps.map((t, i) => (t * decodeBytes) / (bws[i]! * 1e9)));
+      return median(tps.map((t, i) => (t * decodeBytes) / (bws[i]! * 1e9)).filter(Number.isFinite));
     };
     const share = shareOf('pensieve'), llamaShare = shareOf('llama.cpp');
     const d = row('decode, batch 1', 'decode', (median(s.get('pensieve decode bw') ?? s.get('llama.cpp decode bw') ?? []) * 1e9) / decodeBytes, share);
     // The bandwidth the neighbours leave swings between two measurements taken seconds apart, so
     // decode is also compared as each engine's share of the bandwidth probed beside it.
-    notes.push(`- ${f.format} decode as a share of the bandwidth probed beside each measurement: pensieve ${fmt(100 * share, 0)}%, ` +
-      `llama.cpp ${fmt(100 * llamaShare, 0)}% (bandwidth-normalized ratio ${fmt(share / llamaShare, 2)}×).`);
+    notes.push(`- ${f.format} decode as a share of the bandwidth probed beside each measurement: pensieve ${pct(share)}, ` +
+      `llama.cpp ${pct(llamaShare)} (bandwidth-normalized ratio ${fmt(share / llamaShare, 2)}×).`);
     const prefill: Record<number, { ours: number; theirs: number }> = {};
     for (const n of run.prefills) {
       const flops = cost.layerFlopsPerToken + cost.headFlops / n + attentionFlops(run.config, n / 2);
@@ -173,7 +182,7 @@ export function report(run: BenchRun): string {
   out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   const shares = run.attention.map((a) => {
     const roof = Math.max(a.kvBytes / (P.bw * 1e9), a.flops / (P.f32 * 1e9));
-    out.push(`| ${a.kvDType} | ${a.queryTokens} | ${fmt(a.seconds * 1e3, 3)} | ${fmt(a.flops / a.seconds / 1e9)} | ${fmt(a.kvBytes / a.seconds / 1e9)} | ${fmt(roof * 1e3, 3)} | ${fmt((100 * roof) / a.seconds, 0)}% |`);
+    out.push(`| ${a.kvDType} | ${a.queryTokens} | ${fmt(a.seconds * 1e3, 3)} | ${fmt(a.flops / a.seconds / 1e9)} | ${fmt(a.kvBytes / a.seconds / 1e9)} | ${fmt(roof * 1e3, 3)} | ${pct(roof / a.seconds)} |`);
     return { kvDType: a.kvDType, context: run.attentionContext, queryTokens: a.queryTokens, share: roof / a.seconds };
   });
   out.push('');

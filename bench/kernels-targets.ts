@@ -76,16 +76,18 @@ export function judgeTargets(results: readonly FormatResult[], attention: readon
       const base = { target: 'decode, batch 1, share of probed bandwidth', format: r.format, needed: `≥ ${100 * BF16_DECODE_BANDWIDTH_SHARE}%` };
       const s = r.decode.oursShareOfBandwidth;
       rows.push(r.oursMissing ? { ...base, measured: `pensieve did not run: ${r.oursMissing}`, verdict: 'FAIL' }
-        : { ...base, measured: `${(100 * s).toFixed(0)}%`, verdict: s >= BF16_DECODE_BANDWIDTH_SHARE ? 'PASS' : 'FAIL' });
+        : !Number.isFinite(s) ? { ...base, measured: 'no bandwidth probe', verdict: 'n/a' }
+          : { ...base, measured: `${(100 * s).toFixed(0)}%`, verdict: s >= BF16_DECODE_BANDWIDTH_SHARE ? 'PASS' : 'FAIL' });
     }
     if (r.format === 'q4_k_m') rows.push(rssRow(r));
   }
   for (const a of attention) {
     if (a.queryTokens !== 1) continue;
+    const ok = Number.isFinite(a.share);
     rows.push({
       target: `decode attention over ${a.context} tokens, share of roofline`, format: `${a.kvDType} K/V`,
-      measured: `${(100 * a.share).toFixed(0)}%`, needed: `≥ ${100 * ATTENTION_ROOFLINE_SHARE}%`,
-      verdict: a.share >= ATTENTION_ROOFLINE_SHARE ? 'PASS' : 'FAIL',
+      measured: ok ? `${(100 * a.share).toFixed(0)}%` : 'no roofline probe', needed: `≥ ${100 * ATTENTION_ROOFLINE_SHARE}%`,
+      verdict: !ok ? 'n/a' : a.share >= ATTENTION_ROOFLINE_SHARE ? 'PASS' : 'FAIL',
     });
   }
   return rows;

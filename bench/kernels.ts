@@ -194,7 +194,7 @@ async function main() {
   const attention = (['f32', 'bf16'] as const).flatMap((dt) => benchAttention(config, ATTENTION_CONTEXT, ATTENTION_QUERIES, 1, dt));
   probes.push(probe());
   const run: BenchRun = {
-    machine: `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, ${THREADS} threads`,
+    machine: `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, ${THREADS} threads`, isa: addon.cpuInfo().isa,
     loadBefore, loadAfter: loadText(), rounds: ROUNDS, config, build, llamaWhy, llamaThreads: LLAMA_THREADS, llamaReps: LLAMA_REPS,
     prebuiltInfo, probes, roundLoads: rounds, formats, attention, attentionContext: ATTENTION_CONTEXT,
     decodeContext: DECODE_CONTEXT, decodeSteps: DECODE_STEPS, prefills: PREFILLS, batches: BATCHES,
