@@ -1,6 +1,8 @@
-// llama.cpp's side of bench/kernels.ts, through node-llama-cpp's prebuilt CPU binary. It is
-// installed into bench/llama-cpp/ (its own package.json; not a dependency of the engine) on first
-// use, and loaded from there with getLlama({gpu: false, build: 'never'}): nothing is compiled.
+// node-llama-cpp in bench/kernels.ts: its package carries the llama.cpp source that
+// bench/llama-cpp/build.ts builds for this CPU (the bench's llama.cpp column), and its prebuilt
+// generic CPU binary is the optional `--prebuilt` column. It is installed into bench/llama-cpp/
+// (its own package.json; not a dependency of the engine) on first use, and the prebuilt binary is
+// loaded from there with getLlama({gpu: false, build: 'never'}): nothing is compiled by it.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
