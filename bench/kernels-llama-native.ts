@@ -73,7 +73,8 @@ export function loadLlamaCppNative(
     if (rows.length !== 1 || !row || !(row.avg_ts > 0)) throw new Error(`llama-bench ${args.join(' ')}: expected one result, got ${rows.length}`);
     info ??= {
       buildCommit: row.build_commit, modelType: row.model_type, modelBytes: row.model_size, modelParams: row.model_n_params,
-      threads: row.n_threads, kvType: `${row.type_k}/${row.type_v}`, flashAttn: String(row.flash_attn), cpuInfo: row.cpu_info,
+      threads: row.n_threads, kvType: `${row.type_k}/${row.type_v}`, cpuInfo: row.cpu_info,
+      flashAttn: ({ '-1': 'auto', '0': 'off', '1': 'on', false: 'off', true: 'on' } as Record<string, string>)[String(row.flash_attn)] ?? String(row.flash_attn),
     };
     return row.avg_ts;
   };
@@ -87,11 +88,18 @@ export function loadLlamaCppNative(
     async batchedDecode(sequences, context, steps) {
       // Batch 1: llama-bench's text generation at depth `context` (the prompt is prefilled untimed).
       if (sequences === 1) return llamaBench(0, steps, context);
-      // Each sequence its own `context`-token prompt (not shared), then `steps` steps of all of them.
-      const args = ['-m', path, '-t', String(threads), '-tb', String(threads), '-c', String(sequences * (context + steps + 16)),
-        '-npp', String(context), '-ntg', String(steps), '-npl', String(sequences), '--output-format', 'jsonl'];
-      const text = runTool(build.bin('llama-batched-bench'), args);
-      const row = jsonLines<BatchedBenchRow>(text, 'speed_tg').find((r) => r.pl === sequences);
+      // Each sequence its own `context`-token prompt (not shared), then `steps` steps of all of them;
+      // the context is split evenly between the sequences (a multiple of 256 each, as llama.cpp pads).
+      // llama-batched-bench prints its results through llama.cpp's asynchronous logger, which can
+      // lose the last line at exit (its common_log_main leaks the logger unflushed): a trailing
+      // 1-sequence run after ours gives the logger time to write our line; a lost line is rerun once.
+      const perSeq = Math.ceil((context + steps + 16) / 256) * 256;
+      const args = ['-m', path, '-t', String(threads), '-tb', String(threads), '-c', String(sequences * perSeq),
+        '-npp', String(context), '-ntg', String(steps), '-npl', `${sequences},1`, '--output-format', 'jsonl'];
+      let row: BatchedBenchRow | undefined;
+      for (let attempt = 0; attempt < 2 && !row; attempt++) {
+        row = jsonLines<BatchedBenchRow>(runTool(build.bin('llama-batched-bench'), args), 'speed_tg').find((r) => r.pl === sequences);
+      }
       if (!row || !(row.speed_tg > 0)) throw new Error(`llama-batched-bench ${args.join(' ')}: no result for ${sequences} sequences`);
       return row.speed_tg;
     },
