@@ -94,7 +94,7 @@ function readStamp(dir: string): Stamp | null {
   }
 }
 
-/** cmake processes whose working directory is `dir`: a build of this tree already running. */
+/** cmake processes working in `dir` or below (e.g. its build/): a build of this tree already running. */
 function runningBuilds(dir: string): number[] {
   let pids: number[] = [];
   try {
@@ -105,7 +105,8 @@ function runningBuilds(dir: string): number[] {
   const real = fs.realpathSync(dir);
   return pids.filter((pid) => {
     try {
-      return fs.realpathSync(`/proc/${pid}/cwd`) === real;
+      const cwd = fs.realpathSync(`/proc/${pid}/cwd`);
+      return cwd === real || cwd.startsWith(`${real}/`);
     } catch {
       return false;
     }
