@@ -92,13 +92,16 @@ export function benchModel(format: string, configPath: string, llama: LlamaCppBu
  * as the classifier), or the file size where Pensieve's reader cannot parse the file (a type it
  * does not know yet): an overestimate by the metadata, about 2% for the Qwen2.5 vocabulary.
  */
-export function tensorBytes(path: string): { bytes: number; exact: boolean } {
+export function tensorBytes(path: string): TensorBytes {
   const size = fs.statSync(path).size;
   try {
     const g = readGguf(path);
     g.tensors.close();
-    return { bytes: size - g.dataOffset, exact: true };
+    return { bytes: size - g.dataOffset, source: 'gguf' };
   } catch {
-    return { bytes: size, exact: false };
+    return { bytes: size, source: 'file size' };
   }
 }
+
+/** Bytes of a model's tensors, and who counted them (llama.cpp's llama-bench reports its own count). */
+export interface TensorBytes { bytes: number; source: 'gguf' | 'llama.cpp' | 'file size' }

@@ -3,7 +3,7 @@
 import type { ModelConfig } from '../src/model/config.js';
 import type { AttentionResult } from './kernels-attention.js';
 import type { LlamaNativeInfo } from './kernels-llama-native.js';
-import type { BenchModel } from './kernels-models.js';
+import type { BenchModel, TensorBytes } from './kernels-models.js';
 import type { RssReport } from './kernels-rss.js';
 import { judgeTargets, type FormatResult } from './kernels-targets.js';
 import type { LlamaCppBuild } from './llama-cpp/build.js';
@@ -18,7 +18,7 @@ export interface FormatRun {
   samples: Samples;
   model?: BenchModel;
   modelMissing?: string;
-  weightBytes?: { bytes: number; exact: boolean };
+  weightBytes?: TensorBytes;
   kvDType?: string;
   rss?: RssReport;
   oursMissing?: string;
@@ -107,7 +107,7 @@ export function report(run: BenchRun): string {
       continue;
     }
     const r = f.rss;
-    const tensors = f.weightBytes ? `${mib(f.weightBytes.bytes)}${f.weightBytes.exact ? '' : ' (file size)'}` : 'n/a';
+    const tensors = f.weightBytes ? `${mib(f.weightBytes.bytes)}${f.weightBytes.source === 'gguf' ? '' : ` (${f.weightBytes.source})`}` : 'n/a';
     out.push(`| ${f.format} | ${f.model.path.split('/').pop()} | ${f.model.madeBy} | ${mib(f.model.fileBytes)} | ${tensors} | ` +
       (r ? `${r.weightDType}, K/V ${r.kvDType} | ${mib(r.rssBeforeBytes)} | ${mib(r.rssAfterBytes)} | ${mib(r.peakBytes)} | ${mib(r.kvPoolBytes)} |`
         : `not supported: ${f.oursMissing} | | | | |`));

@@ -163,6 +163,8 @@ async function benchFormat(format: string, build: LlamaCppBuild | null, llamaWhy
     log(`  ${format} round ${r + 1}/${ROUNDS} done (load ${loadText()})`);
   }
   run.llamaInfo = native?.info() ?? undefined;
+  // Where Pensieve's reader cannot parse the file yet, llama.cpp's count of its tensor bytes is exact.
+  if (run.weightBytes?.source === 'file size' && run.llamaInfo) run.weightBytes = { bytes: run.llamaInfo.modelBytes, source: 'llama.cpp' };
   for (const e of engines) await e.close();
   return run;
 }
