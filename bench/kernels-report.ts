@@ -82,9 +82,10 @@ export function report(run: BenchRun): string {
     int8: probed(run.probes.map((p) => p.int8)), f32: probed(run.probes.map((p) => p.f32)),
   };
   const prebuilt = run.prebuiltInfo !== undefined;
+  const bws = run.probes.map((p) => p.bw).filter((x) => x > 0);
   const out: string[] = [];
   out.push(`Machine: ${run.machine}; load average ${run.loadBefore} before, ${run.loadAfter} after.`);
-  out.push(`Roofline probes (median of ${run.probes.length}): DRAM read ${fmt(P.bw)} GB/s (range ${fmt(Math.min(...run.probes.map((p) => p.bw)))}–${fmt(Math.max(...run.probes.map((p) => p.bw)))}), ` +
+  out.push(`Roofline probes (median of ${run.probes.length}): DRAM read ${fmt(P.bw)} GB/s (range ${fmt(Math.min(...bws))}–${fmt(Math.max(...bws))}), ` +
     `bf16 ${fmt(P.bf16, 0)} GFLOP/s, int8 ${fmt(P.int8, 0)} GOP/s, f32 ${fmt(P.f32, 0)} GFLOP/s` +
     `${[P.bw, P.bf16, P.int8, P.f32].some((x) => !Number.isFinite(x)) ? ` (n/a: the probe needs instructions this CPU lacks; ISA ${run.isa})` : ''}.`);
   const b = run.build;
@@ -142,10 +143,10 @@ export function report(run: BenchRun): string {
     // Decode's share of the roofline: each round's tok/s over the bandwidth probed beside it.
     const shareOf = (engine: string) => {
       const tps = s.get(`${engine} decode`) ?? [], bws = s.get(`${engine} decode bw`) ?? [];
-      return median(tps.map((t, i) => (t * decodeBytes) / (bws[i]! * 1e9)).filter(Number.isFinite));
+      return median(tps.map((t, i) => (t * decodeBytes) / (bws[i]! * 1e9)).filter((x) => Number.isFinite(x) && x > 0));
     };
     const share = shareOf('pensieve'), llamaShare = shareOf('llama.cpp');
-    const d = row('decode, batch 1', 'decode', (median(s.get('pensieve decode bw') ?? s.get('llama.cpp decode bw') ?? []) * 1e9) / decodeBytes, share);
+    const d = row('decode, batch 1', 'decode', (probed(s.get('pensieve decode bw') ?? s.get('llama.cpp decode bw') ?? []) * 1e9) / decodeBytes, share);
     // The bandwidth the neighbours leave swings between two measurements taken seconds apart, so
     // decode is also compared as each engine's share of the bandwidth probed beside it.
     notes.push(`- ${f.format} decode as a share of the bandwidth probed beside each measurement: pensieve ${pct(share)}, ` +
@@ -172,7 +173,7 @@ export function report(run: BenchRun): string {
   out.push('');
   out.push('| format | round | load | DRAM GB/s |');
   out.push('| --- | ---: | --- | ---: |');
-  for (const r of run.roundLoads) out.push(`| ${r.format} | ${r.round} | ${r.loadStart.toFixed(2)} → ${r.loadEnd.toFixed(2)} | ${fmt(r.bw)} |`);
+  for (const r of run.roundLoads) out.push(`| ${r.format} | ${r.round} | ${r.loadStart.toFixed(2)} → ${r.loadEnd.toFixed(2)} | ${fmt(r.bw > 0 ? r.bw : NaN)} |`);
   out.push('');
   const c = run.config;
   out.push(`Attention kernel (pensieve, one layer of ${c.numHeads}/${c.numKvHeads} heads × ${c.headDim}, ${run.attentionContext}-token context, f32 and bf16 K/V; ` +

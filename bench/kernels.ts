@@ -48,6 +48,8 @@ const int = (text: string, name: string) => {
   return n;
 };
 const ROUNDS = int(flags.rounds, 'rounds');
+/** The shape every format's file has (the rooflines and the attention rows use it). */
+const CONFIG = configFromHf(JSON.parse(fs.readFileSync(flags.config, 'utf8')), flags.config);
 const FORMATS = flags.formats.split(',').map(checkFormat);
 const THREADS = addon.cpuInfo().threads;
 const LLAMA_THREADS = int(flags['llama-threads'] ?? String(THREADS), 'llama-threads');
@@ -106,7 +108,9 @@ function measureRss(path: string): RssReport | { error: string } {
     out = (err as { stdout?: string }).stdout ?? '';
     if (!out.trim()) return { error: firstLine(err) };
   }
-  return JSON.parse(out.trim().split('\n').pop()!) as RssReport | { error: string };
+  const r = JSON.parse(out.trim().split('\n').pop()!) as RssReport | { error: string };
+  // ModelLoadError's message starts with the path, which the report already names.
+  return 'error' in r ? { error: r.error.replace(`${path}: `, '') } : r;
 }
 
 async function benchFormat(format: string, build: LlamaCppBuild | null, llamaWhy: string, probes: Probe[], rounds: RoundLoad[]): Promise<FormatRun> {
@@ -135,7 +139,7 @@ async function benchFormat(format: string, build: LlamaCppBuild | null, llamaWhy
   else run.llamaMissing = llamaWhy;
   if (flags.prebuilt) {
     try {
-      const prebuilt = await loadLlamaCpp(model.path, LLAMA_THREADS, LONG_CONTEXT);
+      const prebuilt = await loadLlamaCpp(model.path, LLAMA_THREADS, LONG_CONTEXT, CONFIG.vocabSize);
       engines.push({ ...prebuilt, name: 'prebuilt' });
     } catch (err) {
       run.prebuiltMissing = firstLine(err);
@@ -192,12 +196,11 @@ async function main() {
   const rounds: RoundLoad[] = [];
   const formats: FormatRun[] = [];
   for (const format of FORMATS) formats.push(await benchFormat(format, build, llamaWhy, probes, rounds));
-  const config = configFromHf(JSON.parse(fs.readFileSync(flags.config, 'utf8')), flags.config);
-  const attention = (['f32', 'bf16'] as const).flatMap((dt) => benchAttention(config, ATTENTION_CONTEXT, ATTENTION_QUERIES, 1, dt));
+  const attention = (['f32', 'bf16'] as const).flatMap((dt) => benchAttention(CONFIG, ATTENTION_CONTEXT, ATTENTION_QUERIES, 1, dt));
   probes.push(probe());
   const run: BenchRun = {
     machine: `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, ${THREADS} threads`, isa: addon.cpuInfo().isa,
-    loadBefore, loadAfter: loadText(), rounds: ROUNDS, config, build, llamaWhy, llamaThreads: LLAMA_THREADS, llamaReps: LLAMA_REPS,
+    loadBefore, loadAfter: loadText(), rounds: ROUNDS, config: CONFIG, build, llamaWhy, llamaThreads: LLAMA_THREADS, llamaReps: LLAMA_REPS,
     prebuiltInfo, probes, roundLoads: rounds, formats, attention, attentionContext: ATTENTION_CONTEXT,
     decodeContext: DECODE_CONTEXT, decodeSteps: DECODE_STEPS, prefills: PREFILLS, batches: BATCHES,
   };
