@@ -161,6 +161,7 @@ async function benchFormat(format: string, build: LlamaCppBuild | null, llamaWhy
         else if (e.name === 'prebuilt') run.prebuiltMissing = firstLine(err);
         else throw err;
         engines.splice(engines.indexOf(e), 1);
+        await e.close().catch(() => undefined);
       }
     }
     rounds.push({ format, round: r + 1, loadStart, loadEnd: os.loadavg()[0]!, bw: probes[probes.length - 1]!.bw });
