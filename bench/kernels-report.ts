@@ -93,7 +93,7 @@ export function report(run: BenchRun): string {
   out.push(b
     ? `llama.cpp: ${b.tag} (commit ${b.commit.slice(0, 10)}, from node-llama-cpp's gitRelease.bundle) built for this CPU (${b.cpu}) with ${b.cmakeFlags.join(' ')}, ${b.dir}/build/bin; ` +
       `${run.llamaThreads} threads${info ? `, K/V ${info.kvType}, flash attention ${info.flashAttn}` : ''}. Decode and prefill: \`llama-bench -r ${run.llamaReps}\` ` +
-      `(decode \`-p 0 -n ${run.decodeSteps} -d ${run.decodeContext}\`, prefill \`-p N -n 0\`); batched decode: \`llama-batched-bench -npp ${run.decodeContext} -ntg STEPS -npl SEQUENCES\` (speed_tg).`
+      `(decode \`-p 0 -n ${run.decodeSteps} -d ${run.decodeContext}\`, prefill \`-p N -n 0\`); batched decode: \`llama-batched-bench -npp ${run.decodeContext} -ntg STEPS -npl SEQUENCES,1\` (speed_tg of the SEQUENCES row).`
     : `llama.cpp: ${run.llamaWhy}.`);
   if (prebuilt) out.push(`prebuilt: node-llama-cpp's prebuilt CPU binary (${run.prebuiltInfo}), same GGUF, ${run.llamaThreads} threads, through its JS API.`);
   out.push(`Medians of ${run.rounds} interleaved rounds (each round runs every engine on every workload, rotating who goes first).`);
