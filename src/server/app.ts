@@ -19,6 +19,7 @@ import { conversationsRoutes } from './routes/conversations.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
 import { responsesRoutes } from './routes/responses.js';
+import { rootRoutes } from './routes/root.js';
 
 export interface ServerOptions {
   engine: EngineClient;
@@ -53,6 +54,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   if (options.logRequests) registerRequestLog(app, log);
   if (options.apiKey !== undefined && options.apiKey !== '') registerAuth(app, options.apiKey);
 
+  rootRoutes(app, ctx);
   healthRoutes(app, ctx);
   metricsRoutes(app, ctx.metrics, ctx.engine);
   modelsRoutes(app, ctx);
