@@ -31,3 +31,19 @@ export function progressLines(label: string, write: (line: string) => void, now:
     write(`${label}: ${Math.floor(fraction * 100)}% (${done}/${total})`);
   };
 }
+
+/**
+ * Progress for long steps that must show it without a terminal too (a log, a pipe, CI): the bar
+ * on a terminal, else a line at the start and at each tenth of the way.
+ */
+export function progressReport(label: string): (done: number, total: number) => void {
+  const bar = progressBar(label);
+  if (bar) return bar;
+  let shown = -1;
+  return (done, total) => {
+    const tenth = total > 0 ? Math.floor((done / total) * 10) : 10;
+    if (tenth <= shown) return;
+    shown = tenth;
+    process.stderr.write(`${label}: ${tenth * 10}%\n`);
+  };
+}

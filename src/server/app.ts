@@ -23,6 +23,7 @@ import { conversationsRoutes } from './routes/conversations.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
 import { responsesRoutes } from './routes/responses.js';
+import { rootRoutes } from './routes/root.js';
 
 export interface ServerOptions {
   /** The engine; leave it out to listen while the model loads and attach it to `lifecycle` when ready. */
@@ -90,6 +91,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerLifecycle(app, lifecycle);
   registerAuth(app, auth);
 
+  rootRoutes(app, ctx);
   healthRoutes(app, ctx);
   metricsRoutes(app, ctx.metrics, ctx);
   modelsRoutes(app, ctx);
