@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     peakBytes: status('VmHWM'),
     kvPoolBytes: KvCache.bytesPerBlock(loaded.config, DEFAULT_BLOCK_SIZE, kvDType) * kv.numBlocks,
     kvDType,
-    weightDType: loaded.transformer.weights.layers[0]?.wqkv.dtype ?? 'unknown',
+    weightDType: loaded.transformer.weights.layers[0]?.wqkv.parts.map((p) => p.w.dtype).join('+') ?? 'unknown',
   };
   console.log(JSON.stringify(report));
 }
