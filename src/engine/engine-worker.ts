@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       id: model.id,
       source: model.source,
       format: model.format,
-      contextLength: model.config.maxPositionEmbeddings,
+      contextLength: engine.maxModelLen,
       vocabSize: model.config.vocabSize,
       hasChatTemplate: model.chatTemplate !== null,
       kvCacheBlocks: engine.numBlocks,

@@ -33,6 +33,8 @@ export interface EngineWorkerOptions {
   eviction?: EvictionPolicyName;
   /** Fraction of free device blocks below which idle chunks are copied down ahead of time (default 0.25). */
   swapOutThreshold?: number;
+  /** The longest sequence a request may reach (vLLM's --max-model-len); default: the model's context, capped to the KV pool. */
+  maxModelLen?: number;
 }
 
 /** What the HTTP side needs to know about the model. */
@@ -40,6 +42,7 @@ export interface ModelInfo {
   id: string;
   source: string;
   format: string;
+  /** The context a request may use (--max-model-len): prompt plus reply, at most the model's own. */
   contextLength: number;
   vocabSize: number;
   hasChatTemplate: boolean;
