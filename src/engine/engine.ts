@@ -14,12 +14,15 @@ import { KvCache, kvDTypeForWeights, type KvDType } from '../model/kv-cache.js';
 import type { LoadedModel } from '../model/load.js';
 import { profileChunkCost, type CostPoint } from './cost-profile.js';
 import { ModelRunner, type SequenceStep } from './model-runner.js';
+import { EngineRequestError } from './request-error.js';
 import { Request, type FinishReason, type RequestInput, type RequestUsage, type TierTokens } from './request.js';
 import { Scheduler, type SwapInGate } from './scheduler.js';
 import { DiskTier } from './tiers/disk-tier.js';
 import { HostTier } from './tiers/host-tier.js';
 import { modelFingerprint } from './tiers/model-fingerprint.js';
 import { TierIo, type TierIoStats } from './tiers/tier-io.js';
+
+export { EngineRequestError };
 
 export type EvictionPolicyName = 'retention' | 'lru';
 
@@ -97,13 +100,6 @@ export interface EngineStats {
   generatedTokens: number;
 }
 
-/** A request the engine refuses up front (the server answers 400). */
-export class EngineRequestError extends Error {
-  override readonly name = 'EngineRequestError';
-  constructor(message: string, readonly param: string | null = null, readonly code: string | null = null) {
-    super(message);
-  }
-}
 
 const CHUNK_SIZE = 32;
 /** Disk operations in flight beyond which no ahead-of-time copy is started. */

@@ -49,13 +49,17 @@ export interface ModelInfo {
   kvCacheBlocks: number;
   kvDType: KvDType;
   blockSize: number;
+  /** The most UTF-8 bytes of prompt text one token can stand for (Infinity: unknown); sizes the body limit. */
+  maxInputBytesPerToken: number;
 }
 
 /** The prompt, in whichever form the API received it; the worker tokenizes it. */
 export type PromptInput =
   | { kind: 'chat'; messages: ChatMessage[]; history?: ConversationHistory }
   | { kind: 'text'; text: string }
-  | { kind: 'tokens'; tokens: number[] };
+  | { kind: 'tokens'; tokens: number[] }
+  /** Internal: a prompt the prompt worker already turned into tokens (and the text they stand for). */
+  | { kind: 'tokenized'; tokens: number[]; text: string };
 
 export interface GenerateRequest {
   id: string;
@@ -90,3 +94,12 @@ export type FromWorker =
   | { type: 'fatal'; message: string };
 
 export type { CacheMode, KvCacheStats, EngineStats };
+
+/** Messages between the EngineClient and the prompt worker, which tokenizes large prompts. */
+export type ToPromptWorker = { type: 'encode'; id: string; prompt: PromptInput; contextLength: number };
+
+export type FromPromptWorker =
+  | { type: 'ready' }
+  | { type: 'encoded'; id: string; tokens: number[]; text: string }
+  | { type: 'rejected'; id: string; message: string; param: string | null; code: string | null }
+  | { type: 'fatal'; message: string };

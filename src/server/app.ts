@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { EngineClient } from '../engine/client.js';
 import type { Store } from '../store/index.js';
 import { registerAuth } from './auth.js';
+import { defaultMaxRequestBytes } from './body-limit.js';
 import { ConversationLock } from './conversation-lock.js';
 import { Admission, type ServerContext } from './context.js';
 import { registerErrorHandlers } from './errors.js';
@@ -31,14 +32,14 @@ export interface ServerOptions {
   logRequests?: boolean;
   /** Where log lines go; stderr by default. */
   log?: (line: string) => void;
+  /** Largest request body (--max-request-bytes); default: what the longest prompt that fits can need. */
+  maxRequestBytes?: number;
 }
-
-// Conversations resent in full (chat completions) can be long; 1 MiB (fastify's default) is not.
-const BODY_LIMIT = 64 * 1024 * 1024;
 
 export function buildServer(options: ServerOptions): FastifyInstance {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+  const bodyLimit = options.maxRequestBytes ?? defaultMaxRequestBytes(options.engine.model);
+  const app = Fastify({ logger: false, bodyLimit });
   const ctx: ServerContext = {
     engine: options.engine,
     store: options.store,
