@@ -85,7 +85,12 @@ export class EngineClient {
   private statsSeq = 0;
   private closed = false;
 
-  private constructor(private readonly worker: Worker, private readonly prompts: Worker, readonly model: ModelInfo) {}
+  private constructor(
+    private readonly worker: Worker,
+    private readonly prompts: Worker,
+    readonly model: ModelInfo,
+    private readonly largePromptBytes: number,
+  ) {}
 
   /** Starts the workers and loads the model; resolves once it is ready to serve. */
   static async start(options: EngineWorkerOptions, hooks: EngineClientHooks = {}): Promise<EngineClient> {
@@ -115,7 +120,7 @@ export class EngineClient {
           worker.off('error', reject);
           promptsReady.then(
             (prompts) => {
-              const client = new EngineClient(worker, prompts, msg.model);
+              const client = new EngineClient(worker, prompts, msg.model, options.largePromptBytes ?? LARGE_PROMPT_BYTES);
               worker.on('message', (m: FromWorker) => client.onMessage(m));
               worker.on('error', (err) => client.failAll(err));
               worker.on('exit', () => client.failAll(new Error('the engine worker exited')));
@@ -156,7 +161,7 @@ export class EngineClient {
       queue.end();
     } else {
       this.pending.set(id, { queue, accept, reject });
-      if (promptBytes(request.prompt) < LARGE_PROMPT_BYTES) {
+      if (promptBytes(request.prompt) < this.largePromptBytes || request.prompt.kind === 'tokens') {
         this.send({ type: 'generate', request: { ...request, id } });
       } else {
         this.tokenizing.set(id, { request, aborted: false });

@@ -35,6 +35,8 @@ export interface EngineWorkerOptions {
   swapOutThreshold?: number;
   /** The longest sequence a request may reach (vLLM's --max-model-len); default: the model's context, capped to the KV pool. */
   maxModelLen?: number;
+  /** Prompts of at least this many bytes are tokenized on the prompt worker (default LARGE_PROMPT_BYTES; 0: all). */
+  largePromptBytes?: number;
 }
 
 /** What the HTTP side needs to know about the model. */
