@@ -45,7 +45,7 @@ test('chat, text and a chat with history give the same prompts and replies on ei
 });
 
 test('a prompt past the context is refused on the worker path, before tokenizing when the bound shows it', async () => {
-  for (const text of ['Lily went to the park. '.repeat(150), 'x'.repeat(2_000_000)]) {
+  for (const text of ['Lily went to the park. '.repeat(400), 'x'.repeat(2_000_000)]) {
     const h = viaWorker.generate({ prompt: { kind: 'text', text }, conversationId: null, sampling: GREEDY, maxTokens: 4, stop: [], ignoreEos: false });
     const t0 = performance.now();
     await assert.rejects(h.accepted, (err: unknown) => err instanceof RequestRejectedError && err.code === 'context_length_exceeded');
