@@ -43,7 +43,7 @@ const warnings: string[] = [];
 
 before(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'pensieve-ctx-'));
-  // A pool of a few blocks, far below stories260K's 512 positions.
+  // A pool of a few blocks, far below stories260K's 2048 positions.
   engine = await EngineClient.start({ ...engineOptions('pensieve'), kvCacheMemory: 160 << 10 }, { onWarning: (m) => warnings.push(m) });
   store = Store.open(dataDir);
   app = buildServer({ engine, store, maxQueuedRequests: 16 });
