@@ -10,7 +10,7 @@ import { drainServer } from '../server/drain.js';
 import { ServerLifecycle } from '../server/lifecycle.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
 import { Store } from '../store/index.js';
-import { ENGINE_FLAG_HELP, ENGINE_FLAG_SPEC, engineOptions } from './engine-flags.js';
+import { ENGINE_FLAG_HELP, ENGINE_FLAG_SPEC, engineOptions, parseBytes } from './engine-flags.js';
 import { serverKeys } from './auth-flags.js';
 import { CliError } from './errors.js';
 import { numberFlag } from './flags.js';
@@ -29,6 +29,8 @@ ${ENGINE_FLAG_HELP}  --host HOST                  (default 127.0.0.1)
                                before they are ended with an error (default 30)
   --log-format text|json       request log lines: readable text, or one JSON object per line
                                (default: text when stderr is a terminal, json otherwise)
+  --max-request-bytes BYTES    largest request body, e.g. 16M (default: what the longest prompt that
+                               fits the context can take as JSON, plus 4 MiB); larger is a 413
 `;
 
 /** At least this long is given to writing the KV cache to disk, however late the drain ended. */
@@ -57,6 +59,7 @@ export async function runServe(argv: string[]): Promise<void> {
       'max-queued-requests': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       'log-format': { type: 'string' },
+      'max-request-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -70,10 +73,11 @@ export async function runServe(argv: string[]): Promise<void> {
   const keys = serverKeys({ apiKey: values['api-key'], apiKeysFile: values['api-keys'] }, process.env);
   const shutdownTimeoutMs = (numberFlag(values['shutdown-timeout'], 'shutdown-timeout', { min: 0 }) ?? 30) * 1000;
   const logFormat = logFormatFlag(values['log-format']);
+  const maxRequestBytes = values['max-request-bytes'] === undefined ? undefined : parseBytes(values['max-request-bytes'], 'max-request-bytes');
 
   const store = Store.open(options.dataDir);
   const lifecycle = new ServerLifecycle();
-  const app = buildServer({ lifecycle, store, ...keys, metricsPublic: values['metrics-public'], maxQueuedRequests, logRequests: true, logFormat });
+  const app = buildServer({ lifecycle, store, ...keys, metricsPublic: values['metrics-public'], maxQueuedRequests, maxRequestBytes, logRequests: true, logFormat });
   const connections = new ConnectionTracker(app.server);
   let address: string;
   try {

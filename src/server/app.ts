@@ -9,6 +9,7 @@ import type { EngineClient } from '../engine/client.js';
 import type { Store } from '../store/index.js';
 import { KeyRing, type ApiKey } from './api-keys.js';
 import { Authenticator, registerAuth } from './auth.js';
+import { defaultMaxRequestBytes, registerBodyLimit } from './body-limit.js';
 import { ConversationLock } from './conversation-lock.js';
 import { Admission, type ServerContext } from './context.js';
 import { fastifyErrorOptions, registerErrorHandlers } from './errors.js';
@@ -45,10 +46,13 @@ export interface ServerOptions {
   logFormat?: LogFormat;
   /** Where log lines go; stderr by default. */
   log?: (line: string) => void;
+  /** Largest request body (--max-request-bytes); default: what the longest prompt that fits can need. */
+  maxRequestBytes?: number;
 }
 
-// Conversations resent in full (chat completions) can be long; 1 MiB (fastify's default) is not.
-const BODY_LIMIT = 64 * 1024 * 1024;
+// fastify's own cap, above any --max-request-bytes: registerBodyLimit enforces the real one,
+// which may depend on a model that is still loading when the server starts listening.
+const BODY_LIMIT = 2 ** 40;
 // Path parameters are ids: ours are 53 characters, a client's item ids may be longer. Past this
 // the router answers 414 (fastify's default of 100 would refuse ids the API accepted).
 const MAX_PARAM_LENGTH = 1024;
@@ -90,6 +94,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   if (options.logRequests) registerRequestLog(app);
   registerLifecycle(app, lifecycle);
   registerAuth(app, auth);
+  let maxRequestBytes = options.maxRequestBytes;
+  registerBodyLimit(app, () => (maxRequestBytes ??= defaultMaxRequestBytes(lifecycle.engine.model)));
 
   rootRoutes(app, ctx);
   healthRoutes(app, ctx);

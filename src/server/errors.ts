@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { RequestRejectedError } from '../engine/client.js';
 import { StoreInputError } from '../store/index.js';
+import { drainRejectedBody } from './body-limit.js';
 
 export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'requests' | 'server_error';
 
@@ -95,6 +96,9 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof StoreInputError) return badRequest(err.message, err.param);
   if (err instanceof RequestRejectedError) return badRequest(err.message, err.param, err.code);
   const fe = err as Partial<FastifyError>;
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new ApiError(413, 'The request body is larger than this server accepts (--max-request-bytes).', 'invalid_request_error', null, 'request_too_large');
+  }
   if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError) {
     return badRequest(`We could not parse the JSON body of your request: ${fe.message ?? 'invalid JSON'}`, null, 'invalid_json');
   }
@@ -141,6 +145,7 @@ export function registerErrorHandlers(app: FastifyInstance, log: (line: string) 
     }
     // A streaming route has already sent its headers: the stream itself reports its errors.
     if (reply.sent || reply.raw.headersSent) return;
+    if (apiError.status === 413) drainRejectedBody(request, reply);
     send(reply, apiError);
   });
   app.setNotFoundHandler((request, reply) => {

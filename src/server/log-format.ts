@@ -34,6 +34,8 @@ export interface RequestRecord {
   prompt_tokens?: number;
   completion_tokens?: number;
   cached_tokens?: number;
+  /** The request's `user` (or `safety_identifier`) field, as the client sent it. */
+  user?: string;
   duration_ms: number;
 }
 
@@ -45,7 +47,9 @@ export function textLine(record: Record<string, unknown>): string {
     const r = record as unknown as RequestRecord;
     const status = r.client_gone === true ? `${r.status}(client gone)` : String(r.status);
     const tokens = r.prompt_tokens === undefined ? '' : ` prompt=${r.prompt_tokens} completion=${r.completion_tokens} cached=${r.cached_tokens}`;
-    return `${time}${id} ${r.remote} ${r.method} ${r.url} ${status}${tokens} ${r.duration_ms}ms`;
+    // JSON-quoted: a user string cannot break the line or forge another field.
+    const user = r.user === undefined ? '' : ` user=${JSON.stringify(r.user)}`;
+    return `${time}${id} ${r.remote} ${r.method} ${r.url} ${status}${tokens}${user} ${r.duration_ms}ms`;
   }
   const level = LEVELS[record.level as number] ?? String(record.level);
   return `${time} ${level}${id} ${String(record.msg ?? '')}`;

@@ -4,7 +4,7 @@
 // generate record their usage on the request (request.pensieveUsage). The request id — the
 // client's x-request-id when valid, else a new one — is also sent back as x-request-id.
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RequestUsage } from '../engine/request.js';
 import type { RequestRecord } from './log-format.js';
 
@@ -12,11 +12,19 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by generating routes once the engine finished the request. */
     pensieveUsage: RequestUsage | null;
+    /** The client's end user (OpenAI's `user` / `safety_identifier`), logged with the request. */
+    pensieveUser: string | null;
   }
 }
 
 export function registerUsageSlot(app: FastifyInstance): void {
   app.decorateRequest('pensieveUsage', null);
+  app.decorateRequest('pensieveUser', null);
+}
+
+/** Records who the request is for; the log line carries it. */
+export function setRequestUser(request: FastifyRequest, user: string | null | undefined): void {
+  if (user !== undefined && user !== null && user !== '') request.pensieveUser = user;
 }
 
 /** Sends the request id back on every response, streamed ones included (set on the raw response). */
@@ -41,6 +49,7 @@ export function registerRequestLog(app: FastifyInstance): void {
         status: res.statusCode,
         ...(res.writableFinished ? {} : { client_gone: true as const }),
         ...(u === null ? {} : { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, cached_tokens: u.cachedTokens }),
+        ...(request.pensieveUser === null ? {} : { user: request.pensieveUser }),
         duration_ms: Number((performance.now() - started).toFixed(1)),
       };
       request.log.info(record, 'request');
