@@ -246,7 +246,10 @@ Napi::Value PackMatrix(const Napi::CallbackInfo& info) {
 
   Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(w->bytes));
   auto handle = Napi::External<PackedMatrix>::New(env, w.release(), [](Napi::Env env, PackedMatrix* m) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(m->bytes));
+    // The C call, not the C++ wrapper: while a worker's environment is torn down (process.exit
+    // during a step) the adjustment fails, and the wrapper's throw from a finalizer would abort.
+    int64_t adjusted = 0;
+    napi_adjust_external_memory(env, -static_cast<int64_t>(m->bytes), &adjusted);
     delete m;
   });
   handle.TypeTag(&kMatrixTag);
