@@ -1,85 +1,55 @@
-// Number formats of weights in model files, and their conversions to f32.
-// q8_0 is GGML's: blocks of 32 values, each an f16 scale followed by 32 int8.
+// Number formats of weights in model files, and their conversions to f32: f32, f16, bf16 and
+// ggml's quantized block types (src/kernels/quant/). Dequantization equals ggml's
+// dequantize_row_* bit for bit (test/kernels/quant-vectors.test.ts checks it against vectors
+// made by ggml itself).
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './f16.js';
+import { BLOCK_FORMATS, isQuantDType, type QuantDType } from './quant/formats.js';
+import { dequantQ2K, dequantQ3K, dequantQ4K, dequantQ5K, dequantQ6K, dequantIq4Xs } from './quant/k-quants.js';
+import { dequantIq4Nl, dequantQ4_0, dequantQ4_1, dequantQ5_0, dequantQ5_1, dequantQ8_0 } from './quant/legacy.js';
 
-export type TensorDType = 'f32' | 'f16' | 'bf16' | 'q8_0';
+export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, roundToBf16 } from './f16.js';
+export { BLOCK_FORMATS, isQuantDType, QK_K, QUANT_DTYPES, type QuantDType } from './quant/formats.js';
+
+export type TensorDType = 'f32' | 'f16' | 'bf16' | QuantDType;
 
 export const Q8_0_BLOCK = 32;
 export const Q8_0_BLOCK_BYTES = 34;
 
-/** Bytes taken by `count` values of `dtype` (count must be a multiple of 32 for q8_0). */
+/** Values per block of `dtype` (1 for f32, f16 and bf16): a row's length must be a multiple of it. */
+export function blockValues(dtype: TensorDType): number {
+  return isQuantDType(dtype) ? BLOCK_FORMATS[dtype].values : 1;
+}
+
+/** Bytes taken by `count` values of `dtype` (count must be whole blocks for a quantized type). */
 export function byteSize(dtype: TensorDType, count: number): number {
   switch (dtype) {
     case 'f32': return count * 4;
     case 'f16':
     case 'bf16': return count * 2;
-    case 'q8_0':
-      if (count % Q8_0_BLOCK !== 0) throw new Error(`q8_0 needs a multiple of ${Q8_0_BLOCK} values, got ${count}`);
-      return (count / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES;
+    default: {
+      const { values, bytes } = BLOCK_FORMATS[dtype];
+      if (count % values !== 0) throw new Error(`${dtype} needs a multiple of ${values} values, got ${count}`);
+      return (count / values) * bytes;
+    }
   }
 }
 
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-export function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-/** f32 → f16 bits, round to nearest even (as numpy and GGML do). */
-export function f32ToF16(value: number): number {
-  f32Scratch[0] = value;
-  const x = u32Scratch[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
-  return sign | half;
-}
-
-export function bf16ToF32(b: number): number {
-  u32Scratch[0] = (b & 0xffff) << 16;
-  return f32Scratch[0]!;
-}
-
-/** f32 → bf16 bits, round to nearest even; NaN stays NaN. */
-export function f32ToBf16(value: number): number {
-  f32Scratch[0] = value;
-  const x = u32Scratch[0]!;
-  if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-/** Rounds an f32 value to the nearest bf16 value (still as a number). */
-export function roundToBf16(value: number): number {
-  return bf16ToF32(f32ToBf16(value));
-}
+const DEQUANTIZE: Readonly<Record<QuantDType, (b: Uint8Array, blocks: number, out: Float32Array) => void>> = {
+  q4_0: dequantQ4_0, q4_1: dequantQ4_1, q5_0: dequantQ5_0, q5_1: dequantQ5_1, q8_0: dequantQ8_0,
+  q2_K: dequantQ2K, q3_K: dequantQ3K, q4_K: dequantQ4K, q5_K: dequantQ5K, q6_K: dequantQ6K,
+  iq4_nl: dequantIq4Nl, iq4_xs: dequantIq4Xs,
+};
 
 /** Decodes `count` values of `dtype` from little-endian bytes into f32. */
 export function toFloat32(dtype: TensorDType, bytes: Uint8Array, count: number): Float32Array {
   const need = byteSize(dtype, count);
   if (bytes.byteLength < need) throw new Error(`need ${need} bytes of ${dtype}, got ${bytes.byteLength}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, need);
   const out = new Float32Array(count);
+  if (isQuantDType(dtype)) {
+    DEQUANTIZE[dtype](bytes, count / BLOCK_FORMATS[dtype].values, out);
+    return out;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, need);
   switch (dtype) {
     case 'f32':
       for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
@@ -90,19 +60,24 @@ export function toFloat32(dtype: TensorDType, bytes: Uint8Array, count: number):
     case 'bf16':
       for (let i = 0; i < count; i++) out[i] = bf16ToF32(view.getUint16(i * 2, true));
       break;
-    case 'q8_0':
-      for (let b = 0; b < count / Q8_0_BLOCK; b++) {
-        const base = b * Q8_0_BLOCK_BYTES;
-        const d = f16ToF32(view.getUint16(base, true));
-        for (let j = 0; j < Q8_0_BLOCK; j++) out[b * Q8_0_BLOCK + j] = d * view.getInt8(base + 2 + j);
-      }
-      break;
   }
   return out;
 }
 
-/** Encodes f32 values as `dtype` little-endian bytes (q8_0 quantizes as GGML's reference does). */
+/** The types fromFloat32 can encode: the float formats and q8_0 (GGML's reference quantizer). */
+export type EncodableDType = 'f32' | 'f16' | 'bf16' | 'q8_0';
+
+export function isEncodable(dtype: TensorDType): dtype is EncodableDType {
+  return dtype === 'f32' || dtype === 'f16' || dtype === 'bf16' || dtype === 'q8_0';
+}
+
+/**
+ * Encodes f32 values as `dtype` little-endian bytes (q8_0 quantizes as GGML's reference does).
+ * Other quantized types come from llama.cpp's quantizer (llama-quantize), whose choices of
+ * scales (importance-weighted searches) are not worth mirroring here.
+ */
 export function fromFloat32(dtype: TensorDType, values: Float32Array): Uint8Array {
+  if (!isEncodable(dtype)) throw new Error(`cannot quantize to ${dtype} here: quantize with llama.cpp's llama-quantize`);
   const out = new Uint8Array(byteSize(dtype, values.length));
   const view = new DataView(out.buffer);
   switch (dtype) {

@@ -2,6 +2,7 @@
 // TS decides what to compute; the addon only computes it.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { toFloat32 } from './dtype.js';
 import type { AttentionBatch, CpuInfo, Kernels, KvPool, Matrix, PackedDType, RawMatrix, RopeStyle } from './types.js';
 
 /** An opaque handle owning a packed weight in native memory. */
@@ -16,6 +17,8 @@ interface Addon {
   probeReadBandwidth(bytes: number, passes: number): number;
   probeFlops(kind: 'bf16' | 'int8' | 'f32', iterations: number): number;
   packMatrix(data: Uint8Array, srcDtype: string, rows: number, cols: number, dstDtype: PackedDType): MatrixHandle;
+  /** The formats packMatrix keeps weights in; an addon without it packs f32, bf16 and q8_0. */
+  packedDtypes?(): string[];
   matmul(w: MatrixHandle, x: Float32Array, m: number, out: Float32Array | readonly Float32Array[], bias: Float32Array | null): void;
   embedding(w: MatrixHandle, ids: Int32Array, out: Float32Array): void;
   rmsnorm(x: Float32Array, weight: Float32Array, eps: number, out: Float32Array): void;
@@ -46,6 +49,14 @@ function loadAddon(): Addon {
 
 export const addon: Addon = loadAddon();
 
+const packedDtypes = new Set<string>(addon.packedDtypes?.() ?? ['f32', 'bf16', 'q8_0']);
+
+/** A weight in a form the addon reads: a source type it cannot compute is dequantized to f32 here. */
+function readable(src: RawMatrix): RawMatrix {
+  if (src.dtype === 'f16' || packedDtypes.has(src.dtype)) return src;
+  return { ...src, dtype: 'f32', data: new Uint8Array(toFloat32(src.dtype, src.data, src.rows * src.cols).buffer) };
+}
+
 class NativeMatrix implements Matrix {
   constructor(readonly rows: number, readonly cols: number, readonly dtype: PackedDType, readonly handle: MatrixHandle) {}
 }
@@ -61,8 +72,10 @@ export const nativeKernels: Kernels = {
     addon.setThreads(n);
   },
   packMatrix(src: RawMatrix, dtype: PackedDType): Matrix {
-    return new NativeMatrix(src.rows, src.cols, dtype, addon.packMatrix(src.data, src.dtype, src.rows, src.cols, dtype));
+    const input = readable(src);
+    return new NativeMatrix(src.rows, src.cols, dtype, addon.packMatrix(input.data, input.dtype, src.rows, src.cols, dtype));
   },
+  packs: (dtype) => packedDtypes.has(dtype),
   matmul(w, x, m, out, bias) {
     addon.matmul(handleOf(w), x, m, out, bias ?? null);
   },

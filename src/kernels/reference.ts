@@ -1,7 +1,7 @@
 // Plain TypeScript kernels: the definition of what each kernel computes, and
 // the reference the native kernels are tested against. Slow by design (f64
 // arithmetic, no blocking); never used to serve.
-import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, roundHalfAway, roundToBf16, toFloat32 } from './dtype.js';
+import { Q8_0_BLOCK, bf16ToF32, f32ToBf16, fromFloat32, roundHalfAway, roundToBf16, toFloat32 } from './dtype.js';
 import type { AttentionBatch, Kernels, KvPool, Matrix, PackedDType, RawMatrix, RopeStyle } from './types.js';
 
 /** A packed weight of the reference backend: values as the matmul sees them. */
@@ -10,10 +10,12 @@ class RefMatrix implements Matrix {
     readonly rows: number,
     readonly cols: number,
     readonly dtype: PackedDType,
-    /** Dequantized values [rows][cols] (bf16-rounded for bf16, d·q for q8_0). */
+    /**
+     * The weight values [rows][cols] the matmul multiplies: bf16-rounded for bf16, f16-rounded for
+     * f16, and for a quantized type the exact dequantized values (toFloat32, as ggml's
+     * dequantize_row_*), e.g. d·q for q8_0.
+     */
     readonly values: Float32Array,
-    /** q8_0 only: int8 values and one scale per 32-block. */
-    readonly q8?: { q: Int8Array; scales: Float32Array },
   ) {}
 }
 
@@ -22,41 +24,32 @@ function asRef(w: Matrix): RefMatrix {
   return w;
 }
 
-function packQ8(values: Float32Array, rows: number, cols: number): { q: Int8Array; scales: Float32Array; values: Float32Array } {
-  const blocks = (rows * cols) / Q8_0_BLOCK;
-  const q = new Int8Array(rows * cols);
-  const scales = new Float32Array(blocks);
-  for (let b = 0; b < blocks; b++) {
-    let amax = 0;
-    for (let j = 0; j < Q8_0_BLOCK; j++) amax = Math.max(amax, Math.abs(values[b * Q8_0_BLOCK + j]!));
-    const d = amax / 127;
-    const id = d ? 1 / d : 0;
-    for (let j = 0; j < Q8_0_BLOCK; j++) q[b * Q8_0_BLOCK + j] = roundHalfAway(values[b * Q8_0_BLOCK + j]! * id);
-    // The stored scale is f16, as in GGML files.
-    scales[b] = f16ToF32(f32ToF16(d));
-  }
-  const deq = new Float32Array(rows * cols);
-  for (let i = 0; i < deq.length; i++) deq[i] = scales[Math.floor(i / Q8_0_BLOCK)]! * q[i]!;
-  return { q, scales, values: deq };
+/** Whether matmul quantizes x per 32-block for this weight (every quantized type; not f32, bf16, f16). */
+function quantizesActivations(dtype: PackedDType): boolean {
+  return dtype !== 'f32' && dtype !== 'bf16' && dtype !== 'f16';
 }
 
-function unpackQ8Source(src: RawMatrix): { q: Int8Array; scales: Float32Array; values: Float32Array } {
-  const blocks = (src.rows * src.cols) / Q8_0_BLOCK;
-  const view = new DataView(src.data.buffer, src.data.byteOffset, src.data.byteLength);
-  const q = new Int8Array(src.rows * src.cols);
-  const scales = new Float32Array(blocks);
-  const values = new Float32Array(src.rows * src.cols);
-  for (let b = 0; b < blocks; b++) {
-    scales[b] = f16ToF32(view.getUint16(b * Q8_0_BLOCK_BYTES, true));
-    for (let j = 0; j < Q8_0_BLOCK; j++) {
-      const v = view.getInt8(b * Q8_0_BLOCK_BYTES + 2 + j);
-      q[b * Q8_0_BLOCK + j] = v;
-      values[b * Q8_0_BLOCK + j] = scales[b]! * v;
-    }
+/** Weight values of `src` as packed in `dtype` (see RefMatrix.values). */
+function packedValues(src: RawMatrix, dtype: PackedDType): Float32Array {
+  const { rows, cols } = src;
+  const count = rows * cols;
+  if (dtype === src.dtype) return toFloat32(dtype, src.data, count);
+  if (dtype !== 'f32' && dtype !== 'bf16' && dtype !== 'f16' && dtype !== 'q8_0') {
+    throw new RangeError(`cannot pack ${src.dtype} as ${dtype}: only a ${dtype} source keeps that format`);
   }
-  return { q, scales, values };
+  if (dtype === 'q8_0' && cols % Q8_0_BLOCK !== 0) throw new RangeError(`q8_0 needs cols divisible by ${Q8_0_BLOCK}, got ${cols}`);
+  // Any other source is dequantized (or widened) first, then rounded into the packed format.
+  const values = toFloat32(src.dtype, src.data, count);
+  if (dtype === 'f32') return values;
+  if (dtype === 'bf16') return values.map(roundToBf16);
+  // f16 and q8_0 round through their own encoder (q8_0: GGML's reference quantizer).
+  return toFloat32(dtype, fromFloat32(dtype, values), count);
 }
 
+/**
+ * A row of x quantized per 32-value block as the q8_0 activations of every quantized matmul:
+ * d = max|x|/127 as f32, q = round-half-away(x · (1/d)) with 1/d in double.
+ */
 function quantizeRowQ8(x: Float32Array, offset: number, cols: number): { q: Int8Array; scales: Float32Array } {
   const q = new Int8Array(cols);
   const scales = new Float32Array(cols / Q8_0_BLOCK);
@@ -79,15 +72,12 @@ export const referenceKernels: Kernels = {
   },
 
   packMatrix(src: RawMatrix, dtype: PackedDType): Matrix {
-    const { rows, cols } = src;
-    if (dtype === 'q8_0') {
-      if (cols % Q8_0_BLOCK !== 0) throw new RangeError(`q8_0 needs cols divisible by ${Q8_0_BLOCK}, got ${cols}`);
-      const packed = src.dtype === 'q8_0' ? unpackQ8Source(src) : packQ8(toFloat32(src.dtype, src.data, rows * cols), rows, cols);
-      return new RefMatrix(rows, cols, dtype, packed.values, { q: packed.q, scales: packed.scales });
-    }
-    const values = toFloat32(src.dtype, src.data, rows * cols);
-    if (dtype === 'bf16') for (let i = 0; i < values.length; i++) values[i] = roundToBf16(values[i]!);
-    return new RefMatrix(rows, cols, dtype, values);
+    return new RefMatrix(src.rows, src.cols, dtype, packedValues(src, dtype));
+  },
+
+  packs(): boolean {
+    // Every PackedDType: the reference defines what each format computes.
+    return true;
   },
 
   matmulSplit(w: Matrix, x: Float32Array, m: number, outs: readonly Float32Array[], bias?: Float32Array): void {
@@ -105,28 +95,30 @@ export const referenceKernels: Kernels = {
 
   matmul(w: Matrix, x: Float32Array, m: number, out: Float32Array, bias?: Float32Array): void {
     const mat = asRef(w);
-    const { rows, cols } = mat;
+    const { rows, cols, values } = mat;
+    if (cols % Q8_0_BLOCK !== 0 && quantizesActivations(mat.dtype)) throw new RangeError(`${mat.dtype} matmul needs cols divisible by ${Q8_0_BLOCK}`);
     for (let i = 0; i < m; i++) {
-      if (mat.dtype === 'q8_0') {
+      if (quantizesActivations(mat.dtype)) {
+        // out = Σ_b d_x[b] · Σ_{j in b} W[j]·q_x[j], W the exact dequantized weight.
         const xq = quantizeRowQ8(x, i * cols, cols);
-        const { q, scales } = mat.q8!;
         for (let n = 0; n < rows; n++) {
           let acc = 0;
           for (let b = 0; b < cols / Q8_0_BLOCK; b++) {
             let dot = 0;
-            for (let j = 0; j < Q8_0_BLOCK; j++) dot += q[n * cols + b * Q8_0_BLOCK + j]! * xq.q[b * Q8_0_BLOCK + j]!;
-            acc += scales[(n * cols) / Q8_0_BLOCK + b]! * xq.scales[b]! * dot;
+            for (let j = b * Q8_0_BLOCK; j < (b + 1) * Q8_0_BLOCK; j++) dot += values[n * cols + j]! * xq.q[j]!;
+            acc += xq.scales[b]! * dot;
           }
           out[i * rows + n] = acc + (bias ? bias[n]! : 0);
         }
         continue;
       }
+      // bf16 weights see x rounded to bf16; f32 and f16 weights see x as it is.
       const round = mat.dtype === 'bf16';
       for (let n = 0; n < rows; n++) {
         let acc = 0;
         for (let k = 0; k < cols; k++) {
           const xv = round ? roundToBf16(x[i * cols + k]!) : x[i * cols + k]!;
-          acc += mat.values[n * cols + k]! * xv;
+          acc += values[n * cols + k]! * xv;
         }
         out[i * rows + n] = acc + (bias ? bias[n]! : 0);
       }

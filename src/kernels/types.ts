@@ -2,10 +2,13 @@
 // calls. Two backends implement it — native C++ (src/kernels/native.ts) and a
 // plain TypeScript reference (src/kernels/reference.ts) that defines the
 // semantics and that the native kernels are tested against.
-import type { TensorDType } from './dtype.js';
+import type { QuantDType, TensorDType } from './dtype.js';
 
-/** Formats a weight matrix can be packed into for matmul. */
-export type PackedDType = 'f32' | 'bf16' | 'q8_0';
+/**
+ * Formats a weight matrix can be packed into for matmul: f32, bf16, f16, and every ggml
+ * quantized type (kept as the file has it, so resident size stays near the file size).
+ */
+export type PackedDType = 'f32' | 'bf16' | 'f16' | QuantDType;
 
 /** A 2-D weight as stored in a file: row-major [rows][cols]; rows = output features. */
 export interface RawMatrix {
@@ -71,17 +74,26 @@ export interface Kernels {
   setThreads(n: number): void;
 
   /**
-   * Packs a file weight for matmul. bf16 packing rounds to nearest even;
-   * q8_0 packing quantizes 32-value blocks along cols with an f16 scale
-   * (GGML's q8_0); a q8_0 source packed as q8_0 keeps its bytes.
+   * Packs a file weight for matmul. A source packed in its own dtype keeps its values (the
+   * backend may reorder the bytes into an interleaved layout). Any source packed as f32, bf16,
+   * f16 or q8_0 is dequantized first (toFloat32) and then rounded to nearest even (bf16, f16)
+   * or quantized in 32-value blocks with an f16 scale (GGML's q8_0). Other quantized formats
+   * come only from a source of that type.
    */
   packMatrix(src: RawMatrix, dtype: PackedDType): Matrix;
+
+  /** Whether packMatrix can keep a weight in this format (a backend may compute only some). */
+  packs(dtype: PackedDType): boolean;
 
   /**
    * out[i][n] = Σ_k x[i][k]·W[n][k] (+ bias[n]) for i < m; x is [m][cols], out [m][rows].
    * bf16 weights: x is rounded to bf16 and products accumulate in f32.
-   * q8_0 weights: each 32-block of a row of x is quantized to int8 with an f32
-   * scale d = max|x|/127 (q = round(x/d)) and the dot is Σ_blocks d_w·d_x·Σ q_w·q_x.
+   * f16 and f32 weights: x as it is, f32 accumulation.
+   * Quantized weights (q8_0 and every other ggml type): each 32-block b of a row of x is
+   * quantized to int8 with an f32 scale d_x = max|x|/127 (q_x = round-half-away(x · (1/d_x)))
+   * and out = Σ_b d_x[b] · Σ_{j in b} W[n][j]·q_x[j], W the exact dequantized weight
+   * (toFloat32); within a block W is s·u − m with small integers u, so the inner sum is an
+   * integer dot scaled in f32.
    */
   matmul(w: Matrix, x: Float32Array, m: number, out: Float32Array, bias?: Float32Array): void;
 
@@ -93,7 +105,7 @@ export interface Kernels {
    */
   matmulSplit(w: Matrix, x: Float32Array, m: number, outs: readonly Float32Array[], bias?: Float32Array): void;
 
-  /** out[i] = row ids[i] of W, as f32: [ids.length][cols]. */
+  /** out[i] = row ids[i] of W, as f32: [ids.length][cols] (a quantized W's exact dequantized rows). */
   embedding(w: Matrix, ids: Int32Array, out: Float32Array): void;
 
   /** Row-wise over rows of weight.length: out = x / sqrt(mean(x²) + eps) · weight. out may be x. */
