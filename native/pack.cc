@@ -189,13 +189,18 @@ void pack_panel(const PackedMatrix& w, SrcDType src, const uint8_t* data, int64_
       }
       continue;
     }
-    if (w.dtype == PackedDType::F16) {  // f16 source only: the bits as they are
+    if (w.dtype == PackedDType::F16 && src.kind == SrcDType::F16) {  // the file's bits as they are
       const uint8_t* s = data + static_cast<size_t>(r * cols) * 2;
       uint16_t* h = reinterpret_cast<uint16_t*>(dst);
       for (int64_t k = 0; k < cols; ++k) h[k * kPanelRows + l] = load_u16(s + 2 * k);
       continue;
     }
     decode_row(src, data, r, cols, row.data());
+    if (w.dtype == PackedDType::F16) {  // any other source: its values rounded to nearest even
+      uint16_t* h = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t k = 0; k < cols; ++k) h[k * kPanelRows + l] = f32_to_f16(row[k]);
+      continue;
+    }
     if (w.dtype == PackedDType::F32) {
       float* f = reinterpret_cast<float*>(dst);
       for (int64_t k = 0; k < cols; ++k) f[k * kPanelRows + l] = row[k];
@@ -259,12 +264,9 @@ Napi::Value PackMatrix(const Napi::CallbackInfo& info) {
   const std::string src_name = info[1].As<Napi::String>().Utf8Value(), dst_name = info[4].As<Napi::String>().Utf8Value();
 
   // A block type is only kept as itself (the kernels take its integers as they are); to get
-  // another packing, dequantize to f32/bf16 or requantize to q8_0.
+  // another packing, dequantize to f32/bf16/f16 or requantize to q8_0.
   if (dst == PackedDType::Quant && !src.is(dst_arg.q)) {
-    throw Napi::TypeError::New(env, "a " + dst_name + " packing needs a " + dst_name + " source, got " + src_name + " (pack it as f32, bf16 or q8_0)");
-  }
-  if (dst == PackedDType::F16 && src.kind != SrcDType::F16) {
-    throw Napi::TypeError::New(env, "an f16 packing needs an f16 source, got " + src_name + " (pack it as f32, bf16 or q8_0)");
+    throw Napi::TypeError::New(env, "a " + dst_name + " packing needs a " + dst_name + " source, got " + src_name + " (pack it as f32, bf16, f16 or q8_0)");
   }
   if (src.kind == SrcDType::Quant && cols % qinfo(src.q).block_values != 0) {
     throw Napi::RangeError::New(env, src_name + " needs cols divisible by " + std::to_string(qinfo(src.q).block_values) + ", got " + std::to_string(cols));
@@ -343,8 +345,20 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The formats packMatrix keeps weights in (every source dtype above can be packed as any of
+// f32, bf16, f16, q8_0, and as itself).
+Napi::Value PackedDtypes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (const char* name : {"f32", "bf16", "f16"}) out.Set(n++, name);
+  for (const QTypeInfo& q : kQTypeInfo) out.Set(n++, q.name);
+  return out;
+}
+
 void RegisterPack(Napi::Env env, Napi::Object exports) {
   exports.Set("packMatrix", Napi::Function::New(env, PackMatrix));
+  exports.Set("packedDtypes", Napi::Function::New(env, PackedDtypes));
   exports.Set("embedding", Napi::Function::New(env, Embedding));
 }
 
