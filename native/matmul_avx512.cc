@@ -13,9 +13,16 @@
 
 #include "matmul.h"
 
+// Overridable so test/native/avx512-emulated.sh can build these kernels for a CPU without AVX-512.
+#ifndef PENSIEVE_AVX512
 #define PENSIEVE_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
+#endif
+#ifndef PENSIEVE_AVX512_BF16
 #define PENSIEVE_AVX512_BF16 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
+#endif
+#ifndef PENSIEVE_AVX512_VNNI
 #define PENSIEVE_AVX512_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#endif
 
 namespace pensieve {
 

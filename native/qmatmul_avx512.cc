@@ -17,7 +17,10 @@
 #include "matmul.h"
 #include "qlayout.h"
 
+// Overridable so test/native/avx512-emulated.sh can build these kernels for a CPU without AVX-512.
+#ifndef PENSIEVE_AVX512_VNNI
 #define PENSIEVE_AVX512_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#endif
 
 namespace pensieve {
 
