@@ -87,6 +87,11 @@ struct QTile {
   static constexpr int kGroupsPerSub = L.sub16 ? 4 : 8;
   // The codebook types run signed (sign trick) here, so their dot needs no offset.
   static constexpr int kOffset = L.table ? 0 : L.offset;
+  // Groups whose pair sums (each ≤ 2·max u·127 in magnitude) fit int16 together: 8 for u < 16
+  // (q4_*, q2_K, q3_K), 4 for q5_* (u < 32), 2 for q6_K (u < 64), 1 for the codebook (|w| ≤ 127).
+  static constexpr int kMaxU = L.table ? 127 : (1 << ((L.n4 ? 4 : L.p2 ? 2 : 0) + (L.p2 && L.n4 ? 2 : 0) + (L.h1 ? 1 : 0))) - 1;
+  static constexpr int kInt16Groups = 32767 / (2 * kMaxU * 127) >= 8 ? 8 : 32767 / (2 * kMaxU * 127) >= 4 ? 4 : 32767 / (2 * kMaxU * 127) >= 2 ? 2 : 1;
+  static_assert(kInt16Groups * 2 * kMaxU * 127 <= 32767, "int16 pair sums must not saturate");
 
   template <int MR>
   PENSIEVE_AVX2 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
@@ -121,20 +126,23 @@ struct QTile {
             }
             dot[2 * i] = dot[2 * i + 1] = _mm256_set1_epi32(init);
           }
+          // vpmaddubsw pair sums of several groups add up in int16 before one vpmaddwd widens them.
+          __m256i pairs[2 * MR];
+          for (int i = 0; i < 2 * MR; ++i) pairs[i] = _mm256_setzero_si256();
           for (int g = hs * kGroupsPerSub; g < (hs + 1) * kGroupsPerSub; ++g) {
             for (int h = 0; h < 2; ++h) {
               const __m256i w = decode_group<T>(blk + 32 * h, g, table);
-              if constexpr (L.table) {
-                const __m256i aw = _mm256_abs_epi8(w);
-                for (int i = 0; i < MR; ++i) {
-                  const __m256i xv = _mm256_set1_epi32(load_i32(xq + i * ldx + b * 32 + 4 * g));
-                  dot[2 * i + h] = _mm256_add_epi32(dot[2 * i + h], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), ones));
-                }
-              } else {
-                for (int i = 0; i < MR; ++i) {
-                  const __m256i xv = _mm256_set1_epi32(load_i32(xq + i * ldx + b * 32 + 4 * g));
-                  dot[2 * i + h] = _mm256_add_epi32(dot[2 * i + h], _mm256_madd_epi16(_mm256_maddubs_epi16(w, xv), ones));
-                }
+              const __m256i aw = L.table ? _mm256_abs_epi8(w) : w;
+              for (int i = 0; i < MR; ++i) {
+                __m256i xv = _mm256_set1_epi32(load_i32(xq + i * ldx + b * 32 + 4 * g));
+                if constexpr (L.table) xv = _mm256_sign_epi8(xv, w);
+                pairs[2 * i + h] = _mm256_add_epi16(pairs[2 * i + h], _mm256_maddubs_epi16(aw, xv));
+              }
+            }
+            if ((g + 1) % kInt16Groups == 0 || g + 1 == (hs + 1) * kGroupsPerSub) {
+              for (int i = 0; i < 2 * MR; ++i) {
+                dot[i] = _mm256_add_epi32(dot[i], _mm256_madd_epi16(pairs[i], ones));
+                pairs[i] = _mm256_setzero_si256();
               }
             }
           }

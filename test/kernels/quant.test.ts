@@ -123,6 +123,35 @@ describe('block types: matmul matches the reference', () => {
     }
   });
 
+  for (const isa of ISAS) {
+    it(`on the ${isa} path, the largest quants against the largest activations sum without saturating`, () => {
+      addon.setMaxIsa(isa);
+      const rng = mulberry32(31);
+      for (const dtype of QUANT_DTYPES) {
+        const rows = 17, cols = BLOCK_FORMATS[dtype].values === 256 ? 256 : 64;
+        const w = randomQuantMatrix(rng, dtype, rows, cols);
+        const { bytes, halves } = BLOCK_FORMATS[dtype];
+        for (let b = 0; b < w.data.length / bytes; b++) {
+          const blk = w.data.subarray(b * bytes, (b + 1) * bytes);
+          const keep = halves.map((o) => [blk[o]!, blk[o + 1]!] as const);
+          blk.fill(b % 2 ? 0xff : 0x88);  // every quant and sub-scale at its maximum, or the codebook's +113 / −127 ends
+          halves.forEach((o, i) => blk.set(keep[i]!, o));
+        }
+        const W = toFloat32(dtype, w.data, rows * cols);
+        for (const sign of [1, -1]) {
+          const x = new Float32Array(2 * cols).fill(sign);  // every q_x = ±127
+          const mag = magnitudes(W, rows, cols, x, 2);
+          const got = new Float32Array(2 * rows), want = new Float32Array(2 * rows);
+          nativeKernels.matmul(pack(w, dtype), x, 2, got);
+          referenceKernels.matmul(referenceKernels.packMatrix(w, dtype), x, 2, want);
+          for (let k = 0; k < got.length; k++) {
+            assert.ok(Math.abs(got[k]! - want[k]!) <= 1e-5 * mag[k]! + 1e-30, `${dtype} ${isa} x=${sign}: out[${k}] = ${got[k]}, reference ${want[k]}`);
+          }
+        }
+      }
+    });
+  }
+
   for (const dtype of ['q4_0', 'q6_K', 'q4_K'] as const) {
     for (const isa of ISAS) {
       it(`${dtype} matmulSplit on the ${isa} path equals matmul, whole panels and odd widths`, () => {
