@@ -70,13 +70,13 @@ function magnitudes(W: Float32Array, rows: number, cols: number, x: Float32Array
 
 describe('block types: packed weights dequantize exactly as ggml', () => {
   QUANT_DTYPES.forEach((dtype, index) => {
-    it(`${dtype}: embedding of the packed weight, and repacking as f32 and f16, equal the reference bit for bit`, () => {
+    it(`${dtype}: embedding of the packed weight, and repacking as f32, f16, bf16 and q8_0, equal the reference bit for bit`, () => {
       const rng = mulberry32(900 + index);
       for (const rows of [1, 7, 33]) {
         for (const cols of colsFor(dtype)) {
           const w = randomWeight(rng, dtype, rows, cols);
           const ids = Int32Array.from({ length: rows }, (_, r) => rows - 1 - r);
-          for (const dst of [dtype, 'f32', 'f16'] as PackedDType[]) {
+          for (const dst of [dtype, 'f32', 'f16', 'bf16', 'q8_0'] as PackedDType[]) {
             const got = new Float32Array(rows * cols).fill(NaN);
             const want = new Float32Array(rows * cols);
             nativeKernels.embedding(pack(w, dst), ids, got);
