@@ -376,5 +376,5 @@ export class Engine {
 /** The KV dtype 'auto' stands for, by how the model's weights are packed. */
 export function resolveKvDType(kvDType: KvDType | 'auto', model: LoadedModel): KvDType {
   if (kvDType !== 'auto') return kvDType;
-  return kvDTypeForWeights(model.transformer.weights.layers[0]?.wqkv.dtype ?? 'f32');
+  return kvDTypeForWeights(model.transformer.weights.layers[0]?.wqkv.parts[0]?.w.dtype ?? 'f32');
 }

@@ -14,10 +14,11 @@ export type KvDType = 'f32' | 'bf16';
 
 /**
  * The KV dtype `--kv-dtype auto` gives weights of this dtype (packed or as stored in the file):
- * bf16 for bf16 and q8_0 weights, f32 otherwise (exact against reference implementations).
+ * f32 for f32 weights (exact against reference implementations), bf16 for bf16, f16 and
+ * quantized weights, which carry less precision than bf16 K/V loses.
  */
 export function kvDTypeForWeights(weightDType: string): KvDType {
-  return weightDType === 'bf16' || weightDType === 'q8_0' ? 'bf16' : 'f32';
+  return weightDType === 'f32' ? 'f32' : 'bf16';
 }
 
 /** The shape fields of a model that size its KV. */

@@ -6,6 +6,7 @@
 import type { Kernels } from '../kernels/types.js';
 import type { ModelConfig } from './config.js';
 import type { KvCache } from './kv-cache.js';
+import { matmulStack } from './matrix-stack.js';
 import { ropeInvFreq } from './rope.js';
 import type { ModelWeights } from './weights.js';
 
@@ -87,7 +88,7 @@ export class Transformer {
 
       // Attention block.
       k.rmsnorm(x, lw.attnNorm, c.rmsNormEps, xb);
-      k.matmulSplit(lw.wqkv, xb, T, [q, kk, vv], lw.bqkv ?? undefined);
+      matmulStack(k, lw.wqkv, xb, T, [q, kk, vv], lw.bqkv ?? undefined);
       k.rope(q, batch.positions, c.numHeads, c.headDim, this.invFreq, c.ropeStyle);
       k.rope(kk, batch.positions, c.numKvHeads, c.headDim, this.invFreq, c.ropeStyle);
       k.writeKV(kk, vv, batch.slotMapping, cache.k, cache.v, c.numKvHeads, c.headDim, kv.blockSize);
@@ -97,7 +98,7 @@ export class Transformer {
 
       // SwiGLU feed-forward block.
       k.rmsnorm(x, lw.ffnNorm, c.rmsNormEps, xb);
-      k.matmulSplit(lw.wGateUp, xb, T, [gate, up]);
+      matmulStack(k, lw.wGateUp, xb, T, [gate, up]);
       k.siluMul(gate, up, gate);
       k.matmul(lw.wDown, gate, T, xb);
       k.add(x, xb);

@@ -1,24 +1,26 @@
 // A model's weights, packed for the kernels: matrices in the chosen matmul
 // format, norms and biases as f32. Reads one tensor at a time from the store so
 // peak memory stays near the packed size.
-import { toFloat32, type TensorDType } from '../kernels/dtype.js';
+import { byteSize, toFloat32, type TensorDType } from '../kernels/dtype.js';
 import type { Kernels, Matrix, PackedDType } from '../kernels/types.js';
 import type { ModelConfig } from './config.js';
 import { ModelLoadError } from './errors.js';
-import type { TensorStore } from './formats/tensor.js';
+import type { RawTensor, TensorStore } from './formats/tensor.js';
+import { stackMatrices, type MatrixStack } from './matrix-stack.js';
 
 export interface LayerWeights {
   attnNorm: Float32Array;
   /**
    * q, k and v projections stacked by rows ([qDim + 2·kvDim][hidden]) and gate and up
    * ([2·intermediate][hidden]): one pass over each stack per step instead of three and two,
-   * which is what decode (one weight stream per token) and small batches pay for.
+   * which is what decode (one weight stream per token) and small batches pay for. Parts whose
+   * file types differ stay separate packed matrices (see MatrixStack).
    */
-  wqkv: Matrix;
+  wqkv: MatrixStack;
   bqkv: Float32Array | null;
   wo: Matrix;
   ffnNorm: Float32Array;
-  wGateUp: Matrix;
+  wGateUp: MatrixStack;
   wDown: Matrix;
 }
 
@@ -31,10 +33,11 @@ export interface ModelWeights {
 }
 
 /**
- * 'auto' keeps each weight's precision without widening memory needlessly:
- * f32 and f16 pack as f32 (exact), bf16 as bf16, q8_0 as q8_0.
+ * 'auto' keeps each weight in its file's type (f16 as f16, Q4_K as Q4_K, ...), so resident
+ * size stays near the file size; f16 widens to f32 only on a backend that cannot compute f16.
+ * f32, bf16 and q8_0 repack every matrix, dequantizing a quantized one first.
  */
-export type WeightFormat = PackedDType | 'auto';
+export type WeightFormat = 'auto' | 'f32' | 'bf16' | 'q8_0';
 
 export interface LoadWeightsOptions {
   format?: WeightFormat;
@@ -42,8 +45,15 @@ export interface LoadWeightsOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-function packedFormat(src: TensorDType, format: WeightFormat, cols: number): PackedDType {
-  if (format === 'auto') return src === 'bf16' ? 'bf16' : src === 'q8_0' ? 'q8_0' : 'f32';
+function packedFormat(src: TensorDType, format: WeightFormat, cols: number, kernels: Kernels, name: string, file: string): PackedDType {
+  if (format === 'auto') {
+    if (src === 'f16' && !kernels.packs('f16')) return 'f32';
+    if (!kernels.packs(src)) {
+      throw new ModelLoadError(file, `tensor ${name} has type ${src}, which the ${kernels.name} kernels cannot compute yet; `
+        + 'load it with --weights q8_0, bf16 or f32 (dequantized at load) or PENSIEVE_KERNELS=reference');
+    }
+    return src;
+  }
   // q8_0 blocks run along a row; a row that is not a whole number of blocks stays exact.
   if (format === 'q8_0' && cols % 32 !== 0) return 'f32';
   return format;
@@ -56,38 +66,36 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
   let done = 0;
   const tick = () => opts.onProgress?.(++done, total);
 
-  const matrix = (name: string): Matrix => {
+  const read2d = (name: string): RawTensor => {
     const t = store.read(name);
     if (t.shape.length !== 2) throw new ModelLoadError(store.path, `tensor ${name} has shape [${t.shape}], expected a matrix`);
-    const [rows, cols] = t.shape as [number, number];
-    const m = kernels.packMatrix({ dtype: t.dtype, rows, cols, data: t.data }, packedFormat(t.dtype, format, cols));
     tick();
-    return m;
+    return t;
   };
-  // Matrices with the same cols stacked by rows into one packed weight (see LayerWeights).
-  const stacked = (names: string[]): Matrix => {
-    const parts = names.map((name) => {
-      const t = store.read(name);
-      if (t.shape.length !== 2) throw new ModelLoadError(store.path, `tensor ${name} has shape [${t.shape}], expected a matrix`);
-      tick();
-      return t;
-    });
-    const cols = parts[0]!.shape[1]!;
-    if (parts.some((t) => t.shape[1] !== cols)) {
-      throw new ModelLoadError(store.path, `tensors ${names.join(', ')} have different column counts: ${parts.map((t) => t.shape[1]).join(', ')}`);
+  const formatOf = (t: RawTensor, name: string) => packedFormat(t.dtype, format, t.shape[1]!, kernels, name, store.path);
+  const matrix = (name: string): Matrix => {
+    const t = read2d(name);
+    const [rows, cols] = t.shape as [number, number];
+    return kernels.packMatrix({ dtype: t.dtype, rows, cols, data: t.data }, formatOf(t, name));
+  };
+  // Matrices with the same cols stacked by rows (see LayerWeights): each run of parts that
+  // pack to the same format becomes one packed weight.
+  const stacked = (names: string[]): MatrixStack => {
+    const parts = names.map((name) => ({ name, t: read2d(name) }));
+    const cols = parts[0]!.t.shape[1]!;
+    if (parts.some(({ t }) => t.shape[1] !== cols)) {
+      throw new ModelLoadError(store.path, `tensors ${names.join(', ')} have different column counts: ${parts.map(({ t }) => t.shape[1]).join(', ')}`);
     }
-    const rows = parts.reduce((n, t) => n + t.shape[0]!, 0);
-    const dtype = parts[0]!.dtype;
-    // Mixed dtypes (unusual) stack as f32 values; the packed format still follows the first.
-    const same = parts.every((t) => t.dtype === dtype);
-    const bytes = parts.map((t) => (same ? t.data : new Uint8Array(toFloat32(t.dtype, t.data, t.shape[0]! * cols).buffer)));
-    const data = new Uint8Array(bytes.reduce((n, b) => n + b.byteLength, 0));
-    let at = 0;
-    for (const b of bytes) {
-      data.set(b, at);
-      at += b.byteLength;
+    const runs: { dst: PackedDType; tensors: RawTensor[] }[] = [];
+    for (const { name, t } of parts) {
+      const dst = formatOf(t, name);
+      const last = runs.at(-1);
+      if (last && last.dst === dst) last.tensors.push(t);
+      else runs.push({ dst, tensors: [t] });
     }
-    return kernels.packMatrix({ dtype: same ? dtype : 'f32', rows, cols, data }, packedFormat(dtype, format, cols));
+    return {
+      parts: runs.map(({ dst, tensors }) => ({ w: kernels.packMatrix(concatRows(tensors, cols), dst), outputs: tensors.length })),
+    };
   };
   const vector = (name: string): Float32Array => {
     const t = store.read(name);
@@ -115,6 +123,42 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
   const norm = vector('model.norm.weight');
   const lmHead = hasLmHead ? matrix('lm_head.weight') : embed;
   return { embed, layers, norm, lmHead };
+}
+
+/**
+ * Tensors of one width stacked by rows as one raw matrix: their bytes as they are when the types
+ * agree, else their f32 values (they pack to one format, e.g. --weights q8_0 over Q4_K and Q6_K).
+ */
+function concatRows(tensors: RawTensor[], cols: number): { dtype: TensorDType; rows: number; cols: number; data: Uint8Array } {
+  const rows = tensors.reduce((n, t) => n + t.shape[0]!, 0);
+  const dtype = tensors[0]!.dtype;
+  if (tensors.length === 1) return { dtype, rows, cols, data: tensors[0]!.data };
+  const same = tensors.every((t) => t.dtype === dtype);
+  const bytes = tensors.map((t) => (same ? t.data : new Uint8Array(toFloat32(t.dtype, t.data, t.shape[0]! * cols).buffer)));
+  const data = new Uint8Array(bytes.reduce((n, b) => n + b.byteLength, 0));
+  let at = 0;
+  for (const b of bytes) {
+    data.set(b, at);
+    at += b.byteLength;
+  }
+  return { dtype: same ? dtype : 'f32', rows, cols, data };
+}
+
+/** Every packed matrix of a model, each once (a tied classifier is the embedding). */
+export function weightMatrices(w: ModelWeights): Matrix[] {
+  const all = [w.embed, ...w.layers.flatMap((l) => [...stackMatrices(l.wqkv), l.wo, ...stackMatrices(l.wGateUp), l.wDown]), w.lmHead];
+  return [...new Set(all)];
+}
+
+/**
+ * Bytes the model's matrices take in their packed formats (byteSize of each: a Q4_K matrix
+ * 144 bytes a 256-value block, bf16 2 a value), plus its f32 norms and biases: what a loaded
+ * model keeps resident, to compare with the file's size.
+ */
+export function packedWeightBytes(w: ModelWeights): number {
+  const matrices = weightMatrices(w).reduce((n, m) => n + byteSize(m.dtype, m.rows * m.cols), 0);
+  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, ...(l.bqkv ? [l.bqkv] : [])])];
+  return matrices + vectors.reduce((n, v) => n + v.byteLength, 0);
 }
 
 function concat(parts: Float32Array[]): Float32Array {

@@ -6,10 +6,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { EngineClient } from '../engine/client.js';
 import type { Store } from '../store/index.js';
-import { registerAuth } from './auth.js';
+import { KeyRing, type ApiKey } from './api-keys.js';
+import { Authenticator, registerAuth } from './auth.js';
 import { ConversationLock } from './conversation-lock.js';
 import { Admission, type ServerContext } from './context.js';
-import { registerErrorHandlers } from './errors.js';
+import { fastifyErrorOptions, registerErrorHandlers } from './errors.js';
 import { Metrics, metricsRoutes } from './metrics.js';
 import { registerRequestLog, registerUsageSlot } from './request-log.js';
 import { chatCompletionsRoutes } from './routes/chat-completions.js';
@@ -23,8 +24,12 @@ import { responsesRoutes } from './routes/responses.js';
 export interface ServerOptions {
   engine: EngineClient;
   store: Store;
-  /** When set, /v1 requests must send "Authorization: Bearer <apiKey>". */
+  /** When set, requests (but /health) must send "Authorization: Bearer <apiKey>". */
   apiKey?: string;
+  /** Several keys, one tenant each (see api-keys.ts); not together with apiKey. */
+  apiKeys?: readonly ApiKey[];
+  /** Serve /metrics without a key. */
+  metricsPublic?: boolean;
   /** Generation requests held at once (running, queued, waiting for their conversation); more get 429. */
   maxQueuedRequests: number;
   /** A log line per request (method, path, status, tokens, duration). */
@@ -35,10 +40,20 @@ export interface ServerOptions {
 
 // Conversations resent in full (chat completions) can be long; 1 MiB (fastify's default) is not.
 const BODY_LIMIT = 64 * 1024 * 1024;
+// Path parameters are ids: ours are 53 characters, a client's item ids may be longer. Past this
+// the router answers 414 (fastify's default of 100 would refuse ids the API accepted).
+const MAX_PARAM_LENGTH = 1024;
 
 export function buildServer(options: ServerOptions): FastifyInstance {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+  const keys = KeyRing.from(options.apiKey, options.apiKeys);
+  const auth = keys === null ? null : new Authenticator(keys, options.metricsPublic ?? false);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    ...fastifyErrorOptions(auth === null ? undefined : (request) => auth.check(request)),
+  });
   const ctx: ServerContext = {
     engine: options.engine,
     store: options.store,
@@ -48,10 +63,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     log,
   };
 
+  // The API reads JSON only: fastify's default text/plain parser would hand routes a string.
+  app.removeContentTypeParser('text/plain');
   registerUsageSlot(app);
   registerErrorHandlers(app, log);
   if (options.logRequests) registerRequestLog(app, log);
-  if (options.apiKey !== undefined && options.apiKey !== '') registerAuth(app, options.apiKey);
+  registerAuth(app, auth);
 
   healthRoutes(app, ctx);
   metricsRoutes(app, ctx.metrics, ctx.engine);

@@ -1,8 +1,13 @@
 // What a client sees when something goes wrong: every failure, from a malformed body to a bug,
 // becomes OpenAI's `{"error": {message, type, param, code}}` with the status OpenAI would use,
 // so the official clients raise their usual typed errors (BadRequestError, NotFoundError, ...).
+// That holds for fastify's own answers too: errors raised before routing (bad URL encoding, an
+// over-long path parameter), before a request exists (malformed HTTP, headers too large), the
+// 503 while closing, and the 404/405 of a path no route serves.
 
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { RequestRejectedError } from '../engine/client.js';
 import { StoreInputError } from '../store/index.js';
 
@@ -22,6 +27,8 @@ export class ApiError extends Error {
     readonly type: ErrorType,
     readonly param: string | null = null,
     readonly code: string | null = null,
+    /** Headers the answer carries besides the body (Retry-After, Allow). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }
@@ -47,8 +54,17 @@ export function conversationNotFound(id: string, param: string | null = null): A
   return notFound(`Conversation with id '${id}' not found.`, param, 'conversation_not_found');
 }
 
+/** How long a client should wait before retrying a 429 or 503, in seconds (Retry-After). */
+export const RETRY_AFTER_S = 1;
+
 export function tooManyRequests(limit: number): ApiError {
-  return new ApiError(429, `The server is busy: ${limit} requests are already in flight. Retry shortly.`, 'requests', null, 'rate_limit_exceeded');
+  return new ApiError(429, `The server is busy: ${limit} requests are already in flight. Retry shortly.`, 'requests', null, 'rate_limit_exceeded', {
+    'retry-after': String(RETRY_AFTER_S),
+  });
+}
+
+export function serviceUnavailable(message: string, code: string): ApiError {
+  return new ApiError(503, message, 'server_error', null, code, { 'retry-after': String(RETRY_AFTER_S) });
 }
 
 /** The client closed the connection before its answer was ready (nginx's 499): nobody reads this. */
@@ -79,7 +95,7 @@ export function toApiError(err: unknown): ApiError {
   }
   // fastify's own client errors: unsupported content type (415), body too large (413), ...
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new ApiError(fe.statusCode, fe.message ?? 'bad request', 'invalid_request_error', null, null);
+    return new ApiError(fe.statusCode, fe.message ?? 'bad request', 'invalid_request_error', null, STATUS_ERROR_CODES[fe.statusCode] ?? null);
   }
   return serverError('The server had an error while processing your request.');
 }
@@ -91,6 +107,25 @@ export function streamError(log: { log: (line: string) => void }, err: unknown):
   return apiError;
 }
 
+/** A code for fastify's client errors, which carry only a status and fastify's own code. */
+const STATUS_ERROR_CODES: Readonly<Record<number, string>> = {
+  400: 'bad_request',
+  404: 'unknown_url',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  413: 'request_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  431: 'headers_too_large',
+};
+
+function send(reply: FastifyReply, e: ApiError): void {
+  void reply.status(e.status).headers(e.headers).send(e.body);
+}
+
+// Methods a route may serve: a path that some route serves with another method is a 405.
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
 /** Registers the error and not-found handlers on the root instance (so they cover every route). */
 export function registerErrorHandlers(app: FastifyInstance, log: (line: string) => void): void {
   app.setErrorHandler((err, request, reply) => {
@@ -101,10 +136,77 @@ export function registerErrorHandlers(app: FastifyInstance, log: (line: string) 
     }
     // A streaming route has already sent its headers: the stream itself reports its errors.
     if (reply.sent || reply.raw.headersSent) return;
-    void reply.status(apiError.status).send(apiError.body);
+    send(reply, apiError);
   });
   app.setNotFoundHandler((request, reply) => {
-    const e = notFound(`Invalid URL (${request.method} ${request.url.split('?')[0]})`, null, 'unknown_url');
-    void reply.status(404).send(e.body);
+    const where = `${request.method} ${request.url.split('?')[0]}`;
+    const allow = METHODS.filter((method) => method !== request.method && app.findRoute({ method, url: request.url }) !== null);
+    if (allow.length > 0) {
+      send(reply, new ApiError(405, `Method not allowed (${where}); this path takes ${allow.join(', ')}.`, 'invalid_request_error', null, 'method_not_allowed', { allow: allow.join(', ') }));
+      return;
+    }
+    send(reply, notFound(`Invalid URL (${where})`, null, 'unknown_url'));
   });
+  // fastify's own 503 while closing has its own body (return503OnClosing is off, see
+  // fastifyErrorOptions): requests that still arrive on open connections get ours.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    // Like fastify's: the client should take its next request to a server that is staying.
+    reply.header('connection', 'close');
+    throw serviceUnavailable('The server is shutting down; retry on another server or after it restarts.', 'server_shutting_down');
+  });
+}
+
+/**
+ * The fastify options that route its answers outside the error handler through toApiError too:
+ * errors found while routing (frameworkErrors: bad percent-encoding, a path parameter over
+ * maxParamLength), errors before a request exists (clientErrorHandler: malformed HTTP, headers
+ * over the size limit, a request timeout), and the 503 while closing (answered by the onRequest
+ * hook of registerErrorHandlers instead). `guard` runs first on routing errors, as it would for a
+ * routed request: with an API key set, a caller without one gets its 401, never a hint that a
+ * path would have matched a route.
+ */
+export function fastifyErrorOptions(
+  guard?: (request: FastifyRequest) => void,
+): Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler' | 'return503OnClosing'> {
+  return {
+    return503OnClosing: false,
+    frameworkErrors: (err, request, reply) => {
+      let apiError: ApiError;
+      try {
+        guard?.(request);
+        apiError = toApiError(err);
+      } catch (guardError) {
+        apiError = toApiError(guardError);
+      }
+      send(reply, apiError);
+    },
+    clientErrorHandler: clientError,
+  };
+}
+
+/** Node's http parser gave up on the connection before a request existed: answer on the socket itself. */
+function clientError(err: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let status: number;
+  let message: string;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    [status, message] = [408, 'The request took too long to arrive.'];
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    [status, message] = [431, 'The request line and headers are larger than the server accepts.'];
+  } else {
+    [status, message] = [400, `The request is not valid HTTP (${err.code ?? err.message}).`];
+  }
+  const body = JSON.stringify(new ApiError(status, message, 'invalid_request_error', null, STATUS_ERROR_CODES[status] ?? null).body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

@@ -10,7 +10,7 @@ import type { FastifyReply } from 'fastify';
 import type { ConversationHistory } from '../engine/chat-prompt.js';
 import type { SamplingParams } from '../engine/sampler.js';
 import type { ChatMessage } from '../model/chat-template.js';
-import type { MessageItem, ResponseObject, StoredResponse, TokenHistory } from '../store/index.js';
+import type { MessageItem, Owner, ResponseObject, StoredResponse, TokenHistory } from '../store/index.js';
 import type { ServerContext } from './context.js';
 import { badRequest, conversationNotFound, notFound } from './errors.js';
 import { Generation, type GenerationResult } from './generation.js';
@@ -18,6 +18,8 @@ import { checkUniqueIds, toChatMessages } from './items.js';
 import { finishedResponse, type ResponseParams } from './response-object.js';
 
 export interface TurnRequest {
+  /** The caller's tenant: what the turn continues must be theirs, and what it commits is. */
+  owner: Owner;
   params: ResponseParams;
   /** This turn's input items, ids assigned. */
   input: MessageItem[];
@@ -50,15 +52,15 @@ interface Continuation {
 }
 
 /** Checks that what the turn continues exists and picks its key. Runs before waiting for the lock. */
-function continuation(ctx: ServerContext, p: ResponseParams): Continuation {
+function continuation(ctx: ServerContext, owner: Owner, p: ResponseParams): Continuation {
   if (p.conversationId !== null) {
-    if (ctx.store.getConversation(p.conversationId) === undefined) {
+    if (ctx.store.getConversation(owner, p.conversationId) === undefined) {
       throw conversationNotFound(p.conversationId, 'conversation');
     }
     return { key: p.conversationId, chain: [] };
   }
   if (p.previousResponseId !== null) {
-    const chain = ctx.store.responseChain(p.previousResponseId);
+    const chain = ctx.store.responseChain(owner, p.previousResponseId);
     if (chain === undefined) {
       throw notFound(`Previous response with id '${p.previousResponseId}' not found.`, 'previous_response_id', 'previous_response_not_found');
     }
@@ -82,17 +84,17 @@ function prompt(ctx: ServerContext, turn: TurnRequest, cont: Continuation): { me
   const p = turn.params;
   const system: ChatMessage[] = p.instructions === null ? [] : [{ role: 'system', content: p.instructions }];
   if (p.conversationId !== null) {
-    const items = ctx.store.allItems(p.conversationId);
+    const items = ctx.store.allItems(turn.owner, p.conversationId);
     if (items === undefined) throw conversationNotFound(p.conversationId, 'conversation');
     const ids = new Set(items.map((i) => i.id));
     turn.input.forEach((item, i) => {
       if (ids.has(item.id)) throw badRequest(`input[${i}].id: item '${item.id}' is already in the conversation`, `input[${i}].id`, 'duplicate_id');
     });
-    const history = usableHistory(ctx.store.getTokenHistory(p.conversationId), p.model);
+    const history = usableHistory(ctx.store.getTokenHistory(turn.owner, p.conversationId), p.model);
     return { messages: [...system, ...toChatMessages(items), ...toChatMessages(turn.input)], history };
   }
   const past = cont.chain.flatMap((r) => [...r.input, ...r.output]);
-  const history = p.previousResponseId === null ? undefined : usableHistory(ctx.store.getResponseTokens(p.previousResponseId), p.model);
+  const history = p.previousResponseId === null ? undefined : usableHistory(ctx.store.getResponseTokens(turn.owner, p.previousResponseId), p.model);
   return { messages: [...system, ...toChatMessages(past), ...toChatMessages(turn.input)], history };
 }
 
@@ -101,7 +103,7 @@ function commit(ctx: ServerContext, turn: TurnRequest, response: ResponseObject,
   const p = turn.params;
   if (!p.store && p.conversationId === null) return;
   const history = result.history;
-  const written = ctx.store.commitTurn({
+  const written = ctx.store.commitTurn(turn.owner, {
     ...(p.conversationId === null ? {} : { conversationId: p.conversationId }),
     ...(p.store ? { response: { object: response, input: turn.input } } : {}),
     newItems: p.conversationId === null ? [] : [...turn.input, ...(response.output as MessageItem[])],
@@ -117,7 +119,7 @@ function commit(ctx: ServerContext, turn: TurnRequest, response: ResponseObject,
 /** Runs one turn: waits for the conversation's previous turn, generates, commits. */
 export async function runTurn(ctx: ServerContext, turn: TurnRequest, reply: FastifyReply, observer: TurnObserver = {}): Promise<TurnOutcome> {
   checkUniqueIds(turn.input, 'input');
-  const cont = continuation(ctx, turn.params);
+  const cont = continuation(ctx, turn.owner, turn.params);
   return ctx.locks.run(cont.key, async () => {
     const { messages, history } = prompt(ctx, turn, cont);
     const generation = await Generation.start(

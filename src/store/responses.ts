@@ -1,10 +1,11 @@
 // Stored responses: the API object for GET, the input items and token history for a later
 // previous_response_id, and the walk back along previous_response_id that rebuilds a chain.
+// Every read and write names the owner; another owner's response is as absent as a deleted one.
 
 import type { Db } from './schema.js';
 import { decodeTokens, encodeTokens } from './tokens.js';
 import { parseItems, parseResponseObject, parseResponseStatus, parseUsage } from './validate.js';
-import type { SaveResponseInput, StoredResponse, TokenHistory } from './types.js';
+import type { Owner, SaveResponseInput, StoredResponse, TokenHistory } from './types.js';
 
 interface ResponseRow {
   id: string;
@@ -32,27 +33,30 @@ export class ResponseTable {
 
   constructor(db: Db) {
     // An upsert: a response saved in_progress (background mode) is saved again when it ends.
+    // The owner is set once, by the insert: a save under another owner never touches the row.
     this.saveStmt = db.prepare(
       `INSERT INTO responses (id, created_at, model, status, previous_response_id, conversation_id,
-         instructions, input, output, usage, body, tokens, history_text)
+         instructions, input, output, usage, body, tokens, history_text, owner)
        VALUES (@id, @created_at, @model, @status, @previous_response_id, @conversation_id,
-         @instructions, @input, @output, @usage, @body, @tokens, @history_text)
+         @instructions, @input, @output, @usage, @body, @tokens, @history_text, @owner)
        ON CONFLICT (id) DO UPDATE SET
          created_at = excluded.created_at, model = excluded.model, status = excluded.status,
          previous_response_id = excluded.previous_response_id, conversation_id = excluded.conversation_id,
          instructions = excluded.instructions, input = excluded.input, output = excluded.output,
          usage = excluded.usage, body = excluded.body, tokens = excluded.tokens,
-         history_text = excluded.history_text`,
+         history_text = excluded.history_text
+       WHERE responses.owner IS excluded.owner`,
     );
-    this.getStmt = db.prepare<[string], ResponseRow>(`SELECT ${COLUMNS} FROM responses WHERE id = ?`);
-    this.tokensStmt = db.prepare<[string], { model: string; tokens: Buffer; history_text: string }>(
-      'SELECT model, tokens, history_text FROM responses WHERE id = ?',
+    // `owner IS ?` rather than `=`: it matches NULL to NULL, the open server's owner.
+    this.getStmt = db.prepare<[string, Owner], ResponseRow>(`SELECT ${COLUMNS} FROM responses WHERE id = ? AND owner IS ?`);
+    this.tokensStmt = db.prepare<[string, Owner], { model: string; tokens: Buffer; history_text: string }>(
+      'SELECT model, tokens, history_text FROM responses WHERE id = ? AND owner IS ?',
     );
-    this.deleteStmt = db.prepare<[string]>('DELETE FROM responses WHERE id = ?');
+    this.deleteStmt = db.prepare<[string, Owner]>('DELETE FROM responses WHERE id = ? AND owner IS ?');
   }
 
   /** Takes every indexed column from the response object, so the two can never disagree. */
-  save(input: SaveResponseInput, encodedTokens: Buffer = encodeTokens(input.tokens)): void {
+  save(owner: Owner, input: SaveResponseInput, encodedTokens: Buffer = encodeTokens(input.tokens)): void {
     const o = input.object;
     this.saveStmt.run({
       id: o.id,
@@ -68,22 +72,23 @@ export class ResponseTable {
       body: JSON.stringify(o),
       tokens: encodedTokens,
       history_text: input.text,
+      owner,
     });
   }
 
-  get(id: string): StoredResponse | undefined {
-    const row = this.getStmt.get(id);
+  get(owner: Owner, id: string): StoredResponse | undefined {
+    const row = this.getStmt.get(id, owner);
     return row === undefined ? undefined : toStored(row);
   }
 
-  tokens(id: string): TokenHistory | undefined {
-    const row = this.tokensStmt.get(id);
+  tokens(owner: Owner, id: string): TokenHistory | undefined {
+    const row = this.tokensStmt.get(id, owner);
     if (row === undefined) return undefined;
     return { tokens: decodeTokens(row.tokens, `response ${id}`), text: row.history_text, model: row.model };
   }
 
-  delete(id: string): boolean {
-    return this.deleteStmt.run(id).changes > 0;
+  delete(owner: Owner, id: string): boolean {
+    return this.deleteStmt.run(id, owner).changes > 0;
   }
 
   /**
@@ -91,13 +96,13 @@ export class ResponseTable {
    * deleted ends the walk early: the caller sees chain[0].previousResponseId !== null and decides.
    * Ids are checked on the way so damaged rows that loop cannot hang the server.
    */
-  chain(id: string): StoredResponse[] | undefined {
+  chain(owner: Owner, id: string): StoredResponse[] | undefined {
     const newestFirst: StoredResponse[] = [];
     const seen = new Set<string>();
     for (let next: string | null = id; next !== null; ) {
       if (seen.has(next)) throw new Error(`pensieve store: response chain of ${id} loops at ${next}`);
       seen.add(next);
-      const response = this.get(next);
+      const response = this.get(owner, next);
       if (response === undefined) break;
       newestFirst.push(response);
       next = response.previousResponseId;

@@ -54,6 +54,14 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX responses_by_conversation ON responses(conversation_id);
   `,
+  // Tenants: the owner of a conversation or response is the API key's tenant that created it
+  // (NULL on an open or single-key server, and for every row written before this migration).
+  // Items need none: they are reached only through their conversation. Lookups stay on the
+  // primary key and check the owner beside it, so no index is needed.
+  `
+  ALTER TABLE conversations ADD COLUMN owner TEXT;
+  ALTER TABLE responses ADD COLUMN owner TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

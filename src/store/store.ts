@@ -2,6 +2,7 @@
 // one SQLite file per data dir, <dataDir>/pensieve.db. Synchronous like better-sqlite3 itself —
 // each call is a few hundred microseconds of local I/O, cheaper than an await round trip.
 // Unknown ids give undefined/false (the server's 404); bad client arguments throw StoreInputError.
+// Every call names the owner (the API key's tenant): another owner's id is an unknown id.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ import type {
   ListItemsOptions,
   Metadata,
   NewItem,
+  Owner,
   SaveResponseInput,
   StoredResponse,
   TokenHistory,
@@ -51,23 +53,26 @@ export class Store {
     this.items = new ItemTable(db);
     this.responses = new ResponseTable(db);
     this.stmt = {
-      insertConversation: db.prepare<[string, number, string]>(
-        'INSERT INTO conversations (id, created_at, metadata) VALUES (?, ?, ?)',
+      insertConversation: db.prepare<[string, number, string, Owner]>(
+        'INSERT INTO conversations (id, created_at, metadata, owner) VALUES (?, ?, ?, ?)',
       ),
-      getConversation: db.prepare<[string], ConversationRow>('SELECT id, created_at, metadata FROM conversations WHERE id = ?'),
-      setMetadata: db.prepare<[string, string]>('UPDATE conversations SET metadata = ? WHERE id = ?'),
-      deleteConversation: db.prepare<[string]>('DELETE FROM conversations WHERE id = ?'),
-      getTokens: db.prepare<[string], { model: string | null; tokens: Buffer; history_text: string }>(
-        'SELECT model, tokens, history_text FROM conversations WHERE id = ?',
+      // `owner IS ?` rather than `=`: it matches NULL to NULL, the open server's owner.
+      getConversation: db.prepare<[string, Owner], ConversationRow>(
+        'SELECT id, created_at, metadata FROM conversations WHERE id = ? AND owner IS ?',
       ),
-      setTokens: db.prepare<[Buffer, string, string | null, string]>(
-        'UPDATE conversations SET tokens = ?, history_text = ?, model = ? WHERE id = ?',
+      setMetadata: db.prepare<[string, string, Owner]>('UPDATE conversations SET metadata = ? WHERE id = ? AND owner IS ?'),
+      deleteConversation: db.prepare<[string, Owner]>('DELETE FROM conversations WHERE id = ? AND owner IS ?'),
+      getTokens: db.prepare<[string, Owner], { model: string | null; tokens: Buffer; history_text: string }>(
+        'SELECT model, tokens, history_text FROM conversations WHERE id = ? AND owner IS ?',
+      ),
+      setTokens: db.prepare<[Buffer, string, string | null, string, Owner]>(
+        'UPDATE conversations SET tokens = ?, history_text = ?, model = ? WHERE id = ? AND owner IS ?',
       ),
       clearTokens: db.prepare<[string]>("UPDATE conversations SET tokens = x'', history_text = '' WHERE id = ?"),
     };
   }
 
-  createConversation(options: { metadata?: Metadata; items?: readonly NewItem[] } = {}): Conversation {
+  createConversation(owner: Owner, options: { metadata?: Metadata; items?: readonly NewItem[] } = {}): Conversation {
     const metadata = checkMetadata(options.metadata ?? {});
     const conversation: Conversation = {
       id: newId('conv'),
@@ -76,14 +81,14 @@ export class Store {
       metadata,
     };
     this.db.transaction(() => {
-      this.stmt.insertConversation.run(conversation.id, conversation.created_at, JSON.stringify(metadata));
+      this.stmt.insertConversation.run(conversation.id, conversation.created_at, JSON.stringify(metadata), owner);
       this.items.append(conversation.id, options.items ?? []);
     })();
     return conversation;
   }
 
-  getConversation(id: string): Conversation | undefined {
-    const row = this.stmt.getConversation.get(id);
+  getConversation(owner: Owner, id: string): Conversation | undefined {
+    const row = this.stmt.getConversation.get(id, owner);
     if (row === undefined) return undefined;
     return {
       id: row.id,
@@ -94,25 +99,25 @@ export class Store {
   }
 
   /** Replaces the metadata, as OpenAI's update does. */
-  updateConversation(id: string, update: { metadata: Metadata }): Conversation | undefined {
+  updateConversation(owner: Owner, id: string, update: { metadata: Metadata }): Conversation | undefined {
     const metadata = checkMetadata(update.metadata);
-    if (this.stmt.setMetadata.run(JSON.stringify(metadata), id).changes === 0) return undefined;
-    return this.getConversation(id);
+    if (this.stmt.setMetadata.run(JSON.stringify(metadata), id, owner).changes === 0) return undefined;
+    return this.getConversation(owner, id);
   }
 
   /** Deletes the conversation and its items; responses made in it stay, as OpenAI's do. */
-  deleteConversation(id: string): boolean {
-    return this.stmt.deleteConversation.run(id).changes > 0;
+  deleteConversation(owner: Owner, id: string): boolean {
+    return this.stmt.deleteConversation.run(id, owner).changes > 0;
   }
 
-  listItems(conversationId: string, options?: ListItemsOptions): ItemList | undefined {
-    if (!this.hasConversation(conversationId)) return undefined;
+  listItems(owner: Owner, conversationId: string, options?: ListItemsOptions): ItemList | undefined {
+    if (!this.hasConversation(owner, conversationId)) return undefined;
     return this.items.page(conversationId, options);
   }
 
   /** All items, oldest first, for rendering a prompt from scratch. */
-  allItems(conversationId: string): ConversationItem[] | undefined {
-    if (!this.hasConversation(conversationId)) return undefined;
+  allItems(owner: Owner, conversationId: string): ConversationItem[] | undefined {
+    if (!this.hasConversation(owner, conversationId)) return undefined;
     return this.items.all(conversationId);
   }
 
@@ -120,14 +125,15 @@ export class Store {
    * Appends items outside a turn (POST /v1/conversations/{id}/items). The token history is kept:
    * it is still a prefix of what the engine will render next, so its cache stays usable.
    */
-  addItems(conversationId: string, items: readonly NewItem[]): ConversationItem[] | undefined {
+  addItems(owner: Owner, conversationId: string, items: readonly NewItem[]): ConversationItem[] | undefined {
     return this.db.transaction(() => {
-      if (!this.hasConversation(conversationId)) return undefined;
+      if (!this.hasConversation(owner, conversationId)) return undefined;
       return this.items.append(conversationId, items);
     })();
   }
 
-  getItem(conversationId: string, itemId: string): ConversationItem | undefined {
+  getItem(owner: Owner, conversationId: string, itemId: string): ConversationItem | undefined {
+    if (!this.hasConversation(owner, conversationId)) return undefined;
     return this.items.get(conversationId, itemId);
   }
 
@@ -135,16 +141,17 @@ export class Store {
    * Deleting an item rewrites the past, so the token history no longer describes the
    * conversation: it is cleared in the same transaction and the engine re-renders from items.
    */
-  deleteItem(conversationId: string, itemId: string): boolean {
+  deleteItem(owner: Owner, conversationId: string, itemId: string): boolean {
     return this.db.transaction(() => {
+      if (!this.hasConversation(owner, conversationId)) return false;
       if (!this.items.delete(conversationId, itemId)) return false;
       this.stmt.clearTokens.run(conversationId);
       return true;
     })();
   }
 
-  getTokenHistory(conversationId: string): TokenHistory | undefined {
-    const row = this.stmt.getTokens.get(conversationId);
+  getTokenHistory(owner: Owner, conversationId: string): TokenHistory | undefined {
+    const row = this.stmt.getTokens.get(conversationId, owner);
     if (row === undefined) return undefined;
     return { tokens: decodeTokens(row.tokens, `conversation ${conversationId}`), text: row.history_text, model: row.model };
   }
@@ -154,7 +161,7 @@ export class Store {
    * token history — in one transaction: a reader or a restart sees all of it or none of it.
    * Returns undefined, having written nothing, when the conversation no longer exists.
    */
-  commitTurn(turn: CommitTurnInput): CommitTurnResult | undefined {
+  commitTurn(owner: Owner, turn: CommitTurnInput): CommitTurnResult | undefined {
     const { conversationId, response } = turn;
     if (conversationId === undefined && response === undefined) {
       throw new Error('commitTurn needs a conversation, a response, or both');
@@ -170,11 +177,11 @@ export class Store {
     const tokens = encodeTokens(turn.tokenHistory);
     const write = this.db.transaction((): CommitTurnResult => {
       if (response !== undefined) {
-        this.responses.save({ ...response, tokens: turn.tokenHistory, text: turn.historyText }, tokens);
+        this.responses.save(owner, { ...response, tokens: turn.tokenHistory, text: turn.historyText }, tokens);
       }
       if (conversationId === undefined) return { items: [] };
       // Throwing (not returning) rolls back the response saved above.
-      if (this.stmt.setTokens.run(tokens, turn.historyText, turn.model, conversationId).changes === 0) {
+      if (this.stmt.setTokens.run(tokens, turn.historyText, turn.model, conversationId, owner).changes === 0) {
         throw new UnknownConversation();
       }
       return { items: this.items.append(conversationId, turn.newItems) };
@@ -187,34 +194,34 @@ export class Store {
     }
   }
 
-  saveResponse(input: SaveResponseInput): void {
-    this.responses.save(input);
+  saveResponse(owner: Owner, input: SaveResponseInput): void {
+    this.responses.save(owner, input);
   }
 
   /** The stored response without its token history (see getResponseTokens). */
-  getResponse(id: string): StoredResponse | undefined {
-    return this.responses.get(id);
+  getResponse(owner: Owner, id: string): StoredResponse | undefined {
+    return this.responses.get(owner, id);
   }
 
-  getResponseTokens(id: string): TokenHistory | undefined {
-    return this.responses.tokens(id);
+  getResponseTokens(owner: Owner, id: string): TokenHistory | undefined {
+    return this.responses.tokens(owner, id);
   }
 
-  deleteResponse(id: string): boolean {
-    return this.responses.delete(id);
+  deleteResponse(owner: Owner, id: string): boolean {
+    return this.responses.delete(owner, id);
   }
 
   /** Oldest first, ending at `id`; see ResponseTable.chain for a chain whose root was deleted. */
-  responseChain(id: string): StoredResponse[] | undefined {
-    return this.responses.chain(id);
+  responseChain(owner: Owner, id: string): StoredResponse[] | undefined {
+    return this.responses.chain(owner, id);
   }
 
   close(): void {
     this.db.close();
   }
 
-  private hasConversation(id: string): boolean {
-    return this.stmt.getConversation.get(id) !== undefined;
+  private hasConversation(owner: Owner, id: string): boolean {
+    return this.stmt.getConversation.get(id, owner) !== undefined;
   }
 }
 

@@ -5,6 +5,13 @@
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
+/**
+ * Who a conversation or response belongs to: the tenant of the API key that created it, or null
+ * on a server with no key or a single key. Every store call names one, and a row is visible only
+ * to its owner: another owner's id reads exactly like an id that does not exist.
+ */
+export type Owner = string | null;
+
 /** OpenAI metadata: at most 16 string pairs, keys ≤ 64 chars, values ≤ 512 chars. */
 export type Metadata = Record<string, string>;
 

@@ -82,7 +82,7 @@ test('a turn in a conversation that already has items renders them, and a stop s
   const first = await client.responses.create({ model: MODEL_ID, conversation: conv.id, temperature: 0, max_output_tokens: 12 });
   assert.equal(first.conversation?.id, conv.id);
   assert.equal((await client.conversations.items.list(conv.id)).data.length, 2);
-  assert.ok(server.store.getTokenHistory(conv.id)!.tokens.length > 0);
+  assert.ok(server.store.getTokenHistory(null, conv.id)!.tokens.length > 0);
 
   const word = first.output_text.split(' ')[1]!;
   const stopped = await client.responses.create({
@@ -96,7 +96,7 @@ test('a turn in a conversation that already has items renders them, and a stop s
   });
   assert.equal(stopped.status, 'completed');
   assert.ok(!stopped.output_text.includes(word));
-  assert.equal(server.store.getTokenHistory(conv.id)!.tokens.length, 0, 'a stop string cut the sampled tokens: no history kept');
+  assert.equal(server.store.getTokenHistory(null, conv.id)!.tokens.length, 0, 'a stop string cut the sampled tokens: no history kept');
 
   const next = await client.responses.create({ model: MODEL_ID, conversation: conv.id, input: 'And then?', temperature: 0, max_output_tokens: 8 });
   assert.ok(next.usage!.input_tokens_details.cached_tokens > 0, 'the common prefix is still reused');

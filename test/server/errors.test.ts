@@ -116,7 +116,7 @@ test('unknown ids are 404s', async () => {
   assertError(await request('GET', `/v1/responses/${unstoredId}`), 404, {});
 });
 
-test('a missing or wrong API key is a 401; /health and /metrics stay open', async () => {
+test('a missing or wrong API key is a 401; /health stays open, /metrics needs the key', async () => {
   const noKey = await fetch(`${server.origin}/v1/models`);
   assert.equal(noKey.status, 401);
   assertError({ status: noKey.status, body: (await noKey.json()) as ErrorShape }, 401, { code: 'missing_api_key' });
@@ -125,7 +125,8 @@ test('a missing or wrong API key is a 401; /health and /metrics stay open', asyn
   const client = new OpenAI({ baseURL: `${server.origin}/v1`, apiKey: 'sk-wrong', maxRetries: 0 });
   await assert.rejects(client.models.list(), OpenAI.AuthenticationError);
   assert.equal((await fetch(`${server.origin}/health`)).status, 200);
-  assert.equal((await fetch(`${server.origin}/metrics`)).status, 200);
+  assert.equal((await fetch(`${server.origin}/metrics`)).status, 401);
+  assert.equal((await fetch(`${server.origin}/metrics`, { headers: AUTH })).status, 200);
 });
 
 test('too many requests in flight is a 429', async () => {
@@ -138,7 +139,9 @@ test('too many requests in flight is a 429', async () => {
   });
   await long.body!.getReader().read(); // generating now
   try {
-    assertError(await chat({}), 429, { type: 'requests', code: 'rate_limit_exceeded' });
+    const busy = await chat({});
+    assertError(busy, 429, { type: 'requests', code: 'rate_limit_exceeded' });
+    assert.equal(busy.headers.get('retry-after'), '1');
     assertError(await respond({}), 429, { type: 'requests', code: 'rate_limit_exceeded' });
   } finally {
     abort.abort();
@@ -153,7 +156,7 @@ test('a failed turn leaves its conversation as it was', async () => {
   const conv = await client.conversations.create({});
   const first = await client.responses.create({ model: MODEL_ID, input: 'Hello there.', conversation: conv.id, temperature: 0, max_output_tokens: 8 });
   const itemsBefore = (await client.conversations.items.list(conv.id)).data;
-  const historyBefore = server.store.getTokenHistory(conv.id);
+  const historyBefore = server.store.getTokenHistory(null, conv.id);
   assert.equal(itemsBefore.length, 2);
 
   // Refused before generating (range), and refused by the engine after the prompt was built (too long).
@@ -175,7 +178,7 @@ test('a failed turn leaves its conversation as it was', async () => {
   for (let i = 0; i < 100 && server.engine.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 20));
 
   assert.deepEqual((await client.conversations.items.list(conv.id)).data, itemsBefore);
-  assert.deepEqual(server.store.getTokenHistory(conv.id), historyBefore);
+  assert.deepEqual(server.store.getTokenHistory(null, conv.id), historyBefore);
   // And it continues from where it was, reusing the first turn's KV.
   const next = await client.responses.create({ model: MODEL_ID, input: 'And then?', conversation: conv.id, temperature: 0, max_output_tokens: 8 });
   assert.ok(next.usage!.input_tokens_details.cached_tokens >= first.usage!.input_tokens + first.usage!.output_tokens - 1);

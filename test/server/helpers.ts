@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
 import type { CacheMode } from '../../src/cache/kv-cache-manager.js';
 import { EngineClient } from '../../src/engine/client.js';
+import type { ApiKey } from '../../src/server/api-keys.js';
 import { buildServer } from '../../src/server/app.js';
 import { Store } from '../../src/store/index.js';
 import { MODELS } from '../helpers/paths.js';
@@ -31,6 +32,9 @@ export interface TestServer {
 export interface TestServerOptions {
   cacheMode?: CacheMode;
   apiKey?: string;
+  /** Several keys, one tenant each (the client then uses the first). */
+  apiKeys?: ApiKey[];
+  metricsPublic?: boolean;
   maxQueuedRequests?: number;
   /** Reuse a data dir (restart tests); it is then left in place. */
   dataDir?: string;
@@ -51,12 +55,14 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     engine,
     store,
     apiKey: options.apiKey,
+    apiKeys: options.apiKeys,
+    metricsPublic: options.metricsPublic,
     maxQueuedRequests: options.maxQueuedRequests ?? 64,
     logRequests: true,
     log: (line) => logLines.push(line),
   });
   const origin = await app.listen({ host: '127.0.0.1', port: 0 });
-  const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: options.apiKey ?? 'unused', maxRetries: 0 });
+  const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: options.apiKey ?? options.apiKeys?.[0]?.key ?? 'unused', maxRetries: 0 });
   return {
     app,
     engine,
@@ -81,7 +87,7 @@ export async function post(origin: string, urlPath: string, body: unknown, heade
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as ErrorShape & Record<string, unknown> };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as ErrorShape & Record<string, unknown> };
 }
 
 export interface ErrorShape {

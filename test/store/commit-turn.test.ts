@@ -5,8 +5,8 @@ import { assistantMessage, responseObject, tempDir, tokenRange, userMessage, wit
 
 test('a turn appends its items, moves the token history and saves its response', () =>
   withStore((store) => {
-    const conv = store.createConversation();
-    const result = store.commitTurn({
+    const conv = store.createConversation(null);
+    const result = store.commitTurn(null, {
       conversationId: conv.id,
       response: { object: responseObject({ id: 'resp_t1', conversation: conv.id }), input: [] },
       newItems: [userMessage('question'), assistantMessage('answer')],
@@ -16,21 +16,21 @@ test('a turn appends its items, moves the token history and saves its response',
     })!;
     assert.equal(result.items.length, 2);
     assert.match(result.items[1]!.id, /^msg_/);
-    assert.deepEqual(store.allItems(conv.id), result.items);
-    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: tokenRange(30), text: '', model: 'qwen' });
-    assert.deepEqual(store.getResponseTokens('resp_t1')?.tokens, tokenRange(30));
+    assert.deepEqual(store.allItems(null, conv.id), result.items);
+    assert.deepEqual(store.getTokenHistory(null, conv.id), { tokens: tokenRange(30), text: '', model: 'qwen' });
+    assert.deepEqual(store.getResponseTokens(null, 'resp_t1')?.tokens, tokenRange(30));
   }));
 
 test('a turn that fails midway leaves nothing of itself behind', () =>
   withStore((store) => {
-    const conv = store.createConversation({ items: [userMessage('first', 'msg_first')] });
-    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokenRange(5), historyText: '', model: 'qwen' });
+    const conv = store.createConversation(null, { items: [userMessage('first', 'msg_first')] });
+    store.commitTurn(null, { conversationId: conv.id, newItems: [], tokenHistory: tokenRange(5), historyText: '', model: 'qwen' });
 
     // The response and token history are written before the items; the duplicate id fails
     // the third item's insert, after all of them.
     assert.throws(
       () =>
-        store.commitTurn({
+        store.commitTurn(null, {
           conversationId: conv.id,
           response: { object: responseObject({ id: 'resp_bad', conversation: conv.id }), input: [] },
           newItems: [userMessage('new', 'msg_new'), assistantMessage('reply', 'msg_reply'), userMessage('dup', 'msg_first')],
@@ -40,18 +40,18 @@ test('a turn that fails midway leaves nothing of itself behind', () =>
         }),
       /UNIQUE/,
     );
-    assert.equal(store.getResponse('resp_bad'), undefined);
-    assert.equal(store.getItem(conv.id, 'msg_new'), undefined);
-    assert.equal(store.getItem(conv.id, 'msg_reply'), undefined);
-    assert.deepEqual(store.allItems(conv.id)?.map((i) => i.id), ['msg_first']);
-    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: tokenRange(5), text: '', model: 'qwen' });
+    assert.equal(store.getResponse(null, 'resp_bad'), undefined);
+    assert.equal(store.getItem(null, conv.id, 'msg_new'), undefined);
+    assert.equal(store.getItem(null, conv.id, 'msg_reply'), undefined);
+    assert.deepEqual(store.allItems(null, conv.id)?.map((i) => i.id), ['msg_first']);
+    assert.deepEqual(store.getTokenHistory(null, conv.id), { tokens: tokenRange(5), text: '', model: 'qwen' });
   }));
 
 test('a turn for a conversation deleted meanwhile returns undefined and saves no response', () =>
   withStore((store) => {
-    const conv = store.createConversation();
-    store.deleteConversation(conv.id);
-    const result = store.commitTurn({
+    const conv = store.createConversation(null);
+    store.deleteConversation(null, conv.id);
+    const result = store.commitTurn(null, {
       conversationId: conv.id,
       response: { object: responseObject({ id: 'resp_orphan', conversation: conv.id }), input: [] },
       newItems: [userMessage('q')],
@@ -60,48 +60,48 @@ test('a turn for a conversation deleted meanwhile returns undefined and saves no
       model: 'qwen',
     });
     assert.equal(result, undefined);
-    assert.equal(store.getResponse('resp_orphan'), undefined);
+    assert.equal(store.getResponse(null, 'resp_orphan'), undefined);
   }));
 
 test('a token id that is not an int32 fails the turn before anything is written', () =>
   withStore((store) => {
-    const conv = store.createConversation();
+    const conv = store.createConversation(null);
     assert.throws(
-      () => store.commitTurn({ conversationId: conv.id, newItems: [userMessage('q')], tokenHistory: [1, 2 ** 31], historyText: '', model: 'm' }),
+      () => store.commitTurn(null, { conversationId: conv.id, newItems: [userMessage('q')], tokenHistory: [1, 2 ** 31], historyText: '', model: 'm' }),
       RangeError,
     );
     assert.throws(
-      () => store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: [1.5], historyText: '', model: 'm' }),
+      () => store.commitTurn(null, { conversationId: conv.id, newItems: [], tokenHistory: [1.5], historyText: '', model: 'm' }),
       RangeError,
     );
-    assert.deepEqual(store.allItems(conv.id), []);
+    assert.deepEqual(store.allItems(null, conv.id), []);
   }));
 
 test('a turn must name its conversation consistently', () =>
   withStore((store) => {
-    const a = store.createConversation();
-    const b = store.createConversation();
+    const a = store.createConversation(null);
+    const b = store.createConversation(null);
     const response = { object: responseObject({ id: 'resp_x', conversation: a.id }), input: [] };
     const base = { newItems: [], tokenHistory: [1], historyText: '', model: 'm' };
-    assert.throws(() => store.commitTurn({ ...base, conversationId: b.id, response }), /names conversation/);
-    assert.throws(() => store.commitTurn({ ...base, response }), /names conversation/);
-    assert.throws(() => store.commitTurn(base), /needs a conversation/);
-    assert.throws(() => store.commitTurn({ ...base, newItems: [userMessage('q')], response: { ...response, object: responseObject({ id: 'r' }) } }), /items belong/);
-    assert.equal(store.getResponse('resp_x'), undefined);
+    assert.throws(() => store.commitTurn(null, { ...base, conversationId: b.id, response }), /names conversation/);
+    assert.throws(() => store.commitTurn(null, { ...base, response }), /names conversation/);
+    assert.throws(() => store.commitTurn(null, base), /needs a conversation/);
+    assert.throws(() => store.commitTurn(null, { ...base, newItems: [userMessage('q')], response: { ...response, object: responseObject({ id: 'r' }) } }), /items belong/);
+    assert.equal(store.getResponse(null, 'resp_x'), undefined);
   }));
 
 test('a response-only turn (previous_response_id chain) keeps its token history', () =>
   withStore((store) => {
-    store.commitTurn({ response: { object: responseObject({ id: 'resp_1' }), input: [] }, newItems: [], tokenHistory: tokenRange(10), historyText: '', model: 'm' });
-    store.commitTurn({
+    store.commitTurn(null, { response: { object: responseObject({ id: 'resp_1' }), input: [] }, newItems: [], tokenHistory: tokenRange(10), historyText: '', model: 'm' });
+    store.commitTurn(null, {
       response: { object: responseObject({ id: 'resp_2', previous: 'resp_1' }), input: [] },
       newItems: [],
       tokenHistory: tokenRange(25),
       historyText: '',
       model: 'm',
     });
-    assert.deepEqual(store.responseChain('resp_2')?.map((r) => r.id), ['resp_1', 'resp_2']);
-    assert.deepEqual(store.getResponseTokens('resp_2')?.tokens, tokenRange(25));
+    assert.deepEqual(store.responseChain(null, 'resp_2')?.map((r) => r.id), ['resp_1', 'resp_2']);
+    assert.deepEqual(store.getResponseTokens(null, 'resp_2')?.tokens, tokenRange(25));
   }));
 
 test('a 100k-token history round-trips exactly, extremes included', () =>
@@ -115,22 +115,22 @@ test('a 100k-token history round-trips exactly, extremes included', () =>
     tokens[0] = -0x80000000;
     tokens[1] = 0x7fffffff;
     tokens[2] = -1;
-    const conv = store.createConversation();
-    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokens, historyText: '', model: 'm' });
-    const back = store.getTokenHistory(conv.id)!.tokens;
+    const conv = store.createConversation(null);
+    store.commitTurn(null, { conversationId: conv.id, newItems: [], tokenHistory: tokens, historyText: '', model: 'm' });
+    const back = store.getTokenHistory(null, conv.id)!.tokens;
     assert.equal(back.length, 100_000);
     assert.deepEqual(back, tokens);
     // A subarray view at an offset stores only what it shows.
-    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokens.subarray(3, 7), historyText: '', model: 'm' });
-    assert.deepEqual(store.getTokenHistory(conv.id)!.tokens, tokens.slice(3, 7));
+    store.commitTurn(null, { conversationId: conv.id, newItems: [], tokenHistory: tokens.subarray(3, 7), historyText: '', model: 'm' });
+    assert.deepEqual(store.getTokenHistory(null, conv.id)!.tokens, tokens.slice(3, 7));
   }));
 
 test('everything committed is there after close and reopen', () => {
   const { dir, cleanup } = tempDir();
   try {
     const first = Store.open(dir);
-    const conv = first.createConversation({ metadata: { user: 'u1' } });
-    const { items } = first.commitTurn({
+    const conv = first.createConversation(null, { metadata: { user: 'u1' } });
+    const { items } = first.commitTurn(null, {
       conversationId: conv.id,
       response: { object: responseObject({ id: 'resp_p', conversation: conv.id }), input: [] },
       newItems: [userMessage('q'), assistantMessage('a')],
@@ -142,10 +142,10 @@ test('everything committed is there after close and reopen', () => {
 
     const second = Store.open(dir);
     try {
-      assert.deepEqual(second.getConversation(conv.id), conv);
-      assert.deepEqual(second.allItems(conv.id), items);
-      assert.deepEqual(second.getTokenHistory(conv.id), { tokens: tokenRange(1000), text: '', model: 'qwen' });
-      assert.equal(second.getResponse('resp_p')?.conversationId, conv.id);
+      assert.deepEqual(second.getConversation(null, conv.id), conv);
+      assert.deepEqual(second.allItems(null, conv.id), items);
+      assert.deepEqual(second.getTokenHistory(null, conv.id), { tokens: tokenRange(1000), text: '', model: 'qwen' });
+      assert.equal(second.getResponse(null, 'resp_p')?.conversationId, conv.id);
     } finally {
       second.close();
     }
@@ -156,9 +156,9 @@ test('everything committed is there after close and reopen', () => {
 
 test('the text a token history stands for is kept beside it, and cleared with it', () =>
   withStore((store) => {
-    const conv = store.createConversation({ items: [userMessage('hello', 'msg_q')] });
+    const conv = store.createConversation(null, { items: [userMessage('hello', 'msg_q')] });
     const text = 'User: hello\n\nAssistant: Once upon a time ✨';
-    store.commitTurn({
+    store.commitTurn(null, {
       conversationId: conv.id,
       response: { object: responseObject({ id: 'resp_text', conversation: conv.id }), input: [] },
       newItems: [assistantMessage('Once upon a time ✨')],
@@ -166,12 +166,12 @@ test('the text a token history stands for is kept beside it, and cleared with it
       historyText: text,
       model: 'm',
     });
-    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: tokenRange(12), text, model: 'm' });
-    assert.deepEqual(store.getResponseTokens('resp_text'), { tokens: tokenRange(12), text, model: 'test-model' });
+    assert.deepEqual(store.getTokenHistory(null, conv.id), { tokens: tokenRange(12), text, model: 'm' });
+    assert.deepEqual(store.getResponseTokens(null, 'resp_text'), { tokens: tokenRange(12), text, model: 'test-model' });
     // A turn that ended on a user stop string stores no history: both go empty together.
-    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: [], historyText: '', model: 'm' });
-    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: new Int32Array(0), text: '', model: 'm' });
-    store.commitTurn({ conversationId: conv.id, newItems: [], tokenHistory: tokenRange(3), historyText: 'abc', model: 'm' });
-    assert.ok(store.deleteItem(conv.id, 'msg_q'));
-    assert.deepEqual(store.getTokenHistory(conv.id), { tokens: new Int32Array(0), text: '', model: 'm' });
+    store.commitTurn(null, { conversationId: conv.id, newItems: [], tokenHistory: [], historyText: '', model: 'm' });
+    assert.deepEqual(store.getTokenHistory(null, conv.id), { tokens: new Int32Array(0), text: '', model: 'm' });
+    store.commitTurn(null, { conversationId: conv.id, newItems: [], tokenHistory: tokenRange(3), historyText: 'abc', model: 'm' });
+    assert.ok(store.deleteItem(null, conv.id, 'msg_q'));
+    assert.deepEqual(store.getTokenHistory(null, conv.id), { tokens: new Int32Array(0), text: '', model: 'm' });
   }));

@@ -24,18 +24,18 @@ function commitAndKill(dir: string, turns: number, mode: 'after-commit' | 'mid-t
 }
 
 function assertTurns(store: Store, convId: string, turns: number): void {
-  const items = store.allItems(convId);
+  const items = store.allItems(null, convId);
   assert.ok(items, 'the conversation survives');
   assert.deepEqual(
     items.map((i) => i.id),
     Array.from({ length: turns }, (_, i) => [`msg_q${i + 1}`, `msg_a${i + 1}`]).flat(),
   );
-  assert.deepEqual(store.getTokenHistory(convId), { tokens: tokenRange(1000 * turns), text: '', model: 'crash-model' });
+  assert.deepEqual(store.getTokenHistory(null, convId), { tokens: tokenRange(1000 * turns), text: '', model: 'crash-model' });
   assert.deepEqual(
-    store.responseChain(`resp_turn${turns}`)?.map((r) => r.id),
+    store.responseChain(null, `resp_turn${turns}`)?.map((r) => r.id),
     Array.from({ length: turns }, (_, i) => `resp_turn${i + 1}`),
   );
-  assert.deepEqual(store.getConversation(convId)?.metadata, { crash: 'test' });
+  assert.deepEqual(store.getConversation(null, convId)?.metadata, { crash: 'test' });
 }
 
 test('every turn committed before a SIGKILL is there after reopening', () => {
@@ -62,8 +62,8 @@ test('a turn killed inside its transaction leaves no trace after reopening', () 
     const store = Store.open(dir);
     try {
       assertTurns(store, convId, 3);
-      assert.equal(store.getResponse('resp_half'), undefined);
-      assert.equal(store.getItem(convId, 'msg_half'), undefined);
+      assert.equal(store.getResponse(null, 'resp_half'), undefined);
+      assert.equal(store.getItem(null, convId, 'msg_half'), undefined);
     } finally {
       store.close();
     }

@@ -67,8 +67,8 @@ test('a damaged row fails loudly, naming the row', () => {
   const { dir, cleanup } = tempDir();
   try {
     let store = Store.open(dir);
-    const conv = store.createConversation();
-    store.addItems(conv.id, [userMessage('fine', 'msg_ok'), userMessage('to be damaged', 'msg_bad')]);
+    const conv = store.createConversation(null);
+    store.addItems(null, conv.id, [userMessage('fine', 'msg_ok'), userMessage('to be damaged', 'msg_bad')]);
     store.close();
     withRawDb(store.path, (db) => {
       db.prepare(`UPDATE items SET body = '{"type":"message","id":"msg_bad","role":"robot","content":[],"status":"completed"}' WHERE id = 'msg_bad'`).run();
@@ -76,10 +76,10 @@ test('a damaged row fails loudly, naming the row', () => {
     });
     store = Store.open(dir);
     try {
-      assert.equal(store.getItem(conv.id, 'msg_ok')?.id, 'msg_ok');
-      assert.throws(() => store.getItem(conv.id, 'msg_bad'), /item #2: unknown role 'robot'/);
-      assert.throws(() => store.listItems(conv.id), /unknown role/);
-      assert.throws(() => store.getTokenHistory(conv.id), new RegExp(`conversation ${conv.id}: token history is 5 bytes`));
+      assert.equal(store.getItem(null, conv.id, 'msg_ok')?.id, 'msg_ok');
+      assert.throws(() => store.getItem(null, conv.id, 'msg_bad'), /item #2: unknown role 'robot'/);
+      assert.throws(() => store.listItems(null, conv.id), /unknown role/);
+      assert.throws(() => store.getTokenHistory(null, conv.id), new RegExp(`conversation ${conv.id}: token history is 5 bytes`));
     } finally {
       store.close();
     }

@@ -11,15 +11,15 @@ const input: ConversationItem[] = [
 function saveChain(store: Store, n: number): void {
   for (let i = 1; i <= n; i++) {
     const object = responseObject({ id: `resp_${i}`, ...(i > 1 ? { previous: `resp_${i - 1}` } : {}) });
-    store.saveResponse({ object, input, tokens: tokenRange(10 * i), text: '' });
+    store.saveResponse(null, { object, input, tokens: tokenRange(10 * i), text: '' });
   }
 }
 
 test('a saved response reads back with its object, input, links and usage', () =>
   withStore((store) => {
     const object = responseObject({ id: 'resp_a', previous: 'resp_0', text: 'hi there' });
-    store.saveResponse({ object, input, tokens: [1, 2, 3], text: '' });
-    const stored = store.getResponse('resp_a')!;
+    store.saveResponse(null, { object, input, tokens: [1, 2, 3], text: '' });
+    const stored = store.getResponse(null, 'resp_a')!;
     assert.deepEqual(stored.object, object, 'the full object, untyped fields included, is kept for GET');
     assert.equal(stored.id, 'resp_a');
     assert.equal(stored.createdAt, object.created_at);
@@ -31,69 +31,69 @@ test('a saved response reads back with its object, input, links and usage', () =
     assert.deepEqual(stored.input, input);
     assert.deepEqual(stored.output, object.output);
     assert.deepEqual(stored.usage, object.usage);
-    assert.deepEqual(store.getResponseTokens('resp_a'), { tokens: Int32Array.from([1, 2, 3]), text: '', model: 'test-model' });
+    assert.deepEqual(store.getResponseTokens(null, 'resp_a'), { tokens: Int32Array.from([1, 2, 3]), text: '', model: 'test-model' });
   }));
 
 test('saving a response again replaces it (in_progress, then completed)', () =>
   withStore((store) => {
     const pending = { ...responseObject({ id: 'resp_bg' }), status: 'in_progress' as const, output: [], usage: null };
-    store.saveResponse({ object: pending, input, tokens: [], text: '' });
-    assert.equal(store.getResponse('resp_bg')?.status, 'in_progress');
-    assert.equal(store.getResponse('resp_bg')?.usage, null);
-    store.saveResponse({ object: responseObject({ id: 'resp_bg' }), input, tokens: [4, 5], text: '' });
-    assert.equal(store.getResponse('resp_bg')?.status, 'completed');
-    assert.equal(store.getResponse('resp_bg')?.output.length, 1);
-    assert.deepEqual(store.getResponseTokens('resp_bg')?.tokens, Int32Array.from([4, 5]));
+    store.saveResponse(null, { object: pending, input, tokens: [], text: '' });
+    assert.equal(store.getResponse(null, 'resp_bg')?.status, 'in_progress');
+    assert.equal(store.getResponse(null, 'resp_bg')?.usage, null);
+    store.saveResponse(null, { object: responseObject({ id: 'resp_bg' }), input, tokens: [4, 5], text: '' });
+    assert.equal(store.getResponse(null, 'resp_bg')?.status, 'completed');
+    assert.equal(store.getResponse(null, 'resp_bg')?.output.length, 1);
+    assert.deepEqual(store.getResponseTokens(null, 'resp_bg')?.tokens, Int32Array.from([4, 5]));
   }));
 
 test('delete removes a response; unknown ids give undefined or false', () =>
   withStore((store) => {
     saveChain(store, 1);
-    assert.equal(store.deleteResponse('resp_1'), true);
-    assert.equal(store.getResponse('resp_1'), undefined);
-    assert.equal(store.getResponseTokens('resp_1'), undefined);
-    assert.equal(store.responseChain('resp_1'), undefined);
-    assert.equal(store.deleteResponse('resp_1'), false);
+    assert.equal(store.deleteResponse(null, 'resp_1'), true);
+    assert.equal(store.getResponse(null, 'resp_1'), undefined);
+    assert.equal(store.getResponseTokens(null, 'resp_1'), undefined);
+    assert.equal(store.responseChain(null, 'resp_1'), undefined);
+    assert.equal(store.deleteResponse(null, 'resp_1'), false);
   }));
 
 test('a response chain is walked back to its root and returned oldest first', () =>
   withStore((store) => {
     saveChain(store, 4);
-    const chain = store.responseChain('resp_4')!;
+    const chain = store.responseChain(null, 'resp_4')!;
     assert.deepEqual(chain.map((r) => r.id), ['resp_1', 'resp_2', 'resp_3', 'resp_4']);
     assert.equal(chain[0]!.previousResponseId, null);
-    assert.deepEqual(store.responseChain('resp_2')!.map((r) => r.id), ['resp_1', 'resp_2']);
-    assert.deepEqual(store.responseChain('resp_1')!.map((r) => r.id), ['resp_1']);
+    assert.deepEqual(store.responseChain(null, 'resp_2')!.map((r) => r.id), ['resp_1', 'resp_2']);
+    assert.deepEqual(store.responseChain(null, 'resp_1')!.map((r) => r.id), ['resp_1']);
   }));
 
 test('a chain whose ancestor was deleted stops there, and says so by its first link', () =>
   withStore((store) => {
     saveChain(store, 4);
-    store.deleteResponse('resp_2');
-    const chain = store.responseChain('resp_4')!;
+    store.deleteResponse(null, 'resp_2');
+    const chain = store.responseChain(null, 'resp_4')!;
     assert.deepEqual(chain.map((r) => r.id), ['resp_3', 'resp_4']);
     assert.equal(chain[0]!.previousResponseId, 'resp_2');
   }));
 
 test('a chain that loops (damaged rows) fails instead of hanging', () =>
   withStore((store) => {
-    store.saveResponse({ object: responseObject({ id: 'resp_x', previous: 'resp_y' }), input, tokens: [], text: '' });
-    store.saveResponse({ object: responseObject({ id: 'resp_y', previous: 'resp_x' }), input, tokens: [], text: '' });
-    assert.throws(() => store.responseChain('resp_x'), /loops/);
+    store.saveResponse(null, { object: responseObject({ id: 'resp_x', previous: 'resp_y' }), input, tokens: [], text: '' });
+    store.saveResponse(null, { object: responseObject({ id: 'resp_y', previous: 'resp_x' }), input, tokens: [], text: '' });
+    assert.throws(() => store.responseChain(null, 'resp_x'), /loops/);
   }));
 
 test('a long chain walks without recursion limits', () =>
   withStore((store) => {
     saveChain(store, 2000);
-    const chain = store.responseChain('resp_2000')!;
+    const chain = store.responseChain(null, 'resp_2000')!;
     assert.equal(chain.length, 2000);
     assert.equal(chain[0]!.id, 'resp_1');
   }));
 
 test('a response made in a conversation records it and survives its deletion', () =>
   withStore((store) => {
-    const conv = store.createConversation();
-    store.commitTurn({
+    const conv = store.createConversation(null);
+    store.commitTurn(null, {
       conversationId: conv.id,
       response: { object: responseObject({ id: 'resp_c', conversation: conv.id }), input },
       newItems: [userMessage('hello'), assistantMessage('reply')],
@@ -101,8 +101,8 @@ test('a response made in a conversation records it and survives its deletion', (
       historyText: '',
       model: 'test-model',
     });
-    assert.equal(store.getResponse('resp_c')?.conversationId, conv.id);
-    store.deleteConversation(conv.id);
-    assert.equal(store.getResponse('resp_c')?.conversationId, conv.id);
-    assert.deepEqual(store.getResponseTokens('resp_c')?.tokens, tokenRange(20));
+    assert.equal(store.getResponse(null, 'resp_c')?.conversationId, conv.id);
+    store.deleteConversation(null, conv.id);
+    assert.equal(store.getResponse(null, 'resp_c')?.conversationId, conv.id);
+    assert.deepEqual(store.getResponseTokens(null, 'resp_c')?.tokens, tokenRange(20));
   }));

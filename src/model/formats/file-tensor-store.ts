@@ -2,7 +2,7 @@
 // has parsed where each tensor lives. Ranges are checked against the file size up front, so a
 // truncated file fails at open with the tensor's name rather than later in the middle of loading.
 
-import { byteSize } from '../../kernels/dtype.js';
+import { blockValues, byteSize } from '../../kernels/dtype.js';
 import { ModelLoadError } from '../errors.js';
 import type { ModelFile } from './model-file.js';
 import { elementCount, shapeText, type RawTensor, type TensorInfo, type TensorStore } from './tensor.js';
@@ -57,14 +57,15 @@ export class FileTensorStore implements TensorStore {
   }
 }
 
-/** Bytes a tensor takes; q8_0 needs its last (contiguous) dim to be whole blocks of 32. */
+/** Bytes a tensor takes; a quantized type needs its last (contiguous) dim to be whole blocks. */
 export function tensorByteLength(file: string, info: TensorInfo, fileName?: string): number {
   const count = elementCount(info.shape);
   if (!Number.isSafeInteger(count) || info.shape.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new ModelLoadError(file, `tensor ${fileName ?? info.name} has an impossible shape ${shapeText(info.shape)}`);
   }
-  if (info.dtype === 'q8_0' && (info.shape.at(-1) ?? 0) % 32 !== 0) {
-    throw new ModelLoadError(file, `tensor ${fileName ?? info.name} is Q8_0 but its row length ${info.shape.at(-1)} is not a multiple of 32`);
+  const block = blockValues(info.dtype);
+  if ((info.shape.at(-1) ?? 0) % block !== 0) {
+    throw new ModelLoadError(file, `tensor ${fileName ?? info.name} is ${info.dtype.toUpperCase()} but its row length ${info.shape.at(-1)} is not a multiple of ${block}`);
   }
   return byteSize(info.dtype, count);
 }

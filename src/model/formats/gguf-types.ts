@@ -38,7 +38,11 @@ const GGML_TYPE_NAMES: readonly string[] = [
   'IQ4_NL_8_8', 'MXFP4',
 ];
 
-const GGML_DTYPES: ReadonlyMap<number, TensorDType> = new Map([[0, 'f32'], [1, 'f16'], [8, 'q8_0'], [30, 'bf16']]);
+/** The ggml types Pensieve computes with, by id (ggml.h's enum ggml_type). */
+const GGML_DTYPES: ReadonlyMap<number, TensorDType> = new Map<number, TensorDType>([
+  [0, 'f32'], [1, 'f16'], [2, 'q4_0'], [3, 'q4_1'], [6, 'q5_0'], [7, 'q5_1'], [8, 'q8_0'],
+  [10, 'q2_K'], [11, 'q3_K'], [12, 'q4_K'], [13, 'q5_K'], [14, 'q6_K'], [20, 'iq4_nl'], [23, 'iq4_xs'], [30, 'bf16'],
+]);
 const GGML_IDS: ReadonlyMap<TensorDType, number> = new Map([...GGML_DTYPES].map(([id, d]) => [d, id]));
 
 export function ggmlTypeName(id: number): string {
@@ -54,7 +58,7 @@ export function ggmlTypeId(dtype: TensorDType): number {
   return GGML_IDS.get(dtype)!;
 }
 
-export const SUPPORTED_GGML_TYPES = 'F32, F16, BF16, Q8_0';
+export const SUPPORTED_GGML_TYPES = [...GGML_DTYPES.keys()].map(ggmlTypeName).join(', ');
 
 // Accessors: metadata keys are optional in general, but when present they must have a usable
 // type; a wrong type is a broken file, reported as such.

@@ -84,7 +84,9 @@ function parse(file: ModelFile): GgufFile {
     const typeId = cur.u32(`type of tensor ${name}`);
     const relOffset = cur.size(`offset of tensor ${name}`);
     const dtype = dtypeFromGgml(typeId);
-    if (!dtype) throw new ModelLoadError(file.path, `tensor ${name} has type ${ggmlTypeName(typeId)}; supported: ${SUPPORTED_GGML_TYPES}`);
+    if (!dtype) {
+      throw new ModelLoadError(file.path, `tensor ${name} has type ${ggmlTypeName(typeId)}, which Pensieve cannot compute; supported: ${SUPPORTED_GGML_TYPES}`);
+    }
     if (relOffset % alignment !== 0) throw new ModelLoadError(file.path, `tensor ${name} offset ${relOffset} is not aligned to ${alignment}`);
     infos.push({ ggufName: name, dtype, shape: dims.reverse(), offset: 0 });
     relOffsets.push(relOffset);

@@ -28,12 +28,12 @@ export function conversationsRoutes(app: FastifyInstance, ctx: ServerContext): v
     const body = parse(CreateBody, request.body);
     const items = toMessageItems(body?.items ?? []);
     checkUniqueIds(items, 'items');
-    return ctx.store.createConversation({ metadata: body?.metadata ?? {}, items });
+    return ctx.store.createConversation(request.owner, { metadata: body?.metadata ?? {}, items });
   });
 
   app.get('/v1/conversations/:id', async (request) => {
     const { id } = parse(ConversationParams, request.params);
-    const conversation = ctx.store.getConversation(id);
+    const conversation = ctx.store.getConversation(request.owner, id);
     if (conversation === undefined) throw conversationNotFound(id);
     return conversation;
   });
@@ -41,14 +41,14 @@ export function conversationsRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.post('/v1/conversations/:id', async (request) => {
     const { id } = parse(ConversationParams, request.params);
     const body = parse(UpdateBody, request.body);
-    const conversation = ctx.store.updateConversation(id, { metadata: body.metadata });
+    const conversation = ctx.store.updateConversation(request.owner, id, { metadata: body.metadata });
     if (conversation === undefined) throw conversationNotFound(id);
     return conversation;
   });
 
   app.delete('/v1/conversations/:id', async (request) => {
     const { id } = parse(ConversationParams, request.params);
-    if (!ctx.store.deleteConversation(id)) throw conversationNotFound(id);
+    if (!ctx.store.deleteConversation(request.owner, id)) throw conversationNotFound(id);
     return { id, object: 'conversation.deleted', deleted: true };
   });
 }

@@ -5,7 +5,7 @@
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { newId, type ConversationItem } from '../../store/index.js';
+import { newId, type ConversationItem, type Owner } from '../../store/index.js';
 import { admitted, checkModel, type ServerContext } from '../context.js';
 import { badRequest, clientGone, notFound, streamError } from '../errors.js';
 import { ResponseInput, toMessageItems } from '../items.js';
@@ -56,7 +56,7 @@ function checkSupported(body: Body): void {
   }
 }
 
-function turnRequest(ctx: ServerContext, body: Body): TurnRequest {
+function turnRequest(ctx: ServerContext, owner: Owner, body: Body): TurnRequest {
   const model = ctx.engine.model;
   const conversation = body.conversation ?? null;
   const params: ResponseParams = {
@@ -73,6 +73,7 @@ function turnRequest(ctx: ServerContext, body: Body): TurnRequest {
     store: body.store ?? true,
   };
   return {
+    owner,
     params,
     input: toMessageItems(body.input ?? []),
     outputId: newId('msg'),
@@ -110,7 +111,7 @@ export function responsesRoutes(app: FastifyInstance, ctx: ServerContext): void 
     const body = parse(Body, request.body);
     checkModel(ctx, body.model);
     checkSupported(body);
-    const turn = turnRequest(ctx, body);
+    const turn = turnRequest(ctx, request.owner, body);
     return admitted(ctx, async () => {
       if (body.stream) return streamTurn(ctx, turn, reply);
       const outcome = await runTurn(ctx, turn, reply);
@@ -122,21 +123,21 @@ export function responsesRoutes(app: FastifyInstance, ctx: ServerContext): void 
 
   app.get('/v1/responses/:id', async (request) => {
     const { id } = parse(IdParams, request.params);
-    const stored = ctx.store.getResponse(id);
+    const stored = ctx.store.getResponse(request.owner, id);
     if (stored === undefined) throw notFound(`Response with id '${id}' not found.`);
     return stored.object;
   });
 
   app.delete('/v1/responses/:id', async (request) => {
     const { id } = parse(IdParams, request.params);
-    if (!ctx.store.deleteResponse(id)) throw notFound(`Response with id '${id}' not found.`);
+    if (!ctx.store.deleteResponse(request.owner, id)) throw notFound(`Response with id '${id}' not found.`);
     return { id, object: 'response.deleted', deleted: true };
   });
 
   app.get('/v1/responses/:id/input_items', async (request) => {
     const { id } = parse(IdParams, request.params);
     const query = parse(ListQuery, request.query);
-    const stored = ctx.store.getResponse(id);
+    const stored = ctx.store.getResponse(request.owner, id);
     if (stored === undefined) throw notFound(`Response with id '${id}' not found.`);
     return page(stored.input, query);
   });

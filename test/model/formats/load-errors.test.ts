@@ -95,9 +95,12 @@ describe('broken GGUF', () => {
 
   test('a tensor of a type the engine cannot compute with is named with its type', (t) => {
     const bytes = Buffer.from(original);
-    bytes.writeUInt32LE(12, ggufTypeOffset(bytes, 'blk.3.ffn_up.weight', 2));
-    const p = writeCopy(scratchDir(t), 'q4k.gguf', bytes);
-    assertLoadError(() => openModelFiles(p), p, /^tensor blk\.3\.ffn_up\.weight has type Q4_K; supported: F32, F16, BF16, Q8_0$/);
+    for (const [id, name] of [[16, 'IQ2_XXS'], [34, 'TQ1_0'], [39, 'MXFP4'], [99, 'unknown type 99']] as const) {
+      bytes.writeUInt32LE(id, ggufTypeOffset(bytes, 'blk.3.ffn_up.weight', 2));
+      const p = writeCopy(scratchDir(t), `type${id}.gguf`, bytes);
+      assertLoadError(() => openModelFiles(p), p, new RegExp(`^tensor blk\\.3\\.ffn_up\\.weight has type ${name}, which Pensieve cannot compute; `
+        + 'supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, BF16$'));
+    }
   });
 
   test('an unknown architecture', (t) => {
