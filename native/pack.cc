@@ -356,9 +356,15 @@ Napi::Value PackedDtypes(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Bytes the packed matrix holds in memory (panels of 16 rows, so a partial last panel counts whole).
+Napi::Value PackedBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(unwrap_matrix(info[0], "w").bytes));
+}
+
 void RegisterPack(Napi::Env env, Napi::Object exports) {
   exports.Set("packMatrix", Napi::Function::New(env, PackMatrix));
   exports.Set("packedDtypes", Napi::Function::New(env, PackedDtypes));
+  exports.Set("packedBytes", Napi::Function::New(env, PackedBytes));
   exports.Set("embedding", Napi::Function::New(env, Embedding));
 }
 

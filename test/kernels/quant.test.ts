@@ -208,6 +208,20 @@ describe('f16 weights stay f16', () => {
   }
 });
 
+describe('packMatrix: a block type stays about its file size in memory', () => {
+  it('at most 10% over the file bytes for whole 16-row panels (legacy types, q2_K, q6_K: equal)', (t) => {
+    const ratios: string[] = [];
+    for (const dtype of QUANT_DTYPES) {
+      const rows = 64, cols = 2 * BLOCK_FORMATS[dtype].values * (BLOCK_FORMATS[dtype].values === 32 ? 8 : 1);
+      const w = randomQuantMatrix(mulberry32(9), dtype, rows, cols);
+      const bytes = addon.packedBytes((pack(w, dtype) as unknown as { handle: object }).handle);
+      assert.ok(bytes <= 1.1 * w.data.length, `${dtype}: ${bytes} packed bytes for ${w.data.length} file bytes`);
+      ratios.push(`${dtype} ${(bytes / w.data.length).toFixed(3)}`);
+    }
+    t.diagnostic(`packed / file bytes: ${ratios.join(', ')}`);
+  });
+});
+
 describe('packMatrix: what it cannot keep is refused clearly', () => {
   const w = randomWeight(mulberry32(3), 'q4_K', 2, 256);
   it('names the missing source for a block-type packing of another dtype', () => {
