@@ -17,6 +17,10 @@ namespace pensieve {
 
 namespace {
 
+// The per-group helpers must inline into the tile: their array arguments (dots, pair sums)
+// then live in registers; out of line they go through memory.
+#define PENSIEVE_Q_INLINE inline __attribute__((always_inline))
+
 inline int32_t load_i32(const void* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -24,46 +28,43 @@ inline int32_t load_i32(const void* p) {
 }
 
 template <int From, int To>
-PENSIEVE_AVX2 inline __m256i move_bits(__m256i v) {
+PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256i move_bits(__m256i v) {
   if constexpr (To > From) return _mm256_slli_epi16(v, To - From);
   else if constexpr (To < From) return _mm256_srli_epi16(v, From - To);
   else return v;
 }
 
-// Group g of rows 8h..8h+7 (the half at byte offset 32h of each 64-byte plane chunk).
-template <QType T>
-PENSIEVE_AVX2 inline __m256i decode_group(const uint8_t* blk, int g, __m256i table) {
+// Group G of rows 8h..8h+7 (the half at byte offset 32h of each 64-byte plane chunk).
+template <QType T, int G>
+PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256i decode_group(const uint8_t* blk, __m256i table) {
   constexpr QLayout L = qlayout(T);
   __m256i w = _mm256_setzero_si256();
   if constexpr (L.n4) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.n4_offset() + (g % 4) * 64));
-    w = _mm256_and_si256(g < 4 ? v : _mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F));
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.n4_offset() + (G % 4) * 64));
+    w = _mm256_and_si256(G < 4 ? v : _mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F));
     if constexpr (L.table) w = _mm256_shuffle_epi8(table, w);
   }
   if constexpr (L.p2) {
-    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.p2_offset() + (g / 4) * 64));
-    const int from = 2 * (g % 4);
-    v = from < L.p2_shift ? _mm256_slli_epi16(v, L.p2_shift - from) : _mm256_srli_epi16(v, from - L.p2_shift);
+    const __m256i v = move_bits<2 * (G % 4), L.p2_shift>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.p2_offset() + (G / 4) * 64)));
     w = _mm256_or_si256(w, _mm256_and_si256(v, _mm256_set1_epi8(static_cast<char>(3 << L.p2_shift))));
   }
   if constexpr (L.h1) {
-    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.h1_offset()));
-    v = g < L.h1_shift ? _mm256_slli_epi16(v, L.h1_shift - g) : _mm256_srli_epi16(v, g - L.h1_shift);
+    const __m256i v = move_bits<G, L.h1_shift>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.h1_offset())));
     w = _mm256_or_si256(w, _mm256_and_si256(v, _mm256_set1_epi8(static_cast<char>(1 << L.h1_shift))));
   }
   return w;
 }
 
-PENSIEVE_AVX2 inline __m256 cvt_u8(const uint8_t* p) {
+PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256 cvt_u8(const uint8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
-PENSIEVE_AVX2 inline __m256 cvt_i8(const uint8_t* p) {
+PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256 cvt_i8(const uint8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
 // Sub-block `sub`'s s and mv for rows 8h..8h+7 (d, m: those rows' f16 scales as f32).
 template <QType T>
-PENSIEVE_AVX2 inline void sub_scales(const uint8_t* step, int h, __m256 d, __m256 m, int sub, __m256* s, __m256* mv) {
+PENSIEVE_AVX2 PENSIEVE_Q_INLINE void sub_scales(const uint8_t* step, int h, __m256 d, __m256 m, int sub, __m256* s, __m256* mv) {
   constexpr QLayout L = qlayout(T);
   const uint8_t* subs = step + L.sub_offset() + 8 * h;
   if constexpr (T == QType::Q4_K || T == QType::Q5_K) {
@@ -100,7 +101,6 @@ struct QTile {
     const int8_t* xq = static_cast<const int8_t*>(a.x) + r * ldx;
     __m256i table = _mm256_setzero_si256();
     if constexpr (L.table) table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
-    const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[2 * MR];
     for (int i = 0; i < 2 * MR; ++i) acc[i] = _mm256_setzero_ps();
     constexpr size_t kStepBytes = L.step_bytes();
@@ -129,23 +129,9 @@ struct QTile {
           // vpmaddubsw pair sums of several groups add up in int16 before one vpmaddwd widens them.
           __m256i pairs[2 * MR];
           for (int i = 0; i < 2 * MR; ++i) pairs[i] = _mm256_setzero_si256();
-          for (int g = hs * kGroupsPerSub; g < (hs + 1) * kGroupsPerSub; ++g) {
-            for (int h = 0; h < 2; ++h) {
-              const __m256i w = decode_group<T>(blk + 32 * h, g, table);
-              const __m256i aw = L.table ? _mm256_abs_epi8(w) : w;
-              for (int i = 0; i < MR; ++i) {
-                __m256i xv = _mm256_set1_epi32(load_i32(xq + i * ldx + b * 32 + 4 * g));
-                if constexpr (L.table) xv = _mm256_sign_epi8(xv, w);
-                pairs[2 * i + h] = _mm256_add_epi16(pairs[2 * i + h], _mm256_maddubs_epi16(aw, xv));
-              }
-            }
-            if ((g + 1) % kInt16Groups == 0 || g + 1 == (hs + 1) * kGroupsPerSub) {
-              for (int i = 0; i < 2 * MR; ++i) {
-                dot[i] = _mm256_add_epi32(dot[i], _mm256_madd_epi16(pairs[i], ones));
-                pairs[i] = _mm256_setzero_si256();
-              }
-            }
-          }
+          const int8_t* xb = xq + b * 32;
+          if (hs == 0) groups<MR, 0, kGroupsPerSub>(blk, table, xb, ldx, pairs, dot);
+          else groups<MR, 4, 8>(blk, table, xb, ldx, pairs, dot);
           for (int i = 0; i < MR; ++i) {
             const __m256 dx = _mm256_set1_ps(a.xd[(r + i) * nb + b]);
             float xs = 0;
@@ -159,6 +145,29 @@ struct QTile {
       }
     }
     store<MR>(a, p, r, acc);
+  }
+
+  // Groups [G, GEnd) of a 32-block into the rows' dots.
+  template <int MR, int G, int GEnd>
+  PENSIEVE_AVX2 static PENSIEVE_Q_INLINE void groups(const uint8_t* blk, __m256i table, const int8_t* xb, int64_t ldx, __m256i* pairs, __m256i* dot) {
+    if constexpr (G < GEnd) {
+      for (int h = 0; h < 2; ++h) {
+        const __m256i w = decode_group<T, G>(blk + 32 * h, table);
+        const __m256i aw = L.table ? _mm256_abs_epi8(w) : w;
+        for (int i = 0; i < MR; ++i) {
+          __m256i xv = _mm256_set1_epi32(load_i32(xb + i * ldx + 4 * G));
+          if constexpr (L.table) xv = _mm256_sign_epi8(xv, w);
+          pairs[2 * i + h] = _mm256_add_epi16(pairs[2 * i + h], _mm256_maddubs_epi16(aw, xv));
+        }
+      }
+      if constexpr ((G + 1) % kInt16Groups == 0 || G + 1 == GEnd) {
+        for (int i = 0; i < 2 * MR; ++i) {
+          dot[i] = _mm256_add_epi32(dot[i], _mm256_madd_epi16(pairs[i], _mm256_set1_epi16(1)));
+          pairs[i] = _mm256_setzero_si256();
+        }
+      }
+      groups<MR, G + 1, GEnd>(blk, table, xb, ldx, pairs, dot);
+    }
   }
 
   template <int MR>

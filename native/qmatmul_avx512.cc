@@ -26,6 +26,10 @@ namespace pensieve {
 
 namespace {
 
+// The per-group helpers must inline into the tile: their array arguments (dots, pair sums)
+// then live in registers; out of line they go through memory.
+#define PENSIEVE_Q_INLINE inline __attribute__((always_inline))
+
 inline int32_t load_i32(const void* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -35,7 +39,7 @@ inline int32_t load_i32(const void* p) {
 // Bits of each byte of v moved from position `from` to `to` (epi16 shifts: the bits that cross
 // into a neighbouring byte land outside the mask applied next).
 template <int From, int To>
-PENSIEVE_AVX512_VNNI inline __m512i move_bits(__m512i v) {
+PENSIEVE_AVX512_VNNI PENSIEVE_Q_INLINE __m512i move_bits(__m512i v) {
   if constexpr (To > From) return _mm512_slli_epi16(v, To - From);
   else if constexpr (To < From) return _mm512_srli_epi16(v, From - To);
   else return v;
@@ -43,7 +47,7 @@ PENSIEVE_AVX512_VNNI inline __m512i move_bits(__m512i v) {
 
 // Group g's 16 rows × 4 u8 weights of a 32-block.
 template <QType T, int G>
-PENSIEVE_AVX512_VNNI inline __m512i decode_group(const uint8_t* blk, __m512i table) {
+PENSIEVE_AVX512_VNNI PENSIEVE_Q_INLINE __m512i decode_group(const uint8_t* blk, __m512i table) {
   constexpr QLayout L = qlayout(T);
   __m512i w = _mm512_setzero_si512();
   if constexpr (L.n4) {
@@ -64,7 +68,7 @@ PENSIEVE_AVX512_VNNI inline __m512i decode_group(const uint8_t* blk, __m512i tab
 
 // dot[i] += groups [G, GEnd) of the block against row i's activations.
 template <QType T, int MR, int G, int GEnd>
-PENSIEVE_AVX512_VNNI inline void dot_groups(const uint8_t* blk, __m512i table, const int8_t* x, int64_t ldx, __m512i* dot) {
+PENSIEVE_AVX512_VNNI PENSIEVE_Q_INLINE void dot_groups(const uint8_t* blk, __m512i table, const int8_t* x, int64_t ldx, __m512i* dot) {
   if constexpr (G < GEnd) {
     const __m512i w = decode_group<T, G>(blk, table);
     for (int i = 0; i < MR; ++i) dot[i] = _mm512_dpbusd_epi32(dot[i], w, _mm512_set1_epi32(load_i32(x + i * ldx + 4 * G)));
@@ -72,12 +76,12 @@ PENSIEVE_AVX512_VNNI inline void dot_groups(const uint8_t* blk, __m512i table, c
   }
 }
 
-PENSIEVE_AVX512_VNNI inline __m512 cvt_u8(const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); }
-PENSIEVE_AVX512_VNNI inline __m512 cvt_i8(const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); }
+PENSIEVE_AVX512_VNNI PENSIEVE_Q_INLINE __m512 cvt_u8(const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); }
+PENSIEVE_AVX512_VNNI PENSIEVE_Q_INLINE __m512 cvt_i8(const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); }
 
 // Sub-block `sub`'s scale s and min mv (W = s·u + mv) of the 16 rows, from the step's meta.
 template <QType T>
-PENSIEVE_AVX512_VNNI inline void sub_scales(const uint8_t* step, __m512 d, __m512 m, int sub, __m512* s, __m512* mv) {
+PENSIEVE_AVX512_VNNI PENSIEVE_Q_INLINE void sub_scales(const uint8_t* step, __m512 d, __m512 m, int sub, __m512* s, __m512* mv) {
   constexpr QLayout L = qlayout(T);
   const uint8_t* subs = step + L.sub_offset();
   if constexpr (T == QType::Q4_K || T == QType::Q5_K) {
@@ -145,7 +149,7 @@ struct QTile {
 
   // One sub-block (H: which half of a 32-block for 16-value sub-blocks) into acc.
   template <int MR, int H>
-  PENSIEVE_AVX512_VNNI static inline void sub_block(const MatmulArgs& a, const uint8_t* blk, const uint8_t* step, __m512 d, __m512 m,
+  PENSIEVE_AVX512_VNNI static PENSIEVE_Q_INLINE void sub_block(const MatmulArgs& a, const uint8_t* blk, const uint8_t* step, __m512 d, __m512 m,
                                                     __m512i table, const int8_t* xb, const float* xd, int64_t r, int64_t b, int sub,
                                                     __m512* acc) {
     const int64_t nb = a.xblocks;
