@@ -1,6 +1,8 @@
-// llama.cpp's side of bench/kernels.ts, through node-llama-cpp's prebuilt CPU binary. It is
-// installed into bench/llama-cpp/ (its own package.json; not a dependency of the engine) on first
-// use, and loaded from there with getLlama({gpu: false, build: 'never'}): nothing is compiled.
+// node-llama-cpp in bench/kernels.ts: its package carries the llama.cpp source that
+// bench/llama-cpp/build.ts builds for this CPU (the bench's llama.cpp column), and its prebuilt
+// generic CPU binary is the optional `--prebuilt` column. It is installed into bench/llama-cpp/
+// (its own package.json; not a dependency of the engine) on first use, and the prebuilt binary is
+// loaded from there with getLlama({gpu: false, build: 'never'}): nothing is compiled by it.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -51,9 +53,11 @@ export async function llamaSystemInfo(): Promise<string> {
   return (await llama()).systemInfo.trim();
 }
 
-export async function loadLlamaCpp(path: string, threads: number, maxContext: number): Promise<EngineUnderTest> {
+export async function loadLlamaCpp(path: string, threads: number, maxContext: number, vocabSize = 30100): Promise<EngineUnderTest> {
   const model = await (await llama()).loadModel({ modelPath: path, useMmap: true });
-  const promptOf = (n: number, salt: number) => Array.from({ length: n }, (_, i) => 100 + ((i * 7919 + salt * 31) % 30000));
+  // The same token ids as bench/kernels-ours.ts gives Pensieve.
+  const spread = Math.min(30000, vocabSize - 100);
+  const promptOf = (n: number, salt: number) => Array.from({ length: n }, (_, i) => 100 + ((i * 7919 + salt * 31) % spread));
   // One context for prompts, one per batch width (its sequences share one KV cache and one batch).
   const single = await model.createContext({ contextSize: maxContext, batchSize: 512, threads, sequences: 1 });
   const prefillSeq = single.getSequence();

@@ -1,12 +1,17 @@
 // `pensieve chat`: an interactive multi-turn chat in the terminal. It talks to a
 // server (--url) or starts one in-process on a loopback port, and continues the
 // conversation with the Responses API's previous_response_id, so each turn
-// only computes the new tokens.
+// only computes the new tokens. The session outlives what goes wrong in a turn:
+// errors are printed, Ctrl-C stops a reply, and a conversation that outgrows the
+// context is resent without its oldest turns (chat-session.ts).
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { EngineClient } from '../engine/client.js';
 import { buildServer } from '../server/app.js';
 import { Store } from '../store/index.js';
+import { firstModel } from './chat-client.js';
+import { ChatSession } from './chat-session.js';
+import { CliError } from './errors.js';
 import { ENGINE_FLAG_HELP, ENGINE_FLAG_SPEC, engineOptions } from './engine-flags.js';
 import { numberFlag } from './flags.js';
 import { progressBar } from './progress.js';
@@ -20,52 +25,9 @@ const HELP = `usage: pensieve chat [--url URL] [options]
   --temperature T              (default 0.7)
 Without --url an engine starts in-process:
 ${ENGINE_FLAG_HELP}
-Type /reset to start a new conversation, /exit (or Ctrl-D) to leave.
+In the chat: /help, /reset (a new conversation), /exit (or Ctrl-D). Ctrl-C stops a reply;
+at the prompt, a second Ctrl-C leaves.
 `;
-
-interface Turn {
-  id: string;
-  text: string;
-}
-
-/** Sends one turn with streaming; prints text as it arrives. */
-async function turn(base: string, apiKey: string | undefined, body: Record<string, unknown>, write: (s: string) => void): Promise<Turn> {
-  const res = await fetch(`${base}/responses`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-    body: JSON.stringify({ ...body, stream: true }),
-  });
-  if (!res.ok || !res.body) throw new Error(`server answered ${res.status}: ${await res.text()}`);
-  let buffer = '';
-  let id = '';
-  let text = '';
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-    let nl: number;
-    while ((nl = buffer.indexOf('\n\n')) >= 0) {
-      const event = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 2);
-      const data = event.split('\n').find((l) => l.startsWith('data: '))?.slice(6);
-      if (!data || data === '[DONE]') continue;
-      const ev = JSON.parse(data) as { type: string; delta?: string; response?: { id: string } };
-      if (ev.type === 'response.output_text.delta' && ev.delta) {
-        text += ev.delta;
-        write(ev.delta);
-      } else if (ev.response?.id) id = ev.response.id;
-    }
-  }
-  return { id, text };
-}
-
-async function firstModel(base: string, apiKey: string | undefined): Promise<string> {
-  const res = await fetch(`${base}/models`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
-  if (!res.ok) throw new Error(`${base}/models answered ${res.status}`);
-  const list = (await res.json()) as { data?: { id: string }[] };
-  const id = list.data?.[0]?.id;
-  if (!id) throw new Error(`${base}/models lists no model`);
-  return id;
-}
 
 export async function runChat(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -89,7 +51,14 @@ export async function runChat(argv: string[]): Promise<void> {
   const temperature = numberFlag(values.temperature, 'temperature', { min: 0, max: 2 }) ?? 0.7;
 
   let base = values.url?.replace(/\/$/, '');
-  let model = base ? await firstModel(base, values['api-key']) : '';
+  let model = '';
+  if (base) {
+    try {
+      model = await firstModel(base, values['api-key']);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+  }
   let cleanup = async () => {};
   if (!base) {
     const options = engineOptions(values);
@@ -110,25 +79,31 @@ export async function runChat(argv: string[]): Promise<void> {
 
   const tty = Boolean(process.stdin.isTTY);
   const rl = readline.createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
-  let previous: string | undefined;
-  process.stdout.write(`chatting with ${model} at ${base} — /reset for a new conversation, /exit to leave\n`);
+  const session = new ChatSession({
+    base,
+    apiKey: values['api-key'],
+    model,
+    instructions: values.system,
+    maxOutputTokens: maxTokens,
+    temperature,
+    write: (text) => process.stdout.write(text),
+    exit: () => rl.close(),
+  });
+  // A terminal's Ctrl-C reaches readline as a key; piped input gets the signal itself.
+  const onInterrupt = () => session.interrupt();
+  rl.on('SIGINT', onInterrupt);
+  process.on('SIGINT', onInterrupt);
+  process.stdout.write(`chatting with ${model} at ${base} — /help for commands\n`);
   try {
     // Iterating the interface buffers lines, so piped input is not lost while a reply streams.
     process.stdout.write('> ');
-    for await (const raw of rl) {
-      const line = raw.trim();
-      if (line === '/exit') break;
-      if (line === '/reset') previous = undefined;
-      else if (line) {
-        const body = { model, input: line, instructions: values.system, previous_response_id: previous, max_output_tokens: maxTokens, temperature };
-        const t = await turn(base, values['api-key'], body, (s) => process.stdout.write(s));
-        process.stdout.write('\n');
-        previous = t.id || undefined;
-      }
+    for await (const line of rl) {
+      if (!(await session.onLine(line))) break;
       process.stdout.write('> ');
     }
     process.stdout.write('\n');
   } finally {
+    process.off('SIGINT', onInterrupt);
     rl.close();
     await cleanup();
   }

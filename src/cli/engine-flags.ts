@@ -25,6 +25,7 @@ export const ENGINE_FLAG_SPEC = {
   eviction: { type: 'string' },
   'swap-out-threshold': { type: 'string' },
   'data-dir': { type: 'string' },
+  'max-model-len': { type: 'string' },
 } as const;
 
 export const ENGINE_FLAG_HELP = `  --model PATH                 GGUF file, Hugging Face directory or llama2.c checkpoint
@@ -47,6 +48,8 @@ export const ENGINE_FLAG_HELP = `  --model PATH                 GGUF file, Huggi
   --swap-out-threshold F       copy idle chunks down ahead of time while fewer than this
                                fraction of KV blocks are free (default 0.25)
   --data-dir DIR               conversations, responses and token histories (default ~/.pensieve)
+  --max-model-len N            longest prompt plus reply, in tokens (default: the model's context,
+                               capped with a warning to what --kv-cache-memory holds for one request)
 `;
 
 export type EngineFlagValues = { [K in keyof typeof ENGINE_FLAG_SPEC]?: string };
@@ -87,6 +90,7 @@ export function engineOptions(v: EngineFlagValues): EngineWorkerOptions & { data
     kvDiskSpace: parseBytes(v['kv-disk-space'] ?? '8G', 'kv-disk-space'),
     eviction,
     swapOutThreshold: numberFlag(v['swap-out-threshold'], 'swap-out-threshold', { min: 0, max: 1 }) ?? 0.25,
+    maxModelLen: numberFlag(v['max-model-len'], 'max-model-len', { integer: true, min: 2 }),
     dataDir,
   };
 }

@@ -1,5 +1,6 @@
 // `pensieve <command>`: dispatches to one module per command. Errors a user can
 // cause (bad paths, bad files, bad flags) print one line, not a stack trace.
+import * as fs from 'node:fs';
 import { runBenchCommand } from './bench.js';
 import { runChat } from './chat.js';
 import { CliError } from './errors.js';
@@ -15,7 +16,15 @@ commands:
   generate   generate text from a prompt (pensieve generate --help)
   bench      the multi-turn serving benchmark (pensieve bench --help)
   make-model a random-weight model of a real config's shape (pensieve make-model --help)
+
+  pensieve --version (-v) prints the version
 `;
+
+/** The version in the package.json beside src/ (the one npm installed). */
+function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return String(pkg.version);
+}
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   serve: runServe,
@@ -29,6 +38,10 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`pensieve ${packageVersion()}\n`);
     return;
   }
   const run = commands[command];

@@ -6,9 +6,12 @@ import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configFromHf } from '../model/config.js';
+import { elementCount } from '../model/formats/tensor.js';
+import { expectedTensorShapes } from '../model/tensor-names.js';
 import { fitVocab, ggufTokenizerKeys, randomTensors, saveGgufModel, saveHfModel, saveHfTokenizer } from '../model/random-model.js';
 import { CliError } from './errors.js';
 import { numberFlag } from './flags.js';
+import { progressReport } from './progress.js';
 
 const DEFAULT_VOCAB = fileURLToPath(new URL('../../../shared/tokenizers/qwen2.5/', import.meta.url));
 
@@ -63,17 +66,22 @@ export async function runMakeModel(argv: string[]): Promise<void> {
   }
 
   const started = performance.now();
+  const params = [...expectedTensorShapes(config).values()].reduce((n, shape) => n + elementCount(shape), 0);
+  // A real size takes minutes on a small machine: say what is coming, then show each step.
+  process.stderr.write(`pensieve: making ${values.out}: ${config.architecture}, ${(params / 1e6).toFixed(1)}M parameters, ${dtype}\n`);
   const vocab = fitVocab(vocabDir, config.vocabSize);
   // q8_0 is quantized from bf16 values, as a bf16 checkpoint converted by llama.cpp would be.
-  const tensors = randomTensors(config, { seed, dtype: dtype === 'q8_0' ? 'bf16' : dtype });
+  const tensors = randomTensors(config, { seed, dtype: dtype === 'q8_0' ? 'bf16' : dtype, onProgress: progressReport('random weights') });
   if (gguf) {
     fs.mkdirSync(nodePath.dirname(nodePath.resolve(values.out)), { recursive: true });
-    saveGgufModel(values.out, config, tensors, { weightDtype: dtype, tokenizerKeys: ggufTokenizerKeys(vocab) });
+    const onProgress = dtype === 'q8_0' ? progressReport('quantizing to q8_0') : undefined;
+    process.stderr.write(`writing ${values.out}\n`);
+    saveGgufModel(values.out, config, tensors, { weightDtype: dtype, tokenizerKeys: ggufTokenizerKeys(vocab), onProgress });
   } else {
+    process.stderr.write(`writing ${values.out}\n`);
     saveHfModel(values.out, config, tensors);
     saveHfTokenizer(values.out, vocab);
   }
-  const params = tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
   process.stderr.write(
     `pensieve: wrote ${values.out}: ${config.architecture}, ${(params / 1e6).toFixed(1)}M parameters, ${dtype}, ` +
       `vocab ${config.vocabSize} from ${vocabDir}${vocab.whole ? '' : ' (truncated)'}, ` +

@@ -1,12 +1,18 @@
-// `pensieve serve`: the OpenAI-compatible server. Loads the model on the engine
-// thread (with a progress bar), opens the store, listens, and shuts down cleanly
-// on SIGINT/SIGTERM.
+// `pensieve serve`: the OpenAI-compatible server. Opens the store and listens at once (answering
+// 503 model_loading until the model is ready), loads the model on the engine thread with
+// visible progress, then serves. SIGINT/SIGTERM drain it (server/drain.ts) within
+// --shutdown-timeout and write the resident KV to the disk tier; a second signal exits at once.
 import { parseArgs } from 'node:util';
 import { EngineClient } from '../engine/client.js';
 import { buildServer } from '../server/app.js';
+import { ConnectionTracker } from '../server/connections.js';
+import { drainServer } from '../server/drain.js';
+import { ServerLifecycle } from '../server/lifecycle.js';
+import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
 import { Store } from '../store/index.js';
-import { ENGINE_FLAG_HELP, ENGINE_FLAG_SPEC, engineOptions } from './engine-flags.js';
+import { ENGINE_FLAG_HELP, ENGINE_FLAG_SPEC, engineOptions, parseBytes } from './engine-flags.js';
 import { serverKeys } from './auth-flags.js';
+import { CliError } from './errors.js';
 import { numberFlag } from './flags.js';
 import { progressBar } from './progress.js';
 
@@ -19,7 +25,25 @@ ${ENGINE_FLAG_HELP}  --host HOST                  (default 127.0.0.1)
                                a tenant's conversations and responses are 404s to the others
   --metrics-public             serve /metrics without a key (/health never needs one)
   --max-queued-requests N      requests in flight before answering 429 (default 256)
+  --shutdown-timeout SECONDS   on SIGINT/SIGTERM, how long requests in flight may finish
+                               before they are ended with an error (default 30)
+  --log-format text|json       request log lines: readable text, or one JSON object per line
+                               (default: text when stderr is a terminal, json otherwise)
+  --max-request-bytes BYTES    largest request body, e.g. 16M (default: what the longest prompt that
+                               fits the context can take as JSON, plus 4 MiB); larger is a 413
 `;
+
+/** At least this long is given to writing the KV cache to disk, however late the drain ended. */
+const MIN_PERSIST_MS = 2000;
+
+/** Exit status for a second signal, as a shell reports a process killed by it (128 + number). */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+function logFormatFlag(value: string | undefined): LogFormat {
+  if (value === undefined) return process.stderr.isTTY ? 'text' : 'json';
+  if (!(LOG_FORMATS as readonly string[]).includes(value)) throw new CliError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got '${value}'`);
+  return value as LogFormat;
+}
 
 export async function runServe(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -33,6 +57,9 @@ export async function runServe(argv: string[]): Promise<void> {
       'api-keys': { type: 'string' },
       'metrics-public': { type: 'boolean', default: false },
       'max-queued-requests': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
+      'log-format': { type: 'string' },
+      'max-request-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -44,33 +71,58 @@ export async function runServe(argv: string[]): Promise<void> {
   const port = numberFlag(values.port, 'port', { integer: true, min: 0, max: 65535 })!;
   const maxQueuedRequests = numberFlag(values['max-queued-requests'], 'max-queued-requests', { integer: true, min: 1 }) ?? 256;
   const keys = serverKeys({ apiKey: values['api-key'], apiKeysFile: values['api-keys'] }, process.env);
+  const shutdownTimeoutMs = (numberFlag(values['shutdown-timeout'], 'shutdown-timeout', { min: 0 }) ?? 30) * 1000;
+  const logFormat = logFormatFlag(values['log-format']);
+  const maxRequestBytes = values['max-request-bytes'] === undefined ? undefined : parseBytes(values['max-request-bytes'], 'max-request-bytes');
 
   const store = Store.open(options.dataDir);
-  let engine: EngineClient;
+  const lifecycle = new ServerLifecycle();
+  const app = buildServer({ lifecycle, store, ...keys, metricsPublic: values['metrics-public'], maxQueuedRequests, maxRequestBytes, logRequests: true, logFormat });
+  const connections = new ConnectionTracker(app.server);
+  let address: string;
+  try {
+    address = await app.listen({ host: values.host, port });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+
+  // Signal handlers go in before anything is announced: whoever reads it may signal at once.
+  let engine: EngineClient | null = null;
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`pensieve: ${signal} during shutdown: exiting now\n`);
+      process.exit(SIGNAL_EXIT[signal] ?? 1);
+    }
+    stopping = true;
+    const deadline = performance.now() + shutdownTimeoutMs;
+    process.stderr.write(`pensieve: ${signal}: shutting down (requests in flight have ${shutdownTimeoutMs / 1000} s; ${signal} again to exit now)\n`);
+    const report = await drainServer(app, lifecycle, connections, deadline);
+    if (report.cut > 0) process.stderr.write(`pensieve: ended ${report.cut} request(s) still running at the deadline\n`);
+    // The engine writes its resident KV chunks to the disk tier (a restart finds them), in
+    // what is left of the deadline.
+    await engine?.close({ timeoutMs: Math.max(MIN_PERSIST_MS, deadline - performance.now()) });
+    store.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', (s) => void shutdown(s));
+  process.on('SIGTERM', (s) => void shutdown(s));
+
+  process.stderr.write(`pensieve: listening on ${address}, loading the model (requests get 503 until it is ready)\n`);
   try {
     engine = await EngineClient.start(options, {
       onProgress: progressBar('loading'),
       onWarning: (msg) => process.stderr.write(`warning: ${msg}\n`),
     });
   } catch (err) {
+    await app.close();
     store.close();
     throw err;
   }
-  const app = buildServer({ engine, store, ...keys, metricsPublic: values['metrics-public'], maxQueuedRequests, logRequests: true });
-  const address = await app.listen({ host: values.host, port });
-  // Signal handlers go in before the address is announced: whoever reads it may signal at once.
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`pensieve: ${signal}: shutting down\n`);
-    await app.close();
-    await engine.close();
-    store.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // A signal during the load: the drain is under way; the engine only has to close.
+  if (stopping) return;
+  lifecycle.attach(engine);
   const m = engine.model;
   process.stderr.write(
     `pensieve: serving '${m.id}' at ${address}/v1 — cache mode ${options.cacheMode}, ` +

@@ -8,6 +8,7 @@
 // instructions changed), the whole conversation is re-tokenized and the KV
 // cache reuses the longest common prefix.
 import { FALLBACK_CHAT_TEMPLATE, renderChat, type ChatMessage } from '../model/chat-template.js';
+import { minTokenCount } from '../model/tokenizer/token-bound.js';
 import type { Tokenizer } from '../model/tokenizer/types.js';
 
 export interface ConversationHistory {
@@ -38,13 +39,26 @@ export interface ChatPrompt {
   tokens: number[];
 }
 
+/**
+ * Called before any text is tokenized with a lower bound on the prompt's token count (history
+ * tokens plus the bound for the text to tokenize); throws to refuse the prompt.
+ */
+export interface PromptBound {
+  maxBytesPerToken: number;
+  check(atLeastTokens: number): void;
+}
+
 /** Prompt text and tokens for generating the next assistant message of `messages`. */
-export function chatPrompt(model: ChatPromptModel, messages: readonly ChatMessage[], history?: ConversationHistory): ChatPrompt {
+export function chatPrompt(model: ChatPromptModel, messages: readonly ChatMessage[], history?: ConversationHistory, bound?: PromptBound): ChatPrompt {
   const text = renderConversation(model, messages, true);
+  const atLeast = (prefix: number, rest: string) => bound?.check(prefix + minTokenCount(Buffer.byteLength(rest), bound.maxBytesPerToken));
   if (history && history.text.length > 0 && history.text.length < text.length && text.startsWith(history.text)) {
-    const suffix = model.tokenizer.encode(text.slice(history.text.length), { addBos: false });
+    const rest = text.slice(history.text.length);
+    atLeast(history.tokens.length, rest);
+    const suffix = model.tokenizer.encode(rest, { addBos: false });
     return { text, tokens: [...history.tokens, ...suffix] };
   }
+  atLeast(0, text);
   return { text, tokens: encodeTemplated(model.tokenizer, text) };
 }
 

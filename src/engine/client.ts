@@ -1,10 +1,15 @@
 // The HTTP thread's handle on the engine worker: submit a request, get its
 // events as an async iterable, abort it. The engine itself runs on a worker
-// thread so that a forward pass never blocks the event loop that serves HTTP.
+// thread so that a forward pass never blocks the event loop that serves HTTP;
+// large prompts are tokenized first on a second thread, the prompt worker, so
+// that tokenizing them never blocks the engine loop either.
 import { Worker } from 'node:worker_threads';
 import { AsyncQueue } from './async-queue.js';
 import type { EngineStats } from './engine.js';
-import type { EngineWorkerOptions, FromWorker, GenerateRequest, ModelInfo, RequestEvent, ToWorker } from './protocol.js';
+import { LARGE_PROMPT_BYTES, promptBytes } from './prompt.js';
+import type {
+  EngineWorkerOptions, FromPromptWorker, FromWorker, GenerateRequest, ModelInfo, RequestEvent, ToPromptWorker, ToWorker,
+} from './protocol.js';
 
 /** The engine refused a request up front (bad prompt, too long): the server answers 400. */
 export class RequestRejectedError extends Error {
@@ -44,24 +49,65 @@ export interface EngineClientHooks {
 
 let nextId = 0;
 
+/** A worker thread running one of this directory's TypeScript modules. */
+function startWorker(file: string, options: EngineWorkerOptions): Worker {
+  // The worker runs TypeScript too: it registers tsx's loader before importing the
+  // module (both resolved from here, so any working directory works).
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(new URL(file, import.meta.url).href);
+  return new Worker(`import(${tsx}).then((m) => { m.register(); return import(${entry}); })`, { eval: true, workerData: options });
+}
+
+/** Starts the prompt worker; resolves once its tokenizer is loaded. */
+function startPromptWorker(options: EngineWorkerOptions): Promise<Worker> {
+  const worker = startWorker('./prompt-worker.ts', options);
+  return new Promise((resolve, reject) => {
+    const onEarly = (msg: FromPromptWorker) => {
+      if (msg.type === 'fatal') {
+        void worker.terminate();
+        reject(Object.assign(new Error(msg.message), { name: 'ModelLoadError' }));
+      } else if (msg.type === 'ready') {
+        worker.off('message', onEarly);
+        worker.off('error', reject);
+        resolve(worker);
+      }
+    };
+    worker.on('message', onEarly);
+    worker.once('error', reject);
+  });
+}
+
 export class EngineClient {
   private readonly pending = new Map<string, Pending>();
   private readonly statsWaiters = new Map<number, (s: EngineStats) => void>();
+  /** Requests whose prompt the prompt worker is tokenizing, and whether their client gave up meanwhile. */
+  private readonly tokenizing = new Map<string, { request: Omit<GenerateRequest, 'id'>; aborted: boolean }>();
   private statsSeq = 0;
   private closed = false;
 
-  private constructor(private readonly worker: Worker, readonly model: ModelInfo) {}
+  private constructor(
+    private readonly worker: Worker,
+    private readonly prompts: Worker,
+    readonly model: ModelInfo,
+    private readonly largePromptBytes: number,
+  ) {}
 
-  /** Starts the worker and loads the model; resolves once it is ready to serve. */
-  static start(options: EngineWorkerOptions, hooks: EngineClientHooks = {}): Promise<EngineClient> {
-    // The worker runs TypeScript too: it registers tsx's loader before importing the
-    // engine (both resolved from here, so any working directory works).
-    const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-    const entry = JSON.stringify(new URL('./engine-worker.ts', import.meta.url).href);
-    const worker = new Worker(`import(${tsx}).then((m) => { m.register(); return import(${entry}); })`, {
-      eval: true,
-      workerData: options,
-    });
+  /** Starts the workers and loads the model; resolves once it is ready to serve. */
+  static async start(options: EngineWorkerOptions, hooks: EngineClientHooks = {}): Promise<EngineClient> {
+    const prompts = startPromptWorker(options);
+    prompts.catch(() => {}); // the engine's own load error, if any, is the one to report
+    let client: EngineClient;
+    try {
+      client = await EngineClient.startEngine(options, hooks, prompts);
+    } catch (err) {
+      void prompts.then((w) => w.terminate(), () => {});
+      throw err;
+    }
+    return client;
+  }
+
+  private static startEngine(options: EngineWorkerOptions, hooks: EngineClientHooks, promptsReady: Promise<Worker>): Promise<EngineClient> {
+    const worker = startWorker('./engine-worker.ts', options);
     return new Promise((resolve, reject) => {
       const onEarly = (msg: FromWorker) => {
         if (msg.type === 'progress') hooks.onProgress?.(msg.done, msg.total);
@@ -72,11 +118,22 @@ export class EngineClient {
         } else if (msg.type === 'ready') {
           worker.off('message', onEarly);
           worker.off('error', reject);
-          const client = new EngineClient(worker, msg.model);
-          worker.on('message', (m: FromWorker) => client.onMessage(m));
-          worker.on('error', (err) => client.failAll(err));
-          worker.on('exit', () => client.failAll(new Error('the engine worker exited')));
-          resolve(client);
+          promptsReady.then(
+            (prompts) => {
+              const client = new EngineClient(worker, prompts, msg.model, options.largePromptBytes ?? LARGE_PROMPT_BYTES);
+              worker.on('message', (m: FromWorker) => client.onMessage(m));
+              worker.on('error', (err) => client.failAll(err));
+              worker.on('exit', () => client.failAll(new Error('the engine worker exited')));
+              prompts.on('message', (m: FromPromptWorker) => client.onPromptMessage(m));
+              prompts.on('error', (err) => client.failAll(err));
+              prompts.on('exit', () => client.failAll(new Error('the prompt worker exited')));
+              resolve(client);
+            },
+            (err: Error) => {
+              void worker.terminate();
+              reject(err);
+            },
+          );
         }
       };
       worker.on('message', onEarly);
@@ -104,9 +161,21 @@ export class EngineClient {
       queue.end();
     } else {
       this.pending.set(id, { queue, accept, reject });
-      this.send({ type: 'generate', request: { ...request, id } });
+      if (promptBytes(request.prompt) < this.largePromptBytes || request.prompt.kind === 'tokens') {
+        this.send({ type: 'generate', request: { ...request, id } });
+      } else {
+        this.tokenizing.set(id, { request, aborted: false });
+        const msg: ToPromptWorker = { type: 'encode', id, prompt: request.prompt, contextLength: this.model.contextLength };
+        this.prompts.postMessage(msg);
+      }
     }
-    return { id, accepted, events: queue, abort: () => this.pending.has(id) && this.send({ type: 'abort', id }) };
+    return { id, accepted, events: queue, abort: () => this.abort(id) };
+  }
+
+  private abort(id: string): void {
+    const t = this.tokenizing.get(id);
+    if (t !== undefined) t.aborted = true;
+    else if (this.pending.has(id)) this.send({ type: 'abort', id });
   }
 
   stats(): Promise<EngineStats> {
@@ -117,14 +186,18 @@ export class EngineClient {
     });
   }
 
-  /** Stops the worker; requests still running end with an error event. */
-  async close(): Promise<void> {
+  /**
+   * Stops the worker; requests still running end with an error event. The worker first writes
+   * the resident KV chunks to the disk tier; after `timeoutMs` it is stopped wherever it is
+   * (a chunk file is written whole or not at all, so a cut write only loses that chunk).
+   */
+  async close({ timeoutMs = 2000 }: { timeoutMs?: number } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const exited = new Promise((r) => this.worker.once('exit', r));
     this.send({ type: 'shutdown' });
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
-    await this.worker.terminate();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    await Promise.all([this.worker.terminate(), this.prompts.terminate()]);
   }
 
   private send(msg: ToWorker): void {
@@ -156,7 +229,26 @@ export class EngineClient {
     }
   }
 
+  /** A large prompt came back from the prompt worker: on to the engine as tokens, or refused. */
+  private onPromptMessage(msg: FromPromptWorker): void {
+    if (msg.type !== 'encoded' && msg.type !== 'rejected') return;
+    const t = this.tokenizing.get(msg.id);
+    const p = this.pending.get(msg.id);
+    this.tokenizing.delete(msg.id);
+    if (t === undefined || p === undefined) return;
+    if (msg.type === 'rejected' || t.aborted) {
+      p.reject(msg.type === 'rejected'
+        ? new RequestRejectedError(msg.message, msg.param, msg.code)
+        : new RequestRejectedError('the client went away while its prompt was tokenized', null, 'client_closed_request'));
+      p.queue.end();
+      this.pending.delete(msg.id);
+      return;
+    }
+    this.send({ type: 'generate', request: { ...t.request, id: msg.id, prompt: { kind: 'tokenized', tokens: msg.tokens, text: msg.text } } });
+  }
+
   private failAll(err: Error): void {
+    this.tokenizing.clear();
     for (const [id, p] of this.pending) {
       p.reject(err);
       p.queue.push({ type: 'error', id, message: err.message });

@@ -1,14 +1,14 @@
-// The engine's thread: loads the model, turns prompts into tokens, and runs
-// engine steps back to back while there is work, sleeping otherwise. Between
-// steps it yields to its event loop so new requests and aborts get in.
-import * as fs from 'node:fs';
+// The engine's thread: loads the model, turns small prompts into tokens (large ones
+// come tokenized by the prompt worker), and runs engine steps back to back while
+// there is work, sleeping otherwise. Between steps it yields to its event loop so
+// new requests and aborts get in.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import { chatTemplateFromConfig } from '../model/chat-template.js';
-import { loadModel, type LoadedModel } from '../model/load.js';
-import { chatPrompt, encodeTemplated, type ChatPrompt } from './chat-prompt.js';
-import { Engine, EngineRequestError, type EngineEvent } from './engine.js';
-import type { EngineWorkerOptions, FromWorker, GenerateRequest, RequestEvent, ToWorker } from './protocol.js';
+import { loadModel, readChatTemplateFile, type LoadedModel } from '../model/load.js';
+import { maxInputBytesPerToken } from '../model/tokenizer/token-bound.js';
+import { Engine, type EngineEvent } from './engine.js';
+import { buildPrompt, type PromptModel } from './prompt.js';
+import type { EngineWorkerOptions, FromWorker, RequestEvent, ToWorker } from './protocol.js';
 
 const port = parentPort!;
 const options = workerData as EngineWorkerOptions;
@@ -18,34 +18,11 @@ let wake: (() => void) | null = null;
 let shuttingDown = false;
 const inbox: ToWorker[] = [];
 
-function readChatTemplate(file: string): string {
-  const text = fs.readFileSync(file, 'utf8');
-  if (!file.endsWith('.json')) return text;
-  const template = chatTemplateFromConfig(JSON.parse(text));
-  if (template === null) throw new Error(`${file}: no chat_template in this file`);
-  return template;
-}
-
-function buildPrompt(model: LoadedModel, req: GenerateRequest): ChatPrompt {
-  const { prompt } = req;
-  switch (prompt.kind) {
-    case 'chat':
-      return chatPrompt(model, prompt.messages, prompt.history);
-    case 'text':
-      return { text: prompt.text, tokens: encodeTemplated(model.tokenizer, prompt.text) };
-    case 'tokens': {
-      const bad = prompt.tokens.find((t) => !Number.isInteger(t) || t < 0 || t >= model.config.vocabSize);
-      if (bad !== undefined) throw new EngineRequestError(`token id ${bad} is outside the vocabulary [0, ${model.config.vocabSize})`, 'prompt');
-      return { text: model.tokenizer.decode(prompt.tokens, { skipSpecial: false }), tokens: prompt.tokens };
-    }
-  }
-}
-
-function handle(engine: Engine, model: LoadedModel, msg: ToWorker, out: RequestEvent[]): void {
+function handle(engine: Engine, promptModel: PromptModel, msg: ToWorker, out: RequestEvent[]): void {
   if (msg.type === 'generate') {
     const req = msg.request;
     try {
-      const prompt = buildPrompt(model, req);
+      const prompt = buildPrompt(promptModel, req.prompt, engine.maxModelLen);
       engine.add({ ...req, promptTokens: prompt.tokens });
       out.push({ type: 'accepted', id: req.id, promptTokens: prompt.tokens, promptText: prompt.text });
     } catch (err) {
@@ -69,6 +46,7 @@ function toRequestEvent(ev: EngineEvent): RequestEvent {
 async function main(): Promise<void> {
   let model: LoadedModel;
   let engine: Engine;
+  let promptModel: PromptModel;
   try {
     model = await loadModel(options.model, {
       tokenizer: options.tokenizer,
@@ -77,8 +55,14 @@ async function main(): Promise<void> {
       onProgress: (done, total) => post({ type: 'progress', done, total }),
       warn: (message) => post({ type: 'warning', message }),
     });
-    if (options.chatTemplate) model.chatTemplate = readChatTemplate(options.chatTemplate);
+    if (options.chatTemplate) model.chatTemplate = readChatTemplateFile(options.chatTemplate);
     engine = new Engine(model, { ...options, warn: (message) => post({ type: 'warning', message }) });
+    promptModel = {
+      tokenizer: model.tokenizer,
+      chatTemplate: model.chatTemplate,
+      vocabSize: model.config.vocabSize,
+      maxBytesPerToken: maxInputBytesPerToken(model.tokenizer),
+    };
   } catch (err) {
     post({ type: 'fatal', message: (err as Error).message });
     return;
@@ -93,18 +77,19 @@ async function main(): Promise<void> {
       id: model.id,
       source: model.source,
       format: model.format,
-      contextLength: model.config.maxPositionEmbeddings,
+      contextLength: engine.maxModelLen,
       vocabSize: model.config.vocabSize,
       hasChatTemplate: model.chatTemplate !== null,
       kvCacheBlocks: engine.numBlocks,
       kvDType: engine.kvDType,
       blockSize: engine.kv.blockSize,
+      maxInputBytesPerToken: promptModel.maxBytesPerToken,
     },
   });
 
   while (!shuttingDown) {
     const events: RequestEvent[] = [];
-    while (inbox.length > 0) handle(engine, model, inbox.shift()!, events);
+    while (inbox.length > 0) handle(engine, promptModel, inbox.shift()!, events);
     if (engine.hasWork()) {
       try {
         events.push(...engine.step().map(toRequestEvent));

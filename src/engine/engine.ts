@@ -14,12 +14,15 @@ import { KvCache, kvDTypeForWeights, type KvDType } from '../model/kv-cache.js';
 import type { LoadedModel } from '../model/load.js';
 import { profileChunkCost, type CostPoint } from './cost-profile.js';
 import { ModelRunner, type SequenceStep } from './model-runner.js';
+import { EngineRequestError } from './request-error.js';
 import { Request, type FinishReason, type RequestInput, type RequestUsage, type TierTokens } from './request.js';
 import { Scheduler, type SwapInGate } from './scheduler.js';
 import { DiskTier } from './tiers/disk-tier.js';
 import { HostTier } from './tiers/host-tier.js';
 import { modelFingerprint } from './tiers/model-fingerprint.js';
 import { TierIo, type TierIoStats } from './tiers/tier-io.js';
+
+export { EngineRequestError };
 
 export type EvictionPolicyName = 'retention' | 'lru';
 
@@ -56,6 +59,12 @@ export interface EngineOptions {
   clock?: () => number;
   /** Disk tier problems (a corrupt file, a failed write) that the engine survives. */
   warn?: (message: string) => void;
+  /**
+   * vLLM's --max-model-len: the longest sequence (prompt plus output) a request may reach.
+   * Refused when the model's positions or the KV pool cannot hold it; absent, the model's
+   * context, capped (with a warning) to what the KV pool holds for one request.
+   */
+  maxModelLen?: number;
 }
 
 export type EngineEvent =
@@ -91,13 +100,6 @@ export interface EngineStats {
   generatedTokens: number;
 }
 
-/** A request the engine refuses up front (the server answers 400). */
-export class EngineRequestError extends Error {
-  override readonly name = 'EngineRequestError';
-  constructor(message: string, readonly param: string | null = null, readonly code: string | null = null) {
-    super(message);
-  }
-}
 
 const CHUNK_SIZE = 32;
 /** Disk operations in flight beyond which no ahead-of-time copy is started. */
@@ -105,6 +107,8 @@ const MAX_PENDING_IO = 32;
 
 export class Engine {
   readonly kv: KvCacheManager;
+  /** The longest sequence a request may reach: prompts are shorter, generation stops here. */
+  readonly maxModelLen: number;
   private readonly memory: KvCache;
   private readonly runner: ModelRunner;
   private readonly scheduler: Scheduler;
@@ -122,6 +126,7 @@ export class Engine {
       throw new RangeError(`--kv-cache-memory ${options.kvCacheMemory} bytes holds ${numBlocks} blocks; one block takes ${KvCache.bytesPerBlock(model.config, blockSize, kvDType)} bytes`);
     }
     this.memory = new KvCache(model.config, numBlocks, blockSize, kvDType);
+    this.maxModelLen = resolveMaxModelLen(options, model.config.maxPositionEmbeddings, numBlocks * blockSize);
     this.runner = new ModelRunner(model.transformer, this.memory);
     const pensieve = options.cacheMode === 'pensieve';
     const blocksPerChunk = CHUNK_SIZE / blockSize;
@@ -167,12 +172,12 @@ export class Engine {
   /** Queues a request; throws EngineRequestError for one that can never run. */
   add(input: RequestInput): void {
     if (this.requests.has(input.id)) throw new EngineRequestError(`duplicate request id ${input.id}`);
-    const { maxPositionEmbeddings } = this.model.config;
     const prompt = input.promptTokens.length;
     if (prompt === 0) throw new EngineRequestError('the prompt is empty', 'messages');
-    if (prompt >= maxPositionEmbeddings) {
+    if (prompt >= this.maxModelLen) {
       throw new EngineRequestError(
-        `the prompt has ${prompt} tokens; this model's context window is ${maxPositionEmbeddings} tokens`, 'messages', 'context_length_exceeded');
+        `the prompt has ${prompt} tokens; this server's context window is ${this.maxModelLen} tokens (prompt and reply together)`,
+        'messages', 'context_length_exceeded');
     }
     const blocks = Math.ceil((prompt + 1) / this.memory.blockSize);
     if (blocks > this.memory.numBlocks) {
@@ -312,7 +317,7 @@ export class Engine {
     const events: EngineEvent[] = [{ type: 'token', requestId: request.id, token, text }];
     const length = request.promptTokens.length + request.outputTokens.length;
     if (request.output.stoppedBy !== null) events.push(this.finish(request, 'stop'));
-    else if (request.outputTokens.length >= request.maxTokens || length >= this.model.config.maxPositionEmbeddings) {
+    else if (request.outputTokens.length >= request.maxTokens || length >= this.maxModelLen) {
       events.push(this.finish(request, 'length'));
     }
     return events;
@@ -371,6 +376,30 @@ export class Engine {
     head.status = 'finished';
     return [{ type: 'error', requestId: head.id, message: `request ${head.id} needs more KV cache than the server has` }];
   }
+}
+
+/**
+ * The context a request may use. A pool that cannot hold one request of the model's whole
+ * context would fail such a request mid-way (a 500 where vLLM refuses to start): an explicit
+ * limit past the pool is refused here, the default is capped to the pool with a warning.
+ */
+export function resolveMaxModelLen(options: Pick<EngineOptions, 'maxModelLen' | 'warn'>, modelLen: number, poolTokens: number): number {
+  const asked = options.maxModelLen;
+  if (asked !== undefined) {
+    if (!Number.isInteger(asked) || asked < 2) throw new RangeError(`--max-model-len must be an integer of at least 2; got ${asked}`);
+    if (asked > modelLen) throw new RangeError(`--max-model-len ${asked} is more than the model's context of ${modelLen} positions`);
+    if (asked > poolTokens) {
+      throw new RangeError(
+        `--max-model-len ${asked} does not fit the KV cache: --kv-cache-memory holds ${poolTokens} tokens. ` +
+          `Raise --kv-cache-memory or lower --max-model-len to at most ${poolTokens}`);
+    }
+    return asked;
+  }
+  if (modelLen <= poolTokens) return modelLen;
+  options.warn?.(
+    `the KV cache holds ${poolTokens} tokens, less than the model's context of ${modelLen}: ` +
+      `serving with a context of ${poolTokens} tokens (set --max-model-len, or raise --kv-cache-memory)`);
+  return poolTokens;
 }
 
 /** The KV dtype 'auto' stands for, by how the model's weights are packed. */

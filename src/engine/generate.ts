@@ -35,7 +35,7 @@ export function generate(runner: ModelRunner, promptIds: readonly number[], opts
     throw new RangeError(`${positionsNeeded} tokens need ${blocksNeeded} KV blocks; the cache has ${kv.numBlocks}`);
   }
   const blockTable = Int32Array.from({ length: blocksNeeded }, (_, i) => i);
-  const sampler = new Sampler(opts.sampling);
+  const sampler = new Sampler(opts.sampling, promptIds);
   const stop = new Set(opts.stopIds);
   const outputIds: number[] = [];
   if (maxTokens === 0) return { promptIds: [...promptIds], outputIds, finishReason: 'length' };

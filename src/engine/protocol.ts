@@ -33,6 +33,10 @@ export interface EngineWorkerOptions {
   eviction?: EvictionPolicyName;
   /** Fraction of free device blocks below which idle chunks are copied down ahead of time (default 0.25). */
   swapOutThreshold?: number;
+  /** The longest sequence a request may reach (vLLM's --max-model-len); default: the model's context, capped to the KV pool. */
+  maxModelLen?: number;
+  /** Prompts of at least this many bytes are tokenized on the prompt worker (default LARGE_PROMPT_BYTES; 0: all). */
+  largePromptBytes?: number;
 }
 
 /** What the HTTP side needs to know about the model. */
@@ -40,19 +44,24 @@ export interface ModelInfo {
   id: string;
   source: string;
   format: string;
+  /** The context a request may use (--max-model-len): prompt plus reply, at most the model's own. */
   contextLength: number;
   vocabSize: number;
   hasChatTemplate: boolean;
   kvCacheBlocks: number;
   kvDType: KvDType;
   blockSize: number;
+  /** The most UTF-8 bytes of prompt text one token can stand for (Infinity: unknown); sizes the body limit. */
+  maxInputBytesPerToken: number;
 }
 
 /** The prompt, in whichever form the API received it; the worker tokenizes it. */
 export type PromptInput =
   | { kind: 'chat'; messages: ChatMessage[]; history?: ConversationHistory }
   | { kind: 'text'; text: string }
-  | { kind: 'tokens'; tokens: number[] };
+  | { kind: 'tokens'; tokens: number[] }
+  /** Internal: a prompt the prompt worker already turned into tokens (and the text they stand for). */
+  | { kind: 'tokenized'; tokens: number[]; text: string };
 
 export interface GenerateRequest {
   id: string;
@@ -87,3 +96,12 @@ export type FromWorker =
   | { type: 'fatal'; message: string };
 
 export type { CacheMode, KvCacheStats, EngineStats };
+
+/** Messages between the EngineClient and the prompt worker, which tokenizes large prompts. */
+export type ToPromptWorker = { type: 'encode'; id: string; prompt: PromptInput; contextLength: number };
+
+export type FromPromptWorker =
+  | { type: 'ready' }
+  | { type: 'encoded'; id: string; tokens: number[]; text: string }
+  | { type: 'rejected'; id: string; message: string; param: string | null; code: string | null }
+  | { type: 'fatal'; message: string };

@@ -75,7 +75,7 @@ export class Request {
     this.promptTokens = input.promptTokens;
     this.maxTokens = input.maxTokens;
     this.stopTokenIds = new Set([...(input.ignoreEos ? [] : modelStopIds), ...(input.stopTokenIds ?? [])]);
-    this.sampler = new Sampler(input.sampling);
+    this.sampler = new Sampler(input.sampling, input.promptTokens);
     this.output = new OutputText(tokenizer, input.stop ?? [], input.promptTokens.slice(-8));
   }
 

@@ -1,6 +1,7 @@
 // Turns a row of logits into the next token: greedy at temperature 0, else a
-// seeded draw after penalties, temperature, top-k, top-p and min-p (applied in
-// that order, as vLLM does).
+// seeded draw after penalties, logit bias, temperature, top-k, top-p and min-p
+// (applied in that order, as vLLM does). Penalties and bias change the logits
+// greedy decoding sees too.
 import { argmaxRow } from '../kernels/reference.js';
 
 export interface SamplingParams {
@@ -16,6 +17,13 @@ export interface SamplingParams {
   presencePenalty: number;
   /** OpenAI semantics: subtracted per occurrence in the generated text. */
   frequencyPenalty: number;
+  /**
+   * vLLM/HF semantics: every token seen in the prompt or the output has its logit divided by
+   * this (positive logits) or multiplied by it (negative ones). 1 or absent = off.
+   */
+  repetitionPenalty?: number;
+  /** OpenAI's logit_bias: [token id, bias] pairs, the bias added to that token's logit. */
+  logitBias?: ReadonlyArray<readonly [number, number]>;
   /** Makes sampling repeatable; undefined draws a random seed. */
   seed?: number;
 }
@@ -68,14 +76,45 @@ const NEGLIGIBLE_LOGIT_GAP = 30;
 export class Sampler {
   private readonly rng: Rng;
   private readonly counts = new Map<number, number>();
+  /** Distinct tokens of the prompt and the output: what the repetition penalty lowers. */
+  private readonly seen = new Set<number>();
 
-  constructor(readonly params: SamplingParams) {
+  /** `promptTokens` feed the repetition penalty (vLLM counts the prompt too); unused without one. */
+  constructor(readonly params: SamplingParams, promptTokens: Iterable<number> = []) {
     this.rng = new Rng(params.seed ?? Math.floor(Math.random() * 2 ** 32));
+    if (hasRepetitionPenalty(params)) for (const t of promptTokens) this.seen.add(t);
   }
 
   /** Records a generated token (for the penalties). */
   accept(token: number): void {
     this.counts.set(token, (this.counts.get(token) ?? 0) + 1);
+    if (hasRepetitionPenalty(this.params)) this.seen.add(token);
+  }
+
+  /**
+   * The logits after the penalties and the bias: a copy when any applies. Repetition first, on
+   * the model's own logits (as HF and vLLM apply it), then presence/frequency, then the bias,
+   * so a ±100 bias keeps its meaning whatever the penalties did.
+   */
+  private adjusted(logitsIn: Float32Array): Float32Array {
+    const p = this.params;
+    const bias = p.logitBias ?? [];
+    const repetition = hasRepetitionPenalty(p);
+    if (!repetition && p.presencePenalty === 0 && p.frequencyPenalty === 0 && bias.length === 0) return logitsIn;
+    const logits = Float32Array.from(logitsIn);
+    if (repetition) {
+      const r = p.repetitionPenalty!;
+      for (const tok of this.seen) {
+        if (tok >= logits.length) continue;
+        const l = logits[tok]!;
+        logits[tok] = l > 0 ? l / r : l * r;
+      }
+    }
+    if (p.presencePenalty !== 0 || p.frequencyPenalty !== 0) {
+      for (const [tok, n] of this.counts) logits[tok] = logits[tok]! - p.presencePenalty - n * p.frequencyPenalty;
+    }
+    for (const [tok, b] of bias) if (tok >= 0 && tok < logits.length) logits[tok] = logits[tok]! + b;
+    return logits;
   }
 
   /**
@@ -86,11 +125,7 @@ export class Sampler {
    */
   sample(logitsIn: Float32Array, argmaxOf: ArgmaxFn = argmax): number {
     const p = this.params;
-    let logits = logitsIn;
-    if (p.presencePenalty !== 0 || p.frequencyPenalty !== 0) {
-      logits = Float32Array.from(logitsIn);
-      for (const [tok, n] of this.counts) logits[tok] = logits[tok]! - p.presencePenalty - n * p.frequencyPenalty;
-    }
+    const logits = this.adjusted(logitsIn);
     if (p.temperature <= 0) return argmaxOf(logits);
 
     const best = logits[argmaxOf(logits)]!;
@@ -126,6 +161,10 @@ export class Sampler {
     }
     return cand[keep - 1]!;
   }
+}
+
+function hasRepetitionPenalty(p: SamplingParams): boolean {
+  return p.repetitionPenalty !== undefined && p.repetitionPenalty !== 1;
 }
 
 /** Ids of the tokens whose logit is ≥ floor (at least the best one), in id order. */

@@ -8,12 +8,12 @@ import { defaultKernels } from '../kernels/index.js';
 import type { Kernels } from '../kernels/types.js';
 import { chatTemplateFromConfig, loadChatTemplateFromDir } from './chat-template.js';
 import type { ModelConfig } from './config.js';
-import { DEMO_MODEL_ID, demoModel } from './demo.js';
+import { DEMO_CONFIG, DEMO_MODEL_ID, demoModel } from './demo.js';
 import { ModelLoadError } from './errors.js';
 import { readGguf } from './formats/gguf.js';
 import { ggufPlainMetadata } from './formats/gguf-types.js';
 import { openModelFiles, type ModelFiles } from './model-files.js';
-import { loadLlama2cTokenizer, loadTokenizerFromDir, tokenizerFromGguf, type Tokenizer } from './tokenizer/index.js';
+import { byteTokenizer, loadLlama2cTokenizer, loadTokenizerFromDir, tokenizerFromGguf, type Tokenizer } from './tokenizer/index.js';
 import { Transformer } from './transformer.js';
 import { loadWeights, type WeightFormat } from './weights.js';
 
@@ -84,6 +84,42 @@ export async function loadModel(path: string | undefined, opts: LoadModelOptions
   } finally {
     files.tensors.close();
   }
+}
+
+/** What turning prompts into tokens needs, without the weights (the prompt worker's share of a model). */
+export interface PromptFiles {
+  tokenizer: Tokenizer;
+  chatTemplate: string | null;
+  /** The model's embedding rows (token ids must be below this). */
+  vocabSize: number;
+}
+
+/** The tokenizer and chat template of `path` (or of the demo model), as loadModel would find them. */
+export function loadPromptFiles(path: string | undefined, opts: { tokenizer?: string; chatTemplate?: string } = {}): PromptFiles {
+  let out: PromptFiles;
+  if (path === undefined) {
+    const tokenizer = opts.tokenizer ? loadTokenizerAt(opts.tokenizer, DEMO_CONFIG) : byteTokenizer();
+    out = { tokenizer, chatTemplate: null, vocabSize: DEMO_CONFIG.vocabSize };
+  } else {
+    const files = openModelFiles(path);
+    try {
+      const tokenizer = opts.tokenizer ? loadTokenizerAt(opts.tokenizer, files.config) : tokenizerBeside(files);
+      out = { tokenizer, chatTemplate: chatTemplateOf(files), vocabSize: files.config.vocabSize };
+    } finally {
+      files.tensors.close();
+    }
+  }
+  if (opts.chatTemplate) out.chatTemplate = readChatTemplateFile(opts.chatTemplate);
+  return out;
+}
+
+/** --chat-template: a Jinja file, or a tokenizer_config.json holding one. */
+export function readChatTemplateFile(file: string): string {
+  const text = fs.readFileSync(file, 'utf8');
+  if (!file.endsWith('.json')) return text;
+  const template = chatTemplateFromConfig(JSON.parse(text));
+  if (template === null) throw new Error(`${file}: no chat_template in this file`);
+  return template;
 }
 
 function tokenizerBeside(files: ModelFiles): Tokenizer {

@@ -16,19 +16,33 @@ import { expectedTensorShapes } from './tensor-names.js';
 export interface RandomTensorOptions {
   seed: number;
   dtype: 'f32' | 'f16' | 'bf16';
+  /** Values generated so far of the total; called as the work goes (a real size takes minutes). */
+  onProgress?: (done: number, total: number) => void;
 }
+
+// How many values between progress calls: about a second of the generator's work.
+const PROGRESS_STEP = 1 << 24;
 
 // The usual initializer_range: keeps activations of a random model in a sane range.
 const WEIGHT_STD = 0.02;
 
 /** Every tensor the config implies, HF-named: weights ~ N(0, 0.02²), norms ~ 1 + N(0, 0.02²). */
-export function randomTensors(config: ModelConfig, { seed, dtype }: RandomTensorOptions): RawTensor[] {
+export function randomTensors(config: ModelConfig, { seed, dtype, onProgress }: RandomTensorOptions): RawTensor[] {
   const out: RawTensor[] = [];
-  for (const [name, shape] of expectedTensorShapes(config)) {
+  const shapes = expectedTensorShapes(config);
+  const total = [...shapes.values()].reduce((n, shape) => n + elementCount(shape), 0);
+  let done = 0;
+  onProgress?.(0, total);
+  for (const [name, shape] of shapes) {
     const rng = normalRng(seed, name);
     const values = new Float32Array(elementCount(shape));
     const isNorm = name.endsWith('norm.weight');
-    for (let i = 0; i < values.length; i++) values[i] = (isNorm ? 1 : 0) + WEIGHT_STD * rng();
+    for (let start = 0; start < values.length; start += PROGRESS_STEP) {
+      const end = Math.min(values.length, start + PROGRESS_STEP);
+      for (let i = start; i < end; i++) values[i] = (isNorm ? 1 : 0) + WEIGHT_STD * rng();
+      done += end - start;
+      onProgress?.(done, total);
+    }
     out.push({ name, dtype, shape, data: fromFloat32(dtype, values) });
   }
   return out;
@@ -83,12 +97,22 @@ export interface SaveGgufOptions {
   weightDtype?: TensorDType;
   /** tokenizer.ggml.* keys (and tokenizer.chat_template) to embed. */
   tokenizerKeys?: GgufMetadata;
+  /** Tensors converted to weightDtype so far, of all of them. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Writes an HF-named model as the GGUF llama.cpp's converter would produce. */
 export function saveGgufModel(file: string, config: ModelConfig, tensors: readonly RawTensor[], options: SaveGgufOptions = {}): void {
-  const { weightDtype } = options;
-  const converted = weightDtype === undefined ? tensors : tensors.map((t) => convertTensor(t, weightDtype));
+  const { weightDtype, onProgress } = options;
+  let converted = tensors;
+  if (weightDtype !== undefined) {
+    onProgress?.(0, tensors.length);
+    converted = tensors.map((t, i) => {
+      const c = convertTensor(t, weightDtype);
+      onProgress?.(i + 1, tensors.length);
+      return c;
+    });
+  }
   writeGguf(file, ggufMetadataFor(config, options.tokenizerKeys), hfToGgufTensors(config, converted));
 }
 

@@ -5,6 +5,7 @@ import type { EngineClient } from '../engine/client.js';
 import type { Store } from '../store/index.js';
 import { ConversationLock } from './conversation-lock.js';
 import { modelNotFound, tooManyRequests } from './errors.js';
+import type { ServerLifecycle } from './lifecycle.js';
 import type { Metrics } from './metrics.js';
 
 /**
@@ -15,7 +16,7 @@ import type { Metrics } from './metrics.js';
 export class Admission {
   private held = 0;
 
-  constructor(readonly limit: number, private readonly engine: EngineClient) {
+  constructor(readonly limit: number, private readonly engine: Pick<EngineClient, 'inFlight'>) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`maxQueuedRequests must be a positive integer; got ${limit}`);
   }
 
@@ -36,7 +37,9 @@ export class Admission {
 }
 
 export interface ServerContext {
-  engine: EngineClient;
+  /** The engine once the model is loaded; reading it before throws a 503 (see ServerLifecycle). */
+  readonly engine: EngineClient;
+  lifecycle: ServerLifecycle;
   store: Store;
   metrics: Metrics;
   locks: ConversationLock;

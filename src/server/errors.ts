@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { RequestRejectedError } from '../engine/client.js';
 import { StoreInputError } from '../store/index.js';
+import { drainRejectedBody } from './body-limit.js';
 
 export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'requests' | 'server_error';
 
@@ -63,8 +64,13 @@ export function tooManyRequests(limit: number): ApiError {
   });
 }
 
-export function serviceUnavailable(message: string, code: string): ApiError {
-  return new ApiError(503, message, 'server_error', null, code, { 'retry-after': String(RETRY_AFTER_S) });
+export function serviceUnavailable(message: string, code: string, retryAfterS = RETRY_AFTER_S): ApiError {
+  return new ApiError(503, message, 'server_error', null, code, { 'retry-after': String(retryAfterS) });
+}
+
+/** A 5xx worth a stack trace: not a 503 that says when to retry (a loading or draining server). */
+function isFailure(e: ApiError): boolean {
+  return e.status >= 500 && e.headers['retry-after'] === undefined;
 }
 
 /** The client closed the connection before its answer was ready (nginx's 499): nobody reads this. */
@@ -90,6 +96,9 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof StoreInputError) return badRequest(err.message, err.param);
   if (err instanceof RequestRejectedError) return badRequest(err.message, err.param, err.code);
   const fe = err as Partial<FastifyError>;
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new ApiError(413, 'The request body is larger than this server accepts (--max-request-bytes).', 'invalid_request_error', null, 'request_too_large');
+  }
   if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError) {
     return badRequest(`We could not parse the JSON body of your request: ${fe.message ?? 'invalid JSON'}`, null, 'invalid_json');
   }
@@ -103,7 +112,7 @@ export function toApiError(err: unknown): ApiError {
 /** An error after a stream's headers went out: logged here when it is the server's fault. */
 export function streamError(log: { log: (line: string) => void }, err: unknown): ApiError {
   const apiError = toApiError(err);
-  if (apiError.status >= 500) log.log(`pensieve: stream failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  if (isFailure(apiError)) log.log(`pensieve: stream failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return apiError;
 }
 
@@ -130,12 +139,13 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as 
 export function registerErrorHandlers(app: FastifyInstance, log: (line: string) => void): void {
   app.setErrorHandler((err, request, reply) => {
     const apiError = toApiError(err);
-    if (apiError.status >= 500) {
+    if (isFailure(apiError)) {
       const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
       log(`pensieve: ${request.method} ${request.url} failed: ${detail}`);
     }
     // A streaming route has already sent its headers: the stream itself reports its errors.
     if (reply.sent || reply.raw.headersSent) return;
+    if (apiError.status === 413) drainRejectedBody(request, reply);
     send(reply, apiError);
   });
   app.setNotFoundHandler((request, reply) => {

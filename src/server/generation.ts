@@ -38,6 +38,11 @@ export interface GenerationResult {
 }
 
 export class Generation {
+  /** Rejects when the server's drain deadline cuts this generation (see cut). */
+  private readonly cutShort: Promise<never>;
+  private rejectCut!: (err: ApiError) => void;
+  private readonly untrack: () => void;
+
   private constructor(
     private readonly ctx: ServerContext,
     private readonly handle: RequestHandle,
@@ -45,7 +50,16 @@ export class Generation {
     private readonly trimLeadingSpace: boolean,
     /** performance.now() at submission: latencies count the time queued in the engine. */
     private readonly submittedAt: number,
-  ) {}
+  ) {
+    this.cutShort = new Promise<never>((_, reject) => (this.rejectCut = reject));
+    this.cutShort.catch(() => {}); // read only by run()
+    try {
+      this.untrack = ctx.lifecycle.track(this);
+    } catch (err) {
+      handle.abort(); // accepted after the drain deadline: it must not run on unseen
+      throw err;
+    }
+  }
 
   /**
    * Submits the request and waits until the engine has accepted it. Throws a 400 ApiError when
@@ -76,6 +90,15 @@ export class Generation {
     this.handle.abort();
   }
 
+  /**
+   * Ends the generation now with `err` (the server is shutting down): run() throws it without
+   * waiting for the engine, so a stream gets its error event even from a stalled engine.
+   */
+  cut(err: ApiError): void {
+    this.handle.abort();
+    this.rejectCut(err);
+  }
+
   /** Consumes the request's events, calling `onDelta` with each non-empty piece of text. */
   async run(onDelta?: (delta: string) => void): Promise<GenerationResult> {
     let raw = '';
@@ -94,30 +117,38 @@ export class Generation {
       shown += delta;
       onDelta?.(delta);
     };
-    for await (const ev of this.handle.events) {
-      if (ev.type === 'token') {
-        const now = performance.now();
-        if (lastTokenAt === null) this.ctx.metrics.observeFirstToken((now - this.submittedAt) / 1000);
-        else this.ctx.metrics.observeInterToken((now - lastTokenAt) / 1000);
-        lastTokenAt = now;
-        emit(ev.text);
-      } else if (ev.type === 'finish') {
-        emit(ev.text);
-        this.ctx.metrics.observeFinish(ev.reason, ev.usage, (performance.now() - this.submittedAt) / 1000);
-        // A user stop string cut the text inside the sampled tokens: the tokens no longer stand
-        // for the text the conversation keeps, so the next turn re-renders from its items.
-        const keep = ev.reason !== 'abort' && ev.stopString === null;
-        return {
-          text: shown,
-          finishReason: ev.reason,
-          stopString: ev.stopString,
-          usage: ev.usage,
-          prompt: this.prompt,
-          history: keep ? { tokens: [...this.prompt.tokens, ...ev.outputTokens], text: this.prompt.text + raw } : null,
-        };
-      } else {
-        throw serverError(`generation failed: ${ev.message}`);
+    const events = this.handle.events[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await Promise.race([events.next(), this.cutShort]);
+        if (next.done === true) break;
+        const ev = next.value;
+        if (ev.type === 'token') {
+          const now = performance.now();
+          if (lastTokenAt === null) this.ctx.metrics.observeFirstToken((now - this.submittedAt) / 1000);
+          else this.ctx.metrics.observeInterToken((now - lastTokenAt) / 1000);
+          lastTokenAt = now;
+          emit(ev.text);
+        } else if (ev.type === 'finish') {
+          emit(ev.text);
+          this.ctx.metrics.observeFinish(ev.reason, ev.usage, (performance.now() - this.submittedAt) / 1000);
+          // A user stop string cut the text inside the sampled tokens: the tokens no longer stand
+          // for the text the conversation keeps, so the next turn re-renders from its items.
+          const keep = ev.reason !== 'abort' && ev.stopString === null;
+          return {
+            text: shown,
+            finishReason: ev.reason,
+            stopString: ev.stopString,
+            usage: ev.usage,
+            prompt: this.prompt,
+            history: keep ? { tokens: [...this.prompt.tokens, ...ev.outputTokens], text: this.prompt.text + raw } : null,
+          };
+        } else {
+          throw serverError(`generation failed: ${ev.message}`);
+        }
       }
+    } finally {
+      this.untrack();
     }
     throw serverError('generation ended without finishing');
   }

@@ -7,11 +7,11 @@ import type { ChatMessage } from '../model/chat-template.js';
 import { newId, type ContentPart, type ConversationItem, type MessageItem, type Role } from '../store/index.js';
 import { badRequest } from './errors.js';
 
-const InputText = z.object({ type: z.literal('input_text'), text: z.string() });
-const OutputText = z.object({ type: z.literal('output_text'), text: z.string(), annotations: z.array(z.unknown()).nullish() });
-const Refusal = z.object({ type: z.literal('refusal'), refusal: z.string() });
+const InputText = z.strictObject({ type: z.literal('input_text'), text: z.string() });
+const OutputText = z.strictObject({ type: z.literal('output_text'), text: z.string(), annotations: z.array(z.unknown()).nullish() });
+const Refusal = z.strictObject({ type: z.literal('refusal'), refusal: z.string() });
 
-export const MessageInput = z.object({
+export const MessageInput = z.strictObject({
   type: z.literal('message').optional(),
   id: z.string().min(1).nullish(),
   role: z.enum(['user', 'assistant', 'system', 'developer']),

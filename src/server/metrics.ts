@@ -149,9 +149,10 @@ export class Metrics {
 }
 
 /** GET /metrics in Prometheus text format; not under /v1, so the API key does not guard it (as vLLM). */
-export function metricsRoutes(app: FastifyInstance, metrics: Metrics, engine: EngineClient): void {
+export function metricsRoutes(app: FastifyInstance, metrics: Metrics, source: { readonly engine: EngineClient }): void {
   app.get('/metrics', async (_request, reply) => {
-    metrics.updateFromEngine(await engine.stats());
+    // Read per scrape: the engine is attached once the model has loaded.
+    metrics.updateFromEngine(await source.engine.stats());
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 }

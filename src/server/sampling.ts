@@ -1,6 +1,6 @@
 // The sampling and length parameters the three generating routes share: their zod fields (with
-// OpenAI's ranges, plus vLLM's top_k and min_p) and their translation into the engine's
-// SamplingParams, stop strings and token limit.
+// OpenAI's ranges, plus vLLM's top_k, min_p and repetition_penalty) and their translation into
+// the engine's SamplingParams, stop strings and token limit.
 
 import { z } from 'zod';
 import type { ModelInfo } from '../engine/protocol.js';
@@ -10,6 +10,8 @@ import { badRequest } from './errors.js';
 /** OpenAI's default temperature (and vLLM's): sampling, not greedy, unless asked. */
 const DEFAULT_TEMPERATURE = 1;
 const MAX_STOP_STRINGS = 4;
+/** Beyond this the penalty only flattens the distribution further; vLLM takes any positive value, HF warns past a few. */
+const MAX_REPETITION_PENALTY = 10;
 
 export const samplingFields = {
   temperature: z.number().min(0).max(2).nullish(),
@@ -20,6 +22,10 @@ export const samplingFields = {
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
   seed: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).nullish(),
+  /** vLLM's: > 1 discourages every token already in the prompt or output; 1 = off. */
+  repetition_penalty: z.number().gt(0).max(MAX_REPETITION_PENALTY).nullish(),
+  /** OpenAI's: token id (a JSON key, so a string) → bias in [-100, 100]; ids are checked against the vocabulary later. */
+  logit_bias: z.record(z.string().regex(/^\d+$/, 'keys must be token ids'), z.number().min(-100).max(100)).nullish(),
 };
 
 /** vLLM's extension to the completion APIs: generate past end-of-sequence tokens. */
@@ -31,7 +37,8 @@ export const stopField = z
 
 export type SamplingFields = { [K in keyof typeof samplingFields]?: z.output<(typeof samplingFields)[K]> };
 
-export function toSamplingParams(body: SamplingFields): SamplingParams {
+/** The engine's sampling parameters; logit_bias ids outside the model's vocabulary are a 400. */
+export function toSamplingParams(body: SamplingFields, vocabSize: number): SamplingParams {
   const params: SamplingParams = {
     temperature: body.temperature ?? DEFAULT_TEMPERATURE,
     topK: Math.max(0, body.top_k ?? 0),
@@ -41,6 +48,18 @@ export function toSamplingParams(body: SamplingFields): SamplingParams {
     frequencyPenalty: body.frequency_penalty ?? 0,
   };
   if (body.seed !== undefined && body.seed !== null) params.seed = body.seed;
+  if (body.repetition_penalty !== undefined && body.repetition_penalty !== null) params.repetitionPenalty = body.repetition_penalty;
+  if (body.logit_bias) {
+    const bias: Array<[number, number]> = [];
+    for (const [key, value] of Object.entries(body.logit_bias)) {
+      const id = Number(key);
+      if (!(id < vocabSize)) {
+        throw badRequest(`logit_bias: token id ${key} is outside the vocabulary [0, ${vocabSize})`, `logit_bias.${key}`, 'invalid_value');
+      }
+      if (value !== 0) bias.push([id, value]);
+    }
+    if (bias.length > 0) params.logitBias = bias;
+  }
   return params;
 }
 

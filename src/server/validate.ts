@@ -33,11 +33,19 @@ function mostSpecific(issue: Issue): { issue: Issue; path: PropertyKey[] } {
   return { issue: inner.issue, path: [...issue.path, ...inner.path] };
 }
 
-/** Parses `value` with `schema`, or throws a 400 naming the first offending field. */
+/**
+ * Parses `value` with `schema`, or throws a 400 naming the first offending field. Request bodies
+ * use strict objects: a field this server does not know is refused (OpenAI's "Unrecognized
+ * request argument"), never dropped, so a client never believes a setting took effect.
+ */
 export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const { issue, path } = mostSpecific(result.error.issues[0]!);
+  if (issue.code === 'unrecognized_keys') {
+    const param = paramPath([...path, issue.keys[0]!])!;
+    throw badRequest(`Unrecognized request argument supplied: ${param}`, param, 'unsupported_parameter');
+  }
   const param = paramPath(path);
   const where = param === null ? '' : `${param}: `;
   throw badRequest(`Invalid request: ${where}${issue.message}`, param, issue.code === 'invalid_type' ? 'invalid_type' : 'invalid_value');
@@ -46,6 +54,72 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<
 /** A field OpenAI defines but Pensieve does not support: refused rather than silently ignored. */
 export function unsupported(param: string, what: string): never {
   throw badRequest(`${param}: ${what} is not supported by this server`, param, 'unsupported_parameter');
+}
+
+/**
+ * Fields OpenAI defines that this server does not honour, with what each asks for. A request
+ * that sets one (to anything but null or the value that asks for nothing, see `harmless`) is
+ * refused naming it, before the strict schema would call it merely unrecognized.
+ */
+export const UNSUPPORTED_FIELDS: Readonly<Record<string, string>> = {
+  tool_choice: 'tool calling',
+  parallel_tool_calls: 'tool calling',
+  functions: 'function calling',
+  function_call: 'function calling',
+  max_tool_calls: 'tool calling',
+  reasoning_effort: 'reasoning effort',
+  reasoning: 'reasoning options',
+  include: 'including extra output data',
+  truncation: 'truncating the conversation to fit the context',
+  audio: 'audio output',
+  modalities: 'output modalities other than text',
+  prediction: 'predicted outputs',
+  web_search_options: 'web search',
+  service_tier: 'service tiers',
+  verbosity: 'verbosity',
+  prompt: 'prompt templates',
+  prompt_cache_key: 'prompt cache keys (the cache is automatic)',
+  store: 'storing chat completions for later retrieval',
+};
+
+/** Values of an unsupported field that ask for nothing beyond what the server does anyway. */
+function harmless(field: string, value: unknown): boolean {
+  if (value === null || value === undefined) return true;
+  switch (field) {
+    case 'tool_choice':
+    case 'function_call':
+      return value === 'none'; // no tools: none is what happens
+    case 'include':
+      return Array.isArray(value) && value.length === 0;
+    case 'truncation':
+      return value === 'disabled'; // OpenAI's default: an over-long input is an error, as here
+    case 'store':
+      return value === false;
+    case 'modalities':
+      return Array.isArray(value) && value.every((m) => m === 'text');
+    default:
+      return false;
+  }
+}
+
+/** Schema fields for `fields`: refuseUnsupported has already refused every value that matters. */
+export function refusedFields(fields: readonly string[]): Record<string, z.ZodOptional<z.ZodUnknown>> {
+  return Object.fromEntries(fields.map((f) => [f, z.unknown().optional()]));
+}
+
+/** Who sent the request, for the log (OpenAI's `user`, or its newer name `safety_identifier`). */
+export const userFields = {
+  user: z.string().max(256).nullish(),
+  safety_identifier: z.string().max(256).nullish(),
+};
+
+/** Refuses any of `fields` (names in UNSUPPORTED_FIELDS) that the body sets to something it would not honour. */
+export function refuseUnsupported(body: unknown, fields: readonly string[]): void {
+  if (typeof body !== 'object' || body === null) return;
+  const record = body as Record<string, unknown>;
+  for (const field of fields) {
+    if (Object.hasOwn(record, field) && !harmless(field, record[field])) unsupported(field, UNSUPPORTED_FIELDS[field] ?? field);
+  }
 }
 
 /** An integer query parameter (`?limit=20`): strings from the URL, checked as numbers. */

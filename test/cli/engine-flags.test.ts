@@ -14,3 +14,10 @@ test('--cache-mode and --eviction reject unknown values with the accepted ones',
   assert.throws(() => engineOptions({ 'cache-mode': 'lru' }), /--cache-mode must be one of pensieve, prefix, stateless/);
   assert.throws(() => engineOptions({ eviction: 'fifo' }), /--eviction must be one of retention, lru/);
 });
+
+test('--max-model-len is an integer of at least 2, absent by default (the engine decides)', () => {
+  assert.equal(engineOptions({}).maxModelLen, undefined);
+  assert.equal(engineOptions({ 'max-model-len': '4096' }).maxModelLen, 4096);
+  assert.throws(() => engineOptions({ 'max-model-len': '1.5' }), /--max-model-len must be an integer/);
+  assert.throws(() => engineOptions({ 'max-model-len': '1' }), /--max-model-len must be in \[2, inf\]/);
+});

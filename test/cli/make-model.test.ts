@@ -29,8 +29,9 @@ function writeConfig(name: string, vocab: number): string {
   return file;
 }
 
-async function makeModel(args: string[]): Promise<void> {
-  await run(process.execPath, [CLI, 'make-model', ...args]);
+/** Runs the command; its stderr (the progress it prints) comes back. */
+async function makeModel(args: string[]): Promise<string> {
+  return (await run(process.execPath, [CLI, 'make-model', ...args])).stderr;
 }
 
 async function greedy(modelPath: string, prompt: string, steps: number): Promise<number[]> {
@@ -51,7 +52,11 @@ async function greedy(modelPath: string, prompt: string, steps: number): Promise
 test('a GGUF with the whole Qwen2.5 vocab loads, tokenizes like Qwen2.5 and runs', async () => {
   const config = writeConfig('whole', 151936);
   const file = path.join(dir, 'whole.gguf');
-  await makeModel(['--config', config, '--dtype', 'q8_0', '--out', file]);
+  const progress = await makeModel(['--config', config, '--dtype', 'q8_0', '--out', file]);
+  // Without a terminal, each step still shows: what is being made, then where each step is.
+  const steps = ['pensieve: making ', 'random weights: 0%', 'random weights: 100%', 'quantizing to q8_0: 0%', 'quantizing to q8_0: 100%', 'pensieve: wrote '];
+  const at = steps.map((s) => progress.indexOf(s));
+  assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)), `steps in order in:\n${progress}`);
   const m = await loadModel(file);
   assert.equal(m.config.vocabSize, 151936);
   assert.deepEqual(m.tokenizer.encode('Hello world'), [9707, 1879]);

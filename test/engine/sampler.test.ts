@@ -131,3 +131,36 @@ test('top-p over a large vocabulary with ties keeps the smallest best set reachi
     assert.ok(seen.size >= 0.9 * keep, `top_p ${topP}: drew ${seen.size} of ${keep} tokens`);
   }
 });
+
+test('logit_bias is added before sampling, greedy included, and -100 bans a token', () => {
+  // Greedy: +100 on the worst token makes it the argmax; -100 on the best hands the win to the next.
+  assert.equal(new Sampler({ ...GREEDY, logitBias: [[3, 100]] }).sample(logits), 3);
+  assert.equal(new Sampler({ ...GREEDY, logitBias: [[1, -100]] }).sample(logits), 4);
+  // The native argmax path gets the biased row as well.
+  const seen: Float32Array[] = [];
+  new Sampler({ ...GREEDY, logitBias: [[0, 5]] }).sample(logits, (row) => (seen.push(row), argmax(row)));
+  assert.equal(seen[0]![0], 6);
+  // Sampling: a -100 bias leaves the token out; +100 on one token makes it the only draw.
+  assert.equal(frequencies(params({ seed: 9, logitBias: [[1, -100]] }), 3000)[1], 0);
+  assert.equal(frequencies(params({ seed: 9, logitBias: [[0, 100]] }), 300)[0], 1);
+  // Ids past the row (a vocabulary padded differently) are ignored, not written out of bounds.
+  assert.equal(new Sampler({ ...GREEDY, logitBias: [[99, 100]] }).sample(logits), 1);
+  assert.deepEqual(Array.from(logits), [1.0, 3.0, 2.0, 0.5, 2.9].map(Math.fround), 'the input row is left alone');
+});
+
+test('repetition_penalty divides positive and multiplies negative logits of prompt and output tokens', () => {
+  const row = Float32Array.from([1.0, 3.0, 2.0, -0.5, 2.9]);
+  // Token 1 came in the prompt: 3.0 / 1.1 = 2.73 < 2.9, so token 4 wins.
+  assert.equal(new Sampler({ ...GREEDY, repetitionPenalty: 1.1 }, [1]).sample(row), 4);
+  assert.equal(new Sampler({ ...GREEDY, repetitionPenalty: 1.1 }, [2]).sample(row), 1, 'other tokens are untouched');
+  // Generated tokens count too, and a negative logit moves further down (times the penalty).
+  const s = new Sampler({ ...GREEDY, repetitionPenalty: 2 }, []);
+  s.accept(1);
+  s.accept(4);
+  s.accept(3);
+  const rows: Float32Array[] = [];
+  assert.equal(s.sample(row, (r) => (rows.push(r), argmax(r))), 2, '3.0/2 and 2.9/2 fall below 2.0');
+  assert.ok(Math.abs(rows[0]![3]! - -1.0) < 1e-6);
+  // A penalty of 1 changes nothing.
+  assert.equal(new Sampler({ ...GREEDY, repetitionPenalty: 1 }, [1]).sample(row), 1);
+});

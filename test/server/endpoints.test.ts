@@ -67,7 +67,8 @@ test('/metrics exposes the engine and latency metrics after a request', async ()
 
 test('each request leaves one log line with its status, tokens and duration', async () => {
   await server.client.completions.create({ model: MODEL_ID, prompt: 'Once upon a time', max_tokens: 3, temperature: 0 });
-  const line = server.logLines.filter((l) => l.startsWith('POST /v1/completions')).at(-1);
-  assert.match(line!, /^POST \/v1\/completions 200 prompt=\d+ completion=3 cached=\d+ [\d.]+ms$/);
-  assert.ok(server.logLines.some((l) => /^GET \/health 200 [\d.]+ms$/.test(l)));
+  // time, request id, client address, then the request (see log-format.ts).
+  const line = server.logLines.filter((l) => l.includes(' POST /v1/completions ')).at(-1);
+  assert.match(line!, /^\d{4}-\d\d-\d\dT[\d:.]+Z \S+ 127\.0\.0\.1 POST \/v1\/completions 200 prompt=\d+ completion=3 cached=\d+ [\d.]+ms$/);
+  assert.ok(server.logLines.some((l) => / GET \/health 200 [\d.]+ms$/.test(l)));
 });

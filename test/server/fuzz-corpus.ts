@@ -190,7 +190,7 @@ export function fixedCases(ids: FuzzIds): FuzzCase[] {
     `/v1/responses/${ids.response}/input_items?after=x`, '/v1/models/gpt-4o', '/v1/models/%F0%9F%A6%99',
     '/v1/responses/resp_nope', '/v1/responses/%00', `/v1/responses/${'x'.repeat(5000)}`, '/v1/responses/%zz',
     '/v1/conversations/conv_nope/items', `/v1/conversations/${ids.conversation}/items/msg_nope`, '/v1/conversations/%E4%B8%AD',
-    '/v1/nope', '/V1/models', '//v1/models', '/v1/../v1/models', '/v1/models/', '/v1/models.', '/', '/health/', '/metrics.',
+    '/v1/nope', '/V1/models', '//v1/models', '/v1/../v1/models', '/v1/models/', '/v1/models.', '/index.html', '/health/', '/metrics.',
   ];
   for (const path of getPaths) cases.push({ name: `GET ${path.slice(0, 60)}`, data: rawRequest('GET', path, { ...auth(ids), ...close }) });
   for (const path of ['/v1/responses/resp_nope', '/v1/conversations/conv_nope', `/v1/conversations/${ids.conversation}/items/msg_nope`]) {

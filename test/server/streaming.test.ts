@@ -69,15 +69,15 @@ async function idle(): Promise<boolean> {
 
 test('a client that disconnects mid-stream stops its generation', async () => {
   for (const [path, body] of [
-    ['/v1/chat/completions', { messages: [{ role: 'user', content: 'Tell me a long story.' }] }],
-    ['/v1/responses', { input: 'Tell me a long story.' }],
+    ['/v1/chat/completions', { messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: 1900 }],
+    ['/v1/responses', { input: 'Tell me a long story.', max_output_tokens: 1900 }],
   ] as const) {
     const generated0 = (await server.engine.stats()).generatedTokens;
     const abort = new AbortController();
     const res = await fetch(`${server.origin}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: MODEL_ID, ...body, max_tokens: 1900, max_output_tokens: 1900, ignore_eos: true, temperature: 0, stream: true }),
+      body: JSON.stringify({ model: MODEL_ID, ...body, ignore_eos: true, temperature: 0, stream: true }),
       signal: abort.signal,
     });
     const reader = res.body!.getReader();

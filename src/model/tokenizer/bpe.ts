@@ -49,9 +49,12 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   private readonly addedIds = new Map<string, number>();
   private readonly literals: LiteralSplitter;
   private readonly cache = new Map<string, readonly number[]>();
+  readonly maxNormalizationShrink: number;
 
   constructor(v: ByteLevelBpeVocab) {
     this.pre = preTokenizer(v.flavour);
+    // NFC composes at most a 9-byte Hangul jamo triple into one 3-byte syllable.
+    this.maxNormalizationShrink = this.pre.normalize === null ? 1 : 3;
     this.bosId = v.bosId;
     this.eosIds = v.eosIds;
     this.addBos = v.addBos;

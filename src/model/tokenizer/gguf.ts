@@ -31,7 +31,9 @@ export function tokenizerFromGguf(meta: ReadonlyMap<string, unknown>, file: stri
   }
   const bosId = m.tokenId('bos_token_id', n);
   const eosId = m.tokenId('eos_token_id', n);
-  const unkId = m.tokenId('unknown_token_id', n);
+  // llama.cpp ignores an out-of-range unknown_token_id (some files write -1 as u32) and keeps
+  // its default; the unk is only a fallback for text, so a bad one must not refuse the model.
+  const unkId = m.tokenIdOrNull('unknown_token_id', n);
   const named = [eosId, m.tokenId('eot_token_id', n), m.tokenId('eom_token_id', n)];
   const types = new Uint8Array(n);
   for (let id = 0; id < n; id++) {
@@ -57,6 +59,7 @@ export function tokenizerFromGguf(meta: ReadonlyMap<string, unknown>, file: stri
       eosIds: [...eosIds],
       addBos: (addBos ?? true) && bosId !== null,
       addSpacePrefix: m.boolean('add_space_prefix') ?? true,
+      unkId,
     });
   }
   if (model === 'gpt2') {
@@ -178,6 +181,14 @@ class MetaReader {
     if (typeof id !== 'number' || !Number.isInteger(id)) return this.fail(key, 'an integer token id', v);
     if (id < 0 || id >= n) throw new TokenizerError(this.file, `${P}${key} = ${id} is outside the ${n} tokens`);
     return id;
+  }
+
+  /** As tokenId, but an id outside the tokens reads as absent (llama.cpp's "bad special token"). */
+  tokenIdOrNull(key: string, n: number): number | null {
+    const v = this.get(key);
+    const id = typeof v === 'bigint' ? Number(v) : v;
+    if (typeof id === 'number' && Number.isInteger(id) && (id < 0 || id >= n)) return null;
+    return this.tokenId(key, n);
   }
 }
 

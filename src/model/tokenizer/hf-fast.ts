@@ -26,6 +26,7 @@ export class HfJsonTokenizer implements Tokenizer {
   private readonly lib: HfLibTokenizer;
   private withoutSpecials: HfLibTokenizer | null = null;
   private readonly specialIds = new Set<number>();
+  readonly maxNormalizationShrink: number;
 
   /**
    * @param json the parsed tokenizer.json
@@ -41,6 +42,7 @@ export class HfJsonTokenizer implements Tokenizer {
     for (const id of this.lib.get_vocab(true).values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
     for (const [id, t] of this.lib.get_added_tokens_decoder()) if (t.special) this.specialIds.add(id);
+    this.maxNormalizationShrink = normalizationShrink(json);
     this.bosId = specials.bosId;
     this.eosIds = specials.eosIds;
     const bos = specials.bosId;
@@ -86,4 +88,47 @@ export class HfJsonTokenizer implements Tokenizer {
   tokenId(piece: string): number | undefined {
     return this.lib.token_to_id(piece);
   }
+}
+
+/**
+ * The most the tokenizer.json's normalizer can shrink a text's UTF-8 length, for the token-count
+ * bound (token-bound.ts): NFC composes at most 3:1 (Hangul jamo), NFKC/NFKD at most 4:1 (a 4-byte
+ * mathematical letter becomes one ASCII letter), Lowercase 3:1 (the Kelvin sign). Anything that
+ * may delete text (Strip, Replace, a precompiled charsmap, BERT's cleaning) and models whose
+ * unknown token may cover a whole run of text (WordPiece, Unigram, BPE with fused <unk> and no
+ * byte fallback) give Infinity: no bound.
+ */
+function normalizationShrink(json: Record<string, unknown>): number {
+  const model = (json.model ?? {}) as Record<string, unknown>;
+  if (model.type !== 'BPE' || (model.fuse_unk === true && model.byte_fallback !== true)) return Infinity;
+  const shrinkOf = (n: unknown): number => {
+    if (n === null || n === undefined) return 1;
+    const node = n as { type?: string; normalizers?: unknown[]; pattern?: unknown; content?: unknown };
+    switch (node.type) {
+      case 'Sequence':
+        return (node.normalizers ?? []).reduce<number>((acc, x) => acc * shrinkOf(x), 1);
+      case 'NFD':
+        return 1;
+      case 'NFC':
+        return 3;
+      case 'NFKC':
+      case 'NFKD':
+        return 4;
+      case 'Lowercase':
+        return 3;
+      case 'Prepend':
+        return 1;
+      case 'Replace': {
+        // Replace(" ", "▁") and the like never shorten; other replacements might.
+        const pattern = (node.pattern as { String?: string } | undefined)?.String;
+        const content = typeof node.content === 'string' ? node.content : undefined;
+        if (pattern === undefined || content === undefined || pattern.length === 0) return Infinity;
+        const ratio = Buffer.byteLength(pattern) / Math.max(1, Buffer.byteLength(content));
+        return content.length === 0 ? Infinity : Math.max(1, ratio);
+      }
+      default:
+        return Infinity;
+    }
+  };
+  return shrinkOf(json.normalizer);
 }

@@ -1,9 +1,9 @@
 // SentencePiece BPE with llama.cpp's "SPM" semantics: the tokenizer of Llama 1/2, Mistral,
 // TinyLlama and the llama2.c models. Spaces are spelled U+2581, a dummy-prefix space starts
 // every run of text, pieces merge by highest score, and characters the vocabulary lacks fall
-// back to `<0xXX>` byte pieces.
+// back to `<0xXX>` byte pieces, else to the unknown token: any text has a tokenization.
 
-import { TextAssembler, parseByteToken, utf8Bytes } from './bytes.js';
+import { TextAssembler, byteTokenPiece, parseByteToken, utf8Bytes } from './bytes.js';
 import { mergeSymbols } from './merge.js';
 import { LiteralSplitter, type LiteralToken } from './special.js';
 import { TokenType, type DecodeOptions, type EncodeOptions, type Tokenizer } from './types.js';
@@ -21,6 +21,11 @@ export interface SentencePieceVocab {
   addBos: boolean;
   /** SentencePiece's add_dummy_prefix: a space before the text so the first word looks like the rest. */
   addSpacePrefix: boolean;
+  /**
+   * The unknown token, whatever its type (GGUF's unknown_token_id; some files type it control).
+   * Default: the first piece typed unknown, else id 0, the unk llama.cpp assumes for SPM vocabs.
+   */
+  unkId?: number | null;
 }
 
 export class SentencePieceTokenizer implements Tokenizer {
@@ -32,11 +37,17 @@ export class SentencePieceTokenizer implements Tokenizer {
   private readonly scores: Float64Array;
   private readonly types: Uint8Array;
   private readonly addSpacePrefix: boolean;
-  /** Pieces the merge loop may produce: normal and user-defined, as in SentencePiece itself. */
-  private readonly mergeable = new Map<string, number>();
+  /**
+   * llama.cpp's text_to_token, which both merges and the final lookup use: a piece of any type
+   * (byte and unused ones too), the last id winning where a text repeats, except control and
+   * unknown pieces. Those llama.cpp would also produce if merges could spell them (no real vocab
+   * we know can), but plain text must never forge a special token (parseSpecial: false).
+   */
+  private readonly textToToken = new Map<string, number>();
   private readonly anyPiece = new Map<string, number>();
+  /** llama.cpp's byte_to_token: the piece whose text is `<0xXX>`, by text, whatever its type. */
   private readonly byteIds = new Int32Array(256).fill(-1);
-  private readonly unkId: number | null = null;
+  private readonly unkId: number;
   private readonly literals: LiteralSplitter;
 
   constructor(vocab: SentencePieceVocab) {
@@ -53,22 +64,23 @@ export class SentencePieceTokenizer implements Tokenizer {
     this.addBos = vocab.addBos;
     this.addSpacePrefix = vocab.addSpacePrefix;
     const literals: LiteralToken[] = [];
+    let firstUnknown: number | null = null;
     for (let id = 0; id < n; id++) {
       const piece = vocab.pieces[id]!;
       const type = this.types[id];
       if (!this.anyPiece.has(piece)) this.anyPiece.set(piece, id);
-      if ((type === TokenType.Normal || type === TokenType.UserDefined) && !this.mergeable.has(piece)) {
-        this.mergeable.set(piece, id);
-      }
-      if (type === TokenType.Byte) {
-        const b = parseByteToken(piece);
-        if (b !== undefined && this.byteIds[b] === -1) this.byteIds[b] = id;
-      }
-      if (type === TokenType.Unknown && this.unkId === null) this.unkId = id;
+      if (type !== TokenType.Control && type !== TokenType.Unknown) this.textToToken.set(piece, id);
+      if (type === TokenType.Unknown && firstUnknown === null) firstUnknown = id;
       if (type === TokenType.Control || type === TokenType.Unknown || type === TokenType.UserDefined) {
         literals.push({ id, content: piece, always: type === TokenType.UserDefined });
       }
     }
+    for (let b = 0; b < 256; b++) this.byteIds[b] = this.textToToken.get(byteTokenPiece(b)) ?? -1;
+    const unkId = vocab.unkId ?? firstUnknown ?? 0;
+    if (!(Number.isInteger(unkId) && unkId >= 0 && unkId < n)) {
+      throw new RangeError(`SentencePiece vocab: unknown token id ${unkId} is outside the ${n} pieces`);
+    }
+    this.unkId = unkId;
     this.literals = new LiteralSplitter(literals);
   }
 
@@ -93,22 +105,30 @@ export class SentencePieceTokenizer implements Tokenizer {
 
   private encodeText(text: string, out: number[]): void {
     const merged = mergeSymbols(Array.from(text), (left, right) => {
-      const id = this.mergeable.get(left + right);
+      const id = this.textToToken.get(left + right);
       return id === undefined ? undefined : -this.scores[id]!;
     });
     for (const symbol of merged) {
-      const id = this.mergeable.get(symbol);
-      if (id !== undefined) {
-        out.push(id);
-        continue;
-      }
-      for (const b of utf8Bytes(symbol)) {
-        const byteId = this.byteIds[b]!;
-        if (byteId >= 0) out.push(byteId);
-        else if (this.unkId !== null) out.push(this.unkId);
-        else throw new Error(`SentencePiece vocab has neither byte piece <0x${b.toString(16)}> nor <unk>`);
-      }
+      // Merges only form pieces, so a symbol missing here is one character (llama.cpp's resegment).
+      const id = this.textToToken.get(symbol);
+      if (id !== undefined) out.push(id);
+      else this.pushUnknownChar(symbol, out);
     }
+  }
+
+  /**
+   * A character the vocabulary lacks: its UTF-8 bytes as byte pieces, as llama.cpp does. Where a
+   * byte has no piece llama.cpp throws (std::out_of_range from byte_to_token); we give the whole
+   * character one unknown token instead, as SentencePiece does without byte fallback, rather than
+   * refuse the text or emit a partial character.
+   */
+  private pushUnknownChar(char: string, out: number[]): void {
+    const bytes = utf8Bytes(char);
+    if (!bytes.every((b) => this.byteIds[b]! >= 0)) {
+      out.push(this.unkId);
+      return;
+    }
+    for (const b of bytes) out.push(this.byteIds[b]!);
   }
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {

@@ -30,6 +30,13 @@ export interface Tokenizer {
   isSpecial(id: number): boolean;
   /** Look up a token by its stored string (e.g. "<|im_end|>"). */
   tokenId(piece: string): number | undefined;
+  /**
+   * How many times shorter (in UTF-8 bytes) normalization can make the text before it is cut
+   * into tokens: 1 or absent when it never shrinks, 3 for NFC (a Hangul jamo triple composes into
+   * one syllable), Infinity when it may delete text or one token may stand for any run of it.
+   * It keeps the token-count bound of token-bound.ts sound.
+   */
+  readonly maxNormalizationShrink?: number;
 }
 
 /**

@@ -9,22 +9,29 @@ import { checkModel, type ServerContext } from '../context.js';
 import { badRequest } from '../errors.js';
 import { runCompletion, type CompletionShape } from './completion-flow.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
-import { parse, unsupported } from '../validate.js';
+import { parse, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
+import { setRequestUser } from '../request-log.js';
 
-const TextPart = z.object({ type: z.literal('text'), text: z.string() });
+const TextPart = z.strictObject({ type: z.literal('text'), text: z.string() });
 
-const Message = z.object({
+const Message = z.strictObject({
   // 'tool' messages need tool calls, which this server does not make.
   role: z.enum(['system', 'developer', 'user', 'assistant']),
   content: z.union([z.string(), z.array(TextPart)]),
+  // Chat templates have no place for a participant's name: refused below rather than dropped.
   name: z.string().nullish(),
 });
 
-const Body = z.object({
+const UNSUPPORTED = [
+  'tool_choice', 'parallel_tool_calls', 'functions', 'function_call', 'reasoning_effort', 'audio', 'modalities',
+  'prediction', 'web_search_options', 'service_tier', 'verbosity', 'prompt_cache_key', 'store',
+] as const;
+
+const Body = z.strictObject({
   model: z.string(),
   messages: z.array(Message).min(1),
   stream: z.boolean().nullish(),
-  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  stream_options: z.strictObject({ include_usage: z.boolean().nullish() }).nullish(),
   n: z.number().int().nullish(),
   max_tokens: maxTokensField,
   max_completion_tokens: maxTokensField,
@@ -35,6 +42,8 @@ const Body = z.object({
   top_logprobs: z.number().int().nullish(),
   tools: z.array(z.unknown()).nullish(),
   response_format: z.object({ type: z.string() }).nullish(),
+  ...userFields,
+  ...refusedFields(UNSUPPORTED),
 });
 type Body = z.output<typeof Body>;
 
@@ -45,6 +54,9 @@ function checkSupported(body: Body): void {
   if (body.top_logprobs !== undefined && body.top_logprobs !== null) unsupported('top_logprobs', 'returning log probabilities');
   if (body.tools && body.tools.length > 0) unsupported('tools', 'tool calling');
   if (body.response_format && body.response_format.type !== 'text') unsupported('response_format', `response_format '${body.response_format.type}'`);
+  body.messages.forEach((m, i) => {
+    if (m.name !== undefined && m.name !== null) unsupported(`messages[${i}].name`, 'a message name');
+  });
 }
 
 function toChatMessages(messages: Body['messages']): ChatMessage[] {
@@ -67,14 +79,16 @@ const SHAPE: CompletionShape = {
 
 export function chatCompletionsRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/v1/chat/completions', (request, reply) => {
+    refuseUnsupported(request.body, UNSUPPORTED);
     const body = parse(Body, request.body);
     checkModel(ctx, body.model);
     checkSupported(body);
+    setRequestUser(request, body.user ?? body.safety_identifier);
     const limit = maxTokens(ctx.engine.model, [['max_completion_tokens', body.max_completion_tokens], ['max_tokens', body.max_tokens]]);
     return runCompletion(ctx, request, reply, SHAPE, {
       generation: {
         prompt: { kind: 'chat', messages: toChatMessages(body.messages) },
-        sampling: toSamplingParams(body),
+        sampling: toSamplingParams(body, ctx.engine.model.vocabSize),
         maxTokens: limit,
         stop: toStopStrings(body.stop),
         ignoreEos: body.ignore_eos ?? false,

@@ -8,16 +8,19 @@ import { checkModel, type ServerContext } from '../context.js';
 import { badRequest } from '../errors.js';
 import { runCompletion, type CompletionShape } from './completion-flow.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
-import { parse, unsupported } from '../validate.js';
+import { parse, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
+import { setRequestUser } from '../request-log.js';
 
 const TokenIds = z.array(z.number().int().min(0)).min(1);
 const OnePrompt = z.union([z.string(), TokenIds]);
 
-const Body = z.object({
+const UNSUPPORTED = ['service_tier', 'prompt_cache_key'] as const;
+
+const Body = z.strictObject({
   model: z.string(),
   prompt: z.union([OnePrompt, z.array(z.string()), z.array(TokenIds)]),
   stream: z.boolean().nullish(),
-  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  stream_options: z.strictObject({ include_usage: z.boolean().nullish() }).nullish(),
   max_tokens: maxTokensField,
   stop: stopField,
   ignore_eos: ignoreEosField,
@@ -27,6 +30,8 @@ const Body = z.object({
   echo: z.boolean().nullish(),
   logprobs: z.number().int().nullish(),
   suffix: z.string().nullish(),
+  ...userFields,
+  ...refusedFields(UNSUPPORTED),
 });
 type Body = z.output<typeof Body>;
 
@@ -61,15 +66,17 @@ const SHAPE: CompletionShape = {
 
 export function completionsRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/v1/completions', (request, reply) => {
+    refuseUnsupported(request.body, UNSUPPORTED);
     const body = parse(Body, request.body);
     checkModel(ctx, body.model);
     checkSupported(body);
+    setRequestUser(request, body.user ?? body.safety_identifier);
     const prompt = toPrompt(body.prompt);
     const limit = maxTokens(ctx.engine.model, [['max_tokens', body.max_tokens ?? DEFAULT_MAX_TOKENS]]);
     return runCompletion(ctx, request, reply, SHAPE, {
       generation: {
         prompt,
-        sampling: toSamplingParams(body),
+        sampling: toSamplingParams(body, ctx.engine.model.vocabSize),
         maxTokens: limit,
         stop: toStopStrings(body.stop),
         ignoreEos: body.ignore_eos ?? false,

@@ -18,7 +18,7 @@ const ListQuery = z.object({
   after: z.string().optional(),
 });
 
-const AddBody = z.object({ items: z.array(MessageInput).min(1).max(MAX_ITEMS_PER_REQUEST) });
+const AddBody = z.strictObject({ items: z.array(MessageInput).min(1).max(MAX_ITEMS_PER_REQUEST) });
 
 export function conversationItemsRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/v1/conversations/:id/items', async (request) => {

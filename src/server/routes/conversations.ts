@@ -13,13 +13,13 @@ import { metadataField, parse } from '../validate.js';
 export const MAX_ITEMS_PER_REQUEST = 20;
 
 const CreateBody = z
-  .object({
+  .strictObject({
     metadata: metadataField.nullish(),
     items: z.array(MessageInput).max(MAX_ITEMS_PER_REQUEST).nullish(),
   })
   .nullish();
 
-const UpdateBody = z.object({ metadata: metadataField });
+const UpdateBody = z.strictObject({ metadata: metadataField });
 
 export const ConversationParams = z.object({ id: z.string() });
 

@@ -13,15 +13,21 @@ import { failedResponse, inProgressResponse, type ResponseParams } from '../resp
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
 import { SseStream } from '../sse.js';
 import { runTurn, type TurnRequest } from '../turns.js';
-import { metadataField, parse, queryInt, unsupported } from '../validate.js';
+import { metadataField, parse, queryInt, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
+import { setRequestUser } from '../request-log.js';
 import { ResponseEventStream } from './responses-stream.js';
 
-const Body = z.object({
+const UNSUPPORTED = [
+  'tool_choice', 'parallel_tool_calls', 'max_tool_calls', 'reasoning', 'include', 'truncation', 'service_tier', 'prompt',
+  'prompt_cache_key',
+] as const;
+
+const Body = z.strictObject({
   model: z.string(),
   input: ResponseInput.nullish(),
   instructions: z.string().nullish(),
   previous_response_id: z.string().min(1).nullish(),
-  conversation: z.union([z.string().min(1), z.object({ id: z.string().min(1) })]).nullish(),
+  conversation: z.union([z.string().min(1), z.strictObject({ id: z.string().min(1) })]).nullish(),
   store: z.boolean().nullish(),
   stream: z.boolean().nullish(),
   max_output_tokens: maxTokensField,
@@ -33,7 +39,9 @@ const Body = z.object({
   tools: z.array(z.unknown()).nullish(),
   background: z.boolean().nullish(),
   top_logprobs: z.number().int().nullish(),
-  text: z.object({ format: z.object({ type: z.string() }).nullish() }).nullish(),
+  text: z.strictObject({ format: z.object({ type: z.string() }).nullish() }).nullish(),
+  ...userFields,
+  ...refusedFields(UNSUPPORTED),
 });
 type Body = z.output<typeof Body>;
 
@@ -77,7 +85,7 @@ function turnRequest(ctx: ServerContext, owner: Owner, body: Body): TurnRequest 
     params,
     input: toMessageItems(body.input ?? []),
     outputId: newId('msg'),
-    sampling: toSamplingParams(body),
+    sampling: toSamplingParams(body, model.vocabSize),
     maxTokens: maxTokens(model, [['max_output_tokens', body.max_output_tokens]]),
     stop: toStopStrings(body.stop),
     ignoreEos: body.ignore_eos ?? false,
@@ -108,9 +116,11 @@ async function streamTurn(ctx: ServerContext, turn: TurnRequest, reply: FastifyR
 
 export function responsesRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/v1/responses', (request, reply) => {
+    refuseUnsupported(request.body, UNSUPPORTED);
     const body = parse(Body, request.body);
     checkModel(ctx, body.model);
     checkSupported(body);
+    setRequestUser(request, body.user ?? body.safety_identifier);
     const turn = turnRequest(ctx, request.owner, body);
     return admitted(ctx, async () => {
       if (body.stream) return streamTurn(ctx, turn, reply);

@@ -1,0 +1,34 @@
+// The prompt worker: a thread of its own that turns large prompts into tokens, so that
+// rendering and tokenizing a long paste (seconds of merge work for a few hundred KiB) never
+// stalls the engine loop and the requests it is decoding. It loads the tokenizer and chat
+// template only (no weights) and answers each prompt with its tokens or a refusal; the
+// EngineClient then hands the tokens to the engine worker.
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadPromptFiles } from '../model/load.js';
+import { maxInputBytesPerToken } from '../model/tokenizer/token-bound.js';
+import { buildPrompt, type PromptModel } from './prompt.js';
+import type { EngineWorkerOptions, FromPromptWorker, ToPromptWorker } from './protocol.js';
+
+const port = parentPort!;
+const options = workerData as EngineWorkerOptions;
+const post = (msg: FromPromptWorker) => port.postMessage(msg);
+
+let model: PromptModel;
+try {
+  const files = loadPromptFiles(options.model, { tokenizer: options.tokenizer, chatTemplate: options.chatTemplate });
+  model = { ...files, maxBytesPerToken: maxInputBytesPerToken(files.tokenizer) };
+} catch (err) {
+  post({ type: 'fatal', message: (err as Error).message });
+  throw err;
+}
+
+port.on('message', (msg: ToPromptWorker) => {
+  try {
+    const { tokens, text } = buildPrompt(model, msg.prompt, msg.contextLength);
+    post({ type: 'encoded', id: msg.id, tokens, text });
+  } catch (err) {
+    const e = err as Error & { param?: string | null; code?: string | null };
+    post({ type: 'rejected', id: msg.id, message: e.message, param: e.param ?? null, code: e.code ?? null });
+  }
+});
+post({ type: 'ready' });

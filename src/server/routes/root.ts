@@ -1,0 +1,24 @@
+// GET /: what someone who opens the server's address in a browser or with curl needs to find
+// the API (the OpenAI-compatible /v1 base, its routes, the model, where the docs are). Not under
+// /v1, like /health. A later issue puts a web page here.
+
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { ServerContext } from '../context.js';
+
+const PACKAGE_JSON = new URL('../../../package.json', import.meta.url);
+const { name, version } = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { name: string; version: string };
+
+export function rootRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get('/', async (request) => ({
+    name,
+    version,
+    model: ctx.engine.model.id,
+    // The base an OpenAI client takes (base_url / baseURL), as this client reached the server.
+    api_base: `${request.protocol}://${request.host}/v1`,
+    endpoints: ['/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/responses', '/v1/conversations'],
+    health: '/health',
+    metrics: '/metrics',
+    docs: 'README.md of the Pensieve repository: the Usage section lists every route and flag',
+  }));
+}
