@@ -30,7 +30,8 @@ bool has_f16c() {
 #endif
 }
 
-enum class XPrep { None, Bf16Bits, Bf16Values, Q8 };
+// QuantSums: Q8 plus the per-16 sums and d_x·Σq_x that the Quant kernels read.
+enum class XPrep { None, Bf16Bits, Bf16Values, Q8, QuantSums };
 
 struct Kernel {
   MatmulTileFn tile;
@@ -39,11 +40,19 @@ struct Kernel {
   int rows_per_tile;  // the kernel's register tile, for the work split
 };
 
-Kernel pick_kernel(PackedDType dt) {
+Kernel pick_kernel(const PackedMatrix& w) {
   const Isa isa = active_isa();
   const CpuFeatures& f = cpu();
   const bool avx2 = isa >= Isa::Avx2 && has_f16c();
-  switch (dt) {
+  switch (w.dtype) {
+    case PackedDType::F16:
+      if (isa == Isa::Avx512 && has_f16c()) return {matmul_f16_avx512, XPrep::None, nullptr, kRowsAvx512};
+      if (avx2) return {matmul_f16_avx2, XPrep::None, nullptr, kRowsAvx2};
+      return {matmul_f16_scalar, XPrep::None, nullptr, kRowsScalar};
+    case PackedDType::Quant:
+      if (isa == Isa::Avx512 && f.avx512vnni && has_f16c()) return {quant_tile_avx512(w.qtype), XPrep::QuantSums, quantize_row_q8_avx512, kRowsAvx512};
+      if (avx2) return {quant_tile_avx2(w.qtype), XPrep::QuantSums, quantize_row_q8_avx2, kRowsAvx2Q8};
+      return {quant_tile_scalar(w.qtype), XPrep::QuantSums, quantize_row_q8_scalar, kRowsScalar};
     case PackedDType::F32:
       if (isa == Isa::Avx512) return {matmul_f32_avx512, XPrep::None, nullptr, kRowsAvx512};
       if (avx2) return {matmul_f32_avx2, XPrep::None, nullptr, kRowsAvx2};
@@ -68,6 +77,8 @@ struct Scratch {
   std::vector<int8_t> q;
   std::vector<float> d;
   std::vector<int32_t> sum;
+  std::vector<int32_t> sum16;
+  std::vector<float> dsum, dsum16;
 };
 
 Scratch& scratch() {
@@ -114,22 +125,48 @@ void prepare_x(const Kernel& kern, const PackedMatrix& w, const float* x, int64_
       a.ldx = ld;
       return;
     }
-    case XPrep::Q8: {
-      const int64_t nb = w.k_steps;
+    case XPrep::Q8:
+    case XPrep::QuantSums: {
+      const int64_t nb = cols / kQ8Block;
       s.q.resize(static_cast<size_t>(m * cols));
       s.d.resize(static_cast<size_t>(m * nb));
       s.sum.resize(static_cast<size_t>(m * nb));
       int8_t* q = s.q.data();
       float* d = s.d.data();
       int32_t* sum = s.sum.data();
+      const bool sums = kern.prep == XPrep::QuantSums;
+      if (sums) {
+        s.sum16.resize(static_cast<size_t>(m * 2 * nb));
+        s.dsum.resize(static_cast<size_t>(m * nb));
+        s.dsum16.resize(static_cast<size_t>(m * 2 * nb));
+      }
+      int32_t* sum16 = s.sum16.data();
+      float* dsum = s.dsum.data();
+      float* dsum16 = s.dsum16.data();
       QuantizeRowFn quantize = kern.quantize;
       parallel_for(m, grain, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) quantize(x + r * cols, cols, q + r * cols, d + r * nb, sum + r * nb);
+        for (int64_t r = r0; r < r1; ++r) {
+          quantize(x + r * cols, cols, q + r * cols, d + r * nb, sum + r * nb);
+          if (!sums) continue;
+          for (int64_t h = 0; h < 2 * nb; ++h) {
+            int32_t t = 0;
+            for (int j = 0; j < 16; ++j) t += q[r * cols + 16 * h + j];
+            sum16[r * 2 * nb + h] = t;
+            dsum16[r * 2 * nb + h] = d[r * nb + h / 2] * static_cast<float>(t);
+          }
+          for (int64_t b = 0; b < nb; ++b) dsum[r * nb + b] = d[r * nb + b] * static_cast<float>(sum[r * nb + b]);
+        }
       });
       a.x = q;
       a.ldx = cols;
       a.xd = d;
       a.xsum = sum;
+      a.xblocks = nb;
+      if (sums) {
+        a.xsum16 = sum16;
+        a.xdsum = dsum;
+        a.xdsum16 = dsum16;
+      }
       return;
     }
   }
@@ -286,7 +323,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
     a.parts[0] = {out.data, w.rows, 0};
     a.num_parts = 1;
   }
-  const Kernel kern = pick_kernel(w.dtype);
+  const Kernel kern = pick_kernel(w);
   prepare_x(kern, w, x.data, m, a);
   run_tiles(kern, a, m);
   if (!direct) {

@@ -20,9 +20,17 @@ struct MatmulArgs {
   // q8_0: int8 q [m][cols].
   const void* x = nullptr;
   int64_t ldx = 0;  // elements between rows of x
-  // q8_0 only, [m][k_steps]: each block's scale d_x and Σ q_x (for the +128 bias).
+  // int8 q [m][cols] also for the other block types (Quant).
+  // q8_0 and Quant, [m][xblocks] (xblocks = cols/32): each 32-block's scale d_x and
+  // Σ q_x (for the unsigned-bias corrections).
   const float* xd = nullptr;
   const int32_t* xsum = nullptr;
+  int64_t xblocks = 0;
+  // Quant only: Σ q_x per 16 values [m][2·xblocks], and d_x·Σ q_x per 32 [m][xblocks] and per
+  // 16 [m][2·xblocks] (the min terms of types with W = s·u + mv).
+  const int32_t* xsum16 = nullptr;
+  const float* xdsum = nullptr;
+  const float* xdsum16 = nullptr;
   const float* bias = nullptr;  // [rows] or null
   // Where the output goes: panel p's 16 columns of row i. One part [m][rows] for matmul;
   // matmulSplit gives each part (q, k, v or gate, up) its own [m][width] array, every part a
@@ -117,11 +125,13 @@ using QuantizeRowFn = void (*)(const float* x, int64_t cols, int8_t* q, float* d
 void matmul_f32_scalar(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 void matmul_bf16_scalar(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);  // x as f32 values
 void matmul_q8_scalar(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
+void matmul_f16_scalar(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 void quantize_row_q8_scalar(const float* x, int64_t cols, int8_t* q, float* d, int32_t* sum);
 
 void matmul_f32_avx2(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 void matmul_bf16_avx2(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);  // x as f32 values
 void matmul_q8_avx2(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
+void matmul_f16_avx2(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 void quantize_row_q8_avx2(const float* x, int64_t cols, int8_t* q, float* d, int32_t* sum);
 
 // Need AVX-512 F/BW/DQ/VL; the bf16 kernel also AVX512_BF16 (x as uint16
@@ -129,8 +139,15 @@ void quantize_row_q8_avx2(const float* x, int64_t cols, int8_t* q, float* d, int
 void matmul_f32_avx512(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 void matmul_bf16_avx512(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 void matmul_q8_avx512(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
+void matmul_f16_avx512(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 void quantize_row_q8_avx512(const float* x, int64_t cols, int8_t* q, float* d, int32_t* sum);
 // x rounded to bf16 bits exactly as f32_to_bf16 (bf16.h) does; any n.
 void round_bf16_avx512(const float* x, int64_t n, uint16_t* out);
+
+// The GGML block types of qlayout.h (Quant), one kernel per type and ISA; null for q8_0.
+// x as for q8_0 plus the Quant sums; the AVX-512 kernels also need AVX512_VNNI.
+MatmulTileFn quant_tile_scalar(QType t);
+MatmulTileFn quant_tile_avx2(QType t);
+MatmulTileFn quant_tile_avx512(QType t);
 
 }  // namespace pensieve

@@ -128,7 +128,33 @@ struct Q8Tile {
   }
 };
 
+// f16 panels: widened with F16C, then as the f32 kernel.
+struct F16Tile {
+  template <int MR>
+  PENSIEVE_AVX2 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
+    const uint16_t* w = reinterpret_cast<const uint16_t*>(a.w->panel(p));
+    const float* x = static_cast<const float*>(a.x) + r * a.ldx;
+    const int64_t K = a.w->cols, ldx = a.ldx;
+    __m256 acc[2 * MR];
+    for (int i = 0; i < 2 * MR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K; ++k) {
+      const __m256 w0 = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(w + k * kPanelRows)));
+      const __m256 w1 = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(w + k * kPanelRows + 8)));
+      for (int i = 0; i < MR; ++i) {
+        const __m256 xv = _mm256_broadcast_ss(x + i * ldx + k);
+        acc[2 * i] = _mm256_fmadd_ps(w0, xv, acc[2 * i]);
+        acc[2 * i + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * i + 1]);
+      }
+    }
+    store_tile<MR>(a, p, r, acc);
+  }
+};
+
 }  // namespace
+
+void matmul_f16_avx2(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+  for_each_tile<F16Tile, kRowsAvx2>(a, p0, p1, r0, r1);
+}
 
 void matmul_f32_avx2(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
   for_each_tile<F32Tile, kRowsAvx2>(a, p0, p1, r0, r1);

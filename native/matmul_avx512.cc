@@ -13,9 +13,16 @@
 
 #include "matmul.h"
 
+// Overridable so test/native/avx512-emulated.sh can build these kernels for a CPU without AVX-512.
+#ifndef PENSIEVE_AVX512
 #define PENSIEVE_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
+#endif
+#ifndef PENSIEVE_AVX512_BF16
 #define PENSIEVE_AVX512_BF16 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
+#endif
+#ifndef PENSIEVE_AVX512_VNNI
 #define PENSIEVE_AVX512_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#endif
 
 namespace pensieve {
 
@@ -162,7 +169,45 @@ struct Q8Tile {
   }
 };
 
+PENSIEVE_AVX512 inline __m512 f16_slice(const uint16_t* w, int64_t k) {
+  return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + k * kPanelRows)));
+}
+
+// f16 panels ([cols][16] f16 bits): widened with vcvtph2ps, then as f32 (x stays f32).
+struct F16Tile {
+  template <int MR>
+  PENSIEVE_AVX512 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
+    const uint16_t* w = reinterpret_cast<const uint16_t*>(a.w->panel(p));
+    const float* x = static_cast<const float*>(a.x) + r * a.ldx;
+    const int64_t K = a.w->cols, ldx = a.ldx;
+    __m512 acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+    if constexpr (MR == 1) {
+      __m512 acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+      int64_t k = 0;
+      for (; k + 4 <= K; k += 4) {
+        acc[0] = _mm512_fmadd_ps(f16_slice(w, k + 0), _mm512_set1_ps(x[k + 0]), acc[0]);
+        acc1 = _mm512_fmadd_ps(f16_slice(w, k + 1), _mm512_set1_ps(x[k + 1]), acc1);
+        acc2 = _mm512_fmadd_ps(f16_slice(w, k + 2), _mm512_set1_ps(x[k + 2]), acc2);
+        acc3 = _mm512_fmadd_ps(f16_slice(w, k + 3), _mm512_set1_ps(x[k + 3]), acc3);
+      }
+      for (; k < K; ++k) acc[0] = _mm512_fmadd_ps(f16_slice(w, k), _mm512_set1_ps(x[k]), acc[0]);
+      acc[0] = _mm512_add_ps(_mm512_add_ps(acc[0], acc1), _mm512_add_ps(acc2, acc3));
+    } else {
+      for (int64_t k = 0; k < K; ++k) {
+        const __m512 v = f16_slice(w, k);
+        for (int i = 0; i < MR; ++i) acc[i] = _mm512_fmadd_ps(v, _mm512_set1_ps(x[i * ldx + k]), acc[i]);
+      }
+    }
+    store_tile<MR>(a, p, r, acc);
+  }
+};
+
 }  // namespace
+
+void matmul_f16_avx512(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+  for_each_tile<F16Tile, kRowsAvx512>(a, p0, p1, r0, r1);
+}
 
 void matmul_f32_avx512(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
   for_each_tile<F32Tile, kRowsAvx512>(a, p0, p1, r0, r1);

@@ -95,7 +95,29 @@ struct Q8Tile {
   }
 };
 
+struct F16Tile {
+  template <int MR>
+  static void run(const MatmulArgs& a, int64_t p, int64_t r) {
+    const uint16_t* w = reinterpret_cast<const uint16_t*>(a.w->panel(p));
+    const float* x = static_cast<const float*>(a.x) + r * a.ldx;
+    float acc[MR][kPanelRows] = {};
+    for (int64_t k = 0; k < a.w->cols; ++k) {
+      float wk[kPanelRows];
+      for (int l = 0; l < kPanelRows; ++l) wk[l] = f16_to_f32(w[k * kPanelRows + l]);
+      for (int i = 0; i < MR; ++i) {
+        const float xv = x[i * a.ldx + k];
+        for (int l = 0; l < kPanelRows; ++l) acc[i][l] += wk[l] * xv;
+      }
+    }
+    store_tile<MR>(a, p, r, acc);
+  }
+};
+
 }  // namespace
+
+void matmul_f16_scalar(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+  for_each_tile<F16Tile, kRowsScalar>(a, p0, p1, r0, r1);
+}
 
 void matmul_f32_scalar(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
   for_each_tile<F32Tile, kRowsScalar>(a, p0, p1, r0, r1);

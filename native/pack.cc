@@ -18,12 +18,21 @@
 #include "napi_util.h"
 #include "parallel.h"
 #include "q8.h"
+#include "qlayout.h"
 
 namespace pensieve {
 
 namespace {
 
-enum class SrcDType { F32, F16, BF16, Q8_0 };
+// A file dtype: f32, f16, bf16, or a GGML block type (q8_0 included).
+struct SrcDType {
+  enum Kind { F32, F16, BF16, Quant } kind;
+  QType q = QType::Q8_0;
+  bool is(QType t) const { return kind == Quant && q == t; }
+};
+
+// Names of the block types packMatrix can keep packed, for error messages.
+const char* kQuantNames = "q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs";
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
@@ -59,20 +68,28 @@ constexpr napi_type_tag kMatrixTag = {0x7e1c0a5b3d9f4c21ULL, 0x9a6e2f0b8c4d7153U
 SrcDType src_dtype_arg(const Napi::Value& v) {
   if (!v.IsString()) throw Napi::TypeError::New(v.Env(), "srcDtype must be a string");
   std::string s = v.As<Napi::String>().Utf8Value();
-  if (s == "f32") return SrcDType::F32;
-  if (s == "f16") return SrcDType::F16;
-  if (s == "bf16") return SrcDType::BF16;
-  if (s == "q8_0") return SrcDType::Q8_0;
-  throw Napi::TypeError::New(v.Env(), "srcDtype must be f32, f16, bf16 or q8_0, got " + s);
+  if (s == "f32") return {SrcDType::F32};
+  if (s == "f16") return {SrcDType::F16};
+  if (s == "bf16") return {SrcDType::BF16};
+  QType q;
+  if (qtype_from_name(s.c_str(), &q)) return {SrcDType::Quant, q};
+  throw Napi::TypeError::New(v.Env(), "srcDtype must be f32, f16, bf16 or one of " + std::string(kQuantNames) + ", got " + s);
 }
 
-PackedDType dst_dtype_arg(const Napi::Value& v) {
+struct DstDType {
+  PackedDType dtype;
+  QType q = QType::Q8_0;
+};
+
+DstDType dst_dtype_arg(const Napi::Value& v) {
   if (!v.IsString()) throw Napi::TypeError::New(v.Env(), "dstDtype must be a string");
   std::string s = v.As<Napi::String>().Utf8Value();
-  if (s == "f32") return PackedDType::F32;
-  if (s == "bf16") return PackedDType::BF16;
-  if (s == "q8_0") return PackedDType::Q8_0;
-  throw Napi::TypeError::New(v.Env(), "dstDtype must be f32, bf16 or q8_0, got " + s);
+  if (s == "f32") return {PackedDType::F32};
+  if (s == "bf16") return {PackedDType::BF16};
+  if (s == "f16") return {PackedDType::F16};
+  QType q;
+  if (qtype_from_name(s.c_str(), &q)) return q == QType::Q8_0 ? DstDType{PackedDType::Q8_0} : DstDType{PackedDType::Quant, q};
+  throw Napi::TypeError::New(v.Env(), "dstDtype must be f32, bf16, f16 or one of " + std::string(kQuantNames) + ", got " + s);
 }
 
 int64_t dim_arg(const Napi::Value& v, const char* name) {
@@ -89,10 +106,22 @@ uint16_t load_u16(const uint8_t* p) {
   return v;
 }
 
-// Row r of the source as f32 values (exact for every source dtype: q8_0's
-// d·q has at most 11 + 8 significant bits).
+// Bytes of one source row.
+size_t src_row_bytes(SrcDType dt, int64_t cols) {
+  switch (dt.kind) {
+    case SrcDType::F32: return static_cast<size_t>(cols) * 4;
+    case SrcDType::F16:
+    case SrcDType::BF16: return static_cast<size_t>(cols) * 2;
+    case SrcDType::Quant: break;
+  }
+  const QTypeInfo& info = qinfo(dt.q);
+  return static_cast<size_t>(cols / info.block_values) * info.block_bytes;
+}
+
+// Row r of the source as f32 values: the file's values exactly, block types
+// dequantized as ggml does (qtypes.cc).
 void decode_row(SrcDType dt, const uint8_t* data, int64_t r, int64_t cols, float* out) {
-  switch (dt) {
+  switch (dt.kind) {
     case SrcDType::F32:
       std::memcpy(out, data + static_cast<size_t>(r * cols) * 4, static_cast<size_t>(cols) * 4);
       break;
@@ -106,15 +135,9 @@ void decode_row(SrcDType dt, const uint8_t* data, int64_t r, int64_t cols, float
       for (int64_t k = 0; k < cols; ++k) out[k] = bf16_to_f32(load_u16(p + 2 * k));
       break;
     }
-    case SrcDType::Q8_0: {
-      int64_t nb = cols / kQ8Block;
-      const uint8_t* p = data + static_cast<size_t>(r * nb) * 34;
-      for (int64_t b = 0; b < nb; ++b, p += 34) {
-        float d = f16_to_f32(load_u16(p));
-        for (int j = 0; j < kQ8Block; ++j) out[b * kQ8Block + j] = d * static_cast<float>(static_cast<int8_t>(p[2 + j]));
-      }
+    case SrcDType::Quant:
+      dequantize_row(dt.q, data + static_cast<size_t>(r) * src_row_bytes(dt, cols), cols, out);
       break;
-    }
   }
 }
 
@@ -140,7 +163,7 @@ void pack_panel(const PackedMatrix& w, SrcDType src, const uint8_t* data, int64_
         uint8_t* blk = dst + static_cast<size_t>(b) * kQ8PanelBlockBytes;
         uint16_t scale;
         int8_t q[kQ8Block];
-        if (src == SrcDType::Q8_0) {  // keep the file's bytes: no requantization
+        if (src.is(QType::Q8_0)) {  // keep the file's bytes: no requantization
           const uint8_t* s = data + static_cast<size_t>(r * w.k_steps + b) * 34;
           scale = load_u16(s);
           std::memcpy(q, s + 2, kQ8Block);
@@ -155,7 +178,29 @@ void pack_panel(const PackedMatrix& w, SrcDType src, const uint8_t* data, int64_
       }
       continue;
     }
+    if (w.dtype == PackedDType::Quant) {  // the file's blocks, rearranged (the source has the same type)
+      const QLayout L = qlayout(w.qtype);
+      const QTypeInfo& info = qinfo(w.qtype);
+      const uint8_t* s = data + static_cast<size_t>(r) * src_row_bytes(src, cols);
+      QBlock b;
+      for (int64_t st = 0; st < w.k_steps; ++st, s += info.block_bytes) {
+        read_file_block(w.qtype, s, &b);
+        write_packed_block(w.qtype, b, l, dst + static_cast<size_t>(st) * L.step_bytes());
+      }
+      continue;
+    }
+    if (w.dtype == PackedDType::F16 && src.kind == SrcDType::F16) {  // the file's bits as they are
+      const uint8_t* s = data + static_cast<size_t>(r * cols) * 2;
+      uint16_t* h = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t k = 0; k < cols; ++k) h[k * kPanelRows + l] = load_u16(s + 2 * k);
+      continue;
+    }
     decode_row(src, data, r, cols, row.data());
+    if (w.dtype == PackedDType::F16) {  // any other source: its values rounded to nearest even
+      uint16_t* h = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t k = 0; k < cols; ++k) h[k * kPanelRows + l] = f32_to_f16(row[k]);
+      continue;
+    }
     if (w.dtype == PackedDType::F32) {
       float* f = reinterpret_cast<float*>(dst);
       for (int64_t k = 0; k < cols; ++k) f[k * kPanelRows + l] = row[k];
@@ -181,6 +226,20 @@ void unpack_row(const PackedMatrix& w, int64_t n, float* out) {
       for (int64_t k = 0; k < w.cols; ++k) out[k] = bf16_to_f32(h[(k >> 1) * 2 * kPanelRows + l * 2 + (k & 1)]);
       break;
     }
+    case PackedDType::F16: {
+      const uint16_t* h = reinterpret_cast<const uint16_t*>(panel);
+      for (int64_t k = 0; k < w.cols; ++k) out[k] = f16_to_f32(h[k * kPanelRows + l]);
+      break;
+    }
+    case PackedDType::Quant: {
+      const QLayout L = qlayout(w.qtype);
+      QBlock b;
+      for (int64_t st = 0; st < w.k_steps; ++st) {
+        read_packed_block(w.qtype, panel + static_cast<size_t>(st) * L.step_bytes(), l, &b);
+        dequantize_qblock(w.qtype, b, out + st * L.step);
+      }
+      break;
+    }
     case PackedDType::Q8_0:
       for (int64_t b = 0; b < w.k_steps; ++b) {
         const uint8_t* blk = panel + static_cast<size_t>(b) * kQ8PanelBlockBytes;
@@ -200,14 +259,23 @@ Napi::Value PackMatrix(const Napi::CallbackInfo& info) {
   SrcDType src = src_dtype_arg(info[1]);
   int64_t rows = dim_arg(info[2], "rows");
   int64_t cols = dim_arg(info[3], "cols");
-  PackedDType dst = dst_dtype_arg(info[4]);
+  const DstDType dst_arg = dst_dtype_arg(info[4]);
+  const PackedDType dst = dst_arg.dtype;
+  const std::string src_name = info[1].As<Napi::String>().Utf8Value(), dst_name = info[4].As<Napi::String>().Utf8Value();
 
-  if ((src == SrcDType::Q8_0 || dst == PackedDType::Q8_0) && cols % kQ8Block != 0) {
+  // A block type is only kept as itself (the kernels take its integers as they are); to get
+  // another packing, dequantize to f32/bf16/f16 or requantize to q8_0.
+  if (dst == PackedDType::Quant && !src.is(dst_arg.q)) {
+    throw Napi::TypeError::New(env, "a " + dst_name + " packing needs a " + dst_name + " source, got " + src_name + " (pack it as f32, bf16, f16 or q8_0)");
+  }
+  if (src.kind == SrcDType::Quant && cols % qinfo(src.q).block_values != 0) {
+    throw Napi::RangeError::New(env, src_name + " needs cols divisible by " + std::to_string(qinfo(src.q).block_values) + ", got " + std::to_string(cols));
+  }
+  if (dst == PackedDType::Q8_0 && cols % kQ8Block != 0) {
     throw Napi::RangeError::New(env, "q8_0 needs cols divisible by 32, got " + std::to_string(cols));
   }
   // rows, cols < 2^31, so the products below fit in 64 bits.
-  uint64_t count = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
-  uint64_t need = src == SrcDType::F32 ? count * 4 : src == SrcDType::Q8_0 ? count / kQ8Block * 34 : count * 2;
+  uint64_t need = static_cast<uint64_t>(rows) * src_row_bytes(src, cols);
   if (data.size != need) {
     throw Napi::RangeError::New(env, "data has " + std::to_string(data.size) + " bytes, a [" + std::to_string(rows) + "][" +
                                          std::to_string(cols) + "] matrix of " + info[1].As<Napi::String>().Utf8Value() +
@@ -216,6 +284,7 @@ Napi::Value PackMatrix(const Napi::CallbackInfo& info) {
 
   auto w = std::make_unique<PackedMatrix>();
   w->dtype = dst;
+  w->qtype = dst_arg.q;
   w->rows = rows;
   w->cols = cols;
   w->panels = (rows + kPanelRows - 1) / kPanelRows;
@@ -231,6 +300,14 @@ Napi::Value PackMatrix(const Napi::CallbackInfo& info) {
     case PackedDType::Q8_0:
       w->k_steps = cols / kQ8Block;
       w->panel_bytes = static_cast<size_t>(w->k_steps) * kQ8PanelBlockBytes;
+      break;
+    case PackedDType::F16:
+      w->k_steps = cols;
+      w->panel_bytes = static_cast<size_t>(cols) * kPanelRows * 2;
+      break;
+    case PackedDType::Quant:
+      w->k_steps = cols / qlayout(w->qtype).step;
+      w->panel_bytes = static_cast<size_t>(w->k_steps) * qlayout(w->qtype).step_bytes();
       break;
   }
   w->bytes = static_cast<size_t>(w->panels) * w->panel_bytes;
@@ -271,8 +348,26 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The formats packMatrix keeps weights in (every source dtype above can be packed as any of
+// f32, bf16, f16, q8_0, and as itself).
+Napi::Value PackedDtypes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (const char* name : {"f32", "bf16", "f16"}) out.Set(n++, name);
+  for (const QTypeInfo& q : kQTypeInfo) out.Set(n++, q.name);
+  return out;
+}
+
+// Bytes the packed matrix holds in memory (panels of 16 rows, so a partial last panel counts whole).
+Napi::Value PackedBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(unwrap_matrix(info[0], "w").bytes));
+}
+
 void RegisterPack(Napi::Env env, Napi::Object exports) {
   exports.Set("packMatrix", Napi::Function::New(env, PackMatrix));
+  exports.Set("packedDtypes", Napi::Function::New(env, PackedDtypes));
+  exports.Set("packedBytes", Napi::Function::New(env, PackedBytes));
   exports.Set("embedding", Napi::Function::New(env, Embedding));
 }
 
@@ -280,10 +375,12 @@ void RegisterPack(Napi::Env env, Napi::Object exports) {
 
 PackedMatrix::~PackedMatrix() { free_weights(data, bytes); }
 
-const char* packed_dtype_name(PackedDType d) {
-  switch (d) {
+const char* packed_dtype_name(const PackedMatrix& w) {
+  switch (w.dtype) {
     case PackedDType::F32: return "f32";
     case PackedDType::BF16: return "bf16";
+    case PackedDType::F16: return "f16";
+    case PackedDType::Quant: return qinfo(w.qtype).name;
     default: return "q8_0";
   }
 }

@@ -11,6 +11,8 @@
 //   bf16 : [panels][ceil(cols/2)][16][2]      a k-pair per row            (vdpbf16ps)
 //   q8_0 : [panels][cols/32] block of 544 B:  f16 scale[16], then
 //          u8 q[8][16][4] = int8 q XOR 0x80   4 consecutive k per row     (vpdpbusd)
+//   f16  : [panels][cols][16]                 f16 bits, one per row per k (vcvtph2ps + FMA)
+//   other GGML block types (q4_0 … iq4_xs): [panels][cols/step] steps, see qlayout.h
 //
 // Rows past N in the last panel, and the odd k of bf16, are zero padding.
 // q8_0 weights are stored biased to unsigned (q + 128) because vpdpbusd takes
@@ -24,9 +26,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qtypes.h"
+
 namespace pensieve {
 
-enum class PackedDType { F32, BF16, Q8_0 };
+// Quant: any GGML block type but q8_0 (PackedMatrix::qtype says which), in qlayout.h's layout.
+enum class PackedDType { F32, BF16, Q8_0, F16, Quant };
 
 constexpr int kPanelRows = 16;
 constexpr int kQ8Block = 32;
@@ -36,10 +41,11 @@ constexpr size_t kQ8PanelBlockBytes = kQ8ScaleBytes + kPanelRows * kQ8Block;  //
 
 struct PackedMatrix {
   PackedDType dtype;
+  QType qtype = QType::Q8_0;  // Quant only
   int64_t rows = 0;    // N, output features
   int64_t cols = 0;    // K
   int64_t panels = 0;  // ceil(rows / 16)
-  // Steps along K inside a panel: f32 cols, bf16 k-pairs, q8_0 32-blocks.
+  // Steps along K inside a panel: f32/f16 cols, bf16 k-pairs, q8_0 32-blocks, Quant steps.
   int64_t k_steps = 0;
   size_t panel_bytes = 0;
   size_t bytes = 0;
@@ -58,7 +64,7 @@ struct PackedMatrix {
   ~PackedMatrix();
 };
 
-const char* packed_dtype_name(PackedDType d);
+const char* packed_dtype_name(const PackedMatrix& w);
 
 // The PackedMatrix behind a handle returned by packMatrix; throws a TypeError
 // naming the argument when the value is anything else.

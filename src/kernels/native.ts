@@ -19,6 +19,8 @@ interface Addon {
   packMatrix(data: Uint8Array, srcDtype: string, rows: number, cols: number, dstDtype: PackedDType): MatrixHandle;
   /** The formats packMatrix keeps weights in; an addon without it packs f32, bf16 and q8_0. */
   packedDtypes?(): string[];
+  /** Bytes a packed matrix holds in memory. */
+  packedBytes(w: MatrixHandle): number;
   matmul(w: MatrixHandle, x: Float32Array, m: number, out: Float32Array | readonly Float32Array[], bias: Float32Array | null): void;
   embedding(w: MatrixHandle, ids: Int32Array, out: Float32Array): void;
   rmsnorm(x: Float32Array, weight: Float32Array, eps: number, out: Float32Array): void;

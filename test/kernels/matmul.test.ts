@@ -300,7 +300,7 @@ describe('packMatrix: argument errors', () => {
   });
   it('checks dtypes, dimensions and q8_0 block alignment', () => {
     assert.throws(() => addon.packMatrix(data, 'f64', 8, 64, 'f32'), TypeError);
-    assert.throws(() => addon.packMatrix(data, 'f32', 8, 64, 'f16' as PackedDType), TypeError);
+    assert.throws(() => addon.packMatrix(data, 'f32', 8, 64, 'f8' as PackedDType), TypeError);
     assert.throws(() => addon.packMatrix(new Float32Array(8 * 64) as unknown as Uint8Array, 'f32', 8, 64, 'f32'), TypeError);
     assert.throws(() => addon.packMatrix(data, 'f32', 0, 64, 'f32'), RangeError);
     assert.throws(() => addon.packMatrix(data, 'f32', 8.5, 64, 'f32'), RangeError);

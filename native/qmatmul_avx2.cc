@@ -1,0 +1,213 @@
+// AVX2 kernels for the GGML block types of qlayout.h: the AVX-512 kernel's
+// scheme (qmatmul_avx512.cc) on two ymm halves of each 16-row panel slice,
+// with vpmaddubsw + vpmaddwd in place of vpdpbusd. vpmaddubsw saturates at
+// int16, which u ≤ 63 (every type's u but the iq4 codebook) never reaches:
+// 2·63·127 < 2^15. The iq4 types take the codebook as signed bytes instead
+// and the sign trick (|w| × sign(q_x, w), as the q8_0 kernel does), offset 0.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "matmul.h"
+#include "qlayout.h"
+
+#define PENSIEVE_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace pensieve {
+
+namespace {
+
+// The per-group helpers must inline into the tile: their array arguments (dots, pair sums)
+// then live in registers; out of line they go through memory.
+#define PENSIEVE_Q_INLINE inline __attribute__((always_inline))
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+template <int From, int To>
+PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256i move_bits(__m256i v) {
+  if constexpr (To > From) return _mm256_slli_epi16(v, To - From);
+  else if constexpr (To < From) return _mm256_srli_epi16(v, From - To);
+  else return v;
+}
+
+// Group G of rows 8h..8h+7 (the half at byte offset 32h of each 64-byte plane chunk).
+template <QType T, int G>
+PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256i decode_group(const uint8_t* blk, __m256i table) {
+  constexpr QLayout L = qlayout(T);
+  __m256i w = _mm256_setzero_si256();
+  if constexpr (L.n4) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.n4_offset() + (G % 4) * 64));
+    w = _mm256_and_si256(G < 4 ? v : _mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F));
+    if constexpr (L.table) w = _mm256_shuffle_epi8(table, w);
+  }
+  if constexpr (L.p2) {
+    const __m256i v = move_bits<2 * (G % 4), L.p2_shift>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.p2_offset() + (G / 4) * 64)));
+    w = _mm256_or_si256(w, _mm256_and_si256(v, _mm256_set1_epi8(static_cast<char>(3 << L.p2_shift))));
+  }
+  if constexpr (L.h1) {
+    const __m256i v = move_bits<G, L.h1_shift>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.h1_offset())));
+    w = _mm256_or_si256(w, _mm256_and_si256(v, _mm256_set1_epi8(static_cast<char>(1 << L.h1_shift))));
+  }
+  return w;
+}
+
+PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256 cvt_u8(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256 cvt_i8(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// Sub-block `sub`'s s and mv for rows 8h..8h+7 (d, m: those rows' f16 scales as f32).
+template <QType T>
+PENSIEVE_AVX2 PENSIEVE_Q_INLINE void sub_scales(const uint8_t* step, int h, __m256 d, __m256 m, int sub, __m256* s, __m256* mv) {
+  constexpr QLayout L = qlayout(T);
+  const uint8_t* subs = step + L.sub_offset() + 8 * h;
+  if constexpr (T == QType::Q4_K || T == QType::Q5_K) {
+    *s = _mm256_mul_ps(d, cvt_u8(subs + 16 * sub));
+    *mv = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(m, cvt_u8(subs + 16 * (8 + sub))));
+  } else if constexpr (T == QType::Q2_K) {
+    const __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(subs + 16 * sub)));
+    *s = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(b, _mm256_set1_epi32(15))));
+    *mv = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(m, _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4))));
+  } else if constexpr (L.subs > 0) {
+    *s = _mm256_mul_ps(d, cvt_i8(subs + 16 * sub));
+  } else {
+    *s = d;
+    if constexpr (L.has_min) *mv = m;
+  }
+}
+
+template <QType T>
+struct QTile {
+  static constexpr QLayout L = qlayout(T);
+  static constexpr int kGroupsPerSub = L.sub16 ? 4 : 8;
+  // The codebook types run signed (sign trick) here, so their dot needs no offset.
+  static constexpr int kOffset = L.table ? 0 : L.offset;
+  // Groups whose pair sums (each ≤ 2·max u·127 in magnitude) fit int16 together: 8 for u < 16
+  // (q4_*, q2_K, q3_K), 4 for q5_* (u < 32), 2 for q6_K (u < 64), 1 for the codebook (|w| ≤ 127).
+  static constexpr int kMaxU = L.table ? 127 : (1 << ((L.n4 ? 4 : L.p2 ? 2 : 0) + (L.p2 && L.n4 ? 2 : 0) + (L.h1 ? 1 : 0))) - 1;
+  static constexpr int kInt16Groups = 32767 / (2 * kMaxU * 127) >= 8 ? 8 : 32767 / (2 * kMaxU * 127) >= 4 ? 4 : 32767 / (2 * kMaxU * 127) >= 2 ? 2 : 1;
+  static_assert(kInt16Groups * 2 * kMaxU * 127 <= 32767, "int16 pair sums must not saturate");
+
+  template <int MR>
+  PENSIEVE_AVX2 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
+    const uint8_t* panel = a.w->panel(p);
+    const int64_t ldx = a.ldx, nb = a.xblocks, steps = a.w->k_steps;
+    const int8_t* xq = static_cast<const int8_t*>(a.x) + r * ldx;
+    __m256i table = _mm256_setzero_si256();
+    if constexpr (L.table) table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
+    __m256 acc[2 * MR];
+    for (int i = 0; i < 2 * MR; ++i) acc[i] = _mm256_setzero_ps();
+    constexpr size_t kStepBytes = L.step_bytes();
+    for (int64_t st = 0; st < steps; ++st) {
+      const uint8_t* step = panel + st * kStepBytes;
+      __m256 d[2], m[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+      for (int h = 0; h < 2; ++h) {
+        d[h] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(step + 16 * h)));
+        if constexpr (L.m16) m[h] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(step + 32 + 16 * h)));
+      }
+      for (int j = 0; j < L.blocks(); ++j) {
+        const uint8_t* blk = step + L.meta_bytes() + j * L.block_bytes();
+        const int64_t b = st * L.blocks() + j;
+        for (int hs = 0; hs < (L.sub16 ? 2 : 1); ++hs) {
+          const int sub = L.sub16 ? 2 * j + hs : j;
+          __m256 s[2], mv[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+          for (int h = 0; h < 2; ++h) sub_scales<T>(step, h, d[h], m[h], sub, &s[h], &mv[h]);
+          __m256i dot[2 * MR];
+          for (int i = 0; i < MR; ++i) {
+            int32_t init = 0;
+            if constexpr (!L.has_min && kOffset != 0) {
+              init = -kOffset * (L.sub16 ? a.xsum16[(r + i) * 2 * nb + 2 * b + hs] : a.xsum[(r + i) * nb + b]);
+            }
+            dot[2 * i] = dot[2 * i + 1] = _mm256_set1_epi32(init);
+          }
+          // vpmaddubsw pair sums of several groups add up in int16 before one vpmaddwd widens them.
+          __m256i pairs[2 * MR];
+          for (int i = 0; i < 2 * MR; ++i) pairs[i] = _mm256_setzero_si256();
+          const int8_t* xb = xq + b * 32;
+          if (hs == 0) groups<MR, 0, kGroupsPerSub>(blk, table, xb, ldx, pairs, dot);
+          else groups<MR, 4, 8>(blk, table, xb, ldx, pairs, dot);
+          for (int i = 0; i < MR; ++i) {
+            const __m256 dx = _mm256_set1_ps(a.xd[(r + i) * nb + b]);
+            float xs = 0;
+            if constexpr (L.has_min) xs = L.sub16 ? a.xdsum16[(r + i) * 2 * nb + 2 * b + hs] : a.xdsum[(r + i) * nb + b];
+            for (int h = 0; h < 2; ++h) {
+              acc[2 * i + h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[2 * i + h]), _mm256_mul_ps(s[h], dx), acc[2 * i + h]);
+              if constexpr (L.has_min) acc[2 * i + h] = _mm256_fmadd_ps(mv[h], _mm256_set1_ps(xs), acc[2 * i + h]);
+            }
+          }
+        }
+      }
+    }
+    store<MR>(a, p, r, acc);
+  }
+
+  // Groups [G, GEnd) of a 32-block into the rows' dots.
+  template <int MR, int G, int GEnd>
+  PENSIEVE_AVX2 static PENSIEVE_Q_INLINE void groups(const uint8_t* blk, __m256i table, const int8_t* xb, int64_t ldx, __m256i* pairs, __m256i* dot) {
+    if constexpr (G < GEnd) {
+      for (int h = 0; h < 2; ++h) {
+        const __m256i w = decode_group<T, G>(blk + 32 * h, table);
+        const __m256i aw = L.table ? _mm256_abs_epi8(w) : w;
+        for (int i = 0; i < MR; ++i) {
+          __m256i xv = _mm256_set1_epi32(load_i32(xb + i * ldx + 4 * G));
+          if constexpr (L.table) xv = _mm256_sign_epi8(xv, w);
+          pairs[2 * i + h] = _mm256_add_epi16(pairs[2 * i + h], _mm256_maddubs_epi16(aw, xv));
+        }
+      }
+      if constexpr ((G + 1) % kInt16Groups == 0 || G + 1 == GEnd) {
+        for (int i = 0; i < 2 * MR; ++i) {
+          dot[i] = _mm256_add_epi32(dot[i], _mm256_madd_epi16(pairs[i], _mm256_set1_epi16(1)));
+          pairs[i] = _mm256_setzero_si256();
+        }
+      }
+      groups<MR, G + 1, GEnd>(blk, table, xb, ldx, pairs, dot);
+    }
+  }
+
+  template <int MR>
+  PENSIEVE_AVX2 static void store(const MatmulArgs& a, int64_t p, int64_t r, const __m256* acc) {
+    const int valid = a.w->valid_rows(p);
+    const float* bias = a.bias ? a.bias + p * kPanelRows : nullptr;
+    int64_t ld;
+    float* out = a.out_at(p, r, &ld);
+    for (int i = 0; i < MR; ++i) {
+      alignas(32) float tmp[kPanelRows];
+      _mm256_store_ps(tmp, acc[2 * i]);
+      _mm256_store_ps(tmp + 8, acc[2 * i + 1]);
+      for (int l = 0; l < valid; ++l) out[i * ld + l] = tmp[l] + (bias ? bias[l] : 0.0f);
+    }
+  }
+};
+
+template <QType T>
+void tile(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+  for_each_tile<QTile<T>, kRowsAvx2Q8>(a, p0, p1, r0, r1);
+}
+
+}  // namespace
+
+MatmulTileFn quant_tile_avx2(QType t) {
+  switch (t) {
+    case QType::Q4_0: return tile<QType::Q4_0>;
+    case QType::Q4_1: return tile<QType::Q4_1>;
+    case QType::Q5_0: return tile<QType::Q5_0>;
+    case QType::Q5_1: return tile<QType::Q5_1>;
+    case QType::Q2_K: return tile<QType::Q2_K>;
+    case QType::Q3_K: return tile<QType::Q3_K>;
+    case QType::Q4_K: return tile<QType::Q4_K>;
+    case QType::Q5_K: return tile<QType::Q5_K>;
+    case QType::Q6_K: return tile<QType::Q6_K>;
+    case QType::IQ4_NL: return tile<QType::IQ4_NL>;
+    case QType::IQ4_XS: return tile<QType::IQ4_XS>;
+    case QType::Q8_0: break;
+  }
+  return nullptr;
+}
+
+}  // namespace pensieve
