@@ -1,11 +1,11 @@
 // `pensieve <command>`: dispatches to one module per command. Errors a user can
 // cause (bad paths, bad files, bad flags) print one line, not a stack trace.
-import * as fs from 'node:fs';
 import { runBenchCommand } from './bench.js';
 import { runChat } from './chat.js';
 import { CliError } from './errors.js';
 import { runGenerate } from './generate.js';
 import { runMakeModel } from './make-model.js';
+import { packageInfo } from '../package-info.js';
 import { runServe } from './serve.js';
 
 const USAGE = `usage: pensieve <command> [options]
@@ -19,12 +19,6 @@ commands:
 
   pensieve --version (-v) prints the version
 `;
-
-/** The version in the package.json beside src/ (the one npm installed). */
-function packageVersion(): string {
-  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  return String(pkg.version);
-}
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   serve: runServe,
@@ -41,7 +35,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === '--version' || command === '-v') {
-    process.stdout.write(`pensieve ${packageVersion()}\n`);
+    process.stdout.write(`pensieve ${packageInfo().version}\n`);
     return;
   }
   const run = commands[command];

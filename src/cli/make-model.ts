@@ -11,7 +11,7 @@ import { expectedTensorShapes } from '../model/tensor-names.js';
 import { fitVocab, ggufTokenizerKeys, randomTensors, saveGgufModel, saveHfModel, saveHfTokenizer } from '../model/random-model.js';
 import { CliError } from './errors.js';
 import { numberFlag } from './flags.js';
-import { progressReport } from './progress.js';
+import { progressBar } from './progress.js';
 
 const DEFAULT_VOCAB = fileURLToPath(new URL('../../../shared/tokenizers/qwen2.5/', import.meta.url));
 
@@ -71,10 +71,10 @@ export async function runMakeModel(argv: string[]): Promise<void> {
   process.stderr.write(`pensieve: making ${values.out}: ${config.architecture}, ${(params / 1e6).toFixed(1)}M parameters, ${dtype}\n`);
   const vocab = fitVocab(vocabDir, config.vocabSize);
   // q8_0 is quantized from bf16 values, as a bf16 checkpoint converted by llama.cpp would be.
-  const tensors = randomTensors(config, { seed, dtype: dtype === 'q8_0' ? 'bf16' : dtype, onProgress: progressReport('random weights') });
+  const tensors = randomTensors(config, { seed, dtype: dtype === 'q8_0' ? 'bf16' : dtype, onProgress: progressBar('random weights') });
   if (gguf) {
     fs.mkdirSync(nodePath.dirname(nodePath.resolve(values.out)), { recursive: true });
-    const onProgress = dtype === 'q8_0' ? progressReport('quantizing to q8_0') : undefined;
+    const onProgress = dtype === 'q8_0' ? progressBar('quantizing to q8_0') : undefined;
     process.stderr.write(`writing ${values.out}\n`);
     saveGgufModel(values.out, config, tensors, { weightDtype: dtype, tokenizerKeys: ggufTokenizerKeys(vocab), onProgress });
   } else {

@@ -1,6 +1,6 @@
-// Load progress on stderr: a one-line bar redrawn in place on a terminal; elsewhere (a log file,
-// a container, systemd) a plain line at every 10% or every few seconds, whichever comes first,
-// so a slow load is never silent.
+// Progress of a long step (loading a model, making one) on stderr: a one-line bar redrawn in
+// place on a terminal; elsewhere (a log file, a container, systemd, CI) a plain line at every 10%
+// or every few seconds, whichever comes first, so a slow step is never silent.
 
 const LINE_EVERY_MS = 3000;
 
@@ -29,21 +29,5 @@ export function progressLines(label: string, write: (line: string) => void, now:
     lastStep = done >= total ? 10 : step;
     lastAt = t;
     write(`${label}: ${Math.floor(fraction * 100)}% (${done}/${total})`);
-  };
-}
-
-/**
- * Progress for long steps that must show it without a terminal too (a log, a pipe, CI): the bar
- * on a terminal, else a line at the start and at each tenth of the way.
- */
-export function progressReport(label: string): (done: number, total: number) => void {
-  const bar = progressBar(label);
-  if (bar) return bar;
-  let shown = -1;
-  return (done, total) => {
-    const tenth = total > 0 ? Math.floor((done / total) * 10) : 10;
-    if (tenth <= shown) return;
-    shown = tenth;
-    process.stderr.write(`${label}: ${tenth * 10}%\n`);
   };
 }

@@ -3,13 +3,13 @@
 // thread so that a forward pass never blocks the event loop that serves HTTP;
 // large prompts are tokenized first on a second thread, the prompt worker, so
 // that tokenizing them never blocks the engine loop either.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { AsyncQueue } from './async-queue.js';
 import type { EngineStats } from './engine.js';
 import { LARGE_PROMPT_BYTES, promptBytes } from './prompt.js';
-import type {
-  EngineWorkerOptions, FromPromptWorker, FromWorker, GenerateRequest, ModelInfo, RequestEvent, ToPromptWorker, ToWorker,
-} from './protocol.js';
+import { PromptThread, type PromptAnswer } from './prompt-thread.js';
+import type { EngineWorkerOptions, FromWorker, GenerateRequest, ModelInfo, RequestEvent, ToPromptWorker, ToWorker } from './protocol.js';
+import { startWorker } from './worker-thread.js';
 
 /** The engine refused a request up front (bad prompt, too long): the server answers 400. */
 export class RequestRejectedError extends Error {
@@ -49,34 +49,6 @@ export interface EngineClientHooks {
 
 let nextId = 0;
 
-/** A worker thread running one of this directory's TypeScript modules. */
-function startWorker(file: string, options: EngineWorkerOptions): Worker {
-  // The worker runs TypeScript too: it registers tsx's loader before importing the
-  // module (both resolved from here, so any working directory works).
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(new URL(file, import.meta.url).href);
-  return new Worker(`import(${tsx}).then((m) => { m.register(); return import(${entry}); })`, { eval: true, workerData: options });
-}
-
-/** Starts the prompt worker; resolves once its tokenizer is loaded. */
-function startPromptWorker(options: EngineWorkerOptions): Promise<Worker> {
-  const worker = startWorker('./prompt-worker.ts', options);
-  return new Promise((resolve, reject) => {
-    const onEarly = (msg: FromPromptWorker) => {
-      if (msg.type === 'fatal') {
-        void worker.terminate();
-        reject(Object.assign(new Error(msg.message), { name: 'ModelLoadError' }));
-      } else if (msg.type === 'ready') {
-        worker.off('message', onEarly);
-        worker.off('error', reject);
-        resolve(worker);
-      }
-    };
-    worker.on('message', onEarly);
-    worker.once('error', reject);
-  });
-}
-
 export class EngineClient {
   private readonly pending = new Map<string, Pending>();
   private readonly statsWaiters = new Map<number, (s: EngineStats) => void>();
@@ -87,26 +59,26 @@ export class EngineClient {
 
   private constructor(
     private readonly worker: Worker,
-    private readonly prompts: Worker,
+    private readonly prompts: PromptThread,
     readonly model: ModelInfo,
     private readonly largePromptBytes: number,
   ) {}
 
   /** Starts the workers and loads the model; resolves once it is ready to serve. */
   static async start(options: EngineWorkerOptions, hooks: EngineClientHooks = {}): Promise<EngineClient> {
-    const prompts = startPromptWorker(options);
+    const prompts = PromptThread.start(options);
     prompts.catch(() => {}); // the engine's own load error, if any, is the one to report
     let client: EngineClient;
     try {
       client = await EngineClient.startEngine(options, hooks, prompts);
     } catch (err) {
-      void prompts.then((w) => w.terminate(), () => {});
+      void prompts.then((p) => p.close(), () => {});
       throw err;
     }
     return client;
   }
 
-  private static startEngine(options: EngineWorkerOptions, hooks: EngineClientHooks, promptsReady: Promise<Worker>): Promise<EngineClient> {
+  private static startEngine(options: EngineWorkerOptions, hooks: EngineClientHooks, promptsReady: Promise<PromptThread>): Promise<EngineClient> {
     const worker = startWorker('./engine-worker.ts', options);
     return new Promise((resolve, reject) => {
       const onEarly = (msg: FromWorker) => {
@@ -124,9 +96,7 @@ export class EngineClient {
               worker.on('message', (m: FromWorker) => client.onMessage(m));
               worker.on('error', (err) => client.failAll(err));
               worker.on('exit', () => client.failAll(new Error('the engine worker exited')));
-              prompts.on('message', (m: FromPromptWorker) => client.onPromptMessage(m));
-              prompts.on('error', (err) => client.failAll(err));
-              prompts.on('exit', () => client.failAll(new Error('the prompt worker exited')));
+              prompts.listen((answer) => client.onPromptAnswer(answer), (err) => client.failAll(err));
               resolve(client);
             },
             (err: Error) => {
@@ -166,7 +136,7 @@ export class EngineClient {
       } else {
         this.tokenizing.set(id, { request, aborted: false });
         const msg: ToPromptWorker = { type: 'encode', id, prompt: request.prompt, contextLength: this.model.contextLength };
-        this.prompts.postMessage(msg);
+        this.prompts.encode(msg);
       }
     }
     return { id, accepted, events: queue, abort: () => this.abort(id) };
@@ -197,7 +167,7 @@ export class EngineClient {
     const exited = new Promise((r) => this.worker.once('exit', r));
     this.send({ type: 'shutdown' });
     await Promise.race([exited, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
-    await Promise.all([this.worker.terminate(), this.prompts.terminate()]);
+    await Promise.all([this.worker.terminate(), this.prompts.close()]);
   }
 
   private send(msg: ToWorker): void {
@@ -229,9 +199,13 @@ export class EngineClient {
     }
   }
 
+  /** Times the prompt worker was replaced to give back the memory a large prompt left in it. */
+  get promptWorkerRestarts(): number {
+    return this.prompts.restarts;
+  }
+
   /** A large prompt came back from the prompt worker: on to the engine as tokens, or refused. */
-  private onPromptMessage(msg: FromPromptWorker): void {
-    if (msg.type !== 'encoded' && msg.type !== 'rejected') return;
+  private onPromptAnswer(msg: PromptAnswer): void {
     const t = this.tokenizing.get(msg.id);
     const p = this.pending.get(msg.id);
     this.tokenizing.delete(msg.id);

@@ -3,6 +3,7 @@
 // stalls the engine loop and the requests it is decoding. It loads the tokenizer and chat
 // template only (no weights) and answers each prompt with its tokens or a refusal; the
 // EngineClient then hands the tokens to the engine worker.
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPromptFiles } from '../model/load.js';
 import { maxInputBytesPerToken } from '../model/tokenizer/token-bound.js';
@@ -12,6 +13,12 @@ import type { EngineWorkerOptions, FromPromptWorker, ToPromptWorker } from './pr
 const port = parentPort!;
 const options = workerData as EngineWorkerOptions;
 const post = (msg: FromPromptWorker) => port.postMessage(msg);
+
+/** What this thread holds: its heap and external memory (prompt-thread.ts replaces a thread that grew). */
+function heapBytes(): number {
+  const h = getHeapStatistics();
+  return h.total_heap_size + h.external_memory;
+}
 
 let model: PromptModel;
 try {
@@ -25,10 +32,10 @@ try {
 port.on('message', (msg: ToPromptWorker) => {
   try {
     const { tokens, text } = buildPrompt(model, msg.prompt, msg.contextLength);
-    post({ type: 'encoded', id: msg.id, tokens, text });
+    post({ type: 'encoded', id: msg.id, tokens, text, heapBytes: heapBytes() });
   } catch (err) {
     const e = err as Error & { param?: string | null; code?: string | null };
-    post({ type: 'rejected', id: msg.id, message: e.message, param: e.param ?? null, code: e.code ?? null });
+    post({ type: 'rejected', id: msg.id, message: e.message, param: e.param ?? null, code: e.code ?? null, heapBytes: heapBytes() });
   }
 });
-post({ type: 'ready' });
+post({ type: 'ready', heapBytes: heapBytes() });

@@ -34,10 +34,13 @@ export function promptBytes(prompt: PromptInput): number {
   }
 }
 
+/** What a prompt that cannot fit is told (here, and by the server when it measures a body before parsing it). */
+export function contextExceededMessage(atLeast: number, contextLength: number, exact: boolean): string {
+  return `the prompt has ${exact ? '' : 'at least '}${atLeast} tokens; this server's context window is ${contextLength} tokens (prompt and reply together)`;
+}
+
 function tooLong(atLeast: number, contextLength: number, param: string, exact: boolean): EngineRequestError {
-  return new EngineRequestError(
-    `the prompt has ${exact ? '' : 'at least '}${atLeast} tokens; this server's context window is ${contextLength} tokens (prompt and reply together)`,
-    param, 'context_length_exceeded');
+  return new EngineRequestError(contextExceededMessage(atLeast, contextLength, exact), param, 'context_length_exceeded');
 }
 
 /**

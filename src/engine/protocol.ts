@@ -37,6 +37,8 @@ export interface EngineWorkerOptions {
   maxModelLen?: number;
   /** Prompts of at least this many bytes are tokenized on the prompt worker (default LARGE_PROMPT_BYTES; 0: all). */
   largePromptBytes?: number;
+  /** Heap growth of the prompt worker past its loaded size after which it is replaced (default PROMPT_WORKER_HEAP_GROWTH). */
+  promptWorkerHeapGrowth?: number;
 }
 
 /** What the HTTP side needs to know about the model. */
@@ -100,8 +102,9 @@ export type { CacheMode, KvCacheStats, EngineStats };
 /** Messages between the EngineClient and the prompt worker, which tokenizes large prompts. */
 export type ToPromptWorker = { type: 'encode'; id: string; prompt: PromptInput; contextLength: number };
 
+/** heapBytes: the worker's V8 heap and external memory after the step (prompt-thread.ts replaces a worker that grew). */
 export type FromPromptWorker =
-  | { type: 'ready' }
-  | { type: 'encoded'; id: string; tokens: number[]; text: string }
-  | { type: 'rejected'; id: string; message: string; param: string | null; code: string | null }
+  | { type: 'ready'; heapBytes: number }
+  | { type: 'encoded'; id: string; tokens: number[]; text: string; heapBytes: number }
+  | { type: 'rejected'; id: string; message: string; param: string | null; code: string | null; heapBytes: number }
   | { type: 'fatal'; message: string };

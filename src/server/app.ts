@@ -13,6 +13,7 @@ import { defaultMaxRequestBytes, registerBodyLimit } from './body-limit.js';
 import { ConversationLock } from './conversation-lock.js';
 import { Admission, type ServerContext } from './context.js';
 import { fastifyErrorOptions, registerErrorHandlers } from './errors.js';
+import { registerJsonBody } from './json-body.js';
 import { registerLifecycle, ServerLifecycle } from './lifecycle.js';
 import { loggerOptions, requestId, type LogFormat } from './log-format.js';
 import { Metrics, metricsRoutes } from './metrics.js';
@@ -96,6 +97,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerAuth(app, auth);
   let maxRequestBytes = options.maxRequestBytes;
   registerBodyLimit(app, () => (maxRequestBytes ??= defaultMaxRequestBytes(lifecycle.engine.model)));
+  registerJsonBody(app, () => lifecycle.engine.model);
 
   rootRoutes(app, ctx);
   healthRoutes(app, ctx);

@@ -29,7 +29,7 @@ export function defaultMaxRequestBytes(model: ModelInfo): number {
   return model.contextLength * Math.max(8, perToken * JSON_EXPANSION) + HEADROOM;
 }
 
-/** After a 413: read and drop the rest of the body rather than reset a client that is still sending. */
+/** After a refused body (413, or one read to its end): keep the connection, reading and dropping what is still coming rather than resetting a client that is still sending. */
 export function drainRejectedBody(request: FastifyRequest, reply: FastifyReply): void {
   reply.removeHeader('connection');
   const req = request.raw;

@@ -145,7 +145,9 @@ export function registerErrorHandlers(app: FastifyInstance, log: (line: string) 
     }
     // A streaming route has already sent its headers: the stream itself reports its errors.
     if (reply.sent || reply.raw.headersSent) return;
-    if (apiError.status === 413) drainRejectedBody(request, reply);
+    // fastify closes the connection after any body it could not parse, in case the client is
+    // still sending; a body read to its end (a prompt refused for its size, bad JSON) leaves it usable.
+    if (apiError.status === 413 || request.raw.complete) drainRejectedBody(request, reply);
     send(reply, apiError);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -53,3 +53,25 @@ test('a prompt past the context is refused on the worker path, before tokenizing
   }
   assert.equal(viaWorker.inFlight, 0);
 });
+
+test('a prompt worker that a large prompt left with a much larger heap is replaced, and prompts go on meanwhile', async () => {
+  const recycling = await EngineClient.start({ ...engineOptions('stateless'), largePromptBytes: 0, promptWorkerHeapGrowth: 16 << 20 });
+  try {
+    const chat: PromptInput = { kind: 'chat', messages: [{ role: 'user', content: 'Once upon a time, a little girl' }] };
+    const expected = await run(inline, chat);
+    assert.deepEqual(await run(recycling, chat), expected);
+    assert.equal(recycling.promptWorkerRestarts, 0, 'a small prompt leaves the worker as it is');
+    // 32 MB of text: refused by the bound, but its copy now sits in the worker's heap.
+    const big = recycling.generate({ prompt: { kind: 'text', text: 'x'.repeat(32 << 20) }, conversationId: null, sampling: GREEDY, maxTokens: 4, stop: [], ignoreEos: false });
+    await assert.rejects(big.accepted, (err: unknown) => err instanceof RequestRejectedError && err.code === 'context_length_exceeded');
+    // While the replacement loads, the old worker answers; afterwards the new one does.
+    const deadline = Date.now() + 60_000;
+    while (recycling.promptWorkerRestarts === 0 && Date.now() < deadline) assert.deepEqual(await run(recycling, chat), expected);
+    assert.equal(recycling.promptWorkerRestarts, 1);
+    const replies = await Promise.all([run(recycling, chat), run(recycling, chat), run(recycling, chat)]);
+    for (const r of replies) assert.deepEqual(r, expected);
+    assert.equal(recycling.inFlight, 0);
+  } finally {
+    await recycling.close();
+  }
+});

@@ -9,6 +9,7 @@ import { checkModel, type ServerContext } from '../context.js';
 import { badRequest } from '../errors.js';
 import { runCompletion, type CompletionShape } from './completion-flow.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
+import type { PromptFields } from '../prompt-scan.js';
 import { parse, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
 import { setRequestUser } from '../request-log.js';
 
@@ -47,6 +48,9 @@ const Body = z.strictObject({
 });
 type Body = z.output<typeof Body>;
 
+/** Where the prompt text sits, measured as the body arrives (json-body.ts). */
+const PROMPT: PromptFields = { param: 'messages', text: ['messages[].content', 'messages[].content[].text'] };
+
 /** Refuses what OpenAI defines and this server cannot do, instead of quietly ignoring it. */
 function checkSupported(body: Body): void {
   if (body.n !== undefined && body.n !== null && body.n !== 1) throw badRequest(`n must be 1; got ${body.n}`, 'n', 'unsupported_value');
@@ -78,7 +82,7 @@ const SHAPE: CompletionShape = {
 };
 
 export function chatCompletionsRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.post('/v1/chat/completions', (request, reply) => {
+  app.post('/v1/chat/completions', { config: { prompt: PROMPT } }, (request, reply) => {
     refuseUnsupported(request.body, UNSUPPORTED);
     const body = parse(Body, request.body);
     checkModel(ctx, body.model);

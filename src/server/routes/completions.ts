@@ -8,6 +8,7 @@ import { checkModel, type ServerContext } from '../context.js';
 import { badRequest } from '../errors.js';
 import { runCompletion, type CompletionShape } from './completion-flow.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
+import type { PromptFields } from '../prompt-scan.js';
 import { parse, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
 import { setRequestUser } from '../request-log.js';
 
@@ -34,6 +35,9 @@ const Body = z.strictObject({
   ...refusedFields(UNSUPPORTED),
 });
 type Body = z.output<typeof Body>;
+
+/** Where the prompt (text or token ids) sits, measured as the body arrives (json-body.ts). */
+const PROMPT: PromptFields = { param: 'prompt', text: ['prompt', 'prompt[]'], tokenIds: ['prompt[]', 'prompt[][]'] };
 
 // OpenAI's default for this endpoint, unlike chat's "until the context is full".
 const DEFAULT_MAX_TOKENS = 16;
@@ -65,7 +69,7 @@ const SHAPE: CompletionShape = {
 };
 
 export function completionsRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.post('/v1/completions', (request, reply) => {
+  app.post('/v1/completions', { config: { prompt: PROMPT } }, (request, reply) => {
     refuseUnsupported(request.body, UNSUPPORTED);
     const body = parse(Body, request.body);
     checkModel(ctx, body.model);

@@ -13,6 +13,7 @@ import { failedResponse, inProgressResponse, type ResponseParams } from '../resp
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
 import { SseStream } from '../sse.js';
 import { runTurn, type TurnRequest } from '../turns.js';
+import type { PromptFields } from '../prompt-scan.js';
 import { metadataField, parse, queryInt, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
 import { setRequestUser } from '../request-log.js';
 import { ResponseEventStream } from './responses-stream.js';
@@ -44,6 +45,12 @@ const Body = z.strictObject({
   ...refusedFields(UNSUPPORTED),
 });
 type Body = z.output<typeof Body>;
+
+/** Where the prompt text sits (the instructions too), measured as the body arrives (json-body.ts). */
+const PROMPT: PromptFields = {
+  param: 'input',
+  text: ['input', 'input[].content', 'input[].content[].text', 'input[].content[].refusal', 'instructions'],
+};
 
 const IdParams = z.object({ id: z.string() });
 
@@ -115,7 +122,7 @@ async function streamTurn(ctx: ServerContext, turn: TurnRequest, reply: FastifyR
 }
 
 export function responsesRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.post('/v1/responses', (request, reply) => {
+  app.post('/v1/responses', { config: { prompt: PROMPT } }, (request, reply) => {
     refuseUnsupported(request.body, UNSUPPORTED);
     const body = parse(Body, request.body);
     checkModel(ctx, body.model);

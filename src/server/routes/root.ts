@@ -2,14 +2,12 @@
 // the API (the OpenAI-compatible /v1 base, its routes, the model, where the docs are). Not under
 // /v1, like /health. A later issue puts a web page here.
 
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { packageInfo } from '../../package-info.js';
 import type { ServerContext } from '../context.js';
 
-const PACKAGE_JSON = new URL('../../../package.json', import.meta.url);
-const { name, version } = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { name: string; version: string };
-
 export function rootRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { name, version } = packageInfo();
   app.get('/', async (request) => ({
     name,
     version,
