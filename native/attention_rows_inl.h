@@ -13,13 +13,9 @@
 // two ymm FMAs, and the W = 8 code is the code the AVX2 tests run.
 
 constexpr int kRowsW = kLanes < 8 ? kLanes : 8;
-constexpr int kRegBudget = 2 * kAccumulators - 2;  // vector registers for accumulators
-constexpr int kRowsAhead = 4;                      // steps prefetched ahead (and at an item's start)
-constexpr int kRowsRing = 8;                       // steps of K/V row offsets kept: > kRowsAhead
+constexpr int kRowsAhead = 2;                      // steps prefetched ahead (and at an item's start)
+constexpr int kRowsRing = 4;                       // steps of K/V row offsets kept: > kRowsAhead
 static_assert(kRowsKeys % 8 == 0, "scores are summed across lanes 8 keys at a time");
-
-// A power of two ≤ x (x ≥ 1), at most 8.
-constexpr int pow2_floor8(int x) { return x >= 8 ? 8 : x >= 4 ? 4 : x >= 2 ? 2 : 1; }
 
 #if defined(__x86_64__) || defined(__i386__)
 // out[i] = the sum of the 8 lanes of the vector at src + i·stride, for i < 8.
@@ -42,36 +38,67 @@ PENSIEVE_INLINE vec::F<W> load_kv(const float* p) { return vec::load<W>(p); }
 template <int W>
 PENSIEVE_INLINE vec::F<W> load_kv(const uint16_t* p) { return vec::load_bf16<W>(p); }
 
-// Scores of JK keys against R rows: acc[jj·R + r] = lanes whose sum is q_r · k_jj. The
-// queries are interleaved by chunk ([D/W][R][W]), so a chunk's R vectors sit at immediate
-// displacements from one pointer and feed the multiply-adds as memory operands.
-template <int W, int R, int JK, typename T>
-PENSIEVE_INLINE void rows_qk(const float* qs, int D, const T* const* kp, float* acc_out) {
+// Register blocking. Loads, not multiply-adds, bound these loops (two vector loads a cycle
+// on Zen 3), so each loaded vector should serve several multiply-adds:
+//   QKᵀ: a group of RG rows × JK keys of accumulators, each K vector serving RG rows and each
+//        query vector JK keys: JK·RG + JK + 1 registers.
+//   PV:  RP rows × kPvChunks vectors of head-dim, each V vector serving RP rows:
+//        RP·kPvChunks + kPvChunks + RP registers.
+constexpr int kVecRegs = 2 * kAccumulators;  // the register file: 16 ymm, or 32 zmm/ymm with AVX-512
+constexpr int kRowGroup = kVecRegs >= 32 ? 8 : 4;
+constexpr int kPvChunks = 4;
+constexpr int kPvRows = (kVecRegs - kPvChunks) / (kPvChunks + 1);
+
+// Scores of JK keys against rows [r0, r0 + RG) of R: acc[(jj·R + r)·W ..] = lanes whose sum is
+// q_r · k_jj. The queries are interleaved by chunk ([D/W][R][W]).
+template <int W, int R, int RG, int JK, typename T>
+PENSIEVE_INLINE void rows_qk(const float* qs, int r0, int D, const T* const* kp, float* acc) {
   using V = vec::F<W>;
-  V a[JK][R];
-#pragma GCC unroll 8
-  for (int jj = 0; jj < JK; ++jj)
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) a[jj][r] = vec::splat<W>(0.0f);
+  V a[JK][RG];
   const T* k[JK];
 #pragma GCC unroll 8
   for (int jj = 0; jj < JK; ++jj) k[jj] = kp[jj];
-  for (int c = 0; c < D; c += W, qs += R * W) {
+  qs += r0 * W;
+  {
+    V kv[JK];
 #pragma GCC unroll 8
-    for (int jj = 0; jj < JK; ++jj) {
-      const V kv = load_kv<W>(k[jj] + c);
+    for (int jj = 0; jj < JK; ++jj) kv[jj] = load_kv<W>(k[jj]);
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) a[jj][r] += kv * vec::load<W>(qs + r * W);
+    for (int rr = 0; rr < RG; ++rr) {
+      const V q = vec::load<W>(qs + rr * W);
+#pragma GCC unroll 8
+      for (int jj = 0; jj < JK; ++jj) a[jj][rr] = kv[jj] * q;
+    }
+  }
+  for (int c = W; c < D; c += W) {
+    qs += R * W;
+    V kv[JK];
+#pragma GCC unroll 8
+    for (int jj = 0; jj < JK; ++jj) kv[jj] = load_kv<W>(k[jj] + c);
+#pragma GCC unroll 8
+    for (int rr = 0; rr < RG; ++rr) {
+      const V q = vec::load<W>(qs + rr * W);
+#pragma GCC unroll 8
+      for (int jj = 0; jj < JK; ++jj) a[jj][rr] += kv[jj] * q;
     }
   }
 #pragma GCC unroll 8
   for (int jj = 0; jj < JK; ++jj)
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) vec::store<W>(acc_out + (jj * R + r) * W, a[jj][r]);
+    for (int rr = 0; rr < RG; ++rr) vec::store<W>(acc + (jj * R + r0 + rr) * W, a[jj][rr]);
 }
 
-// o_r[d0, d0 + DC·W) = o_r·alpha_r + Σ_j p_r[j]·v_j, for RP rows: the accumulators stay in
-// registers over the step's n keys, each V vector serving RP rows.
+// rows_qk over keys [0, n) for one row group.
+// Keys per rows_qk call for a group of RG rows.
+constexpr int qk_keys_per_call(int rg) { return std::min(8, (kVecRegs - 1) / (rg + 1)); }
+
+// (Declared here, defined with the step loop below.)
+struct LineQueue;
+template <int W, int R, int RG, typename T>
+PENSIEVE_INLINE void rows_qk_keys(const float* qs, int r0, int D, const T* const* kp, int n, float* acc, LineQueue& pf, int quads);
+
+// o_r[d0, d0 + DC·W) = o_r·alpha_r + Σ_j p_r[j]·v_j for RP rows (p_r at p + r·kRowsKeys): the
+// accumulators stay in registers over the step's n keys, each V vector serving RP rows.
 template <int W, int RP, int DC>
 PENSIEVE_INLINE void rows_pv(float* o, int D, const float* p, const float* alpha, const float* const* vp, int n, int d0) {
   using V = vec::F<W>;
@@ -85,11 +112,14 @@ PENSIEVE_INLINE void rows_pv(float* o, int D, const float* p, const float* alpha
   for (int j = 0; j < n; ++j) {
     const float* v = vp[j] + d0;
     pin_pointer(v);
+    V vv[DC];
+#pragma GCC unroll 8
+    for (int c = 0; c < DC; ++c) vv[c] = vec::load<W>(v + c * W);
 #pragma GCC unroll 8
     for (int rp = 0; rp < RP; ++rp) {
       const V b = vec::splat<W>(p[rp * kRowsKeys + j]);
 #pragma GCC unroll 8
-      for (int c = 0; c < DC; ++c) a[rp][c] += b * vec::load<W>(v + c * W);
+      for (int c = 0; c < DC; ++c) a[rp][c] += b * vv[c];
     }
   }
 #pragma GCC unroll 8
@@ -98,43 +128,99 @@ PENSIEVE_INLINE void rows_pv(float* o, int D, const float* p, const float* alpha
     for (int c = 0; c < DC; ++c) vec::store<W>(o + rp * D + d0 + c * W, a[rp][c]);
 }
 
-// rows_pv over all of head-dim for RP rows: passes of 8 vectors, then the remainder.
+// rows_pv over all of head-dim for RP rows: passes of kPvChunks vectors, then the remainder.
 template <int W, int RP>
 PENSIEVE_INLINE void rows_pv_all(float* o, int D, const float* p, const float* alpha, const float* const* vp, int n) {
   int d0 = 0;
-  for (; d0 + 8 * W <= D; d0 += 8 * W) rows_pv<W, RP, 8>(o, D, p, alpha, vp, n, d0);
-  if (d0 + 4 * W <= D) rows_pv<W, RP, 4>(o, D, p, alpha, vp, n, d0), d0 += 4 * W;
+  for (; d0 + kPvChunks * W <= D; d0 += kPvChunks * W) rows_pv<W, RP, kPvChunks>(o, D, p, alpha, vp, n, d0);
   if (d0 + 2 * W <= D) rows_pv<W, RP, 2>(o, D, p, alpha, vp, n, d0), d0 += 2 * W;
   if (d0 + W <= D) rows_pv<W, RP, 1>(o, D, p, alpha, vp, n, d0);
 }
 
-// Prefetches into L2 the K and V rows at the n pool offsets `off` (elements): runs of rows
-// that are adjacent in the pool (the rows of one block) as one range of cache lines.
-PENSIEVE_INLINE void prefetch_rows(const Problem& P, const int64_t* off, int n) {
-  const int D = P.head_dim;
-  const size_t elem = P.kv_bf16 ? sizeof(uint16_t) : sizeof(float);
-  const char* kc = static_cast<const char*>(P.k_cache);
-  const char* vc = static_cast<const char*>(P.v_cache);
-  for (int j = 0; j < n;) {
-    int e = j + 1;
-    while (e < n && off[e] == off[e - 1] + D) ++e;
-    const size_t begin = static_cast<size_t>(off[j]) * elem, bytes = static_cast<size_t>(e - j) * D * elem;
-    for (const char* base : {kc, vc}) {
-      const uintptr_t first = reinterpret_cast<uintptr_t>(base + begin) & ~uintptr_t{63};
-      const uintptr_t last = reinterpret_cast<uintptr_t>(base + begin + bytes - 1);
-      for (uintptr_t a = first; a <= last; a += 64) __builtin_prefetch(reinterpret_cast<const void*>(a), 0, 2);
-    }
-    j = e;
+// The pool offsets (elements) of a step's K/V rows, and the runs of rows adjacent in the pool
+// (the rows of one block), which are prefetched as ranges of cache lines.
+struct StepRows {
+  int64_t off[kRowsKeys];
+  int64_t run_begin[kRowsKeys];
+  int32_t run_rows[kRowsKeys];
+  int runs;
+};
+
+// Fills `rows` for item it's key positions [p0, p0 + n): one division, then block by block.
+PENSIEVE_INLINE void step_rows(const Problem& P, const Item& it, int32_t p0, int n, StepRows& rows) {
+  const int D = P.head_dim, bs = P.block_size;
+  const int32_t* table = P.tables + P.table_indptr[it.r];
+  const int64_t block_stride = static_cast<int64_t>(P.num_kv_heads) * bs * D;
+  const int64_t head_off = static_cast<int64_t>(it.g) * bs * D;
+  int32_t block = p0 / bs, o = p0 % bs;
+  rows.runs = 0;
+  for (int j = 0; j < n; ++block, o = 0) {
+    const int64_t first = table[block] * block_stride + head_off + static_cast<int64_t>(o) * D;
+    const int count = std::min(bs - o, n - j);
+    rows.run_begin[rows.runs] = first;
+    rows.run_rows[rows.runs++] = count;
+    for (int k = 0; k < count; ++k) rows.off[j + k] = first + static_cast<int64_t>(k) * D;
+    j += count;
   }
 }
 
-// Prefetches item it's key positions [p0, p0 + n) ∩ its range.
-PENSIEVE_INLINE void prefetch_keys(const Problem& P, const Item& it, int32_t p0, int n) {
-  n = std::max<int32_t>(0, std::min<int32_t>(n, it.key_end - p0));
-  if (n == 0) return;
-  int64_t off[kRowsKeys];
-  kv_row_offsets(P, it, p0, n, off);
-  prefetch_rows(P, off, n);
+// The cache lines of a step's K and V rows, handed to the prefetcher a few at a time while
+// the step before computes. A burst of a whole step's lines (256 for 32 f32 rows of 64) fills
+// the load queue and the miss buffers and stalls the core until memory catches up, so compute
+// and memory take turns; spread across the step, each prefetch issues while the multiply-adds
+// run. Lines go four at a time (a prefetch past a run's end is harmless: it never faults), into
+// L2 (prefetcht1): the pages of scattered blocks defeat the hardware prefetchers.
+struct LineQueue {
+  uintptr_t begin[2 * kRowsKeys], end[2 * kRowsKeys];
+  int ranges = 0, next = 0;
+  uintptr_t cur = 0;
+
+  void load(const Problem& P, const StepRows& rows) {
+    const size_t elem = P.kv_bf16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t row_bytes = static_cast<size_t>(P.head_dim) * elem;
+    ranges = 0;
+    for (const void* pool : {P.k_cache, P.v_cache}) {
+      for (int i = 0; i < rows.runs; ++i) {
+        const uintptr_t b = reinterpret_cast<uintptr_t>(static_cast<const char*>(pool) + rows.run_begin[i] * elem);
+        begin[ranges] = b & ~uintptr_t{63};
+        end[ranges++] = b + rows.run_rows[i] * row_bytes;
+      }
+    }
+    next = 0;
+    cur = ranges > 0 ? begin[0] : 0;
+  }
+
+  // Issues about 4·quads lines.
+  PENSIEVE_INLINE void issue(int quads) {
+    for (; quads > 0 && next < ranges; --quads) {
+      __builtin_prefetch(reinterpret_cast<const void*>(cur), 0, 2);
+      __builtin_prefetch(reinterpret_cast<const void*>(cur + 64), 0, 2);
+      __builtin_prefetch(reinterpret_cast<const void*>(cur + 128), 0, 2);
+      __builtin_prefetch(reinterpret_cast<const void*>(cur + 192), 0, 2);
+      cur += 256;
+      if (cur >= end[next] && ++next < ranges) cur = begin[next];
+    }
+  }
+  void issue_all() { issue(std::numeric_limits<int>::max()); }
+
+  // Quads per call when a step's lines are spread over `calls` calls.
+  int share(int calls) const {
+    size_t lines = 0;
+    for (int i = 0; i < ranges; ++i) lines += (end[i] - begin[i] + 63) / 64;
+    return static_cast<int>((lines + 4 * calls - 1) / (4 * calls));
+  }
+};
+
+// rows_qk over keys [0, n) for one row group, prefetching `quads` quads of lines after each call.
+template <int W, int R, int RG, typename T>
+PENSIEVE_INLINE void rows_qk_keys(const float* qs, int r0, int D, const T* const* kp, int n, float* acc, LineQueue& pf, int quads) {
+  constexpr int JK = qk_keys_per_call(RG);
+  int j = 0;
+  for (; j + JK <= n; j += JK) {
+    rows_qk<W, R, RG, JK>(qs, r0, D, kp + j, acc + j * R * W);
+    pf.issue(quads);
+  }
+  for (; j < n; ++j) rows_qk<W, R, RG, 1>(qs, r0, D, kp + j, acc + j * R * W);
 }
 
 // One row tile of R rows (R ≤ kMaxRowTile) over the item's key range, in steps of kRowsKeys
@@ -145,10 +231,9 @@ template <int W, int R, typename T>
 void attend_rows(const Problem& P, const Item& it, const Item* next, const Partials& part, float* scratch) {
   using V = vec::F<W>;
   constexpr int KC = kRowsKeys;
-  // Keys per rows_qk call: JK·R accumulators and a K vector fit the registers.
-  constexpr int JK = pow2_floor8(std::max(1, kRegBudget / R));
-  // Rows per rows_pv call: RP·8 accumulators and RP broadcasts.
-  constexpr int RP = std::max(1, std::min(R, kRegBudget / 9));
+  // At most two row groups for QKᵀ (R ≤ 8 ≤ 2·kRowGroup), as even as can be.
+  constexpr int RG1 = R <= kRowGroup ? R : (R + 1) / 2, RG2 = R - RG1;
+  constexpr int RP = std::min(R, kPvRows);
   constexpr int RA = (R + W - 1) / W * W;  // alpha padded to whole vectors
   const int D = P.head_dim, G = P.group;
   float* qs = scratch;
@@ -178,26 +263,43 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
   alignas(64) float alpha[RA] = {};
   for (int r = 0; r < R; ++r) m[r] = -kInf, l[r] = 0.0f;
 
-  // Each step's row offsets are computed once, when the step is prefetched kRowsAhead steps
-  // early, and kept in a ring until the step runs.
+  // Each step's row offsets are computed once, when its lines are queued kRowsAhead steps
+  // early (the first kRowsAhead steps' lines are requested at once: nothing to overlap yet),
+  // and kept in a ring until the step runs. The last steps queue the next item's first lines.
   const int32_t steps = (it.key_end - it.key_begin + KC - 1) / KC;
-  int64_t ring[kRowsRing][KC];
-  const auto plan = [&](int32_t st) {
+  StepRows ring[kRowsRing];
+  StepRows next_rows;
+  LineQueue pf;
+  const auto plan = [&](int32_t st) -> const StepRows& {
     const int32_t p0 = it.key_begin + st * KC;
-    const int n = std::min<int32_t>(KC, it.key_end - p0);
-    kv_row_offsets(P, it, p0, n, ring[st % kRowsRing]);
-    prefetch_rows(P, ring[st % kRowsRing], n);
+    step_rows(P, it, p0, std::min<int32_t>(KC, it.key_end - p0), ring[st % kRowsRing]);
+    return ring[st % kRowsRing];
   };
-  for (int32_t st = 0; st < std::min(steps, kRowsAhead); ++st) plan(st);
+  for (int32_t st = 0; st < std::min(steps, kRowsAhead); ++st) {
+    pf.load(P, plan(st));
+    pf.issue_all();
+  }
+  // Prefetch sites in a step: each rows_qk call of both row groups, and each rows_pv row group.
+  constexpr int kSites = (KC + qk_keys_per_call(RG1) - 1) / qk_keys_per_call(RG1) +
+                         (RG2 > 0 ? (KC + qk_keys_per_call(RG2) - 1) / qk_keys_per_call(RG2) : 0) + (R + RP - 1) / RP;
 
   const T* kp[KC];
   const float* vp[KC];
   for (int32_t st = 0; st < steps; ++st) {
-    if (st + kRowsAhead < steps) plan(st + kRowsAhead);
-    else if (next) prefetch_keys(P, *next, next->key_begin + (st + kRowsAhead - steps) * KC, KC);
+    const int32_t ahead = st + kRowsAhead;
+    if (ahead < steps) {
+      pf.load(P, plan(ahead));
+    } else if (next && next->key_begin + (ahead - steps) * KC < next->key_end) {
+      const int32_t p0 = next->key_begin + (ahead - steps) * KC;
+      step_rows(P, *next, p0, std::min<int32_t>(KC, next->key_end - p0), next_rows);
+      pf.load(P, next_rows);
+    } else {
+      pf.ranges = 0;
+    }
+    const int quads = pf.share(kSites);
     const int32_t p0 = it.key_begin + st * KC;
     const int n = std::min<int32_t>(KC, it.key_end - p0);
-    const int64_t* off = ring[st % kRowsRing];
+    const int64_t* off = ring[st % kRowsRing].off;
     for (int j = 0; j < n; ++j) {
       kp[j] = kc + off[j];
       if constexpr (std::is_same<T, float>::value) {
@@ -207,18 +309,16 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
         vp[j] = vw + j * D;
       }
     }
-    // Keys past the range end read row 0 again; the mask below drops their scores.
-    const int n_qk = (n + JK - 1) / JK * JK;
-    for (int j = n; j < n_qk; ++j) kp[j] = kp[0];
-
-    // Scores, in base 2 (the queries carry scale·log2 e): s[r][j] = q_r · k_j.
-    for (int j = 0; j < n_qk; j += JK) rows_qk<W, R, JK>(qs, D, kp + j, acc + j * R * W);
+    // Scores, in base 2 (the queries carry scale·log2 e): s[r][j] = q_r · k_j. Lane sums
+    // go 8 keys at a time; those past n are stale and masked below.
+    rows_qk_keys<W, R, RG1>(qs, 0, D, kp, n, acc, pf, quads);
+    if constexpr (RG2 > 0) rows_qk_keys<W, R, RG2>(qs, RG1, D, kp, n, acc, pf, quads);
     if constexpr (W == 1) {
-      for (int j = 0; j < n_qk; ++j)
+      for (int j = 0; j < n; ++j)
         for (int r = 0; r < R; ++r) s[r * KC + j] = acc[j * R + r];
     } else {
 #if defined(__x86_64__) || defined(__i386__)
-      for (int j = 0; j < n_qk; j += 8)
+      for (int j = 0; j < n; j += 8)
         for (int r = 0; r < R; ++r) sum_lanes8<W>(acc + (j * R + r) * W, R * W, s + r * KC + j);
 #endif
     }
@@ -261,8 +361,15 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
 
     // Output: o_r = o_r·alpha_r + Σ_j p_r[j]·v_j.
     int r = 0;
-    for (; r + RP <= R; r += RP) rows_pv_all<W, RP>(o + r * D, D, s + r * KC, alpha + r, vp, n);
-    for (; r < R; ++r) rows_pv_all<W, 1>(o + r * D, D, s + r * KC, alpha + r, vp, n);
+    for (; r + RP <= R; r += RP) {
+      pf.issue(quads);
+      rows_pv_all<W, RP>(o + r * D, D, s + r * KC, alpha + r, vp, n);
+    }
+    for (; r < R; ++r) {
+      pf.issue(quads);
+      rows_pv_all<W, 1>(o + r * D, D, s + r * KC, alpha + r, vp, n);
+    }
+    pf.issue_all();
   }
 
   for (int r = 0; r < R; ++r) {
