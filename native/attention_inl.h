@@ -330,7 +330,7 @@ PENSIEVE_INLINE void attend(const Problem& P, const Item& it, const Item* next, 
 void claim_items(const Problem& P, const std::vector<Item>& items, std::atomic<size_t>& next, const Partials& part) {
   const size_t D = static_cast<size_t>(P.head_dim);
   const size_t lane_tile = 2 * D * kMaxLanes + kKeyStep * kMaxLanes + 2 * kKeyStep * D;
-  const size_t row_tile = 2 * kMaxRowTile * D + kMaxRowTile * kRowsKeys + kRowsKeys * kMaxRowTile * kRowsW + kRowsKeys * D;
+  const size_t row_tile = 2 * kMaxRowTile * D + kMaxRowTile * kRowsKeys + kRowsKeys * kMaxRowTile * kRowsW;
   std::vector<float> scratch(std::max(lane_tile, row_tile));
   size_t i = next.fetch_add(1, std::memory_order_relaxed);
   while (i < items.size()) {
@@ -340,5 +340,5 @@ void claim_items(const Problem& P, const std::vector<Item>& items, std::atomic<s
   }
 }
 
-const AttentionIsa kAttentionIsa{kShapes, kRowsW, claim_items};
+const AttentionIsa kAttentionIsa{kShapes, 2 * kRowsW, claim_items};
 const AttentionIsa& attention_isa() { return kAttentionIsa; }

@@ -32,11 +32,30 @@ PENSIEVE_INLINE void sum_lanes8(const float* src, int stride, float* out) {
 }
 #endif
 
-// The K/V pool's element type: f32, or bf16 bits widened on load.
+// Chunk c (W lanes) of a K or V row, as f32. Head-dim is cut into pairs of chunks (2·W
+// elements); an f32 row's chunk c holds elements c·W + i. A bf16 row is read a pair at a time
+// as W 32-bit lanes, each two bf16 values: the low halves shifted up are chunk 2p (the even
+// elements of pair p), the high halves masked are chunk 2p + 1 (the odd ones), two integer
+// operations for 2·W values and no widening pass. Queries and outputs use the same order
+// (chunk_element), so the dot products and the output rows come out in the right places.
 template <int W>
-PENSIEVE_INLINE vec::F<W> load_kv(const float* p) { return vec::load<W>(p); }
+PENSIEVE_INLINE vec::F<W> load_chunk(const float* row, int c) { return vec::load<W>(row + c * W); }
 template <int W>
-PENSIEVE_INLINE vec::F<W> load_kv(const uint16_t* p) { return vec::load_bf16<W>(p); }
+PENSIEVE_INLINE vec::F<W> load_chunk(const uint16_t* row, int c) {
+  using U = typename vec::Lanes<W>::U;
+  U u;
+  __builtin_memcpy(&u, row + (c & ~1) * W, sizeof u);
+  u = (c & 1) ? (u & 0xffff0000u) : (u << 16);
+  vec::F<W> f;
+  __builtin_memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// The head-dim element that lane i of chunk c holds (see load_chunk).
+template <int W, typename T>
+constexpr int chunk_element(int c, int i) {
+  return std::is_same<T, float>::value ? c * W + i : (c & ~1) * W + 2 * i + (c & 1);
+}
 
 // Register blocking. Loads, not multiply-adds, bound these loops (two vector loads a cycle
 // on Zen 3), so each loaded vector should serve several multiply-adds:
@@ -62,7 +81,7 @@ PENSIEVE_INLINE void rows_qk(const float* qs, int r0, int D, const T* const* kp,
   {
     V kv[JK];
 #pragma GCC unroll 8
-    for (int jj = 0; jj < JK; ++jj) kv[jj] = load_kv<W>(k[jj]);
+    for (int jj = 0; jj < JK; ++jj) kv[jj] = load_chunk<W>(k[jj], 0);
 #pragma GCC unroll 8
     for (int rr = 0; rr < RG; ++rr) {
       const V q = vec::load<W>(qs + rr * W);
@@ -70,17 +89,24 @@ PENSIEVE_INLINE void rows_qk(const float* qs, int r0, int D, const T* const* kp,
       for (int jj = 0; jj < JK; ++jj) a[jj][rr] = kv[jj] * q;
     }
   }
-  for (int c = W; c < D; c += W) {
-    qs += R * W;
+  const auto chunk = [&](int c) __attribute__((always_inline)) {
+    const float* qc = qs + c * R * W;
     V kv[JK];
 #pragma GCC unroll 8
-    for (int jj = 0; jj < JK; ++jj) kv[jj] = load_kv<W>(k[jj] + c);
+    for (int jj = 0; jj < JK; ++jj) kv[jj] = load_chunk<W>(k[jj], c);
 #pragma GCC unroll 8
     for (int rr = 0; rr < RG; ++rr) {
-      const V q = vec::load<W>(qs + rr * W);
+      const V q = vec::load<W>(qc + rr * W);
 #pragma GCC unroll 8
       for (int jj = 0; jj < JK; ++jj) a[jj][rr] += kv[jj] * q;
     }
+  };
+  // Chunks go by pairs, so each one's half (even or odd elements of a bf16 pair) is known
+  // at compile time; headDim is a multiple of 2·W for row tiles.
+  chunk(1);
+  for (int c = 2; c < D / W; c += 2) {
+    chunk(c);
+    chunk(c + 1);
   }
 #pragma GCC unroll 8
   for (int jj = 0; jj < JK; ++jj)
@@ -99,8 +125,8 @@ PENSIEVE_INLINE void rows_qk_keys(const float* qs, int r0, int D, const T* const
 
 // o_r[d0, d0 + DC·W) = o_r·alpha_r + Σ_j p_r[j]·v_j for RP rows (p_r at p + r·kRowsKeys): the
 // accumulators stay in registers over the step's n keys, each V vector serving RP rows.
-template <int W, int RP, int DC>
-PENSIEVE_INLINE void rows_pv(float* o, int D, const float* p, const float* alpha, const float* const* vp, int n, int d0) {
+template <int W, int RP, int DC, typename T>
+PENSIEVE_INLINE void rows_pv(float* o, int D, const float* p, const float* alpha, const T* const* vp, int n, int d0) {
   using V = vec::F<W>;
   V a[RP][DC];
 #pragma GCC unroll 8
@@ -110,11 +136,10 @@ PENSIEVE_INLINE void rows_pv(float* o, int D, const float* p, const float* alpha
     for (int c = 0; c < DC; ++c) a[rp][c] = vec::load<W>(o + rp * D + d0 + c * W) * al;
   }
   for (int j = 0; j < n; ++j) {
-    const float* v = vp[j] + d0;
-    pin_pointer(v);
+    const T* v = vp[j] + d0;
     V vv[DC];
 #pragma GCC unroll 8
-    for (int c = 0; c < DC; ++c) vv[c] = vec::load<W>(v + c * W);
+    for (int c = 0; c < DC; ++c) vv[c] = load_chunk<W>(v, c);
 #pragma GCC unroll 8
     for (int rp = 0; rp < RP; ++rp) {
       const V b = vec::splat<W>(p[rp * kRowsKeys + j]);
@@ -128,13 +153,14 @@ PENSIEVE_INLINE void rows_pv(float* o, int D, const float* p, const float* alpha
     for (int c = 0; c < DC; ++c) vec::store<W>(o + rp * D + d0 + c * W, a[rp][c]);
 }
 
-// rows_pv over all of head-dim for RP rows: passes of kPvChunks vectors, then the remainder.
-template <int W, int RP>
-PENSIEVE_INLINE void rows_pv_all(float* o, int D, const float* p, const float* alpha, const float* const* vp, int n) {
+// rows_pv over all of head-dim for RP rows: passes of kPvChunks vectors, then a last pair
+// (passes start on pairs of chunks, see load_chunk).
+template <int W, int RP, typename T>
+PENSIEVE_INLINE void rows_pv_all(float* o, int D, const float* p, const float* alpha, const T* const* vp, int n) {
+  static_assert(kPvChunks % 2 == 0, "passes must start on chunk pairs");
   int d0 = 0;
   for (; d0 + kPvChunks * W <= D; d0 += kPvChunks * W) rows_pv<W, RP, kPvChunks>(o, D, p, alpha, vp, n, d0);
-  if (d0 + 2 * W <= D) rows_pv<W, RP, 2>(o, D, p, alpha, vp, n, d0), d0 += 2 * W;
-  if (d0 + W <= D) rows_pv<W, RP, 1>(o, D, p, alpha, vp, n, d0);
+  if (d0 + 2 * W <= D) rows_pv<W, RP, 2>(o, D, p, alpha, vp, n, d0);
 }
 
 // The pool offsets (elements) of a step's K/V rows, and the runs of rows adjacent in the pool
@@ -224,9 +250,9 @@ PENSIEVE_INLINE void rows_qk_keys(const float* qs, int r0, int D, const T* const
 }
 
 // One row tile of R rows (R ≤ kMaxRowTile) over the item's key range, in steps of kRowsKeys
-// keys: scores, the online-softmax update, then P·V. Scratch holds, in floats: qs [D][R]
-// (interleaved by chunk), o [R][D], s [R][kRowsKeys], acc [kRowsKeys][R][W], and for bf16
-// pools vw [kRowsKeys][D] (the step's V rows, widened once for all R rows).
+// keys: scores, the online-softmax update, then P·V. Scratch holds, in floats: qs [D/W][R][W]
+// (queries by chunk), o [R][D] (outputs by chunk, see load_chunk), s [R][kRowsKeys] and
+// acc [kRowsKeys][R][W] (the score lanes before their sums).
 template <int W, int R, typename T>
 void attend_rows(const Problem& P, const Item& it, const Item* next, const Partials& part, float* scratch) {
   using V = vec::F<W>;
@@ -240,7 +266,6 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
   float* o = qs + R * D;
   float* s = o + R * D;
   float* acc = s + R * KC;
-  float* vw = acc + KC * R * W;
   const T* kc = static_cast<const T*>(P.k_cache);
   const T* vc = static_cast<const T*>(P.v_cache);
 
@@ -256,7 +281,8 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
     orow[r] = P.out + off;
     lim[r] = std::min(P.q_pos[t], ctx - 1);  // last visible position
     min_limit = std::min(min_limit, lim[r]);
-    for (int d = 0; d < D; ++d) qs[(d / W) * R * W + r * W + d % W] = q[d] * P.scale_log2;
+    for (int c = 0; c < D / W; ++c)
+      for (int i = 0; i < W; ++i) qs[(c * R + r) * W + i] = q[chunk_element<W, T>(c, i)] * P.scale_log2;
   }
   std::fill(o, o + R * D, 0.0f);
   float m[R], l[R];
@@ -284,7 +310,7 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
                          (RG2 > 0 ? (KC + qk_keys_per_call(RG2) - 1) / qk_keys_per_call(RG2) : 0) + (R + RP - 1) / RP;
 
   const T* kp[KC];
-  const float* vp[KC];
+  const T* vp[KC];
   for (int32_t st = 0; st < steps; ++st) {
     const int32_t ahead = st + kRowsAhead;
     if (ahead < steps) {
@@ -302,12 +328,7 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
     const int64_t* off = ring[st % kRowsRing].off;
     for (int j = 0; j < n; ++j) {
       kp[j] = kc + off[j];
-      if constexpr (std::is_same<T, float>::value) {
-        vp[j] = vc + off[j];
-      } else {
-        widen_bf16(vc + off[j], D, vw + j * D);
-        vp[j] = vw + j * D;
-      }
+      vp[j] = vc + off[j];
     }
     // Scores, in base 2 (the queries carry scale·log2 e): s[r][j] = q_r · k_j. Lane sums
     // go 8 keys at a time; those past n are stale and masked below.
@@ -373,15 +394,14 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
   }
 
   for (int r = 0; r < R; ++r) {
-    if (it.partial < 0) {
-      // A row with no visible position (context length 0) gets zeros.
-      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-      for (int d = 0; d < D; ++d) orow[r][d] = o[r * D + d] * inv;
-    } else {
-      const int64_t row = it.partial + r;
-      std::copy(o + r * D, o + (r + 1) * D, part.o + row * D);
-      part.m[row] = m[r];
-      part.l[row] = l[r];
+    // A row with no visible position (context length 0) gets zeros.
+    const float scale = it.partial >= 0 ? 1.0f : l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+    float* out = it.partial >= 0 ? part.o + (it.partial + r) * D : orow[r];
+    for (int c = 0; c < D / W; ++c)
+      for (int i = 0; i < W; ++i) out[chunk_element<W, T>(c, i)] = o[r * D + c * W + i] * scale;
+    if (it.partial >= 0) {
+      part.m[it.partial + r] = m[r];
+      part.l[it.partial + r] = l[r];
     }
   }
 }

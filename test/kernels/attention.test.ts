@@ -203,10 +203,13 @@ describe('pagedAttention', () => {
   }
 
   it('over bf16 pools equals attention over f32 pools holding the same (rounded) values', () => {
+    // Within the kernels' tolerance, not bit for bit: decode row tiles read a bf16 row's
+    // even and odd elements as separate vectors (load_chunk in attention_rows_inl.h), so
+    // they sum a dot product in another order than over f32 rows.
     const rng = mulberry32(77);
     const c16 = bf16Case(makeCase(rng, SHAPES[3]!, { requests: 4, maxCtx: 700 }));
     const c32 = { ...c16, kCache: Float32Array.from(c16.kCache, bf16ToF32), vCache: Float32Array.from(c16.vCache, bf16ToF32) };
-    forEachIsa((isa) => assert.deepEqual(runNative(c16), runNative(c32), isa));
+    forEachIsa((isa) => assertClose(runNative(c16), runNative(c32), isa));
   });
 
   it('matches the reference for each query pattern alone', () => {
