@@ -14,12 +14,17 @@
 // are split flash-decoding style and the slices merged by a combine step.
 #include <napi.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>  // the row tiles' lane sums (attention_rows_inl.h)
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bf16.h"
@@ -33,6 +38,9 @@ namespace {
 
 constexpr int kKeyStep = 16;              // key positions per online-softmax step
 constexpr int kMaxLanes = 32;             // widest tile: two zmm of rows
+constexpr int kMaxRowTile = 8;            // most rows a row tile (attention_rows_inl.h) holds
+constexpr int kRowsKeys = 32;             // key positions per row-tile step
+constexpr int kRowTileKernel = -1;        // Item::kernel of a row tile
 constexpr int32_t kMinSplitKeys = 512;    // a key-range slice shorter than this is not worth a combine
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -59,9 +67,10 @@ struct Problem {
 // covers rows [row0, row0 + rows) against key positions [key_begin, key_end).
 struct Item {
   int32_t r, g, row0, rows, key_begin, key_end;
-  int32_t kernel;   // index into the ISA's TileShapes
+  int32_t kernel;   // index into the ISA's TileShapes, or kRowTileKernel
   int64_t partial;  // -1: write the normalized output; else first row in the partial buffers
   int64_t cost;     // lanes × keys, for ordering
+  int32_t width;    // lanes of a lane tile, rows of a row tile
 };
 
 // Unnormalized results of key-range slices: o [rows][headDim], running max m
@@ -80,6 +89,7 @@ struct TileShapes {
 };
 struct AttentionIsa {
   TileShapes shapes;
+  int rows_width;  // row tiles need headDim to be a multiple of this
   void (*claim_items)(const Problem&, const std::vector<Item>&, std::atomic<size_t>&, const Partials&);
 };
 
@@ -129,9 +139,12 @@ void paged_attention(const Problem& P) {
   const int shapes = isa.shapes.count;
   const int G = P.group;
 
-  // Row tiles: each request's rows for a KV head cut into the widest shape, the
-  // remainder into the narrowest shape that holds it. A tile's key range ends
+  // Tiles: each request's rows for a KV head cut into the widest lane shape, the
+  // remainder into the narrowest shape that holds it, or into a row tile when at
+  // most kMaxRowTile rows are left (a decode token's GQA group: lanes over
+  // head-dim use every lane whatever the group size). A tile's key range ends
   // at the last position any of its rows sees.
+  const bool row_tiles = P.head_dim % isa.rows_width == 0;
   std::vector<Item> items;
   int64_t total_cost = 0;
   for (int32_t r = 0; r < P.num_requests; ++r) {
@@ -140,17 +153,20 @@ void paged_attention(const Problem& P) {
     for (int32_t row0 = 0; row0 < rows_total;) {
       const int32_t left = rows_total - row0;
       int k = shapes - 1;
-      if (left < lanes[k]) {
+      if (row_tiles && left <= kMaxRowTile) {
+        k = kRowTileKernel;
+      } else if (left < lanes[k]) {
         k = 0;
         while (lanes[k] < left) ++k;
       }
-      const int32_t rows = std::min(left, lanes[k]);
+      const int32_t width = k == kRowTileKernel ? left : lanes[k];
+      const int32_t rows = std::min(left, width);
       int32_t key_end = 0;
       for (int32_t t = t0 + row0 / G; t <= t0 + (row0 + rows - 1) / G; ++t)
         key_end = static_cast<int32_t>(std::max<int64_t>(key_end, std::min<int64_t>(int64_t{P.q_pos[t]} + 1, ctx)));
-      const int64_t cost = int64_t{lanes[k]} * key_end;
+      const int64_t cost = int64_t{width} * key_end;
       for (int32_t g = 0; g < P.num_kv_heads; ++g) {
-        items.push_back(Item{r, g, row0, rows, 0, key_end, k, -1, cost});
+        items.push_back(Item{r, g, row0, rows, 0, key_end, k, -1, cost, width});
         total_cost += cost;
       }
       row0 += rows;
@@ -182,7 +198,7 @@ void paged_attention(const Problem& P) {
         x.key_begin = s * chunk;
         x.key_end = std::min(keys, (s + 1) * chunk);
         x.partial = partial_rows + int64_t{s} * it.rows;
-        x.cost = int64_t{lanes[it.kernel]} * (x.key_end - x.key_begin);
+        x.cost = int64_t{it.width} * (x.key_end - x.key_begin);
         sliced.push_back(x);
       }
       partial_rows += int64_t{count} * it.rows;

@@ -276,6 +276,8 @@ PENSIEVE_INLINE void attend_tile(const Problem& P, const Item& it, const Item* n
   }
 }
 
+#include "attention_rows_inl.h"
+
 // Tile shapes by lane count, ascending; Item::kernel indexes them. AVX-512
 // also has an 8-lane (ymm) shape: a decode step's GQA group is often ≤ 8 rows
 // (7 for Qwen2.5), a 16-lane tile would idle half its lanes, and Zen 4 issues
@@ -284,7 +286,28 @@ constexpr TileShapes kShapes = kLanes == 16 ? TileShapes{3, {8, 16, 32}}
                                : kLanes == 8 ? TileShapes{2, {8, 16, 0}}
                                              : TileShapes{2, {1, 4, 0}};
 
+// A row tile of it.rows rows (≤ kMaxRowTile) over f32 or bf16 pools.
+template <typename T>
+void attend_rows_any(const Problem& P, const Item& it, const Item* next, const Partials& part, float* scratch) {
+  constexpr int W = kRowsW;
+  switch (it.rows) {
+    case 1: attend_rows<W, 1, T>(P, it, next, part, scratch); break;
+    case 2: attend_rows<W, 2, T>(P, it, next, part, scratch); break;
+    case 3: attend_rows<W, 3, T>(P, it, next, part, scratch); break;
+    case 4: attend_rows<W, 4, T>(P, it, next, part, scratch); break;
+    case 5: attend_rows<W, 5, T>(P, it, next, part, scratch); break;
+    case 6: attend_rows<W, 6, T>(P, it, next, part, scratch); break;
+    case 7: attend_rows<W, 7, T>(P, it, next, part, scratch); break;
+    default: attend_rows<W, 8, T>(P, it, next, part, scratch); break;
+  }
+}
+
 PENSIEVE_INLINE void attend(const Problem& P, const Item& it, const Item* next, const Partials& part, float* scratch) {
+  if (it.kernel == kRowTileKernel) {
+    if (P.kv_bf16) attend_rows_any<uint16_t>(P, it, next, part, scratch);
+    else attend_rows_any<float>(P, it, next, part, scratch);
+    return;
+  }
   if constexpr (kLanes == 16) {
     switch (it.kernel) {
       case 0: attend_tile<8, 1>(P, it, next, part, scratch); break;
@@ -305,7 +328,10 @@ PENSIEVE_INLINE void attend(const Problem& P, const Item& it, const Item* next, 
 // so a static split would leave a core idle. A thread claims its next item
 // before it runs the current one, so it can prefetch the next item's K/V.
 void claim_items(const Problem& P, const std::vector<Item>& items, std::atomic<size_t>& next, const Partials& part) {
-  std::vector<float> scratch(2 * static_cast<size_t>(P.head_dim) * kMaxLanes + kKeyStep * kMaxLanes + 2 * kKeyStep * static_cast<size_t>(P.head_dim));
+  const size_t D = static_cast<size_t>(P.head_dim);
+  const size_t lane_tile = 2 * D * kMaxLanes + kKeyStep * kMaxLanes + 2 * kKeyStep * D;
+  const size_t row_tile = 2 * kMaxRowTile * D + kMaxRowTile * kRowsKeys + kRowsKeys * kMaxRowTile * kRowsW;
+  std::vector<float> scratch(std::max(lane_tile, row_tile));
   size_t i = next.fetch_add(1, std::memory_order_relaxed);
   while (i < items.size()) {
     const size_t j = next.fetch_add(1, std::memory_order_relaxed);
@@ -314,5 +340,5 @@ void claim_items(const Problem& P, const std::vector<Item>& items, std::atomic<s
   }
 }
 
-const AttentionIsa kAttentionIsa{kShapes, claim_items};
+const AttentionIsa kAttentionIsa{kShapes, 2 * kRowsW, claim_items};
 const AttentionIsa& attention_isa() { return kAttentionIsa; }
