@@ -1,7 +1,13 @@
-// Instructions per multiply-add of the block-type GEMV kernels, counted by callgrind (so the
-// figure does not move with the machine's load): `tsx bench/quant-instructions.ts <dtype> <rows>
-// <cols> <m> <calls>` packs a random matrix and runs `calls` matmuls of m rows; run it under
-// valgrind --tool=callgrind and read the kernel's inclusive count (see native/qmatmul_avx2.cc).
+// Instructions per multiply-add of the block-type GEMV kernels, counted by callgrind, so the
+// figure does not move with the machine's load (timings here do, by 2x within minutes). Packs a
+// random rows×cols matrix of a block type and runs `calls` matmuls of m rows on one thread:
+//
+//   valgrind --tool=callgrind --callgrind-out-file=/tmp/q.out \
+//     node --import tsx bench/quant-instructions.ts q6_K 1024 1024 1 4
+//   callgrind_annotate --threshold=100 /tmp/q.out | grep 'Tile<'
+//
+// and divide the tile function's count (QTile<T>::run<MR>, Q8Tile for q8_0) by the multiply-adds
+// printed. Instructions per weight byte against the bandwidth tell whether decode is DRAM-bound.
 import { addon, nativeKernels } from '../src/kernels/native.js';
 import { isQuantDType, type QuantDType } from '../src/kernels/dtype.js';
 import { randomQuantMatrix } from '../test/helpers/quant.js';
@@ -15,5 +21,5 @@ const rng = mulberry32(1);
 const w = nativeKernels.packMatrix(randomQuantMatrix(rng, dtype as QuantDType, rows, cols), dtype as QuantDType);
 const x = Float32Array.from({ length: m * cols }, () => 2 * rng() - 1);
 const out = new Float32Array(m * rows);
-for (let i = 0; i < calls; i++) nativeKernels.matmul(w, x, m, out, null);
+for (let i = 0; i < calls; i++) nativeKernels.matmul(w, x, m, out);
 console.log(`${dtype} ${rows}x${cols} m=${m}: ${calls} calls, ${(calls * m * rows * cols) / 1e6} M multiply-adds, isa ${addon.cpuInfo().isa}`);
