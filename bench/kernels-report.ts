@@ -9,6 +9,8 @@ import { judgeTargets, type FormatResult } from './kernels-targets.js';
 import type { LlamaCppBuild } from './llama-cpp/build.js';
 
 export interface Probe { bw: number; bf16: number; int8: number; f32: number }
+/** Which instruction each probe timed on the active ISA (native/probe.cc), '' where none. */
+export type ProbeInstructions = Record<keyof Probe, string>;
 /** Samples per key "<engine> <workload>" (engine: pensieve, llama.cpp, prebuilt), one per round. */
 export type Samples = Map<string, number[]>;
 export interface RoundLoad { format: string; round: number; loadStart: number; loadEnd: number; bw: number }
@@ -40,6 +42,7 @@ export interface BenchRun {
   llamaReps: number;
   prebuiltInfo?: string;
   probes: Probe[];
+  probeInstructions: ProbeInstructions;
   roundLoads: RoundLoad[];
   formats: FormatRun[];
   attention: AttentionResult[];
@@ -70,7 +73,7 @@ function shapeCost(c: ModelConfig, kvDType: string) {
 }
 const attentionFlops = (c: ModelConfig, keys: number) => 4 * c.numLayers * c.numHeads * c.headDim * keys;
 
-/** A probe's median; the probes answer 0 where the CPU lacks their instructions (native/probe.cc: AVX-512 only). */
+/** A probe's median; the probes answer 0 where no SIMD path applies (native/probe.cc: AVX-512 or AVX2). */
 const probed = (xs: readonly number[]) => {
   const m = median(xs.filter((x) => x > 0));
   return m > 0 ? m : NaN;
@@ -85,8 +88,10 @@ export function report(run: BenchRun): string {
   const bws = run.probes.map((p) => p.bw).filter((x) => x > 0);
   const out: string[] = [];
   out.push(`Machine: ${run.machine}; load average ${run.loadBefore} before, ${run.loadAfter} after.`);
-  out.push(`Roofline probes (median of ${run.probes.length}): DRAM read ${fmt(P.bw)} GB/s (range ${fmt(Math.min(...bws))}–${fmt(Math.max(...bws))}), ` +
-    `bf16 ${fmt(P.bf16, 0)} GFLOP/s, int8 ${fmt(P.int8, 0)} GOP/s, f32 ${fmt(P.f32, 0)} GFLOP/s` +
+  // Each figure names the instruction it timed: on AVX2 the bf16 ceiling is the f32 FMA's.
+  const ins = (k: keyof Probe) => (run.probeInstructions[k] ? ` [${run.probeInstructions[k]}]` : '');
+  out.push(`Roofline probes (median of ${run.probes.length}, ISA ${run.isa}): DRAM read ${fmt(P.bw)} GB/s${ins('bw')} (range ${fmt(Math.min(...bws))}–${fmt(Math.max(...bws))}), ` +
+    `bf16 ${fmt(P.bf16, 0)} GFLOP/s${ins('bf16')}, int8 ${fmt(P.int8, 0)} GOP/s${ins('int8')}, f32 ${fmt(P.f32, 0)} GFLOP/s${ins('f32')}` +
     `${[P.bw, P.bf16, P.int8, P.f32].some((x) => !Number.isFinite(x)) ? ` (n/a: the probe needs instructions this CPU lacks; ISA ${run.isa})` : ''}.`);
   const b = run.build;
   const info = run.formats.find((f) => f.llamaInfo)?.llamaInfo;

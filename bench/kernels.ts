@@ -20,7 +20,7 @@ import { installLlamaCpp, llamaSystemInfo, loadLlamaCpp } from './kernels-llama.
 import { loadLlamaCppNative, type LlamaNativeInfo } from './kernels-llama-native.js';
 import { benchModel, checkFormat, tensorBytes, type BenchModel } from './kernels-models.js';
 import { kvBlocksFor, loadOurs } from './kernels-ours.js';
-import { report, type BenchRun, type FormatRun, type Probe, type RoundLoad, type Samples } from './kernels-report.js';
+import { report, type BenchRun, type FormatRun, type Probe, type ProbeInstructions, type RoundLoad, type Samples } from './kernels-report.js';
 import type { RssReport } from './kernels-rss.js';
 import type { EngineUnderTest } from './kernels-types.js';
 import { ensureLlamaCppBuild, type LlamaCppBuild } from './llama-cpp/build.js';
@@ -76,6 +76,10 @@ function probe(): Probe {
     int8: addon.probeFlops('int8', 4_000_000),
     f32: addon.probeFlops('f32', 4_000_000),
   };
+}
+
+function probeInstructions(): ProbeInstructions {
+  return { bw: addon.probeInstruction('bw'), bf16: addon.probeInstruction('bf16'), int8: addon.probeInstruction('int8'), f32: addon.probeInstruction('f32') };
 }
 
 // ---- measurement ----
@@ -202,7 +206,7 @@ async function main() {
   const run: BenchRun = {
     machine: `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, ${THREADS} threads`, isa: addon.cpuInfo().isa,
     loadBefore, loadAfter: loadText(), rounds: ROUNDS, config: CONFIG, build, llamaWhy, llamaThreads: LLAMA_THREADS, llamaReps: LLAMA_REPS,
-    prebuiltInfo, probes, roundLoads: rounds, formats, attention, attentionContext: ATTENTION_CONTEXT,
+    prebuiltInfo, probes, probeInstructions: probeInstructions(), roundLoads: rounds, formats, attention, attentionContext: ATTENTION_CONTEXT,
     decodeContext: DECODE_CONTEXT, decodeSteps: DECODE_STEPS, prefills: PREFILLS, batches: BATCHES,
   };
   console.log(report(run));

@@ -93,6 +93,11 @@ struct QTile {
   static constexpr int kMaxU = L.table ? 127 : (1 << ((L.n4 ? 4 : L.p2 ? 2 : 0) + (L.p2 && L.n4 ? 2 : 0) + (L.h1 ? 1 : 0))) - 1;
   static constexpr int kInt16Groups = 32767 / (2 * kMaxU * 127) >= 8 ? 8 : 32767 / (2 * kMaxU * 127) >= 4 ? 4 : 32767 / (2 * kMaxU * 127) >= 2 ? 2 : 1;
   static_assert(kInt16Groups * 2 * kMaxU * 127 <= 32767, "int16 pair sums must not saturate");
+  // q3_K and q6_K: the two 16-value sub-blocks of a 32-block scale their int dots by their int8
+  // sub-scales with vpmulld and add up in int32 (|sc·dot| ≤ 128·16·32·127 for q6_K), so the
+  // float side (cvt, d·dx, FMA) runs once a block instead of once a sub-block, and the scale
+  // d·sc is never formed in float: 8 fewer vector ops a block at batch 1 (~6% of q6_K's).
+  static constexpr bool kIntScale = L.sub16 && !L.has_min && L.subs > 0;
 
   template <int MR>
   PENSIEVE_AVX2 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
@@ -114,10 +119,18 @@ struct QTile {
       for (int j = 0; j < L.blocks(); ++j) {
         const uint8_t* blk = step + L.meta_bytes() + j * L.block_bytes();
         const int64_t b = st * L.blocks() + j;
+        __m256i block_dot[2 * MR];  // kIntScale: Σ over the sub-blocks of sc·dot
         for (int hs = 0; hs < (L.sub16 ? 2 : 1); ++hs) {
           const int sub = L.sub16 ? 2 * j + hs : j;
           __m256 s[2], mv[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-          for (int h = 0; h < 2; ++h) sub_scales<T>(step, h, d[h], m[h], sub, &s[h], &mv[h]);
+          __m256i sc[2];
+          for (int h = 0; h < 2; ++h) {
+            if constexpr (kIntScale) {
+              sc[h] = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(step + L.sub_offset() + 8 * h + 16 * sub)));
+            } else {
+              sub_scales<T>(step, h, d[h], m[h], sub, &s[h], &mv[h]);
+            }
+          }
           __m256i dot[2 * MR];
           for (int i = 0; i < MR; ++i) {
             int32_t init = 0;
@@ -132,6 +145,13 @@ struct QTile {
           const int8_t* xb = xq + b * 32;
           if (hs == 0) groups<MR, 0, kGroupsPerSub>(blk, table, xb, ldx, pairs, dot);
           else groups<MR, 4, 8>(blk, table, xb, ldx, pairs, dot);
+          if constexpr (kIntScale) {
+            for (int i = 0; i < 2 * MR; ++i) {
+              const __m256i scaled = _mm256_mullo_epi32(dot[i], sc[i % 2]);
+              block_dot[i] = hs == 0 ? scaled : _mm256_add_epi32(block_dot[i], scaled);
+            }
+            continue;
+          }
           for (int i = 0; i < MR; ++i) {
             const __m256 dx = _mm256_set1_ps(a.xd[(r + i) * nb + b]);
             float xs = 0;
@@ -140,6 +160,12 @@ struct QTile {
               acc[2 * i + h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[2 * i + h]), _mm256_mul_ps(s[h], dx), acc[2 * i + h]);
               if constexpr (L.has_min) acc[2 * i + h] = _mm256_fmadd_ps(mv[h], _mm256_set1_ps(xs), acc[2 * i + h]);
             }
+          }
+        }
+        if constexpr (kIntScale) {
+          for (int i = 0; i < MR; ++i) {
+            const __m256 dx = _mm256_set1_ps(a.xd[(r + i) * nb + b]);
+            for (int h = 0; h < 2; ++h) acc[2 * i + h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_dot[2 * i + h]), _mm256_mul_ps(d[h], dx), acc[2 * i + h]);
           }
         }
       }

@@ -13,9 +13,14 @@ interface Addon {
   cpuInfo(): CpuInfo;
   setThreads(n: number): number;
   setMaxIsa(isa: 'scalar' | 'avx2' | 'avx512'): string;
-  /** Roofline probes for benchmarks (native/probe.cc): median GB/s of a streaming read; GFLOP/s (GOP/s) of dot instructions. */
+  /**
+   * Roofline probes for benchmarks (native/probe.cc), on the active ISA: median GB/s of a streaming
+   * read; GFLOP/s (GOP/s) of the dot instruction that kind's kernel runs; which instruction each
+   * one is ('' where it answers 0).
+   */
   probeReadBandwidth(bytes: number, passes: number): number;
   probeFlops(kind: 'bf16' | 'int8' | 'f32', iterations: number): number;
+  probeInstruction(kind: 'bw' | 'bf16' | 'int8' | 'f32'): string;
   packMatrix(data: Uint8Array, srcDtype: string, rows: number, cols: number, dstDtype: PackedDType): MatrixHandle;
   /** The formats packMatrix keeps weights in; an addon without it packs f32, bf16 and q8_0. */
   packedDtypes?(): string[];
