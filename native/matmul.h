@@ -6,10 +6,18 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "pack.h"
 
 namespace pensieve {
+
+// Four bytes of a packed weight (or of bf16 pairs) as one int32, whatever their alignment.
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
 
 // Activations as a kernel reads them, prepared once per call by the driver.
 struct MatmulArgs {

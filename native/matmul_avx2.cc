@@ -15,12 +15,6 @@ namespace pensieve {
 
 namespace {
 
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 // acc[2·i + h] holds outputs 8h..8h+7 of row i.
 template <int MR>
 PENSIEVE_AVX2 inline void store_tile(const MatmulArgs& a, int64_t p, int64_t r, const __m256* acc) {
@@ -45,16 +39,30 @@ PENSIEVE_AVX2 inline void store_tile(const MatmulArgs& a, int64_t p, int64_t r, 
   }
 }
 
-struct F32Tile {
+// Panel column k's 16 weights as f32, in two halves: f32 panels load them, f16 panels widen
+// them with F16C.
+PENSIEVE_AVX2 inline void weight_slice(const float* w, int64_t k, __m256* w0, __m256* w1) {
+  *w0 = _mm256_load_ps(w + k * kPanelRows);
+  *w1 = _mm256_load_ps(w + k * kPanelRows + 8);
+}
+PENSIEVE_AVX2 inline void weight_slice(const uint16_t* w, int64_t k, __m256* w0, __m256* w1) {
+  *w0 = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(w + k * kPanelRows)));
+  *w1 = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(w + k * kPanelRows + 8)));
+}
+
+// f32 and f16 panels ([cols][16], W the stored type): x stays f32, f32 accumulation.
+template <class W>
+struct FloatTile {
   template <int MR>
   PENSIEVE_AVX2 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
-    const float* w = reinterpret_cast<const float*>(a.w->panel(p));
+    const W* w = reinterpret_cast<const W*>(a.w->panel(p));
     const float* x = static_cast<const float*>(a.x) + r * a.ldx;
     const int64_t K = a.w->cols, ldx = a.ldx;
     __m256 acc[2 * MR];
     for (int i = 0; i < 2 * MR; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t k = 0; k < K; ++k) {
-      const __m256 w0 = _mm256_load_ps(w + k * kPanelRows), w1 = _mm256_load_ps(w + k * kPanelRows + 8);
+      __m256 w0, w1;
+      weight_slice(w, k, &w0, &w1);
       for (int i = 0; i < MR; ++i) {
         const __m256 xv = _mm256_broadcast_ss(x + i * ldx + k);
         acc[2 * i] = _mm256_fmadd_ps(w0, xv, acc[2 * i]);
@@ -128,36 +136,14 @@ struct Q8Tile {
   }
 };
 
-// f16 panels: widened with F16C, then as the f32 kernel.
-struct F16Tile {
-  template <int MR>
-  PENSIEVE_AVX2 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
-    const uint16_t* w = reinterpret_cast<const uint16_t*>(a.w->panel(p));
-    const float* x = static_cast<const float*>(a.x) + r * a.ldx;
-    const int64_t K = a.w->cols, ldx = a.ldx;
-    __m256 acc[2 * MR];
-    for (int i = 0; i < 2 * MR; ++i) acc[i] = _mm256_setzero_ps();
-    for (int64_t k = 0; k < K; ++k) {
-      const __m256 w0 = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(w + k * kPanelRows)));
-      const __m256 w1 = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(w + k * kPanelRows + 8)));
-      for (int i = 0; i < MR; ++i) {
-        const __m256 xv = _mm256_broadcast_ss(x + i * ldx + k);
-        acc[2 * i] = _mm256_fmadd_ps(w0, xv, acc[2 * i]);
-        acc[2 * i + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * i + 1]);
-      }
-    }
-    store_tile<MR>(a, p, r, acc);
-  }
-};
-
 }  // namespace
 
 void matmul_f16_avx2(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
-  for_each_tile<F16Tile, kRowsAvx2>(a, p0, p1, r0, r1);
+  for_each_tile<FloatTile<uint16_t>, kRowsAvx2>(a, p0, p1, r0, r1);
 }
 
 void matmul_f32_avx2(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
-  for_each_tile<F32Tile, kRowsAvx2>(a, p0, p1, r0, r1);
+  for_each_tile<FloatTile<float>, kRowsAvx2>(a, p0, p1, r0, r1);
 }
 
 void matmul_bf16_avx2(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {

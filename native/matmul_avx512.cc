@@ -28,12 +28,6 @@ namespace pensieve {
 
 namespace {
 
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 template <int MR>
 PENSIEVE_AVX512 inline void store_tile(const MatmulArgs& a, int64_t p, int64_t r, const __m512* acc) {
   const __mmask16 mask = static_cast<__mmask16>((1u << a.w->valid_rows(p)) - 1u);
@@ -43,10 +37,20 @@ PENSIEVE_AVX512 inline void store_tile(const MatmulArgs& a, int64_t p, int64_t r
   for (int i = 0; i < MR; ++i) _mm512_mask_storeu_ps(out + i * ld, mask, _mm512_add_ps(acc[i], bias));
 }
 
-struct F32Tile {
+// Panel column k's 16 weights as f32: f32 panels load them, f16 panels widen them (vcvtph2ps).
+PENSIEVE_AVX512 inline __m512 weight_slice(const float* w, int64_t k) {
+  return _mm512_load_ps(w + k * kPanelRows);
+}
+PENSIEVE_AVX512 inline __m512 weight_slice(const uint16_t* w, int64_t k) {
+  return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + k * kPanelRows)));
+}
+
+// f32 and f16 panels ([cols][16], W the stored type): x stays f32, f32 accumulation.
+template <class W>
+struct FloatTile {
   template <int MR>
   PENSIEVE_AVX512 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
-    const float* w = reinterpret_cast<const float*>(a.w->panel(p));
+    const W* w = reinterpret_cast<const W*>(a.w->panel(p));
     const float* x = static_cast<const float*>(a.x) + r * a.ldx;
     const int64_t K = a.w->cols, ldx = a.ldx;
     __m512 acc[MR];
@@ -56,16 +60,16 @@ struct F32Tile {
       __m512 acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
       int64_t k = 0;
       for (; k + 4 <= K; k += 4) {
-        acc[0] = _mm512_fmadd_ps(_mm512_load_ps(w + (k + 0) * kPanelRows), _mm512_set1_ps(x[k + 0]), acc[0]);
-        acc1 = _mm512_fmadd_ps(_mm512_load_ps(w + (k + 1) * kPanelRows), _mm512_set1_ps(x[k + 1]), acc1);
-        acc2 = _mm512_fmadd_ps(_mm512_load_ps(w + (k + 2) * kPanelRows), _mm512_set1_ps(x[k + 2]), acc2);
-        acc3 = _mm512_fmadd_ps(_mm512_load_ps(w + (k + 3) * kPanelRows), _mm512_set1_ps(x[k + 3]), acc3);
+        acc[0] = _mm512_fmadd_ps(weight_slice(w, k + 0), _mm512_set1_ps(x[k + 0]), acc[0]);
+        acc1 = _mm512_fmadd_ps(weight_slice(w, k + 1), _mm512_set1_ps(x[k + 1]), acc1);
+        acc2 = _mm512_fmadd_ps(weight_slice(w, k + 2), _mm512_set1_ps(x[k + 2]), acc2);
+        acc3 = _mm512_fmadd_ps(weight_slice(w, k + 3), _mm512_set1_ps(x[k + 3]), acc3);
       }
-      for (; k < K; ++k) acc[0] = _mm512_fmadd_ps(_mm512_load_ps(w + k * kPanelRows), _mm512_set1_ps(x[k]), acc[0]);
+      for (; k < K; ++k) acc[0] = _mm512_fmadd_ps(weight_slice(w, k), _mm512_set1_ps(x[k]), acc[0]);
       acc[0] = _mm512_add_ps(_mm512_add_ps(acc[0], acc1), _mm512_add_ps(acc2, acc3));
     } else {
       for (int64_t k = 0; k < K; ++k) {
-        const __m512 wk = _mm512_load_ps(w + k * kPanelRows);
+        const __m512 wk = weight_slice(w, k);
         for (int i = 0; i < MR; ++i) acc[i] = _mm512_fmadd_ps(wk, _mm512_set1_ps(x[i * ldx + k]), acc[i]);
       }
     }
@@ -169,48 +173,14 @@ struct Q8Tile {
   }
 };
 
-PENSIEVE_AVX512 inline __m512 f16_slice(const uint16_t* w, int64_t k) {
-  return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + k * kPanelRows)));
-}
-
-// f16 panels ([cols][16] f16 bits): widened with vcvtph2ps, then as f32 (x stays f32).
-struct F16Tile {
-  template <int MR>
-  PENSIEVE_AVX512 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
-    const uint16_t* w = reinterpret_cast<const uint16_t*>(a.w->panel(p));
-    const float* x = static_cast<const float*>(a.x) + r * a.ldx;
-    const int64_t K = a.w->cols, ldx = a.ldx;
-    __m512 acc[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
-    if constexpr (MR == 1) {
-      __m512 acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
-      int64_t k = 0;
-      for (; k + 4 <= K; k += 4) {
-        acc[0] = _mm512_fmadd_ps(f16_slice(w, k + 0), _mm512_set1_ps(x[k + 0]), acc[0]);
-        acc1 = _mm512_fmadd_ps(f16_slice(w, k + 1), _mm512_set1_ps(x[k + 1]), acc1);
-        acc2 = _mm512_fmadd_ps(f16_slice(w, k + 2), _mm512_set1_ps(x[k + 2]), acc2);
-        acc3 = _mm512_fmadd_ps(f16_slice(w, k + 3), _mm512_set1_ps(x[k + 3]), acc3);
-      }
-      for (; k < K; ++k) acc[0] = _mm512_fmadd_ps(f16_slice(w, k), _mm512_set1_ps(x[k]), acc[0]);
-      acc[0] = _mm512_add_ps(_mm512_add_ps(acc[0], acc1), _mm512_add_ps(acc2, acc3));
-    } else {
-      for (int64_t k = 0; k < K; ++k) {
-        const __m512 v = f16_slice(w, k);
-        for (int i = 0; i < MR; ++i) acc[i] = _mm512_fmadd_ps(v, _mm512_set1_ps(x[i * ldx + k]), acc[i]);
-      }
-    }
-    store_tile<MR>(a, p, r, acc);
-  }
-};
-
 }  // namespace
 
 void matmul_f16_avx512(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
-  for_each_tile<F16Tile, kRowsAvx512>(a, p0, p1, r0, r1);
+  for_each_tile<FloatTile<uint16_t>, kRowsAvx512>(a, p0, p1, r0, r1);
 }
 
 void matmul_f32_avx512(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
-  for_each_tile<F32Tile, kRowsAvx512>(a, p0, p1, r0, r1);
+  for_each_tile<FloatTile<float>, kRowsAvx512>(a, p0, p1, r0, r1);
 }
 
 void matmul_bf16_avx512(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {

@@ -25,14 +25,21 @@ void store_tile(const MatmulArgs& a, int64_t p, int64_t r, const float (&acc)[MR
   }
 }
 
-struct F32Tile {
+// A panel weight as f32: f32 panels hold it, f16 panels widen it.
+inline float weight_at(const float* w, int64_t i) { return w[i]; }
+inline float weight_at(const uint16_t* w, int64_t i) { return f16_to_f32(w[i]); }
+
+// f32 and f16 panels ([cols][16], W the stored type): x stays f32, f32 accumulation.
+template <class W>
+struct FloatTile {
   template <int MR>
   static void run(const MatmulArgs& a, int64_t p, int64_t r) {
-    const float* w = reinterpret_cast<const float*>(a.w->panel(p));
+    const W* w = reinterpret_cast<const W*>(a.w->panel(p));
     const float* x = static_cast<const float*>(a.x) + r * a.ldx;
     float acc[MR][kPanelRows] = {};
     for (int64_t k = 0; k < a.w->cols; ++k) {
-      const float* wk = w + k * kPanelRows;
+      float wk[kPanelRows];
+      for (int l = 0; l < kPanelRows; ++l) wk[l] = weight_at(w, k * kPanelRows + l);
       for (int i = 0; i < MR; ++i) {
         const float xv = x[i * a.ldx + k];
         for (int l = 0; l < kPanelRows; ++l) acc[i][l] += wk[l] * xv;
@@ -95,32 +102,14 @@ struct Q8Tile {
   }
 };
 
-struct F16Tile {
-  template <int MR>
-  static void run(const MatmulArgs& a, int64_t p, int64_t r) {
-    const uint16_t* w = reinterpret_cast<const uint16_t*>(a.w->panel(p));
-    const float* x = static_cast<const float*>(a.x) + r * a.ldx;
-    float acc[MR][kPanelRows] = {};
-    for (int64_t k = 0; k < a.w->cols; ++k) {
-      float wk[kPanelRows];
-      for (int l = 0; l < kPanelRows; ++l) wk[l] = f16_to_f32(w[k * kPanelRows + l]);
-      for (int i = 0; i < MR; ++i) {
-        const float xv = x[i * a.ldx + k];
-        for (int l = 0; l < kPanelRows; ++l) acc[i][l] += wk[l] * xv;
-      }
-    }
-    store_tile<MR>(a, p, r, acc);
-  }
-};
-
 }  // namespace
 
 void matmul_f16_scalar(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
-  for_each_tile<F16Tile, kRowsScalar>(a, p0, p1, r0, r1);
+  for_each_tile<FloatTile<uint16_t>, kRowsScalar>(a, p0, p1, r0, r1);
 }
 
 void matmul_f32_scalar(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
-  for_each_tile<F32Tile, kRowsScalar>(a, p0, p1, r0, r1);
+  for_each_tile<FloatTile<float>, kRowsScalar>(a, p0, p1, r0, r1);
 }
 
 void matmul_bf16_scalar(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {

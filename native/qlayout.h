@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "qtypes.h"
 
@@ -68,6 +69,32 @@ constexpr QLayout qlayout(QType t) {
 
 // The iq4 codebook biased to unsigned, as the kernels' u.
 constexpr uint8_t iq4_u(int code) { return static_cast<uint8_t>(kIq4nlValues[code] + 128); }
+
+// pick(std::integral_constant<QType, T>{}) for the block type t whose layout this file
+// describes (every QType but q8_0, which has its own: a value-initialised result). Each ISA's
+// kernel file turns its kernel template into a per-type function pointer through this one switch.
+template <class Pick>
+auto with_qlayout_type(QType t, Pick pick) -> decltype(pick(std::integral_constant<QType, QType::Q4_0>{})) {
+  switch (t) {
+    case QType::Q4_0: return pick(std::integral_constant<QType, QType::Q4_0>{});
+    case QType::Q4_1: return pick(std::integral_constant<QType, QType::Q4_1>{});
+    case QType::Q5_0: return pick(std::integral_constant<QType, QType::Q5_0>{});
+    case QType::Q5_1: return pick(std::integral_constant<QType, QType::Q5_1>{});
+    case QType::Q2_K: return pick(std::integral_constant<QType, QType::Q2_K>{});
+    case QType::Q3_K: return pick(std::integral_constant<QType, QType::Q3_K>{});
+    case QType::Q4_K: return pick(std::integral_constant<QType, QType::Q4_K>{});
+    case QType::Q5_K: return pick(std::integral_constant<QType, QType::Q5_K>{});
+    case QType::Q6_K: return pick(std::integral_constant<QType, QType::Q6_K>{});
+    case QType::IQ4_NL: return pick(std::integral_constant<QType, QType::IQ4_NL>{});
+    case QType::IQ4_XS: return pick(std::integral_constant<QType, QType::IQ4_XS>{});
+    case QType::Q8_0: break;
+  }
+  return {};
+}
+
+// The per-group helpers of the SIMD kernels must inline into the tile: their array arguments
+// (dots, pair sums) then live in registers; out of line they go through memory.
+#define PENSIEVE_Q_INLINE inline __attribute__((always_inline))
 
 // Writes row l's QBlock into a packed step (the other rows' bytes untouched).
 void write_packed_block(QType t, const QBlock& b, int l, uint8_t* step);

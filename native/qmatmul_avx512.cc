@@ -26,16 +26,6 @@ namespace pensieve {
 
 namespace {
 
-// The per-group helpers must inline into the tile: their array arguments (dots, pair sums)
-// then live in registers; out of line they go through memory.
-#define PENSIEVE_Q_INLINE inline __attribute__((always_inline))
-
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 // Bits of each byte of v moved from position `from` to `to` (epi16 shifts: the bits that cross
 // into a neighbouring byte land outside the mask applied next).
 template <int From, int To>
@@ -189,21 +179,7 @@ void tile(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
 }  // namespace
 
 MatmulTileFn quant_tile_avx512(QType t) {
-  switch (t) {
-    case QType::Q4_0: return tile<QType::Q4_0>;
-    case QType::Q4_1: return tile<QType::Q4_1>;
-    case QType::Q5_0: return tile<QType::Q5_0>;
-    case QType::Q5_1: return tile<QType::Q5_1>;
-    case QType::Q2_K: return tile<QType::Q2_K>;
-    case QType::Q3_K: return tile<QType::Q3_K>;
-    case QType::Q4_K: return tile<QType::Q4_K>;
-    case QType::Q5_K: return tile<QType::Q5_K>;
-    case QType::Q6_K: return tile<QType::Q6_K>;
-    case QType::IQ4_NL: return tile<QType::IQ4_NL>;
-    case QType::IQ4_XS: return tile<QType::IQ4_XS>;
-    case QType::Q8_0: break;
-  }
-  return nullptr;
+  return with_qlayout_type(t, [](auto type) -> MatmulTileFn { return tile<decltype(type)::value>; });
 }
 
 }  // namespace pensieve

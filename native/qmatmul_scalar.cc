@@ -85,21 +85,7 @@ void tile(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
 }  // namespace
 
 MatmulTileFn quant_tile_scalar(QType t) {
-  switch (t) {
-    case QType::Q4_0: return tile<QType::Q4_0>;
-    case QType::Q4_1: return tile<QType::Q4_1>;
-    case QType::Q5_0: return tile<QType::Q5_0>;
-    case QType::Q5_1: return tile<QType::Q5_1>;
-    case QType::Q2_K: return tile<QType::Q2_K>;
-    case QType::Q3_K: return tile<QType::Q3_K>;
-    case QType::Q4_K: return tile<QType::Q4_K>;
-    case QType::Q5_K: return tile<QType::Q5_K>;
-    case QType::Q6_K: return tile<QType::Q6_K>;
-    case QType::IQ4_NL: return tile<QType::IQ4_NL>;
-    case QType::IQ4_XS: return tile<QType::IQ4_XS>;
-    case QType::Q8_0: break;
-  }
-  return nullptr;
+  return with_qlayout_type(t, [](auto type) -> MatmulTileFn { return tile<decltype(type)::value>; });
 }
 
 }  // namespace pensieve
