@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { EngineClient } from '../../src/engine/client.js';
 import { buildServer } from '../../src/server/app.js';
 import { ServerLifecycle } from '../../src/server/lifecycle.js';
@@ -21,6 +21,18 @@ function withStore(t: { after: (fn: () => void) => void }): Store {
     rmSync(dir, { recursive: true, force: true });
   });
   return store;
+}
+
+/** A test engine and a server around it with its own lifecycle, on a free port; all closed after the test. */
+async function serving(t: TestContext): Promise<{ lifecycle: ServerLifecycle; store: Store; origin: string }> {
+  const engine = await EngineClient.start(engineOptions('pensieve'));
+  t.after(() => engine.close());
+  const lifecycle = new ServerLifecycle();
+  const store = withStore(t);
+  const app = buildServer({ engine, lifecycle, store, maxQueuedRequests: 4 });
+  t.after(() => app.close());
+  const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { lifecycle, store, origin };
 }
 
 function assertOpenAIError(body: unknown, code: string): void {
@@ -61,12 +73,7 @@ test('before the engine is attached every route answers 503 model_loading; then 
 });
 
 test('while draining, new requests get 503 server_shutting_down with Retry-After and Connection: close', async (t) => {
-  const engine = await EngineClient.start(engineOptions('pensieve'));
-  t.after(() => engine.close());
-  const lifecycle = new ServerLifecycle();
-  const app = buildServer({ engine, lifecycle, store: withStore(t), maxQueuedRequests: 4 });
-  t.after(() => app.close());
-  const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+  const { lifecycle, origin } = await serving(t);
   lifecycle.beginDrain();
 
   const res = await fetch(`${origin}/v1/chat/completions`, {
@@ -84,12 +91,7 @@ test('while draining, new requests get 503 server_shutting_down with Retry-After
 });
 
 test('a generation cut at the drain deadline answers 503 (plain) with Retry-After', async (t) => {
-  const engine = await EngineClient.start(engineOptions('pensieve'));
-  t.after(() => engine.close());
-  const lifecycle = new ServerLifecycle();
-  const app = buildServer({ engine, lifecycle, store: withStore(t), maxQueuedRequests: 4 });
-  t.after(() => app.close());
-  const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+  const { lifecycle, origin } = await serving(t);
   const pending = fetch(`${origin}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -150,13 +152,7 @@ test('x-request-id is echoed when valid, replaced when not, and every JSON log l
 });
 
 test('a Responses stream cut at the drain deadline ends with response.failed and stores nothing', async (t) => {
-  const engine = await EngineClient.start(engineOptions('pensieve'));
-  t.after(() => engine.close());
-  const lifecycle = new ServerLifecycle();
-  const store = withStore(t);
-  const app = buildServer({ engine, lifecycle, store, maxQueuedRequests: 4 });
-  t.after(() => app.close());
-  const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+  const { lifecycle, store, origin } = await serving(t);
   const res = await fetch(`${origin}/v1/responses`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
