@@ -58,7 +58,11 @@ export function registerBodyLimit(app: FastifyInstance, limit: () => number): vo
     if (request.headers['content-length'] === undefined && request.headers['transfer-encoding'] === undefined) return payload;
     const max = limit();
     const declared = Number(request.headers['content-length']);
-    if (Number.isFinite(declared) && declared > max) throw bodyTooLarge();
+    if (Number.isFinite(declared)) {
+      if (declared > max) throw bodyTooLarge();
+      // Node's parser delivers exactly the declared length: nothing to count.
+      return payload;
+    }
     let seen = 0;
     const counted = new Transform({
       transform(chunk: Buffer, _encoding, done) {
