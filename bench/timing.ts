@@ -1,10 +1,10 @@
 // What the benchmarks share: seeded data, a median timer, the bytes a packed weight streams.
-import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from '../src/kernels/dtype.js';
+import { byteSize } from '../src/kernels/dtype.js';
 import type { PackedDType } from '../src/kernels/types.js';
 
-/** Bytes per weight value of a packed dtype (q8_0: 32 int8 and an f16 scale per block). */
+/** Bytes per weight value of a packed dtype, as its file blocks hold them (256 values: whole blocks of every type). */
 export function packedBytesPerValue(dtype: PackedDType): number {
-  return dtype === 'f32' ? 4 : dtype === 'bf16' ? 2 : Q8_0_BLOCK_BYTES / Q8_0_BLOCK;
+  return byteSize(dtype, 256) / 256;
 }
 
 /** n floats in [-1, 1) from a linear congruential generator: the same seed, the same data. */
