@@ -73,10 +73,44 @@ struct FloatTile {
   }
 };
 
+// One row (decode): eight independent accumulators, two k-steps at a time. With one row the
+// two-FMA chains of the general tile leave it latency-bound at ~8 bytes a cycle, about what
+// DRAM delivers per core, so its loads never ran ahead of memory; summed at the end.
+PENSIEVE_AVX2 inline void bf16_row(const MatmulArgs& a, int64_t p, int64_t r) {
+  const uint16_t* w = reinterpret_cast<const uint16_t*>(a.w->panel(p));
+  const float* x = static_cast<const float*>(a.x) + r * a.ldx;
+  const int64_t K2 = a.w->k_steps;
+  const __m256i odd_mask = _mm256_set1_epi32(static_cast<int32_t>(0xffff0000u));
+  __m256 acc[8];
+  for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+  auto step = [&](int64_t kk, int s) PENSIEVE_AVX2 {
+    const __m256i p0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + kk * 2 * kPanelRows));
+    const __m256i p1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + kk * 2 * kPanelRows + kPanelRows));
+    const __m256 x0 = _mm256_broadcast_ss(x + 2 * kk), x1 = _mm256_broadcast_ss(x + 2 * kk + 1);
+    acc[s + 0] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(p0, 16)), x0, acc[s + 0]);
+    acc[s + 1] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(p0, odd_mask)), x1, acc[s + 1]);
+    acc[s + 2] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(p1, 16)), x0, acc[s + 2]);
+    acc[s + 3] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(p1, odd_mask)), x1, acc[s + 3]);
+  };
+  int64_t kk = 0;
+  for (; kk + 2 <= K2; kk += 2) {
+    step(kk, 0);
+    step(kk + 1, 4);
+  }
+  if (kk < K2) step(kk, 0);
+  const __m256 sum[2] = {_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[4], acc[5])),
+                         _mm256_add_ps(_mm256_add_ps(acc[2], acc[3]), _mm256_add_ps(acc[6], acc[7]))};
+  store_tile<1>(a, p, r, sum);
+}
+
 // x: bf16-rounded values as f32 [MR][2·k_steps].
 struct Bf16Tile {
   template <int MR>
   PENSIEVE_AVX2 static void run(const MatmulArgs& a, int64_t p, int64_t r) {
+    if constexpr (MR == 1) {
+      bf16_row(a, p, r);
+      return;
+    }
     const uint16_t* w = reinterpret_cast<const uint16_t*>(a.w->panel(p));
     const float* x = static_cast<const float*>(a.x) + r * a.ldx;
     const int64_t K2 = a.w->k_steps, ldx = a.ldx;
