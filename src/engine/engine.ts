@@ -15,6 +15,7 @@ import type { LoadedModel } from '../model/load.js';
 import { profileChunkCost, type CostPoint } from './cost-profile.js';
 import { ModelRunner, type SequenceStep } from './model-runner.js';
 import { EngineRequestError } from './request-error.js';
+import { tokenLogprob, type TokenLogprob } from './logprobs.js';
 import { Request, type FinishReason, type RequestInput, type RequestUsage, type TierTokens } from './request.js';
 import { Scheduler, type SwapInGate } from './scheduler.js';
 import { DiskTier } from './tiers/disk-tier.js';
@@ -68,7 +69,7 @@ export interface EngineOptions {
 }
 
 export type EngineEvent =
-  | { type: 'token'; requestId: string; token: number; text: string }
+  | { type: 'token'; requestId: string; token: number; text: string; logprobs?: TokenLogprob }
   | { type: 'finish'; requestId: string; reason: FinishReason; text: string; outputTokens: number[]; usage: RequestUsage; stopString: string | null }
   | { type: 'error'; requestId: string; message: string };
 
@@ -314,7 +315,9 @@ export class Engine {
     this.kv.appendToken(request.id, token);
     this.counters.generatedTokens++;
     const text = request.output.push(token);
-    const events: EngineEvent[] = [{ type: 'token', requestId: request.id, token, text }];
+    const event: EngineEvent = { type: 'token', requestId: request.id, token, text };
+    if (request.logprobs !== null) event.logprobs = tokenLogprob(this.model.tokenizer, logits, token, request.logprobs);
+    const events: EngineEvent[] = [event];
     const length = request.promptTokens.length + request.outputTokens.length;
     if (request.output.stoppedBy !== null) events.push(this.finish(request, 'stop'));
     else if (request.outputTokens.length >= request.maxTokens || length >= this.maxModelLen) {

@@ -7,6 +7,7 @@ import type { WeightFormat } from '../model/weights.js';
 import type { ConversationHistory } from './chat-prompt.js';
 import type { EngineStats, EvictionPolicyName } from './engine.js';
 import type { FinishReason, RequestUsage } from './request.js';
+import type { TokenLogprob } from './logprobs.js';
 import type { SamplingParams } from './sampler.js';
 
 export interface EngineWorkerOptions {
@@ -74,6 +75,8 @@ export interface GenerateRequest {
   maxTokens: number;
   stop: string[];
   ignoreEos: boolean;
+  /** Log probabilities of each generated token with this many alternatives; null or absent = off. */
+  logprobs?: number | null;
 }
 
 export type ToWorker =
@@ -85,7 +88,7 @@ export type ToWorker =
 export type RequestEvent =
   | { type: 'accepted'; id: string; promptTokens: number[]; promptText: string }
   | { type: 'rejected'; id: string; message: string; param: string | null; code: string | null }
-  | { type: 'token'; id: string; token: number; text: string }
+  | { type: 'token'; id: string; token: number; text: string; logprobs?: TokenLogprob }
   | { type: 'finish'; id: string; reason: FinishReason; text: string; outputTokens: number[]; usage: RequestUsage; stopString: string | null }
   | { type: 'error'; id: string; message: string };
 

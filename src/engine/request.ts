@@ -17,6 +17,8 @@ export interface RequestInput {
   /** Extra stop token ids, and whether the model's end-of-sequence ids are ignored (benchmarks). */
   stopTokenIds?: number[];
   ignoreEos?: boolean;
+  /** Report each generated token's log probability with this many alternatives; absent = off. */
+  logprobs?: number | null;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -52,6 +54,8 @@ export class Request {
   readonly promptTokens: readonly number[];
   readonly maxTokens: number;
   readonly stopTokenIds: ReadonlySet<number>;
+  /** Alternatives per token for logprobs; null: no logprobs. */
+  readonly logprobs: number | null;
   readonly outputTokens: number[] = [];
   readonly sampler: Sampler;
   readonly output: OutputText;
@@ -74,6 +78,7 @@ export class Request {
     this.conversationId = input.conversationId;
     this.promptTokens = input.promptTokens;
     this.maxTokens = input.maxTokens;
+    this.logprobs = input.logprobs ?? null;
     this.stopTokenIds = new Set([...(input.ignoreEos ? [] : modelStopIds), ...(input.stopTokenIds ?? [])]);
     this.sampler = new Sampler(input.sampling, input.promptTokens);
     this.output = new OutputText(tokenizer, input.stop ?? [], input.promptTokens.slice(-8));

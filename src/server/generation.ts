@@ -8,6 +8,7 @@ import type { FastifyReply } from 'fastify';
 import type { ConversationHistory } from '../engine/chat-prompt.js';
 import { RequestRejectedError, type AcceptedPrompt, type RequestHandle } from '../engine/client.js';
 import type { PromptInput } from '../engine/protocol.js';
+import type { TokenLogprob } from '../engine/logprobs.js';
 import type { FinishReason, RequestUsage } from '../engine/request.js';
 import type { SamplingParams } from '../engine/sampler.js';
 import type { ServerContext } from './context.js';
@@ -24,7 +25,12 @@ export interface GenerationRequest {
   ignoreEos?: boolean;
   /** What the route calls its prompt ('messages', 'input', 'prompt'), for error params. */
   promptParam: string;
+  /** Each generated token's log probability with this many alternatives; null or absent = off. */
+  logprobs?: number | null;
 }
+
+/** Called with each non-empty piece of text, and the logprobs of the tokens that arrived since the last call. */
+export type DeltaFn = (delta: string, logprobs: TokenLogprob[]) => void;
 
 export interface GenerationResult {
   /** The reply as the client sees it. */
@@ -35,6 +41,8 @@ export interface GenerationResult {
   prompt: AcceptedPrompt;
   /** The conversation's canonical history after this turn; null when it must not be kept. */
   history: ConversationHistory | null;
+  /** Each generated token's logprobs, when the request asked for them. */
+  logprobs: TokenLogprob[] | null;
 }
 
 export class Generation {
@@ -42,12 +50,16 @@ export class Generation {
   private readonly cutShort: Promise<never>;
   private rejectCut!: (err: ApiError) => void;
   private readonly untrack: () => void;
+  private firstTokenSeen!: () => void;
+  /** Resolves when the first token arrives or the generation ends: its prompt's KV is computed by then. */
+  readonly firstToken = new Promise<void>((resolve) => (this.firstTokenSeen = resolve));
 
   private constructor(
     private readonly ctx: ServerContext,
     private readonly handle: RequestHandle,
     readonly prompt: AcceptedPrompt,
     private readonly trimLeadingSpace: boolean,
+    private readonly wantsLogprobs: boolean,
     /** performance.now() at submission: latencies count the time queued in the engine. */
     private readonly submittedAt: number,
   ) {
@@ -83,7 +95,7 @@ export class Generation {
     // stored reply as "Assistant: <content>". The content is the text without that space, so a
     // re-rendered conversation starts with the cached history's text and its KV is reused.
     const trim = request.prompt.kind === 'chat' && !ctx.engine.model.hasChatTemplate;
-    return new Generation(ctx, handle, prompt, trim, submittedAt);
+    return new Generation(ctx, handle, prompt, trim, request.logprobs != null, submittedAt);
   }
 
   abort(): void {
@@ -99,10 +111,20 @@ export class Generation {
     this.rejectCut(err);
   }
 
-  /** Consumes the request's events, calling `onDelta` with each non-empty piece of text. */
-  async run(onDelta?: (delta: string) => void): Promise<GenerationResult> {
+  /**
+   * Consumes the request's events, calling `onDelta` with each non-empty piece of text (and, with
+   * logprobs on, once more with '' at the end for tokens whose text was never shown).
+   */
+  async run(onDelta?: DeltaFn): Promise<GenerationResult> {
     let raw = '';
     let shown = '';
+    const logprobs: TokenLogprob[] = [];
+    let sentLogprobs = 0;
+    const unsent = () => {
+      const out = logprobs.slice(sentLogprobs);
+      sentLogprobs = logprobs.length;
+      return out;
+    };
     let trimPending = this.trimLeadingSpace;
     let lastTokenAt: number | null = null;
     const emit = (piece: string) => {
@@ -115,7 +137,7 @@ export class Generation {
       }
       if (delta === '') return;
       shown += delta;
-      onDelta?.(delta);
+      onDelta?.(delta, unsent());
     };
     const events = this.handle.events[Symbol.asyncIterator]();
     try {
@@ -128,9 +150,13 @@ export class Generation {
           if (lastTokenAt === null) this.ctx.metrics.observeFirstToken((now - this.submittedAt) / 1000);
           else this.ctx.metrics.observeInterToken((now - lastTokenAt) / 1000);
           lastTokenAt = now;
+          this.firstTokenSeen();
+          if (ev.logprobs !== undefined) logprobs.push(ev.logprobs);
           emit(ev.text);
         } else if (ev.type === 'finish') {
+          this.firstTokenSeen();
           emit(ev.text);
+          if (sentLogprobs < logprobs.length) onDelta?.('', unsent());
           this.ctx.metrics.observeFinish(ev.reason, ev.usage, (performance.now() - this.submittedAt) / 1000);
           // A user stop string cut the text inside the sampled tokens: the tokens no longer stand
           // for the text the conversation keeps, so the next turn re-renders from its items.
@@ -142,12 +168,14 @@ export class Generation {
             usage: ev.usage,
             prompt: this.prompt,
             history: keep ? { tokens: [...this.prompt.tokens, ...ev.outputTokens], text: this.prompt.text + raw } : null,
+            logprobs: this.wantsLogprobs ? logprobs : null,
           };
         } else {
           throw serverError(`generation failed: ${ev.message}`);
         }
       }
     } finally {
+      this.firstTokenSeen();
       this.untrack();
     }
     throw serverError('generation ended without finishing');

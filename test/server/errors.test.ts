@@ -59,8 +59,9 @@ test('wrong types and out-of-range values are 400s naming the field', async () =
   assertError(await chat({ messages: [{ role: 'tool', content: 'x' }] }), 400, { param: 'messages[0].role' });
   assertError(await chat({ messages: [] }), 400, { param: 'messages' });
   assertError(await chat({ model: 7 }), 400, { param: 'model', code: 'invalid_type' });
-  assertError(await chat({ n: 2 }), 400, { param: 'n' });
-  assertError(await chat({ logprobs: true }), 400, { param: 'logprobs', code: 'unsupported_parameter' });
+  assertError(await chat({ n: 0 }), 400, { param: 'n' });
+  assertError(await chat({ logprobs: true, top_logprobs: 21 }), 400, { param: 'top_logprobs' });
+  assertError(await chat({ top_logprobs: 2 }), 400, { param: 'top_logprobs' });
   assertError(await chat({ tools: [{ type: 'function', function: { name: 'f' } }] }), 400, { param: 'tools' });
   assertError(await respond({ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'x' }] }] }), 400, { param: 'input[0].content[0].type' });
   assertError(await respond({ metadata: { k: 5 } }), 400, { param: 'metadata.k' });

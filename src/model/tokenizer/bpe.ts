@@ -127,6 +127,14 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    return this.assemble(ids, opts).toString();
+  }
+
+  decodeBytes(ids: readonly number[], opts: DecodeOptions = {}): Uint8Array {
+    return this.assemble(ids, opts).toBytes();
+  }
+
+  private assemble(ids: readonly number[], opts: DecodeOptions): TextAssembler {
     const skipSpecial = opts.skipSpecial ?? false;
     const asm = new TextAssembler();
     for (const id of ids) {
@@ -147,7 +155,7 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
         default: // ids past the tokenizer (padded embedding rows) have no text
       }
     }
-    return asm.toString();
+    return asm;
   }
 
   isSpecial(id: number): boolean {

@@ -132,6 +132,14 @@ export class SentencePieceTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    return this.assemble(ids, opts).toString();
+  }
+
+  decodeBytes(ids: readonly number[], opts: DecodeOptions = {}): Uint8Array {
+    return this.assemble(ids, opts).toBytes();
+  }
+
+  private assemble(ids: readonly number[], opts: DecodeOptions): TextAssembler {
     const skipSpecial = opts.skipSpecial ?? false;
     const asm = new TextAssembler();
     for (let i = 0; i < ids.length; i++) {
@@ -153,13 +161,13 @@ export class SentencePieceTokenizer implements Tokenizer {
           let text = piece.replaceAll(SPACE, ' ');
           // Undo the dummy prefix: SentencePiece drops one leading space of the first piece,
           // also when that piece follows the BOS that encode() put in front.
-          const first = i === 0 || (i === 1 && ids[0] === this.bosId);
+          const first = !opts.continuation && (i === 0 || (i === 1 && ids[0] === this.bosId));
           if (first && this.addSpacePrefix && text.startsWith(' ')) text = text.slice(1);
           asm.pushText(text);
         }
       }
     }
-    return asm.toString();
+    return asm;
   }
 
   isSpecial(id: number): boolean {

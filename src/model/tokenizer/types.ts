@@ -16,6 +16,11 @@ export interface EncodeOptions {
 export interface DecodeOptions {
   /** Leave out control/special tokens (BOS, EOS, <|im_start|>...). Defaults to false. */
   skipSpecial?: boolean;
+  /**
+   * The ids continue earlier text: SentencePiece keeps the leading space it otherwise drops from
+   * the first piece (its dummy prefix). For one token's text as it reads inside a reply.
+   */
+  continuation?: boolean;
 }
 
 export interface Tokenizer {
@@ -27,6 +32,8 @@ export interface Tokenizer {
   readonly addBos: boolean;
   encode(text: string, opts?: EncodeOptions): number[];
   decode(ids: readonly number[], opts?: DecodeOptions): string;
+  /** decode() as raw bytes: a token may hold part of a character (absent: UTF-8 of decode()). */
+  decodeBytes?(ids: readonly number[], opts?: DecodeOptions): Uint8Array;
   isSpecial(id: number): boolean;
   /** Look up a token by its stored string (e.g. "<|im_end|>"). */
   tokenId(piece: string): number | undefined;

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import type { ChatMessage } from '../../model/chat-template.js';
 import { checkModel, type ServerContext } from '../context.js';
 import { badRequest } from '../errors.js';
-import { runCompletion, type CompletionShape } from './completion-flow.js';
+import { MAX_TOP_LOGPROBS } from '../../engine/logprobs.js';
+import { chatLogprob, nField, runCompletion, type CompletionShape } from './completion-flow.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
 import type { PromptFields } from '../prompt-scan.js';
 import { parse, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
@@ -33,14 +34,14 @@ const Body = z.strictObject({
   messages: z.array(Message).min(1),
   stream: z.boolean().nullish(),
   stream_options: z.strictObject({ include_usage: z.boolean().nullish() }).nullish(),
-  n: z.number().int().nullish(),
+  n: nField,
   max_tokens: maxTokensField,
   max_completion_tokens: maxTokensField,
   stop: stopField,
   ignore_eos: ignoreEosField,
   ...samplingFields,
   logprobs: z.boolean().nullish(),
-  top_logprobs: z.number().int().nullish(),
+  top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
   tools: z.array(z.unknown()).nullish(),
   response_format: z.object({ type: z.string() }).nullish(),
   ...userFields,
@@ -53,9 +54,7 @@ const PROMPT: PromptFields = { param: 'messages', text: ['messages[].content', '
 
 /** Refuses what OpenAI defines and this server cannot do, instead of quietly ignoring it. */
 function checkSupported(body: Body): void {
-  if (body.n !== undefined && body.n !== null && body.n !== 1) throw badRequest(`n must be 1; got ${body.n}`, 'n', 'unsupported_value');
-  if (body.logprobs) unsupported('logprobs', 'returning log probabilities');
-  if (body.top_logprobs !== undefined && body.top_logprobs !== null) unsupported('top_logprobs', 'returning log probabilities');
+  if (body.top_logprobs != null && !body.logprobs) throw badRequest('top_logprobs requires logprobs: true', 'top_logprobs', 'invalid_value');
   if (body.tools && body.tools.length > 0) unsupported('tools', 'tool calling');
   if (body.response_format && body.response_format.type !== 'text') unsupported('response_format', `response_format '${body.response_format.type}'`);
   body.messages.forEach((m, i) => {
@@ -79,6 +78,7 @@ const SHAPE: CompletionShape = {
   piece: (text) => ({ delta: { content: text } }),
   last: { delta: {} },
   first: { delta: { role: 'assistant', content: '' } },
+  logprobs: (tokens) => ({ content: tokens.map(chatLogprob), refusal: null }),
 };
 
 export function chatCompletionsRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -97,7 +97,9 @@ export function chatCompletionsRoutes(app: FastifyInstance, ctx: ServerContext):
         stop: toStopStrings(body.stop),
         ignoreEos: body.ignore_eos ?? false,
         promptParam: 'messages',
+        logprobs: body.logprobs ? (body.top_logprobs ?? 0) : null,
       },
+      n: body.n ?? 1,
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
     });

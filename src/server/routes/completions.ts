@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { PromptInput } from '../../engine/protocol.js';
 import { checkModel, type ServerContext } from '../context.js';
 import { badRequest } from '../errors.js';
-import { runCompletion, type CompletionShape } from './completion-flow.js';
+import { completionLogprobs, nField, runCompletion, type CompletionShape } from './completion-flow.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
 import type { PromptFields } from '../prompt-scan.js';
 import { parse, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
@@ -26,10 +26,11 @@ const Body = z.strictObject({
   stop: stopField,
   ignore_eos: ignoreEosField,
   ...samplingFields,
-  n: z.number().int().nullish(),
+  n: nField,
   best_of: z.number().int().nullish(),
   echo: z.boolean().nullish(),
-  logprobs: z.number().int().nullish(),
+  // OpenAI's legacy limit: at most 5 alternatives.
+  logprobs: z.number().int().min(0).max(5).nullish(),
   suffix: z.string().nullish(),
   ...userFields,
   ...refusedFields(UNSUPPORTED),
@@ -52,10 +53,8 @@ function toPrompt(prompt: Body['prompt']): PromptInput {
 }
 
 function checkSupported(body: Body): void {
-  if (body.n !== undefined && body.n !== null && body.n !== 1) throw badRequest(`n must be 1; got ${body.n}`, 'n', 'unsupported_value');
   if (body.best_of !== undefined && body.best_of !== null && body.best_of !== 1) unsupported('best_of', 'best_of other than 1');
   if (body.echo) unsupported('echo', 'echoing the prompt');
-  if (body.logprobs !== undefined && body.logprobs !== null) unsupported('logprobs', 'returning log probabilities');
   if (body.suffix) unsupported('suffix', 'a suffix (fill-in-the-middle)');
 }
 
@@ -66,6 +65,7 @@ const SHAPE: CompletionShape = {
   choice: (text) => ({ text }),
   piece: (text) => ({ text }),
   last: { text: '' },
+  logprobs: completionLogprobs,
 };
 
 export function completionsRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -85,7 +85,9 @@ export function completionsRoutes(app: FastifyInstance, ctx: ServerContext): voi
         stop: toStopStrings(body.stop),
         ignoreEos: body.ignore_eos ?? false,
         promptParam: 'prompt',
+        logprobs: body.logprobs ?? null,
       },
+      n: body.n ?? 1,
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
     });
