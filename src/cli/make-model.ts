@@ -22,6 +22,7 @@ const HELP = `usage: pensieve make-model --config CONFIG.json --out DIR|FILE.ggu
                    (config.json, model.safetensors, tokenizer files)
   --dtype T        bf16 | f32 | f16 | q8_0 (default bf16; q8_0 only for GGUF)
   --seed N         weight seed (default 0): the same seed gives the same bytes
+  --layers N       only the first N layers of the config (a quick model of a large shape)
   --vocab DIR      a vocab.json + merges.txt tokenizer to embed, fitted to the config's vocab size
                    (default ${DEFAULT_VOCAB})
 `;
@@ -38,6 +39,7 @@ export async function runMakeModel(argv: string[]): Promise<void> {
       out: { type: 'string' },
       dtype: { type: 'string', default: 'bf16' },
       seed: { type: 'string' },
+      layers: { type: 'string' },
       vocab: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -59,7 +61,10 @@ export async function runMakeModel(argv: string[]): Promise<void> {
   } catch (err) {
     throw new CliError(`cannot read --config ${values.config}: ${(err as Error).message}`);
   }
-  const config = configFromHf(json, values.config);
+  const full = configFromHf(json, values.config);
+  const layers = numberFlag(values.layers, 'layers', { integer: true, min: 1 });
+  if (layers !== undefined && layers > full.numLayers) throw new CliError(`--layers ${layers} is more than the config's ${full.numLayers}`);
+  const config = { ...full, numLayers: layers ?? full.numLayers };
   const vocabDir = values.vocab ?? DEFAULT_VOCAB;
   if (!fs.existsSync(nodePath.join(vocabDir, 'vocab.json')) || !fs.existsSync(nodePath.join(vocabDir, 'merges.txt'))) {
     throw new CliError(`--vocab ${vocabDir} has no vocab.json + merges.txt`);
@@ -68,7 +73,7 @@ export async function runMakeModel(argv: string[]): Promise<void> {
   const started = performance.now();
   const params = [...expectedTensorShapes(config).values()].reduce((n, shape) => n + elementCount(shape), 0);
   // A real size takes minutes on a small machine: say what is coming, then show each step.
-  process.stderr.write(`pensieve: making ${values.out}: ${config.architecture}, ${(params / 1e6).toFixed(1)}M parameters, ${dtype}\n`);
+  process.stderr.write(`pensieve: making ${values.out}: ${config.architecture}, ${config.numLayers} layers, ${(params / 1e6).toFixed(1)}M parameters, ${dtype}\n`);
   const vocab = fitVocab(vocabDir, config.vocabSize);
   // q8_0 is quantized from bf16 values, as a bf16 checkpoint converted by llama.cpp would be.
   const tensors = randomTensors(config, { seed, dtype: dtype === 'q8_0' ? 'bf16' : dtype, onProgress: progressBar('random weights') });

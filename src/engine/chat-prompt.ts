@@ -7,7 +7,7 @@
 // throw the cache away. When the template rewrites earlier turns (or the
 // instructions changed), the whole conversation is re-tokenized and the KV
 // cache reuses the longest common prefix.
-import { FALLBACK_CHAT_TEMPLATE, renderChat, type ChatMessage } from '../model/chat-template.js';
+import { FALLBACK_CHAT_TEMPLATE, renderChat, type ChatMessage, type TemplateKwarg } from '../model/chat-template.js';
 import { minTokenCount } from '../model/tokenizer/token-bound.js';
 import type { Tokenizer } from '../model/tokenizer/types.js';
 
@@ -24,13 +24,16 @@ export interface ChatPromptModel {
   chatTemplate: string | null;
 }
 
-export function renderConversation(model: ChatPromptModel, messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
+export function renderConversation(
+  model: ChatPromptModel, messages: readonly ChatMessage[], addGenerationPrompt: boolean, templateKwargs?: Readonly<Record<string, TemplateKwarg>>,
+): string {
   const tok = model.tokenizer;
   const piece = (id: number | null) => (id === null ? '' : tok.decode([id], { skipSpecial: false }));
   return renderChat(model.chatTemplate ?? FALLBACK_CHAT_TEMPLATE, messages, {
     addGenerationPrompt,
     bosToken: piece(tok.bosId),
     eosToken: piece(tok.eosIds[0] ?? null),
+    ...(templateKwargs ? { templateKwargs } : {}),
   });
 }
 
@@ -49,8 +52,11 @@ export interface PromptBound {
 }
 
 /** Prompt text and tokens for generating the next assistant message of `messages`. */
-export function chatPrompt(model: ChatPromptModel, messages: readonly ChatMessage[], history?: ConversationHistory, bound?: PromptBound): ChatPrompt {
-  const text = renderConversation(model, messages, true);
+export function chatPrompt(
+  model: ChatPromptModel, messages: readonly ChatMessage[], history?: ConversationHistory, bound?: PromptBound,
+  templateKwargs?: Readonly<Record<string, TemplateKwarg>>,
+): ChatPrompt {
+  const text = renderConversation(model, messages, true, templateKwargs);
   const atLeast = (prefix: number, rest: string) => bound?.check(prefix + minTokenCount(Buffer.byteLength(rest), bound.maxBytesPerToken));
   if (history && history.text.length > 0 && history.text.length < text.length && text.startsWith(history.text)) {
     const rest = text.slice(history.text.length);

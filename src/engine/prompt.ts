@@ -55,7 +55,8 @@ export function buildPrompt(model: PromptModel, prompt: PromptInput, contextLeng
   let result: ChatPrompt;
   switch (prompt.kind) {
     case 'chat':
-      result = chatPrompt(model, prompt.messages, prompt.history, { maxBytesPerToken: model.maxBytesPerToken, check: (n) => guard(n, 'messages') });
+      result = chatPrompt(model, prompt.messages, prompt.history, { maxBytesPerToken: model.maxBytesPerToken, check: (n) => guard(n, 'messages') },
+        prompt.templateKwargs);
       break;
     case 'text':
       guard(minTokenCount(Buffer.byteLength(prompt.text), model.maxBytesPerToken), 'prompt');

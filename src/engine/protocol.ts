@@ -1,7 +1,7 @@
 // Messages between the HTTP thread (EngineClient) and the engine worker thread.
 // Plain structured-clone data: no classes, no functions.
 import type { CacheMode, KvCacheStats } from '../cache/kv-cache-manager.js';
-import type { ChatMessage } from '../model/chat-template.js';
+import type { ChatMessage, TemplateKwarg } from '../model/chat-template.js';
 import type { KvDType } from '../model/kv-cache.js';
 import type { WeightFormat } from '../model/weights.js';
 import type { ConversationHistory } from './chat-prompt.js';
@@ -60,7 +60,8 @@ export interface ModelInfo {
 
 /** The prompt, in whichever form the API received it; the worker tokenizes it. */
 export type PromptInput =
-  | { kind: 'chat'; messages: ChatMessage[]; history?: ConversationHistory }
+  /** templateKwargs: the client's chat_template_kwargs (e.g. Qwen3's enable_thinking). */
+  | { kind: 'chat'; messages: ChatMessage[]; history?: ConversationHistory; templateKwargs?: Record<string, TemplateKwarg> }
   | { kind: 'text'; text: string }
   | { kind: 'tokens'; tokens: number[] }
   /** Internal: a prompt the prompt worker already turned into tokens (and the text they stand for). */

@@ -18,6 +18,12 @@ export interface RenderChatOptions {
   eosToken?: string;
   /** More template variables (tools, date_string, ...); they override the defaults above. */
   extra?: Record<string, unknown>;
+  /**
+   * A client's variables for the template (chat_template_kwargs, e.g. Qwen3's enable_thinking),
+   * as transformers' apply_chat_template(**kwargs). They cannot replace what renderChat itself
+   * defines (messages, add_generation_prompt, raise_exception, ...): see templateKwargsProblem.
+   */
+  templateKwargs?: Readonly<Record<string, TemplateKwarg>>;
   /** The clock behind strftime_now (Llama 3.1+ prints today's date); defaults to now. */
   now?: Date;
 }
@@ -44,6 +50,22 @@ export const FALLBACK_CHAT_TEMPLATE =
   "{% for message in messages %}{{ (message['role'] | capitalize) + ': ' + message['content'] + '\\n\\n' }}{% endfor %}" +
   "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
 
+/** What a client may set a template variable to: JSON scalars. */
+export type TemplateKwarg = string | number | boolean | null;
+
+// The names renderChat defines; a client's kwargs may not shadow them.
+const RESERVED_VARIABLES = new Set([
+  'true', 'false', 'none', 'True', 'False', 'None', 'range', 'raise_exception', 'strftime_now',
+  'messages', 'add_generation_prompt', 'bos_token', 'eos_token', 'tools', 'documents',
+]);
+
+/** Why a client's template variable cannot be used, or null when it can. */
+export function templateKwargsProblem(name: string): string | null {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `'${name}' is not a template variable name`;
+  if (RESERVED_VARIABLES.has(name)) return `'${name}' is set by the server, not by chat_template_kwargs`;
+  return null;
+}
+
 export function renderChat(template: string, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
   let parsed: Template;
   try {
@@ -54,7 +76,12 @@ export function renderChat(template: string, messages: readonly ChatMessage[], o
   const now = opts.now;
   // Our own environment rather than Template.render's, whose globals cannot be replaced: we
   // want raise_exception to be told apart from a broken template, and a settable clock.
+  for (const name of Object.keys(opts.templateKwargs ?? {})) {
+    const problem = templateKwargsProblem(name);
+    if (problem) throw new ChatTemplateError(`chat_template_kwargs: ${problem}`);
+  }
   const variables: Record<string, unknown> = {
+    ...opts.templateKwargs,
     true: true,
     false: false,
     none: null,

@@ -3,6 +3,7 @@
 // nonsensical config fail at load rather than as a wrong answer later.
 
 import { z } from 'zod';
+import { architecture, architectureByHfName, SUPPORTED_HF_CLASSES, type Architecture, type ArchitectureName } from './architectures/index.js';
 import { ModelLoadError } from './errors.js';
 
 export type RopeScaling =
@@ -10,7 +11,7 @@ export type RopeScaling =
   | { type: 'linear'; factor: number };
 
 export interface ModelConfig {
-  architecture: 'llama' | 'qwen2';
+  architecture: ArchitectureName;
   hiddenSize: number;
   intermediateSize: number;
   numLayers: number;
@@ -34,19 +35,11 @@ export interface ModelConfig {
   tieWordEmbeddings: boolean;
   /** q/k/v projections have biases (qwen2). */
   attentionBias: boolean;
+  /** Per-head RMSNorm on q and k before RoPE (qwen3). */
+  qkNorm: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
 }
-
-// Architecture class names and model_type values, mapped to the code path that runs them.
-const SUPPORTED: ReadonlyMap<string, ModelConfig['architecture']> = new Map([
-  ['LlamaForCausalLM', 'llama'],
-  ['MistralForCausalLM', 'llama'],
-  ['Qwen2ForCausalLM', 'qwen2'],
-  ['llama', 'llama'],
-  ['mistral', 'llama'],
-  ['qwen2', 'qwen2'],
-]);
 
 const posInt = z.number().int().positive();
 const tokenId = z.number().int().nonnegative();
@@ -85,11 +78,19 @@ const hfConfigSchema = z.looseObject({
   eos_token_id: z.union([tokenId, z.array(tokenId)]).nullish(),
   sliding_window: posInt.nullish(),
   use_sliding_window: z.boolean().optional(),
+  layer_types: z.array(z.string()).optional(),
+  // Features of other families that a config of these classes could still carry: each is
+  // refused by name rather than ignored (see unsupportedFeatures).
+  num_local_experts: z.number().int().nonnegative().nullish(),
+  num_experts: z.number().int().nonnegative().nullish(),
+  partial_rotary_factor: z.number().positive().nullish(),
+  attn_logit_softcapping: z.number().nullish(),
+  final_logit_softcapping: z.number().nullish(),
 });
 
 /** Parses an HF config.json object (already JSON-decoded); `file` names it in errors. */
 export function configFromHf(json: unknown, file: string): ModelConfig {
-  const architecture = hfArchitecture(json, file);
+  const arch = hfArchitecture(json, file);
   const parsed = hfConfigSchema.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
@@ -99,20 +100,16 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
   if (c.hidden_act !== undefined && c.hidden_act !== 'silu') {
     throw new ModelLoadError(file, `hidden_act ${c.hidden_act} is not supported; supported: silu`);
   }
-  if (c.mlp_bias) throw new ModelLoadError(file, 'mlp_bias is not supported');
-  // Llama's attention_bias also puts a bias on o_proj, which no supported model has.
-  if (architecture === 'llama' && c.attention_bias) throw new ModelLoadError(file, 'attention_bias is not supported for llama');
-  if (c.use_sliding_window) throw new ModelLoadError(file, 'use_sliding_window is not supported');
+  unsupportedFeatures(c, arch, file);
 
-  const defaultMaxPos = architecture === 'qwen2' ? 32768 : 2048;
-  let maxPositionEmbeddings = c.max_position_embeddings ?? defaultMaxPos;
+  let maxPositionEmbeddings = c.max_position_embeddings ?? arch.defaultMaxPositions;
   // Mistral v0.1 attends over a 4096-token window; capping the context keeps full attention exact.
   const isMistral = c.model_type === 'mistral' || (c.architectures ?? []).includes('MistralForCausalLM');
   if (isMistral && c.sliding_window != null) maxPositionEmbeddings = Math.min(maxPositionEmbeddings, c.sliding_window);
 
   const eos = c.eos_token_id;
   const config: ModelConfig = {
-    architecture,
+    architecture: arch.name,
     hiddenSize: c.hidden_size,
     intermediateSize: c.intermediate_size,
     numLayers: c.num_hidden_layers,
@@ -126,7 +123,8 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
     ropeScaling: ropeScalingFromHf(c.rope_scaling ?? c.rope_parameters ?? null, file),
     ropeStyle: 'neox',
     tieWordEmbeddings: c.tie_word_embeddings ?? false,
-    attentionBias: architecture === 'qwen2',
+    attentionBias: arch.hfQkvBias === 'always' || (arch.hfQkvBias === 'config' && c.attention_bias === true),
+    qkNorm: arch.qkNorm,
     bosTokenId: c.bos_token_id ?? null,
     eosTokenIds: eos == null ? [] : Array.isArray(eos) ? [...new Set(eos)] : [eos],
   };
@@ -134,7 +132,25 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
   return config;
 }
 
-function hfArchitecture(json: unknown, file: string): ModelConfig['architecture'] {
+/**
+ * Refuses, by name, what a config of a supported class can ask for that the shared forward pass
+ * does not do: running it anyway would give output that silently differs from transformers'.
+ */
+function unsupportedFeatures(c: z.infer<typeof hfConfigSchema>, arch: Architecture, file: string): void {
+  const refuse = (what: string) => { throw new ModelLoadError(file, `${what} is not supported`); };
+  if (c.mlp_bias) refuse('mlp_bias');
+  // attention_bias also puts a bias on o_proj (Llama, Qwen3), which the forward pass lacks.
+  if (c.attention_bias && arch.hfQkvBias !== 'always') refuse(`attention_bias (biases on q, k, v and o_proj) for ${arch.name}`);
+  if (c.use_sliding_window) refuse(`use_sliding_window (sliding-window attention, window ${c.sliding_window ?? 'unset'})`);
+  if (c.layer_types?.some((t) => t !== 'full_attention')) refuse(`layer_types ${[...new Set(c.layer_types)].join(', ')} (only full_attention)`);
+  const experts = c.num_local_experts || c.num_experts;
+  if (experts) refuse(`mixture of experts (${experts} experts)`);
+  if (c.partial_rotary_factor != null && c.partial_rotary_factor !== 1) refuse(`partial_rotary_factor ${c.partial_rotary_factor}`);
+  if (c.attn_logit_softcapping != null) refuse('attn_logit_softcapping');
+  if (c.final_logit_softcapping != null) refuse('final_logit_softcapping');
+}
+
+function hfArchitecture(json: unknown, file: string): Architecture {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new ModelLoadError(file, 'config.json is not a JSON object');
   }
@@ -142,11 +158,10 @@ function hfArchitecture(json: unknown, file: string): ModelConfig['architecture'
   const archs = Array.isArray(obj.architectures) ? obj.architectures.filter((a): a is string => typeof a === 'string') : [];
   const modelType = typeof obj.model_type === 'string' ? obj.model_type : undefined;
   // model_type decides when present: it is what transformers itself dispatches on.
-  const found = modelType !== undefined ? SUPPORTED.get(modelType) : archs.map((a) => SUPPORTED.get(a)).find((a) => a);
-  if (found && (archs.length === 0 || archs.some((a) => SUPPORTED.get(a) === found))) return found;
+  const found = modelType !== undefined ? architectureByHfName(modelType) : archs.map((a) => architectureByHfName(a)).find((a) => a);
+  if (found && (archs.length === 0 || archs.some((a) => architectureByHfName(a) === found))) return found;
   const named = [archs.join(', '), modelType && `model_type ${modelType}`].filter(Boolean).join(', ') || 'none given';
-  throw new ModelLoadError(file,
-    `unsupported architecture (${named}); supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM`);
+  throw new ModelLoadError(file, `unsupported architecture (${named}); supported: ${SUPPORTED_HF_CLASSES}`);
 }
 
 function ropeScalingFromHf(s: z.infer<typeof ropeScalingSchema> | null, file: string): RopeScaling | null {
@@ -220,10 +235,15 @@ export function llama3RopeFactors(scaling: Extract<RopeScaling, { type: 'llama3'
 /** The config.json transformers would write for this config (used when saving HF models). */
 export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
   if (config.ropeFreqFactors) throw new Error('a config with rope_freqs factors (from a GGUF) has no config.json equivalent');
+  const arch = architecture(config.architecture);
+  if (config.attentionBias !== (arch.hfQkvBias === 'always')) {
+    throw new Error(`${arch.name} ${config.attentionBias ? 'with' : 'without'} q/k/v biases has no config.json equivalent`);
+  }
+  if (config.qkNorm !== arch.qkNorm) throw new Error(`${arch.name} ${config.qkNorm ? 'with' : 'without'} q/k norms has no config.json equivalent`);
   const rs = config.ropeScaling;
   return {
-    architectures: [config.architecture === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
-    model_type: config.architecture,
+    architectures: [arch.hfClasses[0]],
+    model_type: arch.hfModelTypes[0],
     hidden_size: config.hiddenSize,
     intermediate_size: config.intermediateSize,
     num_hidden_layers: config.numLayers,
@@ -242,7 +262,8 @@ export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
       },
     hidden_act: 'silu',
     tie_word_embeddings: config.tieWordEmbeddings,
-    ...(config.architecture === 'llama' ? { attention_bias: false, mlp_bias: false } : {}),
+    ...(arch.hfQkvBias !== 'always' ? { attention_bias: false } : {}),
+    ...(config.architecture === 'llama' ? { mlp_bias: false } : {}),
     bos_token_id: config.bosTokenId,
     eos_token_id: config.eosTokenIds.length === 0 ? null : config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds,
   };

@@ -26,6 +26,7 @@ export const DEMO_CONFIG: ModelConfig = {
   ropeStyle: 'neox',
   tieWordEmbeddings: true,
   attentionBias: false,
+  qkNorm: false,
   bosTokenId: 1,
   eosTokenIds: [2],
 };

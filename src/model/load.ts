@@ -66,6 +66,7 @@ export async function loadModel(path: string | undefined, opts: LoadModelOptions
 
   const files = openModelFiles(path);
   try {
+    for (const warning of files.warnings) opts.warn?.(warning);
     const tokenizer = opts.tokenizer ? loadTokenizerAt(opts.tokenizer, files.config) : tokenizerBeside(files);
     if (tokenizer.vocabSize > files.config.vocabSize) {
       throw new ModelLoadError(path, `the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${files.config.vocabSize}`);

@@ -12,8 +12,8 @@ import type { GgufValue } from './formats/gguf-types.js';
 import { LLAMA2C_MAGIC, plausibleLlama2cHeader, readLlama2c } from './formats/llama2c.js';
 import { describeFsError } from './formats/model-file.js';
 import { openSafetensors, openShardedSafetensors } from './formats/safetensors.js';
-import { shapeText, type TensorStore } from './formats/tensor.js';
-import { expectedTensorShapes, hfToGgufName } from './tensor-names.js';
+import type { RawTensor, TensorInfo, TensorStore } from './formats/tensor.js';
+import { checkTensors } from './tensor-check.js';
 
 export interface ModelFiles {
   format: 'gguf' | 'safetensors' | 'llama2c';
@@ -27,6 +27,8 @@ export interface ModelFiles {
   hfDir?: string;
   /** tokenizer.bin (or tok<N>.bin) found beside a llama2.c checkpoint. */
   llama2cTokenizer?: string;
+  /** Tensors ignored because they cannot change the output (see tensor-check.ts), for the user to see. */
+  warnings: string[];
 }
 
 const NOT_A_MODEL = 'not a model: expected a GGUF file, a llama2.c checkpoint, or a directory with config.json and model.safetensors';
@@ -78,14 +80,13 @@ function readHead(path: string): Uint8Array {
 }
 
 /** Closes the store when the config and tensors disagree, so a failed open leaks nothing. */
-function checked(files: ModelFiles): ModelFiles {
+function checked(files: Omit<ModelFiles, 'warnings'>): ModelFiles {
   try {
-    validateTensors(files.config, files.tensors, files.format === 'gguf');
+    return { ...files, warnings: checkTensors(files.config, files.tensors, files.format === 'gguf') };
   } catch (err) {
     files.tensors.close();
     throw err;
   }
-  return files;
 }
 
 function openGguf(path: string): ModelFiles {
@@ -138,27 +139,32 @@ function openHfDir(dir: string, given: string): ModelFiles {
   if (!weights) {
     throw new ModelLoadError(dir, 'no model.safetensors or model.safetensors.index.json (other weight formats, such as pytorch_model.bin, are not supported)');
   }
-  return checked({ format: 'safetensors', path: given, config, tensors: weights.tensors, hfDir: dir });
+  const tensors = config.tieWordEmbeddings ? tiedUnderEitherName(weights.tensors) : weights.tensors;
+  return checked({ format: 'safetensors', path: given, config, tensors, hfDir: dir });
 }
 
+const EMBED = 'model.embed_tokens.weight';
+const LM_HEAD = 'lm_head.weight';
+
 /**
- * Throws ModelLoadError unless every tensor the config implies is in the store with the right
- * shape. Extra tensors are allowed (checkpoints carry buffers such as rotary inv_freq). 1-D
- * tensors (norms, biases) must be float: no converter quantizes them and the model reads them as is.
+ * A tied checkpoint may store the shared matrix as lm_head.weight only (transformers loads
+ * either name into the one parameter): the store then shows it as the embedding, so the model
+ * uses it for both.
  */
-export function validateTensors(config: ModelConfig, store: TensorStore, ggufNames = false): void {
-  const label = (name: string): string => {
-    const gguf = ggufNames ? hfToGgufName(name) : null;
-    return gguf ? `${gguf} (${name})` : name;
+function tiedUnderEitherName(store: TensorStore): TensorStore {
+  if (store.info(EMBED) !== undefined || store.info(LM_HEAD) === undefined) return store;
+  const rename = (name: string): string => (name === EMBED ? LM_HEAD : name);
+  return {
+    path: store.path,
+    names: () => store.names().map((n) => (n === LM_HEAD ? EMBED : n)),
+    info: (name: string): TensorInfo | undefined => {
+      const info = name === LM_HEAD ? undefined : store.info(rename(name));
+      return info && { ...info, name };
+    },
+    read: (name: string): RawTensor => {
+      if (name === LM_HEAD) throw new ModelLoadError(store.path, `missing tensor ${LM_HEAD}`);
+      return { ...store.read(rename(name)), name };
+    },
+    close: () => store.close(),
   };
-  for (const [name, shape] of expectedTensorShapes(config)) {
-    const info = store.info(name);
-    if (!info) throw new ModelLoadError(store.path, `missing tensor ${label(name)}`);
-    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-      throw new ModelLoadError(store.path, `tensor ${label(name)} has shape ${shapeText(info.shape)} but the config implies ${shapeText(shape)}`);
-    }
-    if (shape.length === 1 && info.dtype === 'q8_0') {
-      throw new ModelLoadError(store.path, `tensor ${label(name)} is Q8_0; 1-D tensors must be F32, F16 or BF16`);
-    }
-  }
 }

@@ -16,6 +16,11 @@ import { expectedTensorShapes } from './tensor-names.js';
 export interface RandomTensorOptions {
   seed: number;
   dtype: 'f32' | 'f16' | 'bf16';
+  /**
+   * Standard deviation of weights, and of norms around 1 (default 0.02). Reference fixtures
+   * use ≈1/√hidden so that the layers, not the embedding, shape the logits.
+   */
+  std?: number;
   /** Values generated so far of the total; called as the work goes (a real size takes minutes). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -26,8 +31,8 @@ const PROGRESS_STEP = 1 << 24;
 // The usual initializer_range: keeps activations of a random model in a sane range.
 const WEIGHT_STD = 0.02;
 
-/** Every tensor the config implies, HF-named: weights ~ N(0, 0.02²), norms ~ 1 + N(0, 0.02²). */
-export function randomTensors(config: ModelConfig, { seed, dtype, onProgress }: RandomTensorOptions): RawTensor[] {
+/** Every tensor the config implies, HF-named: weights ~ N(0, std²), norms ~ 1 + N(0, std²). */
+export function randomTensors(config: ModelConfig, { seed, dtype, std = WEIGHT_STD, onProgress }: RandomTensorOptions): RawTensor[] {
   const out: RawTensor[] = [];
   const shapes = expectedTensorShapes(config);
   const total = [...shapes.values()].reduce((n, shape) => n + elementCount(shape), 0);
@@ -39,7 +44,7 @@ export function randomTensors(config: ModelConfig, { seed, dtype, onProgress }: 
     const isNorm = name.endsWith('norm.weight');
     for (let start = 0; start < values.length; start += PROGRESS_STEP) {
       const end = Math.min(values.length, start + PROGRESS_STEP);
-      for (let i = start; i < end; i++) values[i] = (isNorm ? 1 : 0) + WEIGHT_STD * rng();
+      for (let i = start; i < end; i++) values[i] = (isNorm ? 1 : 0) + std * rng();
       done += end - start;
       onProgress?.(done, total);
     }

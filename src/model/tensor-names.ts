@@ -21,6 +21,10 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
       out.set(`${p}self_attn.k_proj.bias`, [kv]);
       out.set(`${p}self_attn.v_proj.bias`, [kv]);
     }
+    if (config.qkNorm) {
+      out.set(`${p}self_attn.q_norm.weight`, [headDim]);
+      out.set(`${p}self_attn.k_norm.weight`, [headDim]);
+    }
     out.set(`${p}self_attn.o_proj.weight`, [d, q]);
     out.set(`${p}post_attention_layernorm.weight`, [d]);
     out.set(`${p}mlp.gate_proj.weight`, [ff, d]);
@@ -47,6 +51,8 @@ const LAYER_NAMES: [gguf: string, hf: string][] = [
   ['attn_q.bias', 'self_attn.q_proj.bias'],
   ['attn_k.bias', 'self_attn.k_proj.bias'],
   ['attn_v.bias', 'self_attn.v_proj.bias'],
+  ['attn_q_norm.weight', 'self_attn.q_norm.weight'],
+  ['attn_k_norm.weight', 'self_attn.k_norm.weight'],
   ['attn_output.weight', 'self_attn.o_proj.weight'],
   ['ffn_gate.weight', 'mlp.gate_proj.weight'],
   ['ffn_up.weight', 'mlp.up_proj.weight'],

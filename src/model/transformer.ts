@@ -1,5 +1,6 @@
-// The Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral, and Qwen2,
-// which is Llama with q/k/v biases). One forward pass runs a ragged batch: any
+// The Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral; Qwen2, which is Llama
+// with q/k/v biases; Qwen3, which norms each q and k head before RoPE). What a family changes
+// is a flag of its config (see architectures/); the pass is one. One forward pass runs a ragged batch: any
 // mix of prefill chunks, recomputed prefixes and decode tokens, each request
 // with its own block table. Reads top to bottom like the math; the kernels
 // carry the speed.
@@ -89,6 +90,9 @@ export class Transformer {
       // Attention block.
       k.rmsnorm(x, lw.attnNorm, c.rmsNormEps, xb);
       matmulStack(k, lw.wqkv, xb, T, [q, kk, vv], lw.bqkv ?? undefined);
+      // rmsnorm works on rows of its weight's length: here, one row per head.
+      if (lw.qNorm) k.rmsnorm(q, lw.qNorm, c.rmsNormEps, q);
+      if (lw.kNorm) k.rmsnorm(kk, lw.kNorm, c.rmsNormEps, kk);
       k.rope(q, batch.positions, c.numHeads, c.headDim, this.invFreq, c.ropeStyle);
       k.rope(kk, batch.positions, c.numKvHeads, c.headDim, this.invFreq, c.ropeStyle);
       k.writeKV(kk, vv, batch.slotMapping, cache.k, cache.v, c.numKvHeads, c.headDim, kv.blockSize);

@@ -18,6 +18,9 @@ export interface LayerWeights {
    */
   wqkv: MatrixStack;
   bqkv: Float32Array | null;
+  /** Per-head RMSNorm weights [headDim] for q and k (Qwen3), or null. */
+  qNorm: Float32Array | null;
+  kNorm: Float32Array | null;
   wo: Matrix;
   ffnNorm: Float32Array;
   wGateUp: MatrixStack;
@@ -61,8 +64,11 @@ function packedFormat(src: TensorDType, format: WeightFormat, cols: number, kern
 
 export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Kernels, opts: LoadWeightsOptions = {}): ModelWeights {
   const format = opts.format ?? 'auto';
-  const hasLmHead = store.info('lm_head.weight') !== undefined;
-  const total = 2 + config.numLayers * (config.attentionBias ? 12 : 9) + (hasLmHead ? 1 : 0);
+  // A tied model's classifier is its embedding even when the file also stores lm_head.weight
+  // (transformers ties them after loading; tensor-check.ts warns that it is ignored).
+  const hasLmHead = !config.tieWordEmbeddings;
+  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0);
+  const total = 2 + config.numLayers * perLayer + (hasLmHead ? 1 : 0);
   let done = 0;
   const tick = () => opts.onProgress?.(++done, total);
 
@@ -114,6 +120,8 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
       attnNorm: vector(`${p}.input_layernorm.weight`),
       wqkv: stacked(qkv.map((x) => `${x}.weight`)),
       bqkv: config.attentionBias ? concat(qkv.map((x) => vector(`${x}.bias`))) : null,
+      qNorm: config.qkNorm ? vector(`${p}.self_attn.q_norm.weight`) : null,
+      kNorm: config.qkNorm ? vector(`${p}.self_attn.k_norm.weight`) : null,
       wo: matrix(`${p}.self_attn.o_proj.weight`),
       ffnNorm: vector(`${p}.post_attention_layernorm.weight`),
       wGateUp: stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]),
@@ -157,7 +165,7 @@ export function weightMatrices(w: ModelWeights): Matrix[] {
  */
 export function packedWeightBytes(w: ModelWeights): number {
   const matrices = weightMatrices(w).reduce((n, m) => n + byteSize(m.dtype, m.rows * m.cols), 0);
-  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, ...(l.bqkv ? [l.bqkv] : [])])];
+  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, ...[l.bqkv, l.qNorm, l.kNorm].filter((v) => v !== null)])];
   return matrices + vectors.reduce((n, v) => n + v.byteLength, 0);
 }
 

@@ -82,3 +82,21 @@ test('the same seed gives the same bytes; a bf16 HF directory of a smaller vocab
 test('q8_0 needs a GGUF', async () => {
   await assert.rejects(makeModel(['--config', writeConfig('x', 1000), '--dtype', 'q8_0', '--out', path.join(dir, 'x')]), /q8_0 needs a \.gguf/);
 });
+
+test('a Qwen3 config (head_dim 32 beside hidden 64 / 4 heads) cut to --layers 1: GGUF and HF load and generate alike', async () => {
+  const config = path.join(dir, 'qwen3.json');
+  fs.writeFileSync(config, JSON.stringify({
+    architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', hidden_size: 64, intermediate_size: 96, head_dim: 32,
+    num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 1000, attention_bias: false,
+    max_position_embeddings: 512, rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: true, eos_token_id: 999,
+    sliding_window: null, use_sliding_window: false,
+  }));
+  const gguf = path.join(dir, 'qwen3.gguf'), hf = path.join(dir, 'qwen3-hf');
+  const progress = await makeModel(['--config', config, '--layers', '1', '--dtype', 'f32', '--out', gguf]);
+  assert.match(progress, /qwen3, 1 layers/);
+  await makeModel(['--config', config, '--layers', '1', '--dtype', 'f32', '--out', hf]);
+  const m = await loadModel(gguf);
+  assert.deepEqual([m.config.architecture, m.config.numLayers, m.config.headDim, m.config.qkNorm, m.config.attentionBias], ['qwen3', 1, 32, true, false]);
+  assert.deepEqual(await greedy(gguf, 'the cat', 6), await greedy(hf, 'the cat', 6));
+  await assert.rejects(makeModel(['--config', config, '--layers', '5', '--out', path.join(dir, 'y.gguf')]), /--layers 5 is more than the config's 4/);
+});

@@ -3,7 +3,8 @@
 // system + user + assistant + user, with the generation prompt.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import {
@@ -153,5 +154,44 @@ describe('renderChat errors and helpers', () => {
     assert.throws(() => chatTemplateFromConfig({ chat_template: named.slice(0, 1) }), /no "default" entry \(has: tool_use\)/);
     assert.throws(() => chatTemplateFromConfig({ chat_template: 3 }), ChatTemplateError);
     assert.throws(() => chatTemplateFromConfig('nope'), ChatTemplateError);
+  });
+});
+
+describe('chat_template_kwargs (Qwen3 enable_thinking)', () => {
+  // The generation-prompt tail of Qwen3's template: an empty think block when thinking is off.
+  const QWEN3_TAIL = "{{ '<|im_start|>assistant\\n' }}{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}";
+  const user: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
+
+  test('a kwarg reaches the template; unset, the template sees it undefined', () => {
+    assert.equal(renderChat(QWEN3_TAIL, user, { addGenerationPrompt: true }), '<|im_start|>assistant\n');
+    assert.equal(renderChat(QWEN3_TAIL, user, { addGenerationPrompt: true, templateKwargs: { enable_thinking: true } }), '<|im_start|>assistant\n');
+    assert.equal(renderChat(QWEN3_TAIL, user, { addGenerationPrompt: true, templateKwargs: { enable_thinking: false } }), '<|im_start|>assistant\n<think>\n\n</think>\n\n');
+  });
+
+  test('kwargs cannot replace what the renderer sets', () => {
+    for (const name of ['messages', 'add_generation_prompt', 'raise_exception', 'bos_token', 'not-a-name']) {
+      assert.throws(() => renderChat('{{ messages | length }}', user, { addGenerationPrompt: true, templateKwargs: { [name]: 1 } }), ChatTemplateError, name);
+    }
+  });
+
+  // Qwen3's own template as llama.cpp's tests carry it (models/templates/Qwen-Qwen3-0.6B.jinja),
+  // where that source is checked out (the benchmark's llama.cpp build); not in CI.
+  const llamaCpp = process.env.PENSIEVE_LLAMA_CPP_DIR ?? fileURLToPath(new URL('../../.pensieve/llama.cpp/', import.meta.url));
+  const qwen3File = join(llamaCpp, 'models/templates/Qwen-Qwen3-0.6B.jinja');
+  test('Qwen3\'s own template: thinking off adds an empty think block; earlier turns lose their reasoning', { skip: !existsSync(qwen3File) && `no ${qwen3File}` }, () => {
+    const template = readFileSync(qwen3File, 'utf8');
+    const turns: ChatMessage[] = [
+      { role: 'system', content: 'You are helpful.' },
+      { role: 'user', content: 'Hi!' },
+      { role: 'assistant', content: '<think>\nGreet back.\n</think>\n\nHello! How can I help?' },
+      { role: 'user', content: 'What is 2+2?' },
+    ];
+    const head = '<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n'
+      + '<|im_start|>assistant\nHello! How can I help?<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n';
+    assert.equal(renderChat(template, turns, { addGenerationPrompt: true }), head);
+    assert.equal(renderChat(template, turns, { addGenerationPrompt: true, templateKwargs: { enable_thinking: false } }), `${head}<think>\n\n</think>\n\n`);
+    // The answer after the last question keeps its reasoning.
+    const answered = renderChat(template, [...turns, { role: 'assistant', content: '<think>\nadd\n</think>\n\n4' }], { addGenerationPrompt: false });
+    assert.ok(answered.endsWith('<|im_start|>assistant\n<think>\nadd\n</think>\n\n4<|im_end|>\n'), answered);
   });
 });

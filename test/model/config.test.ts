@@ -29,22 +29,25 @@ describe('configFromHf on real configs', () => {
 
   test('the directory holds the expected mix', () => {
     assert.equal(files.filter((f) => f.startsWith('Qwen3')).length, 5);
+    assert.ok(files.includes('Qwen3-30B-A3B.json'), 'a MoE config to be refused by name');
     assert.ok(files.length >= 15);
   });
 
   for (const file of files) {
     const json = load(file) as { model_type: string };
-    if (['llama', 'mistral', 'qwen2'].includes(json.model_type)) {
+    if (['llama', 'mistral', 'qwen2', 'qwen3'].includes(json.model_type)) {
       test(`parses ${file}`, () => {
         const c = configFromHf(json, file);
         const raw = json as unknown as Record<string, number>;
         assert.equal(c.hiddenSize, raw.hidden_size);
         assert.equal(c.numLayers, raw.num_hidden_layers);
         assert.equal(c.numKvHeads, raw.num_key_value_heads);
-        assert.equal(c.headDim * c.numHeads, raw.hidden_size);
+        // Qwen3 states its head size (128 for 4B, whose hidden/heads is 80).
+        assert.equal(c.headDim, raw.head_dim ?? raw.hidden_size / raw.num_attention_heads);
         assert.equal(c.ropeStyle, 'neox');
         assert.equal(c.attentionBias, json.model_type === 'qwen2');
-        assert.equal(c.architecture, json.model_type === 'qwen2' ? 'qwen2' : 'llama');
+        assert.equal(c.qkNorm, json.model_type === 'qwen3');
+        assert.equal(c.architecture, json.model_type === 'mistral' ? 'llama' : json.model_type);
       });
     } else {
       test(`rejects ${file} (${json.model_type}) by name`, () => {
@@ -58,8 +61,14 @@ describe('configFromHf on real configs', () => {
     assert.deepEqual(c, {
       architecture: 'qwen2', hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2,
       headDim: 64, vocabSize: 151936, maxPositionEmbeddings: 32768, rmsNormEps: 1e-6, ropeTheta: 1000000,
-      ropeScaling: null, ropeStyle: 'neox', tieWordEmbeddings: true, attentionBias: true, bosTokenId: 151643, eosTokenIds: [151645],
+      ropeScaling: null, ropeStyle: 'neox', tieWordEmbeddings: true, attentionBias: true, qkNorm: false, bosTokenId: 151643, eosTokenIds: [151645],
     });
+  });
+
+  test('Qwen3-4B: head_dim 128 beside hidden 2560 / 32 heads, q/k norms, no biases', () => {
+    const c = configFromHf(load('Qwen3-4B.json'), 'q');
+    assert.deepEqual([c.architecture, c.headDim, c.numHeads, c.numKvHeads, c.attentionBias, c.qkNorm], ['qwen3', 128, 32, 8, false, true]);
+    assert.equal(c.maxPositionEmbeddings, 40960);
   });
 
   test('Llama-3.2-3B: llama3 rope scaling is parsed', () => {
@@ -111,8 +120,21 @@ describe('configFromHf edge cases', () => {
     rejects(() => configFromHf({ ...base, model_type: 'constructor', architectures: [] }, 'c.json'), 'c.json', /unsupported architecture/);
   });
 
+  test('features these classes do not run are refused by name', () => {
+    const qwen3 = load('Qwen3-4B.json') as Record<string, unknown>;
+    rejects(() => configFromHf({ ...qwen3, attention_bias: true }, 'c.json'), 'c.json', /attention_bias \(biases on q, k, v and o_proj\) for qwen3 is not supported/);
+    rejects(() => configFromHf({ ...qwen3, use_sliding_window: true, sliding_window: 4096 }, 'c.json'), 'c.json', /use_sliding_window \(sliding-window attention, window 4096\) is not supported/);
+    rejects(() => configFromHf({ ...qwen3, layer_types: ['sliding_attention', 'full_attention'] }, 'c.json'), 'c.json', /layer_types sliding_attention, full_attention/);
+    rejects(() => configFromHf({ ...base, num_local_experts: 8 }, 'c.json'), 'c.json', /mixture of experts \(8 experts\) is not supported/);
+    rejects(() => configFromHf({ ...base, partial_rotary_factor: 0.5 }, 'c.json'), 'c.json', /partial_rotary_factor 0.5 is not supported/);
+    rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'longrope', factor: 4 } }, 'c.json'), 'c.json', /rope_scaling type longrope is not supported/);
+    rejects(() => configFromHf(load('Qwen3-30B-A3B.json'), 'c.json'), 'c.json', /unsupported architecture \(Qwen3MoeForCausalLM, model_type qwen3_moe\)/);
+    // What they carry but leave off is no reason to refuse.
+    assert.equal(configFromHf({ ...qwen3, sliding_window: 4096, use_sliding_window: false, num_experts: 0 }, 'c.json').architecture, 'qwen3');
+  });
+
   test('hfConfigJson parses back to the same config', () => {
-    for (const file of ['TinyLlama-1.1B-Chat-v1.0.json', 'Qwen2.5-0.5B-Instruct.json', 'Llama-3.1-8B.json', 'SmolLM2-135M.json']) {
+    for (const file of ['TinyLlama-1.1B-Chat-v1.0.json', 'Qwen2.5-0.5B-Instruct.json', 'Llama-3.1-8B.json', 'SmolLM2-135M.json', 'Qwen3-4B.json']) {
       const c = configFromHf(load(file), file);
       assert.deepEqual(configFromHf(JSON.parse(JSON.stringify(hfConfigJson(c))), file), c, file);
     }

@@ -133,3 +133,13 @@ test('values that ask for nothing beyond what the server does are accepted', asy
   assert.equal((await chat({ tool_choice: 'none', store: false, modalities: ['text'], parallel_tool_calls: null })).status, 200);
   assert.equal((await respond({ include: [], truncation: 'disabled', tool_choice: 'none' })).status, 200);
 });
+
+test('chat_template_kwargs are accepted as template variables; names the server sets and non-scalars are 400s', async () => {
+  // stories260K has no template of its own: the fallback ignores the variable, the request runs.
+  assert.equal((await chat({ chat_template_kwargs: { enable_thinking: false } })).status, 200);
+  for (const [kwargs, param] of [[{ messages: 'x' }, 'chat_template_kwargs.messages'], [{ 'a-b': 1 }, 'chat_template_kwargs.a-b'], [{ x: [1] }, 'chat_template_kwargs.x']] as const) {
+    const res = await chat({ chat_template_kwargs: kwargs });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.error.param, param);
+  }
+});

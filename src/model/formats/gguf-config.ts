@@ -2,21 +2,18 @@
 // biases, Llama 3's rope_freqs) into a ModelConfig. Keys are llama.cpp's `{arch}.*` names.
 
 import { toFloat32 } from '../../kernels/dtype.js';
+import { architectureByGgufName, SUPPORTED_GGUF_NAMES } from '../architectures/index.js';
 import { validateConfig, type ModelConfig, type RopeScaling } from '../config.js';
 import { ModelLoadError } from '../errors.js';
+import { expertTensor } from '../tensor-check.js';
 import { ggufArrayLength, ggufNumber, ggufString, type GgufMetadata } from './gguf-types.js';
 import type { TensorStore } from './tensor.js';
-
-// llama.cpp rotates consecutive pairs for arch llama (its weights are permuted at conversion)
-// and first-half/second-half pairs for qwen2 (converted without permutation).
-const ROPE_STYLES: ReadonlyMap<string, ModelConfig['ropeStyle']> = new Map([['llama', 'interleaved'], ['qwen2', 'neox']]);
 
 export function configFromGguf(meta: GgufMetadata, file: string, tensors: TensorStore): ModelConfig {
   const arch = ggufString(meta, 'general.architecture', file);
   if (arch === undefined) throw new ModelLoadError(file, 'metadata general.architecture is missing');
-  const ropeStyle = ROPE_STYLES.get(arch);
-  if (!ropeStyle) throw new ModelLoadError(file, `unsupported architecture ${arch}; supported: llama, qwen2`);
-  const architecture = arch as ModelConfig['architecture'];
+  const family = architectureByGgufName(arch);
+  if (!family) throw new ModelLoadError(file, `unsupported architecture ${arch}; supported: ${SUPPORTED_GGUF_NAMES}`);
 
   const num = (key: string): number | undefined => ggufNumber(meta, `${arch}.${key}`, file);
   const req = (key: string): number => {
@@ -25,6 +22,7 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
     return v;
   };
 
+  unsupportedKeys(meta, arch, file, tensors);
   const hiddenSize = req('embedding_length');
   const numHeads = req('attention.head_count');
   const headDim = num('attention.key_length') ?? hiddenSize / numHeads;
@@ -48,7 +46,7 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
   }
 
   const config: ModelConfig = {
-    architecture,
+    architecture: family.name,
     hiddenSize,
     intermediateSize: req('feed_forward_length'),
     numLayers: req('block_count'),
@@ -60,9 +58,10 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
     rmsNormEps: shortestF32(req('attention.layer_norm_rms_epsilon')),
     ropeTheta: shortestF32(num('rope.freq_base') ?? 10000),
     ropeScaling: ropeScalingFromGguf(meta, arch, file),
-    ropeStyle,
+    ropeStyle: family.ggufRopeStyle,
     tieWordEmbeddings: tensors.info('lm_head.weight') === undefined,
     attentionBias: tensors.info('model.layers.0.self_attn.q_proj.bias') !== undefined,
+    qkNorm: family.qkNorm,
     bosTokenId: ggufNumber(meta, 'tokenizer.ggml.bos_token_id', file) ?? null,
     eosTokenIds,
   };
@@ -73,6 +72,19 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
   }
   validateConfig(config, file);
   return config;
+}
+
+/**
+ * Metadata that asks for something the forward pass does not do, refused by name. Only keys
+ * llama.cpp itself acts on for these archs count (it ignores e.g. attention.sliding_window for
+ * them, so a file carrying it still runs as llama.cpp runs it).
+ */
+function unsupportedKeys(meta: GgufMetadata, arch: string, file: string, tensors: TensorStore): void {
+  const experts = ggufNumber(meta, `${arch}.expert_count`, file);
+  if (experts !== undefined && experts > 0) {
+    const tensor = expertTensor(tensors.names());
+    throw new ModelLoadError(file, `Mixtral-style experts (${tensor ? `${tensor}, ` : ''}${arch}.expert_count = ${experts}) are not supported`);
+  }
 }
 
 function ropeScalingFromGguf(meta: GgufMetadata, arch: string, file: string): RopeScaling | null {

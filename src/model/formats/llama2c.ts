@@ -78,6 +78,7 @@ function parse(file: ModelFile): Llama2cModel {
     ropeStyle: 'interleaved',
     tieWordEmbeddings: header.shared,
     attentionBias: false,
+    qkNorm: false,
     bosTokenId: 1,
     // run.c also stops when it samples BOS (1); callers replaying its behaviour must check that
     // themselves. EOS (2) is the model's real end token, as in the Llama 2 vocab.

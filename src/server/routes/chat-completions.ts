@@ -4,7 +4,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ChatMessage } from '../../model/chat-template.js';
+import { templateKwargsProblem, type ChatMessage } from '../../model/chat-template.js';
 import { checkModel, type ServerContext } from '../context.js';
 import { badRequest } from '../errors.js';
 import { MAX_TOP_LOGPROBS } from '../../engine/logprobs.js';
@@ -43,6 +43,14 @@ const Body = z.strictObject({
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
   tools: z.array(z.unknown()).nullish(),
+  // vLLM's and llama.cpp's extension: variables for the model's chat template, such as Qwen3's
+  // enable_thinking. JSON scalars only; names renderChat sets itself are refused.
+  chat_template_kwargs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).superRefine((kwargs, ctx) => {
+    for (const name of Object.keys(kwargs)) {
+      const problem = templateKwargsProblem(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [name] });
+    }
+  }).nullish(),
   response_format: z.object({ type: z.string() }).nullish(),
   ...userFields,
   ...refusedFields(UNSUPPORTED),
@@ -91,7 +99,7 @@ export function chatCompletionsRoutes(app: FastifyInstance, ctx: ServerContext):
     const limit = maxTokens(ctx.engine.model, [['max_completion_tokens', body.max_completion_tokens], ['max_tokens', body.max_tokens]]);
     return runCompletion(ctx, request, reply, SHAPE, {
       generation: {
-        prompt: { kind: 'chat', messages: toChatMessages(body.messages) },
+        prompt: { kind: 'chat', messages: toChatMessages(body.messages), ...(body.chat_template_kwargs ? { templateKwargs: body.chat_template_kwargs } : {}) },
         sampling: toSamplingParams(body, ctx.engine.model.vocabSize),
         maxTokens: limit,
         stop: toStopStrings(body.stop),

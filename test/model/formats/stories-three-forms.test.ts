@@ -37,7 +37,7 @@ describe('stories260K in three formats', () => {
   test('configs agree on the model shape', () => {
     const expected = {
       architecture: 'llama', hiddenSize: 64, intermediateSize: 172, numLayers: 5, numHeads: 8, numKvHeads: 4,
-      headDim: 8, vocabSize: 512, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, attentionBias: false,
+      headDim: 8, vocabSize: 512, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, attentionBias: false, qkNorm: false,
       bosTokenId: 1, eosTokenIds: [2],
     };
     for (const m of [bin, gguf, hf]) {

@@ -1,0 +1,31 @@
+// What one decoder family is, as far as loading and the shared forward pass (transformer.ts)
+// care: the names it goes by in config.json and GGUF, and the few ways it departs from Llama.
+// Each family has its own module; index.ts is the registry the loaders look names up in.
+import type { RopeStyle } from '../../kernels/types.js';
+
+export type ArchitectureName = 'llama' | 'qwen2' | 'qwen3';
+
+export interface Architecture {
+  name: ArchitectureName;
+  /** config.json `architectures` entries; the first is the one written when saving. */
+  hfClasses: readonly string[];
+  /** config.json `model_type` values (what transformers dispatches on). */
+  hfModelTypes: readonly string[];
+  /** GGUF `general.architecture`: the key prefix of its metadata too. */
+  ggufName: string;
+  /**
+   * How llama.cpp rotates this GGUF arch: consecutive pairs for llama (its converter permutes
+   * q/k rows to match), first half with second half for the others (stored as in HF).
+   */
+  ggufRopeStyle: RopeStyle;
+  /** max_position_embeddings when config.json omits it (transformers' default for the class). */
+  defaultMaxPositions: number;
+  /**
+   * q/k/v projection biases in a config.json model: 'always' (Qwen2), 'never' (Llama: its
+   * attention_bias would also put one on o_proj), or 'config' (attention_bias decides). A GGUF
+   * says by carrying the tensors, as llama.cpp reads it.
+   */
+  hfQkvBias: 'always' | 'never' | 'config';
+  /** RMSNorm of each q and k head (weights of headDim) before RoPE: Qwen3's q_norm/k_norm. */
+  qkNorm: boolean;
+}
