@@ -425,6 +425,14 @@ export class KvCacheManager {
     this.release(conv);
   }
 
+  /** Forgets a chain by record id, named or not (see dropConversation). */
+  dropChain(chainId: string): void {
+    const conv = this.conversations.get(chainId);
+    if (conv === undefined) return;
+    this.forget(conv);
+    this.release(conv);
+  }
+
   sequence(requestId: string): SequenceView | undefined {
     return this.running.get(requestId)?.seq;
   }
