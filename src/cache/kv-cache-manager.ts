@@ -171,7 +171,7 @@ export class KvCacheManager {
     if (this.mode !== 'pensieve' || promptTokens.length === 0) return [];
     const hashes = this.hashesOf(requestId, promptTokens);
     let choice = this.choose(promptTokens, conversationId, hashes);
-    if (choice.conv === null && this.tiers.attachPersisted(promptTokens, 0) !== null) choice = this.choose(promptTokens, conversationId, hashes);
+    if (this.tiers.attachPersisted(promptTokens, choice.lcp) !== null) choice = this.choose(promptTokens, conversationId, hashes);
     const { conv, lcp } = choice;
     const own = conv === null ? [] : this.tiers.planRestore(conv, lcp);
     return [...own, ...this.tiers.planShared(hashes, promptTokens.length - 1, conv, lcp)];
@@ -539,25 +539,27 @@ export class KvCacheManager {
   private choose(prompt: readonly number[], name: string | null, hashes: readonly BlockHash[]): { conv: ConversationState | null; lcp: number } {
     const lcpOf = (c: ConversationState) => Math.min(commonPrefix(prompt, c.tokens), prompt.length - 1);
     const keeps = (c: ConversationState, lcp: number) => lcp >= Math.floor(c.numTokens / this.chunkSize) * this.chunkSize;
-    if (name !== null) {
-      const own = this.named(name);
-      if (own !== undefined && own.owner === null) {
-        const lcp = lcpOf(own);
-        if (keeps(own, lcp)) return { conv: own, lcp };
-      }
+    let best: { conv: ConversationState | null; lcp: number } = { conv: null, lcp: 0 };
+    const own = name === null ? undefined : this.named(name);
+    if (own !== undefined && own.owner === null) {
+      const lcp = lcpOf(own);
+      if (keeps(own, lcp)) best = { conv: own, lcp };
     }
     const per = this.chunkSize / this.blockSize;
-    for (let c = Math.floor(Math.min(hashes.length, Math.floor(prompt.length / this.blockSize)) / per) - 1; c >= 0; c--) {
+    search: for (let c = Math.floor(Math.min(hashes.length, Math.floor(prompt.length / this.blockSize)) / per) - 1; c >= 0 && (c + 1) * this.chunkSize > best.lcp; c--) {
       for (const conv of this.index.chainsWith(hashes[(c + 1) * per - 1]!)) {
         if (conv.owner !== null || this.nameOf.has(conv.id)) continue;
         const lcp = lcpOf(conv);
-        if (keeps(conv, lcp)) {
-          if (name !== null && this.named(name)?.owner == null) this.adopt(name, conv);
-          return { conv, lcp };
+        if (keeps(conv, lcp) && lcp > best.lcp) {
+          best = { conv, lcp };
+          break search;
         }
       }
     }
-    return { conv: null, lcp: 0 };
+    // The name follows the chain its conversation continues (a restart's chunk files, a
+    // history first sent without a name); the chain it left stays for others.
+    if (name !== null && best.conv !== null && best.conv !== own && own?.owner == null) this.adopt(name, best.conv);
+    return best;
   }
 
   /** Points `name` at an unnamed chain (a restart's chunk files, a chat history now named). */
