@@ -1,9 +1,15 @@
-// Where idle conversations' chunks live below the device, and every move between tiers:
+// Where idle chains' chunks live below the device, and every move between tiers:
 // eviction into the next tier (device → host → disk → dropped, lowest retention value
 // first in each tier), ahead-of-time copies that make a later eviction free, swap-in
-// of a returning conversation, and chunks found on disk after a restart. Bookkeeping
+// of a returning chain, swap-in of chunks other chains (or chunk files found after a
+// restart) hold for a prompt with the same tokens, and those files' adoption. Bookkeeping
 // only: each move is appended to an outbox of ChunkTransfers that the engine executes
 // in order before the next forward pass (src/engine/tiers/).
+//
+// One store: every slot is indexed by its chunk's key (tier-slots.ts), so a chunk is
+// found by any prompt with its tokens. A chain evicting a device chunk that another
+// holder keeps (its blocks are shared, or a lower tier already has its key) drops its
+// reference instead of saving a second copy; the last holder saves it.
 //
 // Capacity rules. A tier holds at most its capacity in chunks, counting copies: a
 // device chunk with an ahead-of-time host copy takes a device slot's blocks and a host
@@ -11,11 +17,12 @@
 // releasing one costs nothing. A chunk that cannot go down (the next tiers are full of
 // chunks of running or queued requests, or disabled) is dropped, and with it every
 // chunk before it: dropped chunks always form a prefix, recomputed in one pass.
-import { hashChain, prefixHash } from './block-hash.js';
+import { hashChain, prefixHash, type BlockHash } from './block-hash.js';
 import type { BlockPool } from './block-pool.js';
+import type { ChainIndex } from './chain-index.js';
 import type { ChunkMeta, ChunkTransfer } from './chunk-transfer.js';
 import { ConversationState, NO_SLOT, type ChunkTier } from './conversation-state.js';
-import { candidateFor, chunkEvictionOrder, evictionOrder, reclaimableBlocks, type ChunkCandidate, type EvictionPolicy } from './eviction-policy.js';
+import { candidateFor, chunkEvictionOrder, evictionOrder, reclaimableBlocks, type ChunkCandidate, type EvictionPolicy, type LastUse } from './eviction-policy.js';
 import { NO_BLOCK } from './sequence.js';
 import { TierSlots, type LowerTier } from './tier-slots.js';
 
@@ -37,7 +44,7 @@ export interface PersistedChunk {
   lastAccess: number;
 }
 
-/** A chunk of a conversation to bring back to device before its request runs. */
+/** A chunk to bring back to device before a request runs. */
 export interface RestoreItem {
   chunk: number;
   tier: LowerTier;
@@ -45,6 +52,12 @@ export interface RestoreItem {
   meta: ChunkMeta;
   /** Prompt tokens of this chunk that the request reuses. */
   reusedTokens: number;
+  /**
+   * Set when the chunk is another holder's (a chain the request does not continue, or a
+   * chunk file found at start-up): it is loaded into blocks found by these hashes, which
+   * the request's sequence then takes up like any cached block.
+   */
+  shared?: { hashes: BlockHash[] };
 }
 
 export interface TierStats {
@@ -68,18 +81,24 @@ export interface TierStats {
   droppedChunks: number;
   /** Chunks lost to an I/O failure or a corrupt file. */
   lostChunks: number;
+  /** Device evictions that saved nothing because another holder keeps the chunk. */
+  sharedEvictions: number;
+  /** Chunks swapped in from a holder other than the request's own chain. */
+  sharedLoads: number;
 }
 
 export interface TierContext {
   pool: BlockPool;
+  /** Every chain (named conversations' records and anonymous ones), by record id. */
   conversations: Map<string, ConversationState>;
+  index: ChainIndex;
   policy: EvictionPolicy;
   clock: () => number;
   salt: string;
   blockSize: number;
   chunkSize: number;
-  /** The conversation's record, created if it does not exist. */
-  conversationState(id: string, now: number): ConversationState;
+  /** A new, unnamed chain. */
+  newChain(now: number): ConversationState;
 }
 
 /**
@@ -107,7 +126,11 @@ export class ChunkTiers {
   /** Enabled lower tiers, nearest first. */
   readonly lowerTiers: readonly LowerTier[];
   private outbox: ChunkTransfer[] = [];
-  private readonly persisted = new Map<string, Map<number, PersistedChunk>>();
+  /** Chunk files found at start-up and not attached to a chain, by key. */
+  private readonly persisted = new Map<string, PersistedChunk>();
+  /** Slots a swap-in being planned reads from: eviction leaves them alone. */
+  private readonly protectedSlots = new Set<string>();
+  readonly lastUse: LastUse;
   private readonly counters = {
     savedChunks: { host: 0, disk: 0 },
     aheadOfTimeChunks: 0,
@@ -116,6 +139,8 @@ export class ChunkTiers {
     loadedChunks: { host: 0, disk: 0 },
     droppedChunks: 0,
     lostChunks: 0,
+    sharedEvictions: 0,
+    sharedLoads: 0,
   };
   /** Device chunk evictions (to a lower tier or dropped). */
   evictedChunks = 0;
@@ -124,6 +149,15 @@ export class ChunkTiers {
     this.host = new TierSlots('host', capacities.hostChunks);
     this.disk = new TierSlots('disk', capacities.diskChunks);
     this.lowerTiers = (['host', 'disk'] as const).filter((t) => this.slotsOf(t).capacity > 0);
+    // A full chunk's key is its last block's hash; a short last chunk is its chain's alone.
+    this.lastUse = (conv, c) => {
+      const b = (c + 1) * conv.blocksPerChunk - 1;
+      return conv.chunkLength(c) === conv.chunkSize && b < conv.hashes.length ? ctx.index.lastUseOf(conv.hashes[b]!) : -Infinity;
+    };
+  }
+
+  private candidate(conv: ConversationState, c: number, now: number): ChunkCandidate | null {
+    return candidateFor(conv, c, now, this.lastUse);
   }
 
   /** The moves decided since the last call, in the order they must run. */
@@ -147,7 +181,7 @@ export class ChunkTiers {
     if (pool.numFree >= need) return true;
     const convs = [...this.ctx.conversations.values()].filter((c) => !exclude.some((x) => x.conv === c));
     if (pool.numFree + reclaimableBlocks(convs, pool) < need) return false;
-    for (const { conv, chunk } of evictionOrder(convs, this.ctx.policy, this.ctx.clock())) {
+    for (const { conv, chunk } of evictionOrder(convs, this.ctx.policy, this.ctx.clock(), this.lastUse)) {
       this.evictDeviceChunk(conv, chunk, exclude);
       if (pool.numFree >= need) return true;
     }
@@ -173,7 +207,7 @@ export class ChunkTiers {
     const firstUncopied = (conv: ConversationState): ChunkCandidate | null => {
       if (!conv.idle) return null;
       for (let c = conv.leadingDeviceChunk(); c >= 0 && c < conv.chunks.length; c++) {
-        if (conv.host[c] === NO_SLOT && conv.disk[c] === NO_SLOT) return candidateFor(conv, c, now);
+        if (conv.host[c] === NO_SLOT && conv.disk[c] === NO_SLOT) return this.candidate(conv, c, now);
       }
       return null;
     };
@@ -207,7 +241,7 @@ export class ChunkTiers {
     for (const conv of this.ctx.conversations.values()) {
       if (conv.owner !== null) continue;
       conv.chunks.forEach((t, c) => {
-        if ((t === 'device' || t === 'host') && conv.disk[c] === NO_SLOT) wanted.push({ conv, c, value: policy.retentionValue(candidateFor(conv, c, now)!) });
+        if ((t === 'device' || t === 'host') && conv.disk[c] === NO_SLOT) wanted.push({ conv, c, value: policy.retentionValue(this.candidate(conv, c, now)!) });
       });
     }
     wanted.sort((a, b) => b.value - a.value);
@@ -287,7 +321,7 @@ export class ChunkTiers {
     if (owner === null) return;
     this.counters.lostChunks++;
     if (owner.persisted) {
-      this.persisted.get(owner.conversationId)?.delete(owner.chunk);
+      this.persisted.delete(owner.key);
       this.release(tier, slot);
       return;
     }
@@ -302,75 +336,149 @@ export class ChunkTiers {
   }
 
   /**
-   * Claims the disk slots of chunk files found at start-up. They wait, unattached, for
-   * a request of their conversation whose prompt hashes to the same tokens (attach).
-   * Returns the ones refused (slot out of range or taken, duplicate chunk, tier off).
+   * Claims the disk slots of chunk files found at start-up. They wait, unattached and
+   * indexed by key, for any request whose prompt has the same tokens (attachPersisted,
+   * planShared). Returns the ones refused (slot out of range or taken, a second file of
+   * the same chunk, tier off).
    */
   adoptPersisted(chunks: readonly PersistedChunk[]): PersistedChunk[] {
     const refused: PersistedChunk[] = [];
     for (const p of chunks) {
-      let byChunk = this.persisted.get(p.conversationId);
-      if (byChunk?.has(p.chunkIndex) || !this.disk.adopt(p.slot, { conversationId: p.conversationId, chunk: p.chunkIndex, persisted: true })) {
+      const owner = { conversationId: p.conversationId, chunk: p.chunkIndex, key: p.tokenHash, persisted: true };
+      if (this.persisted.has(p.tokenHash) || !this.disk.adopt(p.slot, owner)) {
         refused.push(p);
         continue;
       }
-      if (byChunk === undefined) this.persisted.set(p.conversationId, (byChunk = new Map()));
-      byChunk.set(p.chunkIndex, p);
+      this.persisted.set(p.tokenHash, p);
     }
     return refused;
   }
 
   /**
-   * Matches the persisted chunks of a conversation that has no history against the
-   * prompt of its returning request: the longest run of chunks whose token hashes match
-   * the prompt, ending at the last match, becomes the history's [dropped | disk] layout.
-   * Chunks that do not match are released (their files were another history's).
+   * Matches the chunk files found at start-up against a prompt: the chunks whose keys
+   * equal the prompt's, up to the last one that matches (a short last chunk included),
+   * become a new chain with the [dropped | disk] layout, which the request then continues
+   * like any returning conversation. Only when they reach past `covered` tokens (what a
+   * live chain already offers). Returns the chain, or null.
    */
-  attachPersisted(conversationId: string, prompt: readonly number[]): void {
-    const byChunk = this.persisted.get(conversationId);
-    if (byChunk === undefined) return;
-    this.persisted.delete(conversationId);
+  attachPersisted(prompt: readonly number[], covered: number): ConversationState | null {
+    if (this.persisted.size === 0) return null;
     const { blockSize: bs, chunkSize: cs, salt } = this.ctx;
-    const now = this.ctx.clock();
-    const conv = this.ctx.conversationState(conversationId, now);
-    const entries = [...byChunk.values()].sort((a, b) => a.chunkIndex - b.chunkIndex);
-    const releaseAll = (keep: Set<PersistedChunk>) => {
-      for (const p of entries) if (!keep.has(p)) this.release('disk', p.slot);
-    };
-    if (conv.tokens.length > 0 || conv.owner !== null) return releaseAll(new Set());
-    const maxEnd = Math.min(prompt.length, Math.max(...entries.map((p) => p.chunkIndex * cs + p.numTokens)));
-    const chain = hashChain(prompt.slice(0, maxEnd), bs, salt);
-    const matches = (p: PersistedChunk): boolean => {
-      const end = p.chunkIndex * cs + p.numTokens;
-      return p.numTokens > 0 && p.numTokens <= cs && end <= prompt.length && prefixHash(prompt, end, chain, bs, salt) === p.tokenHash;
-    };
-    let last: PersistedChunk | undefined;
-    for (let i = entries.length - 1; i >= 0 && last === undefined; i--) if (matches(entries[i]!)) last = entries[i];
-    if (last === undefined) return releaseAll(new Set());
-    const run = [last];
-    for (let c = last.chunkIndex - 1; c >= 0; c--) {
-      const p = byChunk.get(c);
-      if (p === undefined || p.numTokens !== cs || !matches(p)) break;
+    const chain = hashChain(prompt, bs, salt);
+    const per = cs / bs;
+    const full = Math.floor(prompt.length / cs);
+    let last = -1;
+    for (let c = full - 1; c >= 0 && last < 0; c--) if (this.persisted.has(chain[(c + 1) * per - 1]!)) last = c;
+    const run: PersistedChunk[] = [];
+    for (let c = last; c >= 0; c--) {
+      const p = this.persisted.get(chain[(c + 1) * per - 1]!);
+      if (p === undefined) break;
       run.unshift(p);
     }
-    releaseAll(new Set(run));
-    const end = last.chunkIndex * cs + last.numTokens;
-    const tokens = prompt.slice(0, end);
-    const numChunks = last.chunkIndex + 1;
-    conv.retain(tokens, new Array<number>(Math.ceil(end / bs)).fill(NO_BLOCK), chain.slice(0, Math.floor(end / bs)), numChunks, now);
+    // A short chunk right after the run (the last chunk of the history that wrote it).
+    const after = (last + 1) * cs;
+    for (let n = Math.min(cs - 1, prompt.length - after); n > 0; n--) {
+      const p = this.persisted.get(prefixHash(prompt, after + n, chain, bs, salt));
+      if (p !== undefined && p.numTokens === n && p.chunkIndex === last + 1) {
+        run.push(p);
+        break;
+      }
+    }
+    if (run.length === 0) return null;
+    const tail = run[run.length - 1]!;
+    const end = tail.chunkIndex * cs + tail.numTokens;
+    if (end <= covered) return null;
+    const now = this.ctx.clock();
+    const conv = this.ctx.newChain(now);
+    conv.retain(prompt.slice(0, end), new Array<number>(Math.ceil(end / bs)).fill(NO_BLOCK), chain.slice(0, Math.floor(end / bs)), tail.chunkIndex + 1, now);
     conv.lastAccess = Math.max(...run.map((p) => p.lastAccess));
     for (const p of run) {
+      this.persisted.delete(p.tokenHash);
       conv.chunks[p.chunkIndex] = 'disk';
       conv.disk[p.chunkIndex] = p.slot;
-      this.disk.reassign(p.slot, { conversationId, chunk: p.chunkIndex });
+      this.disk.reassign(p.slot, { conversationId: conv.id, chunk: p.chunkIndex });
     }
+    this.ctx.index.update(conv);
+    return conv;
   }
 
-  /** Persisted chunks still waiting for their conversation. */
+  /** Persisted chunks still waiting for a prompt with their tokens. */
   get numPersisted(): number {
-    let n = 0;
-    for (const m of this.persisted.values()) n += m.size;
-    return n;
+    return this.persisted.size;
+  }
+
+  /**
+   * The full chunks of a prompt that a lower tier holds and the device does not, among
+   * positions [0, end) and outside `own`'s share of them (chunks `own` keeps in any tier
+   * are restored through it): what a request must swap in from other holders. `chain`
+   * holds the prompt's block hashes.
+   */
+  planShared(chain: readonly BlockHash[], end: number, own: ConversationState | null, ownReach: number): RestoreItem[] {
+    if (this.lowerTiers.length === 0) return [];
+    const { pool, chunkSize: cs, blockSize: bs } = this.ctx;
+    const per = cs / bs;
+    const items: RestoreItem[] = [];
+    for (let c = 0; (c + 1) * cs <= end && (c + 1) * per <= chain.length; c++) {
+      if (own !== null && (c + 1) * cs <= ownReach && own.chunks[c] !== undefined && own.chunks[c] !== 'dropped') continue;
+      const hashes = chain.slice(c * per, (c + 1) * per);
+      if (hashes.every((h) => pool.lookup(h) !== undefined)) continue;
+      const key = hashes[per - 1]!;
+      const found = this.holderOf(key);
+      if (found === null) continue;
+      const meta: ChunkMeta = { conversationId: found.conversationId, chunkIndex: c, numTokens: cs, tokenHash: key, lastAccess: this.ctx.clock() };
+      items.push({ chunk: c, tier: found.tier, slot: found.slot, meta, reusedTokens: cs, shared: { hashes } });
+    }
+    return items;
+  }
+
+  /**
+   * Swaps in chunks of other holders (from planShared): each is loaded into fresh blocks
+   * registered under its block hashes and left in the free queue's cached end, where the
+   * request's sequence takes them up at once. Chunks that no longer fit (or whose slot
+   * changed hands) are skipped: the request computes them. Returns the items loaded.
+   */
+  loadShared(items: readonly RestoreItem[], keep: readonly ConversationState[]): RestoreItem[] {
+    const { pool } = this.ctx;
+    const live = items.filter((it) => it.shared !== undefined && this.slotsOf(it.tier).ownerOf(it.slot)?.key === it.meta.tokenHash);
+    const need = live.reduce((n, it) => n + it.shared!.hashes.length, 0);
+    if (need === 0) return [];
+    for (const it of live) this.protectedSlots.add(`${it.tier}:${it.slot}`);
+    try {
+      if (!this.ensureFree(need, keep.map((conv) => ({ conv, from: 0 })))) return [];
+    } finally {
+      this.protectedSlots.clear();
+    }
+    const loaded: RestoreItem[] = [];
+    for (const it of live) {
+      // The blocks may have been revived meanwhile (an earlier item, another request).
+      if (it.shared!.hashes.every((h) => pool.lookup(h) !== undefined)) continue;
+      const ids = pool.allocate(it.shared!.hashes.length)!;
+      this.outbox.push({ op: 'load', from: it.tier, slot: it.slot, blocks: ids, chunk: it.meta });
+      const anonymous = ids.filter((id, k) => !pool.cacheBlock(id, it.shared!.hashes[k]!));
+      pool.free([...ids].reverse());
+      if (anonymous.length > 0) continue;
+      this.counters.loadedChunks[it.tier]++;
+      this.counters.sharedLoads++;
+      loaded.push(it);
+    }
+    return loaded;
+  }
+
+  /** A lower-tier slot holding the chunk with this key (host first: it is faster). */
+  private holderOf(key: string): { tier: LowerTier; slot: number; conversationId: string } | null {
+    for (const tier of this.lowerTiers) {
+      const slots = this.slotsOf(tier);
+      for (const slot of slots.slotsWithKey(key)) return { tier, slot, conversationId: slots.ownerOf(slot)!.conversationId };
+    }
+    return null;
+  }
+
+  /** Whether a lower tier holds this key in a slot that is not `conv`'s. */
+  private heldElsewhere(key: string, conv: ConversationState): boolean {
+    for (const tier of this.lowerTiers) {
+      if (this.slotsOf(tier).slotsWithKey(key).some((slot) => this.slotsOf(tier).ownerOf(slot)!.conversationId !== conv.id)) return true;
+    }
+    return false;
   }
 
   /** Releases the slots a conversation no longer needs. */
@@ -414,6 +522,8 @@ export class ChunkTiers {
       loadedChunks: { ...this.counters.loadedChunks },
       droppedChunks: this.counters.droppedChunks,
       lostChunks: this.counters.lostChunks,
+      sharedEvictions: this.counters.sharedEvictions,
+      sharedLoads: this.counters.sharedLoads,
     };
   }
 
@@ -428,11 +538,18 @@ export class ChunkTiers {
   /** Device chunk `c` (the conversation's leading one) leaves the device. */
   private evictDeviceChunk(conv: ConversationState, c: number, exclude: readonly Exclusion[]): void {
     const blocks = conv.deviceBlocksOf(c);
+    const { pool } = this.ctx;
     let tier: ChunkTier = 'dropped';
+    let shared = false;
     if (conv.host[c] !== NO_SLOT) tier = 'host';
     else if (conv.disk[c] !== NO_SLOT) tier = 'disk';
     if (tier !== 'dropped') {
       this.counters.reclaimedChunks++;
+    } else if ((shared = !conv.hasLowerSlotBefore(c) && (blocks.every((id) => pool.refCount(id) > 1) || (conv.chunkLength(c) === conv.chunkSize && this.heldElsewhere(conv.chunkKey(c), conv))))) {
+      // Another chain or request holds the same blocks, or a lower tier has the chunk: the
+      // store keeps it, so this chain lets go of its reference (its prefix is dropped
+      // already) and a later request of it finds the chunk by key.
+      this.counters.sharedEvictions++;
     } else {
       for (const t of this.lowerTiers) {
         const slot = this.obtainSlot(t, conv, c, exclude, Infinity);
@@ -447,11 +564,11 @@ export class ChunkTiers {
     conv.releaseDeviceBlocks(c);
     conv.chunks[c] = tier;
     if (tier === 'dropped') {
-      this.counters.droppedChunks++;
+      if (!shared) this.counters.droppedChunks++;
       this.dropPrefix(conv, c - 1);
     }
     // Tail block first into the free queue, so the leading one stays findable longer.
-    this.ctx.pool.free([...blocks].reverse());
+    pool.free([...blocks].reverse());
     this.evictedChunks++;
   }
 
@@ -462,7 +579,7 @@ export class ChunkTiers {
    */
   private obtainSlot(tier: LowerTier, conv: ConversationState, c: number, exclude: readonly Exclusion[], maxValue: number): number | null {
     const slots = this.slotsOf(tier);
-    const owner = { conversationId: conv.id, chunk: c };
+    const owner = { conversationId: conv.id, chunk: c, key: conv.chunkKey(c) };
     const slot = slots.allocate(owner);
     if (slot !== null || slots.capacity === 0) return slot;
     const victim = this.cheapestEntry(tier, exclude);
@@ -484,21 +601,21 @@ export class ChunkTiers {
       let c = 0;
       while (c < slots.length && (slots[c] === NO_SLOT || !(conv.idle || conv.isCopy(tier, c)))) c++;
       if (c >= slots.length || (c >= from && !conv.isCopy(tier, c))) continue;
-      const value = policy.retentionValue(candidateFor(conv, c, now)!);
+      if (this.protectedSlots.has(`${tier}:${slots[c]}`)) continue;
+      const value = policy.retentionValue(this.candidate(conv, c, now)!);
       if (best === null || value < best.value) best = { tier, conv, persisted: null, chunk: c, value };
     }
     if (tier === 'disk') {
-      for (const byChunk of this.persisted.values()) {
-        for (const p of byChunk.values()) {
-          const value = policy.retentionValue({
-            conversationId: p.conversationId,
-            chunkIndex: p.chunkIndex,
-            contextLength: p.chunkIndex * chunkSize,
-            numTokens: p.numTokens,
-            idleMs: Math.max(0, now - p.lastAccess),
-          });
-          if (best === null || value < best.value) best = { tier, conv: null, persisted: p, chunk: p.chunkIndex, value };
-        }
+      for (const p of this.persisted.values()) {
+        if (this.protectedSlots.has(`disk:${p.slot}`)) continue;
+        const value = policy.retentionValue({
+          conversationId: p.conversationId,
+          chunkIndex: p.chunkIndex,
+          contextLength: p.chunkIndex * chunkSize,
+          numTokens: p.numTokens,
+          idleMs: Math.max(0, now - Math.max(p.lastAccess, this.ctx.index.lastUseOf(p.tokenHash))),
+        });
+        if (best === null || value < best.value) best = { tier, conv: null, persisted: p, chunk: p.chunkIndex, value };
       }
     }
     return best;
@@ -507,7 +624,7 @@ export class ChunkTiers {
   /** Frees the entry's slot: a copy is forgotten, a host chunk goes to disk, a disk chunk is dropped. */
   private evictLowerEntry(e: LowerEntry, exclude: readonly Exclusion[]): void {
     if (e.persisted !== null) {
-      this.persisted.get(e.persisted.conversationId)!.delete(e.chunk);
+      this.persisted.delete(e.persisted.tokenHash);
       this.release('disk', e.persisted.slot);
       this.counters.droppedChunks++;
       return;

@@ -11,7 +11,7 @@
 // While a request runs on the conversation it has checked the state out: the request's
 // sequence holds the blocks, and this record remembers the history and the lower-tier
 // copies of chunks the request does not change, for when it gives the state back.
-import type { BlockHash } from './block-hash.js';
+import { prefixHash, type BlockHash } from './block-hash.js';
 import { NO_BLOCK, type Sequence } from './sequence.js';
 import type { LowerTier } from './tier-slots.js';
 
@@ -56,6 +56,8 @@ export class ConversationState implements ConversationView {
     readonly blockSize: number,
     readonly chunkSize: number,
     public lastAccess: number,
+    /** The model id the chain's hashes are salted with. */
+    readonly salt = '',
   ) {
     if (chunkSize % blockSize !== 0) throw new RangeError(`chunk size ${chunkSize} is not a multiple of block size ${blockSize}`);
   }
@@ -87,6 +89,25 @@ export class ConversationState implements ConversationView {
   /** Tokens in chunk `c` (the last one may be short). */
   chunkLength(c: number): number {
     return Math.min(this.chunkSize, this.tokens.length - c * this.chunkSize);
+  }
+
+  /** Chunk `c`'s key in the chunk store: the hash of every token up to its end. */
+  chunkKey(c: number): BlockHash {
+    const end = this.contextLengthBefore(c) + this.chunkLength(c);
+    return prefixHash(this.tokens, end, this.hashes, this.blockSize, this.salt);
+  }
+
+  /** The keys of the history's full chunks, in order (a full chunk's key is its last block's hash). */
+  fullChunkKeys(): BlockHash[] {
+    const per = this.blocksPerChunk;
+    const n = Math.min(Math.floor(this.tokens.length / this.chunkSize), Math.floor(this.hashes.length / per));
+    return Array.from({ length: n }, (_, c) => this.hashes[(c + 1) * per - 1]!);
+  }
+
+  /** Whether any chunk before `c` has a lower-tier slot (dropping chunk c would drop it too). */
+  hasLowerSlotBefore(c: number): boolean {
+    for (let i = 0; i < c; i++) if (this.host[i] !== NO_SLOT || this.disk[i] !== NO_SLOT) return true;
+    return false;
   }
 
   /** The first chunk still on device: the next one eviction takes. -1 when none. */

@@ -96,9 +96,16 @@ export function* chunkEvictionOrder<T>(
   }
 }
 
-/** A conversation's candidate for chunk `c`, or null when c < 0. */
-export function candidateFor(conv: ConversationState, c: number, now: number): ChunkCandidate | null {
+/** When a request last used a conversation's chunk (the chunk store's index); absent: the conversation's own last access. */
+export type LastUse = (conv: ConversationState, c: number) => number;
+
+/**
+ * A conversation's candidate for chunk `c`, or null when c < 0. Its idle time is that of
+ * the newest request that used the chunk, in this conversation or any other sharing it.
+ */
+export function candidateFor(conv: ConversationState, c: number, now: number, lastUse?: LastUse): ChunkCandidate | null {
   if (c < 0) return null;
+  const used = Math.max(conv.lastAccess, lastUse?.(conv, c) ?? -Infinity);
   const contextLength = conv.contextLengthBefore(c);
   return {
     conversationId: conv.id,
@@ -106,7 +113,7 @@ export function candidateFor(conv: ConversationState, c: number, now: number): C
     contextLength,
     numTokens: Math.min(conv.chunkSize, conv.numTokens - contextLength),
     // A running conversation was used just now.
-    idleMs: conv.owner !== null ? 0 : Math.max(0, now - conv.lastAccess),
+    idleMs: conv.owner !== null ? 0 : Math.max(0, now - used),
   };
 }
 
@@ -118,9 +125,10 @@ export function* evictionOrder(
   conversations: Iterable<ConversationState>,
   policy: EvictionPolicy,
   now: number,
+  lastUse?: LastUse,
 ): Generator<{ conv: ConversationState; chunk: number }> {
   const idle = [...conversations].filter((c) => c.idle);
-  const order = chunkEvictionOrder(idle, (conv) => (conv.idle ? candidateFor(conv, conv.leadingDeviceChunk(), now) : null), policy);
+  const order = chunkEvictionOrder(idle, (conv) => (conv.idle ? candidateFor(conv, conv.leadingDeviceChunk(), now, lastUse) : null), policy);
   for (const { source, candidate } of order) yield { conv: source, chunk: candidate.chunkIndex };
 }
 

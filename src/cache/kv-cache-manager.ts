@@ -5,12 +5,22 @@
 // Per request: beginRequest (when admitting it) → per step allocateSlots, run the model,
 // markComputed → appendToken for each sampled token → finishRequest (or preempt).
 // Three modes, one per server: 'stateless' reuses nothing; 'prefix' reuses full blocks
-// by content hash; 'pensieve' also keeps each conversation's blocks between turns and
-// moves leading chunks of idle conversations down the tiers (host, disk) under
-// pressure (chunk-tiers.ts), bringing them back when the conversation returns:
-// prepareConversation (what must be swapped in) → restoreConversation → beginRequest.
+// by content hash; 'pensieve' also keeps every request's blocks between turns as a chain
+// of chunks and moves leading chunks of idle chains down the tiers (host, disk) under
+// pressure (chunk-tiers.ts), bringing them back when a prompt with their tokens returns:
+// prepareRequest (what must be swapped in) → restore → beginRequest.
+//
+// One chunk store for every API. A chain is a record of one token history (its tokens,
+// where each chunk of it lives); a conversation (a Responses chain, a Conversation) is a
+// name pointing at the chain it continues. A request continues the chain it names if its
+// prompt keeps that chain's full chunks, or else an unnamed chain its prompt continues
+// (a chat-completions client resending its history); otherwise it starts a new chain and
+// the old one stays for whoever continues it (a branch). Chunks its own chain lacks are
+// found by key in every tier, whichever chain holds them (chunk-tiers.ts planShared).
 import { BlockPool } from './block-pool.js';
 import type { ChunkTransfer } from './chunk-transfer.js';
+import { hashChain, type BlockHash } from './block-hash.js';
+import { ChainIndex } from './chain-index.js';
 import { ChunkTiers, type PersistedChunk, type RestoreItem, type TierCapacities, type TierStats } from './chunk-tiers.js';
 import { ConversationState, type ConversationView } from './conversation-state.js';
 import { LruPolicy, reclaimableBlocks, type EvictionPolicy } from './eviction-policy.js';
@@ -73,7 +83,10 @@ export interface KvCacheStats {
   cachedFreeBlocks: number;
   usage: number;
   runningRequests: number;
+  /** Named conversations. */
   conversations: number;
+  /** Chains in the store, named or not. */
+  chains: number;
   /** Block references held by conversations between turns. */
   conversationBlocks: number;
   /** Prompt tokens looked up (vLLM's prefix_cache_queries). */
@@ -104,7 +117,15 @@ export class KvCacheManager {
   private readonly policy: EvictionPolicy;
   private readonly clock: () => number;
   private readonly running = new Map<string, Running>();
+  /** Every chain, by record id. */
   private readonly conversations = new Map<string, ConversationState>();
+  /** Conversation name → the record id of the chain it points at, and back. */
+  private readonly names = new Map<string, string>();
+  private readonly nameOf = new Map<string, string>();
+  private readonly index = new ChainIndex();
+  /** The prompt hash chain of each request being prepared or run. */
+  private readonly promptHashes = new Map<string, { length: number; hashes: BlockHash[] }>();
+  private nextChain = 0;
   private readonly counters = { prefixCacheQueries: 0, prefixCacheHits: 0, recomputedTokens: 0, preemptions: 0 };
   readonly tiers: ChunkTiers;
 
@@ -123,12 +144,13 @@ export class KvCacheManager {
       {
         pool: this.pool,
         conversations: this.conversations,
+        index: this.index,
         policy: this.policy,
         clock: this.clock,
         salt: this.salt,
         blockSize: this.blockSize,
         chunkSize: this.chunkSize,
-        conversationState: (id, now) => this.conversationState(id, now),
+        newChain: (now) => this.newChain(`~chain-${this.nextChain++}`, now),
       },
       capacities,
     );
@@ -139,26 +161,49 @@ export class KvCacheManager {
   }
 
   /**
-   * What a request for a conversation must swap in before it runs: the conversation's
-   * chunks in lower tiers inside the prompt's common prefix with its history. After a
-   * restart this is where persisted disk chunks are matched to the prompt. Call it when
-   * the request is queued (to start disk reads early) and again when admitting it.
+   * What a request must swap in before it runs: its chain's chunks in lower tiers inside
+   * the prompt's common prefix with the chain's history, and the prompt's other full
+   * chunks that some lower tier holds (another chain's, or a chunk file found after a
+   * restart, which may become the chain the request continues). Call it when the request
+   * is queued (to start disk reads early) and again when admitting it.
    */
-  prepareConversation(conversationId: string, promptTokens: readonly number[]): RestoreItem[] {
-    if (this.mode !== 'pensieve') return [];
-    this.tiers.attachPersisted(conversationId, promptTokens);
-    const conv = this.conversations.get(conversationId);
-    if (conv === undefined || conv.owner !== null) return [];
-    const lcp = Math.min(commonPrefix(promptTokens, conv.tokens), promptTokens.length - 1);
-    return this.tiers.planRestore(conv, lcp);
+  prepareRequest(requestId: string | null, promptTokens: readonly number[], conversationId: string | null): RestoreItem[] {
+    if (this.mode !== 'pensieve' || promptTokens.length === 0) return [];
+    const hashes = this.hashesOf(requestId, promptTokens);
+    let choice = this.choose(promptTokens, conversationId, hashes);
+    if (this.tiers.attachPersisted(promptTokens, choice.lcp) !== null) choice = this.choose(promptTokens, conversationId, hashes);
+    const { conv, lcp } = choice;
+    const own = conv === null ? [] : this.tiers.planRestore(conv, lcp);
+    return [...own, ...this.tiers.planShared(hashes, promptTokens.length - 1, conv, lcp)];
   }
 
-  /** Swaps `items` (from prepareConversation) in; false, changing nothing, when they do not fit. */
-  restoreConversation(conversationId: string, items: readonly RestoreItem[]): boolean {
+  /** For a conversation's request: see prepareRequest. */
+  prepareConversation(conversationId: string, promptTokens: readonly number[]): RestoreItem[] {
+    return this.prepareRequest(null, promptTokens, conversationId);
+  }
+
+  /**
+   * Swaps `items` (from prepareRequest) in. Null, changing nothing, when the request's own
+   * chain's chunks do not fit; otherwise the items swapped in (other holders' chunks that
+   * no longer fit are left out: the request computes them).
+   */
+  restore(items: readonly RestoreItem[]): RestoreItem[] | null {
+    const own = items.filter((it) => it.shared === undefined);
+    const conv = own.length === 0 ? null : this.conversations.get(own[0]!.meta.conversationId);
+    if (own.length > 0 && (conv === undefined || conv === null || !this.tiers.restore(conv, own))) return null;
+    const shared = this.tiers.loadShared(items.filter((it) => it.shared !== undefined), conv === null || conv === undefined ? [] : [conv]);
+    return [...own, ...shared];
+  }
+
+  /** A request that was prepared but will not begin (aborted while queued). */
+  abandonRequest(requestId: string): void {
+    if (!this.running.has(requestId)) this.promptHashes.delete(requestId);
+  }
+
+  /** Swaps `items` in; false, changing nothing, when they do not fit. */
+  restoreConversation(_conversationId: string, items: readonly RestoreItem[]): boolean {
     if (items.length === 0) return true;
-    const conv = this.conversations.get(conversationId);
-    if (conv === undefined) throw new Error(`no conversation ${conversationId}`);
-    return this.tiers.restore(conv, items);
+    return this.restore(items) !== null;
   }
 
   /** Ahead-of-time swap-out below `threshold` free; see ChunkTiers.swapOutAhead. */
@@ -201,14 +246,16 @@ export class KvCacheManager {
     if (promptTokens.length === 0) throw new RangeError(`request ${requestId} has an empty prompt`);
     const now = this.clock();
     let conv: ConversationState | null = null;
-    if (this.mode === 'pensieve' && conversationId !== null) {
-      const c = this.conversationState(conversationId, now);
-      if (c.owner === null) conv = c;
+    let hashes: BlockHash[] = [];
+    if (this.mode === 'pensieve') {
+      this.collectEmptyChains();
+      hashes = this.hashesOf(requestId, promptTokens);
+      conv = this.choose(promptTokens, conversationId, hashes).conv ?? this.startChain(conversationId, now);
     }
     const match =
       this.mode === 'stateless'
         ? { seq: statelessSequence(requestId, promptTokens, this.blockSize), numRecomputedTokens: 0 }
-        : matchCachedPrefix(this.pool, requestId, promptTokens, this.blockSize, this.salt, conv, now);
+        : matchCachedPrefix(this.pool, requestId, promptTokens, this.blockSize, this.salt, conv, now, hashes);
     const { seq } = match;
     if ('releasedSlots' in match) this.tiers.releaseSlots(match.releasedSlots);
     const numCachedTokens = seq.numTokens - seq.numPending;
@@ -222,6 +269,7 @@ export class KvCacheManager {
       : { queries: seq.numTokens, hits: numCachedTokens, recomputed: numRecomputedTokens };
     this.count(counted, 1);
     this.running.set(requestId, { seq, conv, counted });
+    if (conv !== null) this.index.touch(this.reusedChunkKeys(seq), now);
     return { numPromptTokens: seq.numTokens, numCachedTokens, numRecomputedTokens, computeRanges };
   }
 
@@ -291,12 +339,16 @@ export class KvCacheManager {
     const r = this.running.get(requestId);
     if (r === undefined) throw new Error(`no request ${requestId}`);
     this.running.delete(requestId);
+    this.promptHashes.delete(requestId);
     const { seq, conv } = r;
     if (conv !== null && this.conversations.get(conv.id) === conv) {
       conv.owner = null;
       const copies = { host: conv.host, disk: conv.disk };
-      this.pool.free(conv.retainFrom(seq, this.salt, this.clock()).reverse());
+      const now = this.clock();
+      this.pool.free(conv.retainFrom(seq, this.salt, now).reverse());
       this.tiers.reattachCopies(conv, copies);
+      this.index.update(conv);
+      this.index.touch(conv.fullChunkKeys(), now);
       return conv.numTokens;
     }
     this.pool.free(seq.blockTable.filter((id) => id !== NO_BLOCK).reverse());
@@ -337,7 +389,7 @@ export class KvCacheManager {
   }
 
   unpinConversation(conversationId: string): void {
-    const conv = this.conversations.get(conversationId);
+    const conv = this.named(conversationId);
     if (conv !== undefined && conv.pins > 0) conv.pins--;
   }
 
@@ -347,7 +399,7 @@ export class KvCacheManager {
    * first branch to extend it recomputes its tokens into a fresh block.
    */
   forkConversation(fromId: string, toId: string, numTokens?: number): boolean {
-    const src = this.conversations.get(fromId);
+    const src = this.named(fromId);
     if (this.mode !== 'pensieve' || src === undefined || fromId === toId) return false;
     const now = this.clock();
     const n = Math.min(numTokens ?? src.numTokens, src.numTokens);
@@ -360,15 +412,24 @@ export class KvCacheManager {
     const firstDevice = src.leadingDeviceChunk();
     const dropped = firstDevice < 0 ? numChunks : Math.min(firstDevice, numChunks);
     dst.retain(src.tokens.slice(0, n), blocks, src.hashes.slice(0, Math.floor(n / this.blockSize)), dropped, now);
+    this.index.update(dst);
     return true;
   }
 
   /** Forgets a conversation (and its pins); a request running on it frees its blocks when it ends. */
   dropConversation(conversationId: string): void {
-    const conv = this.conversations.get(conversationId);
+    const conv = this.named(conversationId);
     if (conv === undefined) return;
-    this.conversations.delete(conversationId);
+    this.forget(conv);
     // A running request still holds the device blocks and frees them when it ends.
+    this.release(conv);
+  }
+
+  /** Forgets a chain by record id, named or not (see dropConversation). */
+  dropChain(chainId: string): void {
+    const conv = this.conversations.get(chainId);
+    if (conv === undefined) return;
+    this.forget(conv);
     this.release(conv);
   }
 
@@ -380,11 +441,21 @@ export class KvCacheManager {
     return [...this.running.keys()];
   }
 
+  /** The chain a conversation name points at. */
   conversation(conversationId: string): ConversationView | undefined {
-    return this.conversations.get(conversationId);
+    return this.named(conversationId);
   }
 
   conversationIds(): string[] {
+    return [...this.names.keys()];
+  }
+
+  /** A chain by record id, named or not. */
+  chain(chainId: string): ConversationView | undefined {
+    return this.conversations.get(chainId);
+  }
+
+  chainIds(): string[] {
     return [...this.conversations.keys()];
   }
 
@@ -403,7 +474,8 @@ export class KvCacheManager {
       cachedFreeBlocks: this.pool.numCachedFree,
       usage: this.pool.usage(),
       runningRequests: this.running.size,
-      conversations: this.conversations.size,
+      conversations: this.names.size,
+      chains: this.conversations.size,
       conversationBlocks,
       ...this.counters,
       evictedChunks: this.tiers.evictedChunks,
@@ -423,13 +495,126 @@ export class KvCacheManager {
     this.tiers.releaseSlots(slots);
   }
 
-  private conversationState(id: string, now: number): ConversationState {
-    let conv = this.conversations.get(id);
-    if (conv === undefined) {
-      conv = new ConversationState(id, this.blockSize, this.chunkSize, now);
-      this.conversations.set(id, conv);
-    }
+  /** The chain a name points at, created (empty) if it has none. */
+  private conversationState(name: string, now: number): ConversationState {
+    return this.named(name) ?? this.startChain(name, now);
+  }
+
+  private named(name: string): ConversationState | undefined {
+    const id = this.names.get(name);
+    return id === undefined ? undefined : this.conversations.get(id);
+  }
+
+  private newChain(id: string, now: number): ConversationState {
+    const conv = new ConversationState(id, this.blockSize, this.chunkSize, now, this.salt);
+    this.conversations.set(id, conv);
     return conv;
+  }
+
+  /**
+   * A new chain for a request that continues none, named `name` if given: the chain the
+   * name pointed at stays, unnamed, for whoever continues it (the other branch), unless
+   * a request runs on it (then this request's chain stays unnamed).
+   */
+  private startChain(name: string | null, now: number): ConversationState {
+    const old = name === null ? undefined : this.named(name);
+    if (name === null || (old !== undefined && old.owner !== null)) return this.newChain(`~chain-${this.nextChain++}`, now);
+    const conv = this.newChain(this.conversations.has(name) ? `${name}~${this.nextChain++}` : name, now);
+    if (old !== undefined) {
+      this.nameOf.delete(old.id);
+      // Requests queued for the name hold its pins: they follow the name.
+      conv.pins = old.pins;
+      old.pins = 0;
+    }
+    this.names.set(name, conv.id);
+    this.nameOf.set(conv.id, name);
+    return conv;
+  }
+
+  /**
+   * The idle chain a prompt continues, and their common prefix (capped below the last
+   * prompt token): the named one if the prompt keeps its full chunks, else the unnamed
+   * chain holding the longest run of the prompt's chunks whose full chunks it keeps.
+   */
+  private choose(prompt: readonly number[], name: string | null, hashes: readonly BlockHash[]): { conv: ConversationState | null; lcp: number } {
+    const lcpOf = (c: ConversationState) => Math.min(commonPrefix(prompt, c.tokens), prompt.length - 1);
+    const keeps = (c: ConversationState, lcp: number) => lcp >= Math.floor(c.numTokens / this.chunkSize) * this.chunkSize;
+    let best: { conv: ConversationState | null; lcp: number } = { conv: null, lcp: 0 };
+    const own = name === null ? undefined : this.named(name);
+    if (own !== undefined && own.owner === null) {
+      const lcp = lcpOf(own);
+      if (keeps(own, lcp)) best = { conv: own, lcp };
+    }
+    const per = this.chunkSize / this.blockSize;
+    search: for (let c = Math.floor(Math.min(hashes.length, Math.floor(prompt.length / this.blockSize)) / per) - 1; c >= 0 && (c + 1) * this.chunkSize > best.lcp; c--) {
+      for (const conv of this.index.chainsWith(hashes[(c + 1) * per - 1]!)) {
+        if (conv.owner !== null || this.nameOf.has(conv.id)) continue;
+        const lcp = lcpOf(conv);
+        if (keeps(conv, lcp) && lcp > best.lcp) {
+          best = { conv, lcp };
+          break search;
+        }
+      }
+    }
+    // The name follows the chain its conversation continues (a restart's chunk files, a
+    // history first sent without a name); the chain it left stays for others.
+    if (name !== null && best.conv !== null && best.conv !== own && own?.owner == null) this.adopt(name, best.conv);
+    return best;
+  }
+
+  /** Points `name` at an unnamed chain (a restart's chunk files, a chat history now named). */
+  private adopt(name: string, conv: ConversationState): void {
+    const old = this.named(name);
+    if (old !== undefined) {
+      this.nameOf.delete(old.id);
+      conv.pins += old.pins;
+      old.pins = 0;
+    }
+    this.names.set(name, conv.id);
+    this.nameOf.set(conv.id, name);
+  }
+
+  /** The prompt's block hash chain, computed once per request. */
+  private hashesOf(requestId: string | null, prompt: readonly number[]): BlockHash[] {
+    if (requestId === null) return hashChain(prompt, this.blockSize, this.salt);
+    const known = this.promptHashes.get(requestId);
+    if (known !== undefined && known.length === prompt.length) return known.hashes;
+    const hashes = hashChain(prompt, this.blockSize, this.salt);
+    this.promptHashes.set(requestId, { length: prompt.length, hashes });
+    return hashes;
+  }
+
+  /** Keys of the full chunks whose every block the sequence found cached. */
+  private reusedChunkKeys(seq: Sequence): BlockHash[] {
+    const per = this.chunkSize / this.blockSize;
+    const keys: BlockHash[] = [];
+    for (let c = 0; (c + 1) * this.chunkSize <= seq.numTokens - 1; c++) {
+      let cached = true;
+      for (let b = c * per; b < (c + 1) * per && cached; b++) cached = (seq.blockTable[b] ?? NO_BLOCK) !== NO_BLOCK && seq.isBlockComputed(b);
+      if (cached) keys.push(seq.blockHash((c + 1) * per - 1, this.salt));
+    }
+    return keys;
+  }
+
+  /** Forgets a chain: its name, its index entries, its blocks and slots. */
+  private forget(conv: ConversationState): void {
+    this.conversations.delete(conv.id);
+    const name = this.nameOf.get(conv.id);
+    if (name !== undefined) {
+      this.nameOf.delete(conv.id);
+      this.names.delete(name);
+    }
+    this.index.remove(conv);
+  }
+
+  /** Unnamed idle chains whose KV no tier holds any more are forgotten. */
+  private collectEmptyChains(): void {
+    for (const conv of this.conversations.values()) {
+      if (!conv.idle || this.nameOf.has(conv.id)) continue;
+      if (conv.chunks.some((t) => t !== 'dropped') || conv.deviceBlocks().length > 0 || conv.lowerSlots().length > 0) continue;
+      this.forget(conv);
+    }
+    this.index.prune(4 * (this.pool.numBlocks + this.tiers.host.capacity + this.tiers.disk.capacity), (k) => this.pool.lookup(k) !== undefined);
   }
 
   private sequenceOf(requestId: string): Sequence {

@@ -7,6 +7,7 @@
 // else recomputed; history past the LCP (an edited message, a template that rewrites
 // earlier turns) is released. Without a conversation (or past a block-aligned LCP), full
 // blocks are found by their hash chain, stopping at the first miss.
+import type { BlockHash } from './block-hash.js';
 import type { BlockPool } from './block-pool.js';
 import type { ConversationState } from './conversation-state.js';
 import { NO_BLOCK, Sequence } from './sequence.js';
@@ -34,10 +35,11 @@ export function matchCachedPrefix(
   salt: string,
   conv: ConversationState | null,
   now: number,
+  promptHashes: readonly BlockHash[] = [],
 ): PrefixMatch {
   return conv === null
-    ? { ...matchWith(pool, new Sequence(requestId, prompt, blockSize), [], 0, salt), releasedSlots: [] }
-    : matchConversation(pool, requestId, prompt, conv, now, salt);
+    ? { ...matchWith(pool, new Sequence(requestId, prompt, blockSize, promptHashes), [], 0, salt, false), releasedSlots: [] }
+    : matchConversation(pool, requestId, prompt, conv, now, salt, promptHashes);
 }
 
 function matchConversation(
@@ -47,17 +49,23 @@ function matchConversation(
   conv: ConversationState,
   now: number,
   salt: string,
+  promptHashes: readonly BlockHash[],
 ): PrefixMatch {
   // The last prompt token is always computed: its logits start the reply.
   const lcp = Math.min(commonPrefix(prompt, conv.tokens), prompt.length - 1);
-  const known = conv.hashes.slice(0, Math.floor(lcp / conv.blockSize));
+  const known = promptHashes.length > 0 ? promptHashes : conv.hashes.slice(0, Math.floor(lcp / conv.blockSize));
   const seq = new Sequence(requestId, prompt, conv.blockSize, known);
   // Lower-tier copies of whole chunks inside the LCP stay valid: the request only appends.
   const { blocks, released } = conv.checkOut(requestId, now, Math.floor(lcp / conv.chunkSize));
-  return { ...matchWith(pool, seq, blocks, lcp, salt), releasedSlots: released };
+  return { ...matchWith(pool, seq, blocks, lcp, salt, true), releasedSlots: released };
 }
 
-function matchWith(pool: BlockPool, seq: Sequence, held: number[], lcp: number, salt: string): Omit<PrefixMatch, 'releasedSlots'> {
+/**
+ * `holes`: past the history, every block the store holds is taken up to the last one found,
+ * and the missing ones before it are computed (a prefix dropped by whichever chain held it);
+ * without, the prefix cache stops at the first miss, as vLLM's does.
+ */
+function matchWith(pool: BlockPool, seq: Sequence, held: number[], lcp: number, salt: string, holes: boolean): Omit<PrefixMatch, 'releasedSlots'> {
   const bs = seq.blockSize;
   const cap = seq.numTokens - 1;
   const revive = (b: number): boolean => {
@@ -80,7 +88,32 @@ function matchWith(pool: BlockPool, seq: Sequence, held: number[], lcp: number, 
     }
   }
   let next = full * bs;
-  if (lcp % bs !== 0) {
+  let reach = full;
+  if (holes) {
+    for (let b = Math.floor(cap / bs) - 1; b >= full; b--) {
+      if (pool.lookup(seq.blockHash(b, salt)) !== undefined) {
+        reach = b + 1;
+        break;
+      }
+    }
+  }
+  if (reach > full) {
+    for (let b = full; b < reach; b++) {
+      next = (b + 1) * bs;
+      if (revive(b)) continue;
+      const id = held[b] ?? NO_BLOCK;
+      if (b === full && lcp % bs !== 0 && id !== NO_BLOCK && pool.refCount(id) === 1) {
+        pool.uncache(id);
+        seq.setBlock(b, id);
+        held[b] = NO_BLOCK;
+        seq.addPending(lcp, next);
+        continue;
+      }
+      // A later block exists, so this one did too: dropped by whichever chain held it.
+      seq.addPending(b * bs, next);
+      recomputed += bs;
+    }
+  } else if (lcp % bs !== 0) {
     const id = held[full] ?? NO_BLOCK;
     if (id !== NO_BLOCK && pool.refCount(id) === 1) {
       // Ours alone: the new tokens are written after the LCP in place, so the content

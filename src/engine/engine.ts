@@ -188,8 +188,8 @@ export class Engine {
     const request = new Request(input, this.model.tokenizer, this.model.stopIds);
     this.requests.set(input.id, request);
     this.scheduler.add(request);
-    // Prefetch: disk reads of the conversation's chunks start now, while others compute.
-    if (input.conversationId !== null) this.swapInReady(this.kv.prepareConversation(input.conversationId, input.promptTokens));
+    // Prefetch: disk reads of the prompt's chunks start now, while others compute.
+    this.swapInReady(this.kv.prepareRequest(input.id, input.promptTokens, input.conversationId));
     this.io.execute(this.kv.takeTransfers());
   }
 
@@ -351,6 +351,7 @@ export class Engine {
 
   private finish(request: Request, reason: FinishReason): EngineEvent {
     if (this.scheduler.remove(request)) this.kv.finishRequest(request.id);
+    else this.kv.abandonRequest(request.id);
     if (request.cachedByTier !== null) {
       this.served.device += request.cachedByTier.device;
       this.served.host += request.cachedByTier.host;

@@ -6,7 +6,8 @@
 // its state and the request is computed again later, never lost.
 //
 // Restore work counts in the budget: recomputed tokens are tokens like any other, and
-// each chunk swapped in from a lower tier costs `restoreChunkCost` tokens. A request
+// each chunk swapped in from a lower tier costs `restoreChunkCost` tokens. Every request
+// is matched against the chunk store, conversation or not (KvCacheManager.prepareRequest). A request
 // whose chunks are still being read from disk waits without holding up the queue.
 import type { RestoreItem } from '../cache/chunk-tiers.js';
 import type { KvCacheManager, ScheduledSlots } from '../cache/kv-cache-manager.js';
@@ -104,7 +105,7 @@ export class Scheduler {
         continue;
       }
       const tokens = request.allTokens();
-      const items = conv === null ? [] : this.kv.prepareConversation(conv, tokens);
+      const items = this.kv.prepareRequest(request.id, tokens, conv);
       if (!this.gate.ready(items)) {
         // Its disk reads are in flight: the next request goes ahead meanwhile.
         this.waitingOnIo++;
@@ -113,7 +114,8 @@ export class Scheduler {
       }
       const restoreCost = items.length * chunkCost;
       if (restoreCost >= budget && out.length > 0) break; // next step, with a whole budget
-      if (conv !== null && !this.restore(request, conv, items)) break;
+      const restored = this.restore(request, items);
+      if (restored === null) break;
       budget = Math.max(1, budget - restoreCost);
       const match = this.kv.beginRequest(request.id, tokens, conv, request.computedThrough);
       this.unpin(request);
@@ -130,7 +132,7 @@ export class Scheduler {
       if (request.conversationId !== null) this.busy.add(request.conversationId);
       if (request.cachedTokens === null) {
         request.cachedTokens = match.numCachedTokens;
-        const swapped = (tier: 'host' | 'disk') => items.filter((it) => it.tier === tier).reduce((n, it) => n + it.reusedTokens, 0);
+        const swapped = (tier: 'host' | 'disk') => restored.filter((it) => it.tier === tier).reduce((n, it) => n + it.reusedTokens, 0);
         const host = Math.min(swapped('host'), match.numCachedTokens);
         const disk = Math.min(swapped('disk'), match.numCachedTokens - host);
         request.cachedByTier = { device: match.numCachedTokens - host - disk, host, disk };
@@ -144,19 +146,22 @@ export class Scheduler {
   }
 
   /**
-   * Swaps a conversation's lower-tier chunks in before its request begins. When they do
-   * not fit and nothing runs, queued conversations give up their pins, newest first.
+   * Swaps a request's lower-tier chunks in before it begins; returns those swapped in, or
+   * null when its own chain's do not fit. When they do not fit and nothing runs, queued
+   * conversations give up their pins, newest first.
    */
-  private restore(request: Request, conv: string, items: readonly RestoreItem[]): boolean {
-    if (this.kv.restoreConversation(conv, items)) return true;
-    if (this.running.length > 0) return false;
+  private restore(request: Request, items: readonly RestoreItem[]): RestoreItem[] | null {
+    if (items.length === 0) return [];
+    const restored = this.kv.restore(items);
+    if (restored !== null || this.running.length > 0) return restored;
     for (let i = this.waiting.length - 1; i >= 0; i--) {
       const r = this.waiting[i]!;
       if (r === request || !r.holdsPin) continue;
       this.unpin(r);
-      if (this.kv.restoreConversation(conv, items)) return true;
+      const again = this.kv.restore(items);
+      if (again !== null) return again;
     }
-    return false;
+    return null;
   }
 
   /**

@@ -145,7 +145,7 @@ test('a lost copy is forgotten; a lost chunk is dropped with every chunk before 
   check();
 });
 
-test('persisted chunks attach to a conversation whose prompt has the same tokens, and only then', () => {
+test('chunk files found at start-up serve any prompt with their tokens, whichever conversation wrote them', () => {
   const salt = 'tiers';
   const history = range(80, 100); // chunks of 32, 32, 16 tokens
   const chain = hashChain(history, 16, salt);
@@ -159,27 +159,30 @@ test('persisted chunks attach to a conversation whose prompt has the same tokens
   });
   const { m, e, check } = setup(16, { hostChunks: 0, diskChunks: 8 });
   const refused = m.adoptPersisted([
-    persisted('a', 1, 32, 0), persisted('a', 2, 16, 1), // chunk 0 was dropped before the restart
-    persisted('b', 0, 32, 2), persisted('b', 0, 32, 3), // a duplicate
-    persisted('c', 0, 32, 9), // past the tier's capacity
+    persisted('a', 1, 32, 0), persisted('a', 2, 16, 1), // a's chunk 0 was dropped before the restart
+    persisted('b', 0, 32, 2), // b shares a's first chunk
+    persisted('b', 0, 32, 3), // a second file of the same chunk
+    persisted('c', 0, 32, 9, range(32, 3)), // past the tier's capacity
     persisted('d', 0, 32, 4, range(32, 7)), // another history
   ]);
   assert.deepEqual(refused.map((p) => `${p.conversationId}:${p.slot}`), ['b:3', 'c:9']);
   assert.equal(chain.length, 5);
   for (const p of [0, 1, 2, 4]) e.lower.disk.set(p, []); // the files' content is not checked here
   assert.equal(m.stats().tiers.persistedChunks, 4);
-  // a returns with its history and a new message: chunks 1 and 2 attach, chunk 0 is recomputed.
-  const items = m.prepareConversation('a', [...history, 1, 2, 3]);
-  assert.deepEqual(items.map((it) => [it.chunk, it.tier, it.slot, it.reusedTokens]), [[1, 'disk', 0, 32], [2, 'disk', 1, 16]]);
-  assert.deepEqual(m.conversation('a')!.chunks, ['dropped', 'disk', 'disk']);
-  assert.equal(m.conversation('a')!.lastAccess, 5);
-  // d returns with a different history: its file is released, nothing is reused.
-  assert.deepEqual(m.prepareConversation('d', range(40, 500)), []);
-  assert.equal(m.conversation('d')!.tokens.length, 0);
-  assert.equal(m.tiers.disk.ownerOf(4), null);
-  assert.equal(m.stats().tiers.persistedChunks, 1, 'b waits');
-  // Under pressure, the waiting persisted chunk is evicted like any other.
-  e.lower.disk.delete(4);
+  // A stateless client with a's history and a new message: the three files with its tokens
+  // (b's first chunk among them) become the chain it continues.
+  const items = m.prepareRequest(null, [...history, 1, 2, 3], null);
+  assert.deepEqual(items.map((it) => [it.chunk, it.tier, it.slot, it.reusedTokens]), [[0, 'disk', 2, 32], [1, 'disk', 0, 32], [2, 'disk', 1, 16]]);
+  const attached = m.chainIds().map((id) => m.chain(id)!);
+  assert.equal(attached.length, 1);
+  assert.deepEqual(attached[0]!.chunks, ['disk', 'disk', 'disk']);
+  assert.equal(attached[0]!.lastAccess, 5);
+  // Another history matches nothing, and d's file waits for its tokens.
+  assert.deepEqual(m.prepareRequest(null, range(40, 500), 'd'), []);
+  assert.equal(m.stats().tiers.persistedChunks, 1);
+  assert.deepEqual(m.prepareRequest(null, [...range(32, 7), 1], 'd').map((it) => [it.chunk, it.slot]), [[0, 4]]);
+  assert.equal(m.stats().tiers.persistedChunks, 0);
+  assert.equal(m.conversation('d')!.chunks[0], 'disk', 'd names the chain its file became');
   e.sync();
   for (const [slot] of m.tiers.disk.used()) assert.ok(e.lower.disk.has(slot));
   checkInvariants(m);

@@ -96,8 +96,8 @@ export class FakeEngine {
       const pending = seq.pendingRanges();
       check(`request ${rid}`, seq.tokens, seq.blockTable, (p) => !pending.some((r) => r.start <= p && p < r.end));
     }
-    for (const cid of this.m.conversationIds()) {
-      const c = this.m.conversation(cid)!;
+    for (const cid of this.m.chainIds()) {
+      const c = this.m.chain(cid)!;
       check(`conversation ${cid}`, c.tokens, c.blocks, (p) => c.blocks[Math.floor(p / bs)] !== NO_BLOCK);
       // Every lower-tier slot, chunk or copy, holds the KV of the chunk's tokens.
       const keys = prefixKeys(c.tokens);
@@ -132,8 +132,8 @@ export function checkInvariants(m: KvCacheManager): void {
     }
   };
   for (const rid of m.requestIds()) hold(`request ${rid}`, m.sequence(rid)!.blockTable);
-  for (const cid of m.conversationIds()) {
-    const c = m.conversation(cid)!;
+  for (const cid of m.chainIds()) {
+    const c = m.chain(cid)!;
     assert.equal(c.blocks.length, Math.ceil(c.tokens.length / bs), `conversation ${cid} block table length`);
     assert.equal(c.chunks.length, Math.ceil(c.tokens.length / m.chunkSize), `conversation ${cid} chunk count`);
     const perChunk = m.chunkSize / bs;
@@ -188,7 +188,8 @@ export function checkInvariants(m: KvCacheManager): void {
   for (const id of free) assert.equal(holders[id], 0, `block ${id} is both free and held`);
   assert.equal(pool.numFree + held, pool.numBlocks, 'free + used = total');
   assert.equal(pool.numCachedFree, cachedFree);
-  if (m.mode !== 'pensieve') assert.equal(m.conversationIds().length, 0, `${m.mode} mode keeps conversations`);
+  if (m.mode !== 'pensieve') assert.equal(m.chainIds().length, 0, `${m.mode} mode keeps conversations`);
+  for (const name of m.conversationIds()) assert.ok(m.conversation(name), `name ${name} points at no chain`);
   // Every used lower-tier slot belongs to the chunk that names it (or waits as a persisted chunk).
   for (const tier of ['host', 'disk'] as const) {
     const slots = m.tiers.slotsOf(tier);
@@ -196,7 +197,7 @@ export function checkInvariants(m: KvCacheManager): void {
     for (const [slot, owner] of slots.used()) {
       used++;
       if (owner.persisted) continue;
-      const c = m.conversation(owner.conversationId);
+      const c = m.chain(owner.conversationId);
       assert.ok(c, `${tier} slot ${slot} owned by missing conversation ${owner.conversationId}`);
       assert.equal(c[tier][owner.chunk], slot, `${tier} slot ${slot} is not in ${owner.conversationId}:${owner.chunk}`);
     }

@@ -46,7 +46,7 @@ test('a 5-turn conversation computes only each turn\'s new tokens', () => {
   assert.equal(s.conversationBlocks, s.usedBlocks);
 });
 
-test('a divergent history reuses exactly the common prefix and releases the rest', () => {
+test('a history edited inside its chunks becomes a new chain: common full blocks are shared, the old chain stays for whoever continues it', () => {
   const { m, e, check } = setup({ mode: 'pensieve' });
   const history = range(50, 100);
   m.beginRequest('a', history, 'c');
@@ -56,19 +56,22 @@ test('a divergent history reuses exactly the common prefix and releases the rest
   assert.equal(before.length, 4);
   const edited = [...history.slice(0, 30), ...range(12, 900)];
   const match = m.beginRequest('b', edited, 'c');
-  assert.equal(match.numCachedTokens, 30);
-  assert.deepEqual(match.computeRanges, [{ start: 30, end: 42 }]);
-  const table = m.blockTable('b');
-  assert.deepEqual(table.slice(0, 2), before.slice(0, 2), 'blocks inside the LCP are used in place');
-  assert.equal(m.pool.refCount(before[2]!), 0, 'history past the LCP is released');
-  assert.equal(m.pool.refCount(before[3]!), 0);
-  assert.equal(m.pool.lookup(m.pool.hashOf(before[2]!) ?? 'none'), before[2], 'its full blocks stay findable');
-  assert.equal(m.pool.hashOf(before[1]!), null, 'the block written past the LCP no longer claims its old content');
+  // The edit falls inside the first chunk: the name moves to a new chain, which shares
+  // the common full block; the partial one is another chain's, so it is computed afresh.
+  assert.equal(match.numCachedTokens, 16);
+  assert.deepEqual(match.computeRanges, [{ start: 16, end: 42 }]);
+  assert.equal(m.blockTable('b')[0], before[0], 'the common full block is shared');
+  assert.notEqual(m.blockTable('b')[1], before[1]);
+  const old = m.chain('c')!;
+  assert.notEqual(m.conversation('c'), old, 'the name points at the new chain');
+  assert.deepEqual(old.blocks, before, 'the old chain keeps its history');
+  for (const id of before) assert.equal(m.pool.hashOf(id) === null, id === before[3], 'its full blocks keep their content');
   check();
   e.prefill('b');
   check();
   m.finishRequest('b');
   assert.deepEqual(m.conversation('c')!.tokens, edited);
+  assert.equal(m.pool.refCount(before[0]!), 2);
   check();
 });
 
@@ -109,12 +112,14 @@ test('two stateless requests with a shared prefix share its full blocks', () => 
     check();
     m.finishRequest('a');
     m.finishRequest('b');
-    assert.equal(m.stats().usedBlocks, 0, `${mode}: nothing retained without a conversation`);
+    // Pensieve keeps every request's KV as a chain of the store, named or not.
+    assert.equal(m.stats().usedBlocks, mode === 'prefix' ? 0 : 3 + 4 - 2, `${mode}: what is retained without a conversation`);
     assert.equal(m.stats().prefixCacheQueries, 45 + 49);
     assert.equal(m.stats().prefixCacheHits, 32);
     check();
-    // A third one after both ended revives the freed, still cached blocks.
-    assert.equal(m.beginRequest('c', [...system, 1]).numCachedTokens, 32);
+    // A third one after both ended revives the freed, still cached blocks (prefix); in
+    // pensieve mode it continues a's chain, whose partial block is a's alone.
+    assert.equal(m.beginRequest('c', [...system, 1]).numCachedTokens, mode === 'prefix' ? 32 : 40);
     check();
   }
 });
@@ -196,7 +201,8 @@ test('a boundary block another request reads is not written over', () => {
   assert.equal(m.pool.refCount(shared), 2);
   const match = m.beginRequest('b', [...history.slice(0, 20), 9, 9, 9], 'x');
   assert.equal(match.numCachedTokens, 16);
-  assert.equal(match.numRecomputedTokens, 4);
+  // A branch inside x's first chunk: a new chain, whose block 1 is its own from the start.
+  assert.equal(match.numRecomputedTokens, 0);
   e.prefill('b');
   e.prefill('s');
   check();
@@ -245,8 +251,9 @@ test('under pressure idle conversations lose leading chunks, least recently used
   const slots = e.step('a2', 38)!;
   assert.deepEqual(slots.positions, [...range(32), ...range(6, 64)]);
   assert.equal(slots.contextLength, 70);
-  // 2 blocks were free (s's), 3 needed: b, now the only idle one, lost its leading chunk.
-  assert.deepEqual(m.conversation('b')!.chunks, ['dropped', 'device']);
+  // 3 blocks needed, none free: s's request left a chain too (at 20), so b, least recently
+  // used, loses both of its chunks.
+  assert.deepEqual(m.conversation('b')!.chunks, ['dropped', 'dropped']);
   check();
   m.finishRequest('a2');
   assert.deepEqual(m.conversation('a')!.chunks, ['device', 'device', 'device']);

@@ -147,7 +147,7 @@ function run(mode: CacheMode, seed: number, ops: number, tiers?: TierCapacities,
   }
   for (const rid of [...running.keys()]) m.finishRequest(rid);
   for (const [c, n] of pins) for (let i = 0; i < n; i++) m.unpinConversation(c);
-  for (const c of m.conversationIds()) m.dropConversation(c);
+  for (const c of m.chainIds()) m.dropChain(c);
   e.sync();
   checkInvariants(m);
   assert.equal(m.pool.numFree, m.pool.numBlocks, 'everything comes back');

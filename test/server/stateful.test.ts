@@ -87,7 +87,9 @@ function assertIncremental(turns: Turn[]): void {
     assert.ok(t.cached >= history - 1, `turn ${i + 1}: cached ${t.cached} < history ${history} - 1`);
     // A turn cut by max_output_tokens never fed its last token back; one ended by EOS did.
     const unfed = prev.status === 'incomplete' ? 1 : 0;
-    assert.equal(t.computed, t.input - history + unfed, `turn ${i + 1}: computes only its new tokens`);
+    // At most: the chunk store may also hold the new tokens' prefix from another conversation
+    // with the same messages (an earlier test's chain), whichever API wrote it.
+    assert.ok(t.computed <= t.input - history + unfed, `turn ${i + 1}: computes only its new tokens (${t.computed} > ${t.input - history + unfed})`);
   });
 }
 

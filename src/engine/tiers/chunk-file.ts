@@ -9,8 +9,8 @@
 //   HEADER_BYTES  payload
 //
 // A file is used only when everything matches what the engine expects: magic, version,
-// model id, KV layout, conversation, chunk index, the hash of the tokens up to the
-// chunk's end, and the SHA-256 of the payload. Anything else is treated as absent and
+// model id, KV layout, chunk index, the hash of the tokens up to the chunk's end (which
+// names the chunk whichever conversation wrote it), and the SHA-256 of the payload. Anything else is treated as absent and
 // the chunk is recomputed: a wrong KV must never be served.
 import type { ChunkMeta } from '../../cache/chunk-transfer.js';
 import { KvCache, type KvDType } from '../../model/kv-cache.js';
@@ -84,7 +84,8 @@ export function headerMismatch(h: ChunkHeader, modelId: string, layout: KvLayout
   if (!sameLayout(h.layout, layout)) return 'another KV layout';
   if (h.payloadBytes !== h.numBlocks * blockPayloadBytes(layout)) return 'payload size disagrees with its block count';
   if (expect === undefined) return null;
-  if (h.conversationId !== expect.conversationId || h.chunkIndex !== expect.chunkIndex) return `chunk ${h.conversationId}:${h.chunkIndex}, expected ${expect.conversationId}:${expect.chunkIndex}`;
+  // Content-addressed: the token hash names the chunk whichever chain wrote or reads it.
+  if (h.chunkIndex !== expect.chunkIndex) return `chunk ${h.chunkIndex}, expected ${expect.chunkIndex}`;
   if (h.numTokens !== expect.numTokens || h.tokenHash !== expect.tokenHash) return 'other tokens';
   return null;
 }

@@ -61,7 +61,9 @@ test('a chunk of other tokens, or with a flipped or torn payload, is refused', a
   const { tier } = open(tempDir('pensieve-disk-'));
   await tier.write(1, meta(1), payload(1), 2);
   assert.match(String(await tier.read(1, meta(1, 'other'))), /other tokens/);
-  assert.match(String(await tier.read(1, meta(2))), /expected conv-1:2/);
+  assert.match(String(await tier.read(1, meta(2))), /expected 2/);
+  // Content-addressed: another conversation with the same tokens reads it.
+  assert.ok(typeof (await tier.read(1, { ...meta(1), conversationId: 'conv-2' })) !== 'string');
   const file = tier.pathOf(1);
   const bytes = fs.readFileSync(file);
   bytes[HEADER_BYTES + 17]! ^= 1;
