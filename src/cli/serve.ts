@@ -31,6 +31,8 @@ ${ENGINE_FLAG_HELP}  --host HOST                  (default 127.0.0.1)
                                (default: text when stderr is a terminal, json otherwise)
   --max-request-bytes BYTES    largest request body, e.g. 16M (default: what the longest prompt that
                                fits the context can take as JSON, plus 4 MiB); larger is a 413
+  --served-model-name NAME     the name requests give as "model" (repeat it, or NAME,NAME, for
+                               aliases; replies echo the name used); default: the model file's id
 `;
 
 /** At least this long is given to writing the KV cache to disk, however late the drain ended. */
@@ -43,6 +45,14 @@ function logFormatFlag(value: string | undefined): LogFormat {
   if (value === undefined) return process.stderr.isTTY ? 'text' : 'json';
   if (!(LOG_FORMATS as readonly string[]).includes(value)) throw new CliError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got '${value}'`);
   return value as LogFormat;
+}
+
+/** --served-model-name values, each possibly a comma-separated list; none: undefined. */
+export function servedNames(values: readonly string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined;
+  const names = values.flatMap((v) => v.split(',')).map((n) => n.trim());
+  if (names.some((n) => n === '')) throw new CliError('--served-model-name needs a non-empty name');
+  return [...new Set(names)];
 }
 
 export async function runServe(argv: string[]): Promise<void> {
@@ -60,6 +70,7 @@ export async function runServe(argv: string[]): Promise<void> {
       'shutdown-timeout': { type: 'string' },
       'log-format': { type: 'string' },
       'max-request-bytes': { type: 'string' },
+      'served-model-name': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -77,7 +88,8 @@ export async function runServe(argv: string[]): Promise<void> {
 
   const store = Store.open(options.dataDir);
   const lifecycle = new ServerLifecycle();
-  const app = buildServer({ lifecycle, store, ...keys, metricsPublic: values['metrics-public'], maxQueuedRequests, maxRequestBytes, logRequests: true, logFormat });
+  const servedModelNames = servedNames(values['served-model-name']);
+  const app = buildServer({ lifecycle, store, ...keys, metricsPublic: values['metrics-public'], maxQueuedRequests, maxRequestBytes, logRequests: true, logFormat, servedModelNames });
   const connections = new ConnectionTracker(app.server);
   let address: string;
   try {

@@ -8,7 +8,7 @@ import { AsyncQueue } from './async-queue.js';
 import type { EngineStats } from './engine.js';
 import { LARGE_PROMPT_BYTES, promptBytes } from './prompt.js';
 import { PromptThread, type PromptAnswer } from './prompt-thread.js';
-import type { EngineWorkerOptions, FromWorker, GenerateRequest, ModelInfo, RequestEvent, ToPromptWorker, ToWorker } from './protocol.js';
+import type { EngineWorkerOptions, FromWorker, GenerateRequest, ModelInfo, PromptInput, RequestEvent, ToPromptWorker, ToWorker } from './protocol.js';
 import { startWorker } from './worker-thread.js';
 
 /** The engine refused a request up front (bad prompt, too long): the server answers 400. */
@@ -29,6 +29,13 @@ export interface RequestHandle {
   readonly events: AsyncIterable<StreamEvent>;
   /** Stops generation (a client disconnected); a finish event with reason 'abort' follows. */
   abort(): void;
+}
+
+export interface TokenizedPrompt {
+  tokens: number[];
+  text: string;
+  /** Each token's text, when asked for. */
+  pieces: string[] | null;
 }
 
 export interface AcceptedPrompt {
@@ -54,6 +61,8 @@ export class EngineClient {
   private readonly statsWaiters = new Map<number, (s: EngineStats) => void>();
   /** Requests whose prompt the prompt worker is tokenizing, and whether their client gave up meanwhile. */
   private readonly tokenizing = new Map<string, { request: Omit<GenerateRequest, 'id'>; aborted: boolean }>();
+  /** /tokenize and /detokenize calls waiting for the prompt worker. */
+  private readonly lookups = new Map<string, { resolve: (answer: PromptAnswer) => void; reject: (err: Error) => void }>();
   private statsSeq = 0;
   private closed = false;
 
@@ -142,6 +151,40 @@ export class EngineClient {
     return { id, accepted, events: queue, abort: () => this.abort(id) };
   }
 
+  /**
+   * A prompt's tokens as a request would get them (chat messages through the template), on the
+   * prompt worker; `contextLength` refuses longer ones. Rejects with RequestRejectedError.
+   */
+  tokenize(prompt: PromptInput, opts: { pieces: boolean; contextLength: number }): Promise<TokenizedPrompt> {
+    return this.lookup({ type: 'encode', id: this.lookupId(), prompt, contextLength: opts.contextLength, pieces: opts.pieces }).then((a) => {
+      if (a.type !== 'encoded') throw new Error(`the prompt worker answered ${a.type} to encode`);
+      return { tokens: a.tokens, text: a.text, pieces: a.pieces ?? null };
+    });
+  }
+
+  /** The text of token ids (special tokens included); rejects with RequestRejectedError for ids outside the vocabulary. */
+  detokenize(tokens: number[]): Promise<string> {
+    return this.lookup({ type: 'decode', id: this.lookupId(), tokens }).then((a) => {
+      if (a.type !== 'decoded') throw new Error(`the prompt worker answered ${a.type} to decode`);
+      return a.text;
+    });
+  }
+
+  private lookupId(): string {
+    return `lookup-${process.pid}-${++nextId}`;
+  }
+
+  private lookup(msg: ToPromptWorker): Promise<PromptAnswer> {
+    if (this.closed) return Promise.reject(new Error('the engine is shut down'));
+    return new Promise((resolve, reject) => {
+      this.lookups.set(msg.id, {
+        resolve: (a) => (a.type === 'rejected' ? reject(new RequestRejectedError(a.message, a.param, a.code)) : resolve(a)),
+        reject,
+      });
+      this.prompts.encode(msg);
+    });
+  }
+
   private abort(id: string): void {
     const t = this.tokenizing.get(id);
     if (t !== undefined) t.aborted = true;
@@ -206,6 +249,13 @@ export class EngineClient {
 
   /** A large prompt came back from the prompt worker: on to the engine as tokens, or refused. */
   private onPromptAnswer(msg: PromptAnswer): void {
+    const lookup = this.lookups.get(msg.id);
+    if (lookup !== undefined) {
+      this.lookups.delete(msg.id);
+      lookup.resolve(msg);
+      return;
+    }
+    if (msg.type === 'decoded') return;
     const t = this.tokenizing.get(msg.id);
     const p = this.pending.get(msg.id);
     this.tokenizing.delete(msg.id);
@@ -223,6 +273,8 @@ export class EngineClient {
 
   private failAll(err: Error): void {
     this.tokenizing.clear();
+    for (const l of this.lookups.values()) l.reject(err);
+    this.lookups.clear();
     for (const [id, p] of this.pending) {
       p.reject(err);
       p.queue.push({ type: 'error', id, message: err.message });

@@ -13,7 +13,7 @@ import { startWorker } from './worker-thread.js';
 /** How far a prompt worker's heap may grow past its loaded size before the worker is replaced. */
 export const PROMPT_WORKER_HEAP_GROWTH = 64 << 20;
 
-export type PromptAnswer = Extract<FromPromptWorker, { type: 'encoded' | 'rejected' }>;
+export type PromptAnswer = Extract<FromPromptWorker, { type: 'encoded' | 'decoded' | 'rejected' }>;
 
 interface Thread {
   worker: Worker;
@@ -85,7 +85,7 @@ export class PromptThread {
 
   private attach(t: Thread): void {
     t.worker.on('message', (msg: FromPromptWorker) => {
-      if (msg.type !== 'encoded' && msg.type !== 'rejected') return;
+      if (msg.type !== 'encoded' && msg.type !== 'decoded' && msg.type !== 'rejected') return;
       t.inFlight--;
       this.onAnswer(msg);
       if (t.retired) this.endIfIdle(t);

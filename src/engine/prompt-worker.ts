@@ -7,7 +7,8 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPromptFiles } from '../model/load.js';
 import { maxInputBytesPerToken } from '../model/tokenizer/token-bound.js';
-import { buildPrompt, type PromptModel } from './prompt.js';
+import { tokenPiece } from '../model/tokenizer/token-bytes.js';
+import { buildPrompt, checkIds, type PromptModel } from './prompt.js';
 import type { EngineWorkerOptions, FromPromptWorker, ToPromptWorker } from './protocol.js';
 
 const port = parentPort!;
@@ -31,8 +32,14 @@ try {
 
 port.on('message', (msg: ToPromptWorker) => {
   try {
+    if (msg.type === 'decode') {
+      checkIds(msg.tokens, model.vocabSize, 'tokens');
+      post({ type: 'decoded', id: msg.id, text: model.tokenizer.decode(msg.tokens), heapBytes: heapBytes() });
+      return;
+    }
     const { tokens, text } = buildPrompt(model, msg.prompt, msg.contextLength);
-    post({ type: 'encoded', id: msg.id, tokens, text, heapBytes: heapBytes() });
+    const pieces = msg.pieces ? tokens.map((t) => tokenPiece(model.tokenizer, t).text) : undefined;
+    post({ type: 'encoded', id: msg.id, tokens, text, pieces, heapBytes: heapBytes() });
   } catch (err) {
     const e = err as Error & { param?: string | null; code?: string | null };
     post({ type: 'rejected', id: msg.id, message: e.message, param: e.param ?? null, code: e.code ?? null, heapBytes: heapBytes() });

@@ -76,7 +76,7 @@ export function buildPrompt(model: PromptModel, prompt: PromptInput, contextLeng
   return result;
 }
 
-function checkIds(tokens: readonly number[], vocabSize: number): void {
+export function checkIds(tokens: readonly number[], vocabSize: number, param = 'prompt'): void {
   const bad = tokens.find((t) => !Number.isInteger(t) || t < 0 || t >= vocabSize);
-  if (bad !== undefined) throw new EngineRequestError(`token id ${bad} is outside the vocabulary [0, ${vocabSize})`, 'prompt');
+  if (bad !== undefined) throw new EngineRequestError(`token id ${bad} is outside the vocabulary [0, ${vocabSize})`, param);
 }

@@ -104,11 +104,15 @@ export type FromWorker =
 export type { CacheMode, KvCacheStats, EngineStats };
 
 /** Messages between the EngineClient and the prompt worker, which tokenizes large prompts. */
-export type ToPromptWorker = { type: 'encode'; id: string; prompt: PromptInput; contextLength: number };
+export type ToPromptWorker =
+  /** pieces: also each token's text (for /tokenize). */
+  | { type: 'encode'; id: string; prompt: PromptInput; contextLength: number; pieces?: boolean }
+  | { type: 'decode'; id: string; tokens: number[] };
 
 /** heapBytes: the worker's V8 heap and external memory after the step (prompt-thread.ts replaces a worker that grew). */
 export type FromPromptWorker =
   | { type: 'ready'; heapBytes: number }
-  | { type: 'encoded'; id: string; tokens: number[]; text: string; heapBytes: number }
+  | { type: 'encoded'; id: string; tokens: number[]; text: string; pieces?: string[]; heapBytes: number }
+  | { type: 'decoded'; id: string; text: string; heapBytes: number }
   | { type: 'rejected'; id: string; message: string; param: string | null; code: string | null; heapBytes: number }
   | { type: 'fatal'; message: string };

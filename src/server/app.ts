@@ -21,6 +21,7 @@ import { registerRequestIdHeader, registerRequestLog, registerUsageSlot } from '
 import { chatCompletionsRoutes } from './routes/chat-completions.js';
 import { completionsRoutes } from './routes/completions.js';
 import { conversationItemsRoutes } from './routes/conversation-items.js';
+import { tokenizeRoutes } from './routes/tokenize.js';
 import { conversationsRoutes } from './routes/conversations.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
@@ -49,6 +50,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Largest request body (--max-request-bytes); default: what the longest prompt that fits can need. */
   maxRequestBytes?: number;
+  /** Names requests may give as `model` (--served-model-name); default: the model's own id. */
+  servedModelNames?: readonly string[];
 }
 
 // fastify's own cap, above any --max-request-bytes: registerBodyLimit enforces the real one,
@@ -85,6 +88,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     locks: new ConversationLock(),
     admission: new Admission(options.maxQueuedRequests, lifecycle),
     log,
+    modelNames: () => (options.servedModelNames?.length ? [...options.servedModelNames] : [lifecycle.engine.model.id]),
   };
 
   // The API reads JSON only: fastify's default text/plain parser would hand routes a string.
@@ -108,5 +112,6 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   responsesRoutes(app, ctx);
   conversationsRoutes(app, ctx);
   conversationItemsRoutes(app, ctx);
+  tokenizeRoutes(app, ctx);
   return app;
 }

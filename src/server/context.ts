@@ -46,11 +46,13 @@ export interface ServerContext {
   admission: Admission;
   /** Where request lines and server errors go. */
   log: (line: string) => void;
+  /** The names the model answers to (--served-model-name, else its id); the first is its main one. */
+  modelNames(): string[];
 }
 
-/** Requests name the model they want; this server serves exactly one. */
+/** Requests name the model they want; this server serves exactly one, under one or more names. */
 export function checkModel(ctx: ServerContext, model: string): void {
-  if (model !== ctx.engine.model.id) throw modelNotFound(model);
+  if (!ctx.modelNames().includes(model)) throw modelNotFound(model);
 }
 
 /** Runs a generating request holding a place in the queue for its whole life. */

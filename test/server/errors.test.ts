@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { MODEL_ID, post, startServer, type ErrorShape, type TestServer } from './helpers.js';
+import { assertError, MODEL_ID, post, startServer, type ErrorShape, type TestServer } from './helpers.js';
 
 const KEY = 'sk-test-key';
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -14,20 +14,6 @@ before(async () => {
   server = await startServer({ apiKey: KEY, maxQueuedRequests: 1 });
 });
 after(() => server?.close());
-
-function assertError(
-  res: { status: number; body: ErrorShape },
-  status: number,
-  expected: { type?: string; param?: string | null; code?: string | null },
-): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  const { error } = res.body;
-  assert.equal(typeof error.message, 'string');
-  assert.ok(error.message.length > 0);
-  assert.equal(error.type, expected.type ?? 'invalid_request_error');
-  if ('param' in expected) assert.equal(error.param, expected.param);
-  if ('code' in expected) assert.equal(error.code, expected.code);
-}
 
 async function request(method: string, path: string, body?: unknown) {
   const res = await fetch(`${server.origin}${path}`, {

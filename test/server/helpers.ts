@@ -1,6 +1,7 @@
 // A real server for the HTTP tests: the engine worker with the real stories260K model, a store
 // in a fresh temp dir, fastify on a loopback port, and the official openai client pointed at it.
 
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -39,6 +40,8 @@ export interface TestServerOptions {
   /** Reuse a data dir (restart tests); it is then left in place. */
   dataDir?: string;
   maxNumSeqs?: number;
+  /** --served-model-name. */
+  servedModelNames?: string[];
 }
 
 export function engineOptions(cacheMode: CacheMode, maxNumSeqs = 16) {
@@ -60,6 +63,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     maxQueuedRequests: options.maxQueuedRequests ?? 64,
     logRequests: true,
     log: (line) => logLines.push(line),
+    servedModelNames: options.servedModelNames,
   });
   const origin = await app.listen({ host: '127.0.0.1', port: 0 });
   const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: options.apiKey ?? options.apiKeys?.[0]?.key ?? 'unused', maxRetries: 0 });
@@ -92,4 +96,19 @@ export async function post(origin: string, urlPath: string, body: unknown, heade
 
 export interface ErrorShape {
   error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** A response is an OpenAI-style error with this status (and type, param, code where given). */
+export function assertError(
+  res: { status: number; body: ErrorShape },
+  status: number,
+  expected: { type?: string; param?: string | null; code?: string | null },
+): void {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  const { error } = res.body;
+  assert.equal(typeof error.message, 'string');
+  assert.ok(error.message.length > 0);
+  assert.equal(error.type, expected.type ?? 'invalid_request_error');
+  if ('param' in expected) assert.equal(error.param, expected.param);
+  if ('code' in expected) assert.equal(error.code, expected.code);
 }

@@ -4,7 +4,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { templateKwargsProblem, type ChatMessage } from '../../model/chat-template.js';
+import { chatMessagesField, chatTemplateKwargsField, checkMessages, toChatMessages } from '../chat-messages.js';
 import { checkModel, type ServerContext } from '../context.js';
 import { badRequest } from '../errors.js';
 import { MAX_TOP_LOGPROBS } from '../../engine/logprobs.js';
@@ -14,16 +14,6 @@ import type { PromptFields } from '../prompt-scan.js';
 import { parse, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
 import { setRequestUser } from '../request-log.js';
 
-const TextPart = z.strictObject({ type: z.literal('text'), text: z.string() });
-
-const Message = z.strictObject({
-  // 'tool' messages need tool calls, which this server does not make.
-  role: z.enum(['system', 'developer', 'user', 'assistant']),
-  content: z.union([z.string(), z.array(TextPart)]),
-  // Chat templates have no place for a participant's name: refused below rather than dropped.
-  name: z.string().nullish(),
-});
-
 const UNSUPPORTED = [
   'tool_choice', 'parallel_tool_calls', 'functions', 'function_call', 'reasoning_effort', 'audio', 'modalities',
   'prediction', 'web_search_options', 'service_tier', 'verbosity', 'prompt_cache_key', 'store',
@@ -31,7 +21,7 @@ const UNSUPPORTED = [
 
 const Body = z.strictObject({
   model: z.string(),
-  messages: z.array(Message).min(1),
+  messages: chatMessagesField,
   stream: z.boolean().nullish(),
   stream_options: z.strictObject({ include_usage: z.boolean().nullish() }).nullish(),
   n: nField,
@@ -43,14 +33,7 @@ const Body = z.strictObject({
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
   tools: z.array(z.unknown()).nullish(),
-  // vLLM's and llama.cpp's extension: variables for the model's chat template, such as Qwen3's
-  // enable_thinking. JSON scalars only; names renderChat sets itself are refused.
-  chat_template_kwargs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).superRefine((kwargs, ctx) => {
-    for (const name of Object.keys(kwargs)) {
-      const problem = templateKwargsProblem(name);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [name] });
-    }
-  }).nullish(),
+  chat_template_kwargs: chatTemplateKwargsField,
   response_format: z.object({ type: z.string() }).nullish(),
   ...userFields,
   ...refusedFields(UNSUPPORTED),
@@ -65,18 +48,9 @@ function checkSupported(body: Body): void {
   if (body.top_logprobs != null && !body.logprobs) throw badRequest('top_logprobs requires logprobs: true', 'top_logprobs', 'invalid_value');
   if (body.tools && body.tools.length > 0) unsupported('tools', 'tool calling');
   if (body.response_format && body.response_format.type !== 'text') unsupported('response_format', `response_format '${body.response_format.type}'`);
-  body.messages.forEach((m, i) => {
-    if (m.name !== undefined && m.name !== null) unsupported(`messages[${i}].name`, 'a message name');
-  });
+  checkMessages(body.messages);
 }
 
-function toChatMessages(messages: Body['messages']): ChatMessage[] {
-  return messages.map((m) => ({
-    // Chat templates know 'system'; 'developer' is OpenAI's newer name for the same thing.
-    role: m.role === 'developer' ? 'system' : m.role,
-    content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
-  }));
-}
 
 const SHAPE: CompletionShape = {
   idPrefix: 'chatcmpl',
@@ -108,6 +82,7 @@ export function chatCompletionsRoutes(app: FastifyInstance, ctx: ServerContext):
         logprobs: body.logprobs ? (body.top_logprobs ?? 0) : null,
       },
       n: body.n ?? 1,
+      model: body.model,
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
     });

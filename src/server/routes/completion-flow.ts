@@ -77,6 +77,8 @@ export interface CompletionRequest {
   includeUsage: boolean;
   /** Choices to generate for the one prompt (OpenAI's n). */
   n: number;
+  /** The model name the request gave (one of the served names), echoed in the reply. */
+  model: string;
 }
 
 /** Starts choice i of the request: with a seed, sample i takes seed + i, so choices differ and repeat. */
@@ -118,7 +120,7 @@ function choicesUsage(results: readonly GenerationResult[]): CompletionUsage {
 /** Runs a stateless completion and answers with the object, or streams it. */
 export function runCompletion(ctx: ServerContext, request: FastifyRequest, reply: FastifyReply, shape: CompletionShape, c: CompletionRequest) {
   return admitted(ctx, async () => {
-    const meta = completionMeta(shape.idPrefix, ctx.engine.model.id);
+    const meta = completionMeta(shape.idPrefix, c.model);
     if (c.stream) {
       // The first choice is started (and refused with a 400) before any byte of the stream.
       const start = choiceStarter(ctx, reply, c);

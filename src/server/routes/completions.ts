@@ -88,6 +88,7 @@ export function completionsRoutes(app: FastifyInstance, ctx: ServerContext): voi
         logprobs: body.logprobs ?? null,
       },
       n: body.n ?? 1,
+      model: body.model,
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
     });

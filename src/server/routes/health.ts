@@ -15,7 +15,7 @@ export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (phase !== 'ready') void reply.status(503).header('retry-after', String(RETRY_AFTER_S));
     return {
       status: STATUS[phase],
-      model: phase === 'loading' ? null : ctx.engine.model.id,
+      model: phase === 'loading' ? null : ctx.modelNames()[0],
       requests_in_flight: ctx.admission.inFlight,
     };
   });

@@ -77,7 +77,7 @@ function turnRequest(ctx: ServerContext, owner: Owner, body: Body): TurnRequest 
   const params: ResponseParams = {
     id: newId('resp'),
     createdAt: Math.floor(Date.now() / 1000),
-    model: model.id,
+    model: body.model, // the name the client used: any of --served-model-name
     instructions: body.instructions ?? null,
     previousResponseId: body.previous_response_id ?? null,
     conversationId: typeof conversation === 'string' ? conversation : (conversation?.id ?? null),

@@ -11,7 +11,7 @@ export function rootRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/', async (request) => ({
     name,
     version,
-    model: ctx.engine.model.id,
+    model: ctx.modelNames()[0],
     // The base an OpenAI client takes (base_url / baseURL), as this client reached the server.
     api_base: `${request.protocol}://${request.host}/v1`,
     endpoints: ['/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/responses', '/v1/conversations'],
