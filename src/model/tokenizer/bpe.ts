@@ -150,6 +150,21 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
     return asm.toString();
   }
 
+  tokenBytes(id: number): Uint8Array | null {
+    switch (this.kinds[id]) {
+      case Kind.Bytes:
+        // As decode() does: a character outside the byte alphabet stands for itself.
+        return Uint8Array.from([...this.byId[id]!].flatMap((ch) => {
+          const b = CHAR_TO_BYTE.get(ch);
+          return b === undefined ? [...utf8Bytes(ch)] : [b];
+        }));
+      case Kind.Literal:
+        return utf8Bytes(this.byId[id]!);
+      default:
+        return null;
+    }
+  }
+
   isSpecial(id: number): boolean {
     return this.kinds[id] === Kind.Special;
   }

@@ -35,6 +35,10 @@ class ByteTokenizer implements Tokenizer {
     return asm.toString();
   }
 
+  tokenBytes(id: number): Uint8Array | null {
+    return id >= BYTE_OFFSET && id < this.vocabSize ? Uint8Array.of(id - BYTE_OFFSET) : null;
+  }
+
   isSpecial(id: number): boolean {
     return id >= 0 && id < BYTE_OFFSET;
   }

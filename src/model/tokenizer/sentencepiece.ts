@@ -162,6 +162,24 @@ export class SentencePieceTokenizer implements Tokenizer {
     return asm.toString();
   }
 
+  tokenBytes(id: number): Uint8Array | null {
+    if (!(id >= 0 && id < this.vocabSize)) return null;
+    const piece = this.pieces[id]!;
+    switch (this.types[id]) {
+      case TokenType.Byte: {
+        const b = parseByteToken(piece);
+        return b === undefined ? null : Uint8Array.of(b);
+      }
+      case TokenType.Control:
+      case TokenType.Unknown:
+        return null;
+      case TokenType.UserDefined:
+        return utf8Bytes(piece);
+      default:
+        return utf8Bytes(piece.replaceAll(SPACE, ' ')); // mid-text: the dummy-prefix space stays
+    }
+  }
+
   isSpecial(id: number): boolean {
     const t = this.types[id];
     return t === TokenType.Control || t === TokenType.Unknown;

@@ -37,6 +37,12 @@ export interface Tokenizer {
    * It keeps the token-count bound of token-bound.ts sound.
    */
   readonly maxNormalizationShrink?: number;
+  /**
+   * The bytes token `id` adds to the text mid-stream (after other tokens), even when they are
+   * part of a character: what grammar-constrained decoding matches. null: it adds none
+   * (control tokens). Absent: grammar/vocab.ts falls back to decode().
+   */
+  tokenBytes?(id: number): Uint8Array | null;
 }
 
 /**
