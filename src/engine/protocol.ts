@@ -5,6 +5,7 @@ import type { ChatMessage } from '../model/chat-template.js';
 import type { KvDType } from '../model/kv-cache.js';
 import type { WeightFormat } from '../model/weights.js';
 import type { ConversationHistory } from './chat-prompt.js';
+import type { ResponseFormat } from './grammar/format.js';
 import type { EngineStats, EvictionPolicyName } from './engine.js';
 import type { FinishReason, RequestUsage } from './request.js';
 import type { SamplingParams } from './sampler.js';
@@ -74,6 +75,8 @@ export interface GenerateRequest {
   maxTokens: number;
   stop: string[];
   ignoreEos: boolean;
+  /** Constrain the output to JSON (response_format / text.format); absent: free text. */
+  responseFormat?: ResponseFormat;
 }
 
 export type ToWorker =

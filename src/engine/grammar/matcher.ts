@@ -10,11 +10,7 @@ import type { Grammar } from './grammar.js';
 import { computeMask, has, hasAny } from './mask.js';
 import { vocabFor, type Vocab } from './vocab.js';
 import type { Tokenizer } from '../../model/tokenizer/types.js';
-
-/** The sampler's hook: a masked copy of a row of logits. */
-export interface LogitMask {
-  apply(logits: Float32Array): Float32Array;
-}
+import type { LogitMask } from '../sampler.js';
 
 /** Compiled grammars kept; a grammar is small, its masks are what cost memory. */
 const MAX_GRAMMARS = 64;

@@ -10,6 +10,7 @@ import { badRequest } from '../errors.js';
 import { runCompletion, type CompletionShape } from './completion-flow.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
 import type { PromptFields } from '../prompt-scan.js';
+import { chatResponseFormat, responseFormatField } from '../response-format.js';
 import { parse, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
 import { setRequestUser } from '../request-log.js';
 
@@ -42,7 +43,7 @@ const Body = z.strictObject({
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().nullish(),
   tools: z.array(z.unknown()).nullish(),
-  response_format: z.object({ type: z.string() }).nullish(),
+  response_format: responseFormatField,
   ...userFields,
   ...refusedFields(UNSUPPORTED),
 });
@@ -57,7 +58,6 @@ function checkSupported(body: Body): void {
   if (body.logprobs) unsupported('logprobs', 'returning log probabilities');
   if (body.top_logprobs !== undefined && body.top_logprobs !== null) unsupported('top_logprobs', 'returning log probabilities');
   if (body.tools && body.tools.length > 0) unsupported('tools', 'tool calling');
-  if (body.response_format && body.response_format.type !== 'text') unsupported('response_format', `response_format '${body.response_format.type}'`);
   body.messages.forEach((m, i) => {
     if (m.name !== undefined && m.name !== null) unsupported(`messages[${i}].name`, 'a message name');
   });
@@ -96,6 +96,7 @@ export function chatCompletionsRoutes(app: FastifyInstance, ctx: ServerContext):
         maxTokens: limit,
         stop: toStopStrings(body.stop),
         ignoreEos: body.ignore_eos ?? false,
+        responseFormat: chatResponseFormat(body.response_format),
         promptParam: 'messages',
       },
       stream: body.stream === true,
