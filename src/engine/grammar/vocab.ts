@@ -36,16 +36,22 @@ export interface Vocab {
 const encoder = new TextEncoder();
 
 /** What token `id` adds to the text, or null when it adds nothing a grammar can use. */
-export function tokenBytes(tokenizer: Tokenizer, id: number): Uint8Array | null {
+export function tokenBytes(tokenizer: Tokenizer, id: number, anchor: readonly number[] = anchorIds(tokenizer)): Uint8Array | null {
   if (tokenizer.isSpecial(id)) return null;
   const own = tokenizer.tokenBytes?.(id);
   if (own !== undefined) return own === null || own.length === 0 ? null : own;
-  // Decode as the second token (the stream decoder always has context, so SentencePiece keeps
-  // the leading space it gives a piece mid-text). A token that decodes to a replacement
-  // character holds part of a character this tokenizer will not tell: left out.
-  const text = tokenizer.decode([id]);
-  if (text.length === 0 || text.includes('\uFFFD')) return null;
-  return encoder.encode(text);
+  // Decoded after an anchor token, as the stream decoder decodes with context (alone, a
+  // SentencePiece-style decoder drops the piece's leading space). A token that decodes to a
+  // replacement character holds part of a character this tokenizer will not tell: left out.
+  const before = tokenizer.decode(anchor);
+  const text = tokenizer.decode([...anchor, id]);
+  if (!text.startsWith(before) || text.length === before.length || text.includes('\uFFFD')) return null;
+  return encoder.encode(text.slice(before.length));
+}
+
+/** A plain token to decode others after. */
+function anchorIds(tokenizer: Tokenizer): number[] {
+  return tokenizer.encode('a', { addBos: false, parseSpecial: false }).slice(-1);
 }
 
 export function buildTrie(tokens: ReadonlyArray<{ id: number; bytes: Uint8Array }>): ByteTrie {
@@ -89,8 +95,9 @@ export function buildVocab(tokenizer: Tokenizer, size = tokenizer.vocabSize): Vo
   const special: Array<{ id: number; bytes: Uint8Array }> = [];
   const plain = new Int32Array(size).fill(-1);
   let maxPlain = 0;
+  const anchor = anchorIds(tokenizer);
   for (let id = 0; id < size; id++) {
-    const b = id < tokenizer.vocabSize ? tokenBytes(tokenizer, id) : null;
+    const b = id < tokenizer.vocabSize ? tokenBytes(tokenizer, id, anchor) : null;
     bytes.push(b);
     if (b === null) continue;
     all.push({ id, bytes: b });
