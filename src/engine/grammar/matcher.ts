@@ -30,7 +30,15 @@ export class Grammars {
   /** Masks computed (not found in the cache), and the time they took: the figures to watch. */
   readonly counters = { masksComputed: 0, maskMs: 0, maskHits: 0 };
 
+  private scratchRow = new Float32Array(0);
+
   constructor(private readonly tokenizer: Tokenizer, private readonly vocabSize: number) {}
+
+  /** The buffer masked rows are written to (one at a time: sampling is sequential). */
+  scratch(n: number): Float32Array {
+    if (this.scratchRow.length !== n) this.scratchRow = new Float32Array(n);
+    return this.scratchRow;
+  }
 
   get vocab(): Vocab {
     return (this.vocabulary ??= vocabFor(this.tokenizer, this.vocabSize));
@@ -104,22 +112,53 @@ export class GrammarMatcher implements LogitMask {
     this.bits = null;
   }
 
+  /**
+   * A copy of the row with every refused token at -Infinity. Built from whichever side is
+   * smaller: a sparse mask (a key, a number) starts from all -Infinity and copies the allowed
+   * logits; a dense one (inside a string) copies the row and blanks the few refused tokens. The
+   * copy goes to a buffer of the Grammars, reused: the sampler is done with it before the next.
+   */
   apply(logitsIn: Float32Array): Float32Array {
     const bits = this.mask();
-    const logits = Float32Array.from(logitsIn);
-    const n = logits.length;
-    for (let w = 0; w < bits.length; w++) {
-      const word = bits[w]!;
-      if (word === -1 >>> 0) continue;
-      const base = w << 5;
-      if (word === 0) {
-        logits.fill(-Infinity, base, Math.min(base + 32, n));
-        continue;
+    const n = logitsIn.length;
+    const logits = this.owner.scratch(n);
+    let allowed = 0;
+    for (let w = 0; w < bits.length; w++) allowed += popcount(bits[w]!);
+    if (allowed < n / 2) {
+      logits.fill(-Infinity);
+      for (let w = 0; w < bits.length; w++) {
+        let word = bits[w]!;
+        while (word !== 0) {
+          const i = (w << 5) + 31 - Math.clz32(word & -word);
+          word &= word - 1;
+          if (i < n) logits[i] = logitsIn[i]!;
+        }
       }
-      for (let j = 0; j < 32 && base + j < n; j++) if ((word & (1 << j)) === 0) logits[base + j] = -Infinity;
+    } else {
+      logits.set(logitsIn);
+      for (let w = 0; w < bits.length; w++) {
+        let refused = ~bits[w]!;
+        if (refused === 0) continue;
+        const base = w << 5;
+        if (refused === -1) {
+          logits.fill(-Infinity, base, Math.min(base + 32, n));
+          continue;
+        }
+        while (refused !== 0) {
+          const i = base + 31 - Math.clz32(refused & -refused);
+          refused &= refused - 1;
+          if (i < n) logits[i] = -Infinity;
+        }
+      }
+      if (n > bits.length * 32) logits.fill(-Infinity, bits.length * 32);
     }
-    if (n > bits.length * 32) logits.fill(-Infinity, bits.length * 32);
-    if (this.accepting) for (const id of this.stopIds) if (id < n) logits[id] = logitsIn[id]!;
+    for (const id of this.stopIds) if (id < n) logits[id] = this.accepting ? logitsIn[id]! : -Infinity;
     return logits;
   }
+}
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
