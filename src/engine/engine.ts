@@ -327,15 +327,21 @@ export class Engine {
     if (grammar !== null && !grammar.canContinue()) {
       // The value is complete and nothing may follow: end here, whatever end-of-sequence's logit.
       if (grammar.accepting) return [this.finish(request, 'stop')];
-      this.finish(request, 'abort');
-      return [{ type: 'error', requestId: request.id, message: `request ${request.id}: no token of this vocabulary can continue the response format's grammar` }];
+      return this.fail(request, 'no token of this vocabulary can continue the response format\'s grammar');
     }
     const token = request.sampler.sample(logits, this.runner.argmax);
     const now = performance.now();
     request.firstTokenAt ??= now;
     request.lastTokenAt = now;
     if (request.stopTokenIds.has(token)) return [this.finish(request, 'stop')];
-    grammar?.accept(token);
+    if (grammar !== null) {
+      try {
+        grammar.accept(token);
+      } catch (err) {
+        // A grammar bug must end its own request, not the engine step of every other one.
+        return this.fail(request, (err as Error).message);
+      }
+    }
     request.outputTokens.push(token);
     request.sampler.accept(token);
     this.kv.appendToken(request.id, token);
@@ -348,6 +354,12 @@ export class Engine {
       events.push(this.finish(request, 'length'));
     }
     return events;
+  }
+
+  /** Ends a running request with an error event (its KV is released as for any finish). */
+  private fail(request: Request, problem: string): EngineEvent[] {
+    this.finish(request, 'abort');
+    return [{ type: 'error', requestId: request.id, message: `request ${request.id}: ${problem}` }];
   }
 
   /** The eviction policy; profiles Cost(l) on the model unless it was given. */
