@@ -115,8 +115,30 @@ class SchemaCompiler {
     if (!Array.isArray(values) || values.length === 0) throw new SchemaError('enum', at, 'enum must be a non-empty array');
     const allowed = values.filter((v) => types === null || types.some((t) => matchesType(v, t)));
     if (allowed.length === 0) throw new SchemaError(s.const !== undefined ? 'const' : 'enum', at, 'no enum/const value has the schema\'s type');
-    const spelled = [...new Set(allowed.map((v) => JSON.stringify(v)))];
-    return this.builder.rule(spelled.map((text) => literal(text)));
+    return this.literalSet([...new Set(allowed.map((v) => JSON.stringify(v)))]);
+  }
+
+  /**
+   * One of several texts, as a trie of rules: the alternatives share their prefixes, so the
+   * automaton follows one stack through a 500-value enum instead of 500 until they diverge.
+   */
+  private literalSet(texts: readonly string[]): number {
+    const enc = new TextEncoder();
+    const build = (words: readonly Uint8Array[], depth: number): number => {
+      const alts: Element[][] = [];
+      const byByte = new Map<number, Uint8Array[]>();
+      for (const w of words) {
+        if (w.length === depth) alts.push([]);
+        else {
+          const list = byByte.get(w[depth]!) ?? [];
+          list.push(w);
+          byByte.set(w[depth]!, list);
+        }
+      }
+      for (const [b, list] of byByte) alts.push([{ bytes: byteClass([[b, b]]) }, ref(build(list, depth + 1))]);
+      return this.builder.rule(alts);
+    };
+    return build(texts.map((t) => enc.encode(t)), 0);
   }
 
   private typed(t: TypeName, s: SchemaObject, at: string): number {

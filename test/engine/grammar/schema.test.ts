@@ -158,3 +158,12 @@ test('unsupported features are refused by name, with where they sit', () => {
   const e = (() => { try { compileSchema({ type: 'object', properties: { code: { type: 'string', pattern: 'x' } } }); } catch (err) { return err as Error; } return null; })();
   assert.match(e!.message, /'pattern'.*#\/properties\/code/);
 });
+
+test('a large enum is a trie: one live stack while its values share a prefix, exactly its values accepted', () => {
+  const values = Array.from({ length: 500 }, (_, i) => `item-${i}`);
+  const g = compileSchema({ enum: values });
+  const state = advanceBytes(g, initialStacks(g), enc.encode('"item-'));
+  assert.ok(state !== null && state.length === 1, `${state?.length} stacks`);
+  for (const v of ['item-0', 'item-7', 'item-499', 'item-42']) assert.ok(accepts(g, JSON.stringify(v)), v);
+  for (const v of ['item-500', 'item-', 'item-0499', 'item']) assert.ok(!accepts(g, JSON.stringify(v)), v);
+});
