@@ -159,11 +159,11 @@ test('unsupported features are refused by name, with where they sit', () => {
   assert.match(e!.message, /'pattern'.*#\/properties\/code/);
 });
 
-test('a large enum is a trie: one live stack while its values share a prefix, exactly its values accepted', () => {
+test('a large enum is a trie: live stacks are the next byte\'s choices (10 digits), not the 500 values', () => {
   const values = Array.from({ length: 500 }, (_, i) => `item-${i}`);
   const g = compileSchema({ enum: values });
   const state = advanceBytes(g, initialStacks(g), enc.encode('"item-'));
-  assert.ok(state !== null && state.length === 1, `${state?.length} stacks`);
+  assert.ok(state !== null && state.length === 10, `${state?.length} stacks`);
   for (const v of ['item-0', 'item-7', 'item-499', 'item-42']) assert.ok(accepts(g, JSON.stringify(v)), v);
   for (const v of ['item-500', 'item-', 'item-0499', 'item']) assert.ok(!accepts(g, JSON.stringify(v)), v);
 });
