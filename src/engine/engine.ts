@@ -324,10 +324,16 @@ export class Engine {
 
   private sampleNext(request: Request, logits: Float32Array): EngineEvent[] {
     const grammar = request.grammar;
-    if (grammar !== null && !grammar.canContinue()) {
+    if (grammar !== null) {
+      let more: boolean;
+      try {
+        more = grammar.canContinue(); // computes the mask the sampler applies next
+      } catch (err) {
+        return this.fail(request, (err as Error).message);
+      }
       // The value is complete and nothing may follow: end here, whatever end-of-sequence's logit.
-      if (grammar.accepting) return [this.finish(request, 'stop')];
-      return this.fail(request, 'no token of this vocabulary can continue the response format\'s grammar');
+      if (!more && grammar.accepting) return [this.finish(request, 'stop')];
+      if (!more) return this.fail(request, 'no token of this vocabulary can continue the response format\'s grammar');
     }
     const token = request.sampler.sample(logits, this.runner.argmax);
     const now = performance.now();

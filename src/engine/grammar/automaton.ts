@@ -21,6 +21,13 @@ export class Frame {
 /** A stack; null is the empty stack: the root value is complete and nothing may follow. */
 export type Stack = Frame | null;
 
+/**
+ * Most stacks a state may hold. Ambiguity in a schema (anyOf branches that agree for a while)
+ * keeps several alive, and each costs its share of every step; past this the request fails
+ * rather than slow every other sequence in the batch.
+ */
+export const MAX_STACKS = 1024;
+
 /** Deepest expansion allowed: a grammar that recurses without consuming bytes is a bug, not a hang. */
 const MAX_EXPANSION_DEPTH = 10_000;
 
@@ -56,6 +63,7 @@ export function advance(g: Grammar, stacks: readonly Stack[], b: number): Stack[
       else if (next !== REJECTED) out.push(new Frame(s.pos, next, s.parent));
     }
   }
+  if (out.length > MAX_STACKS) throw new Error(`the response format's grammar is too ambiguous here (${out.length} alternatives alive; at most ${MAX_STACKS})`);
   return out;
 }
 

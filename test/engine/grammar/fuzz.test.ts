@@ -100,3 +100,15 @@ test('json_object: any JSON object; with closing tokens favoured, outputs finish
   console.log(`json_object: ${finished} of ${runs.length} finished within 400 tokens, all objects; e.g. ${runs.filter((r) => r.reason === "stop").map((r) => r.text).sort((a, b) => b.length - a.length)[0]}`);
   assert.ok(finished >= 12, `only ${finished} of ${runs.length} finished`);
 });
+
+test('a schema too ambiguous for the automaton fails its own request; the others in the batch finish', () => {
+  const inner = { anyOf: Array.from({ length: 40 }, () => ({ type: 'integer' })) };
+  const outer = { anyOf: Array.from({ length: 40 }, () => ({ type: 'object', properties: { x: inner }, required: ['x'] })) };
+  const runs = generate([
+    { format: { type: 'json_schema', schema: outer }, sampling: GREEDY },
+    { format: { type: 'json_schema', schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }, sampling: GREEDY },
+  ], 100);
+  assert.match(runs[0]!.error ?? '', /too ambiguous/);
+  assert.equal(runs[1]!.reason, 'stop');
+  assert.equal(typeof (JSON.parse(runs[1]!.text) as { ok: unknown }).ok, 'boolean');
+});
