@@ -5,7 +5,7 @@
 // token, as a batch of 32 would. Issue 15's budget: ≤ 10% of a 32-sequence decode step
 // (~200 ms on the Qwen2.5-0.5B shape on our CPU) — about 0.6 ms per sequence per step.
 //
-//   node --import tsx bench/grammar-mask.ts [tokenizer dir] [steps]
+//   npm run bench:grammar -- [tokenizer dir] [steps]
 
 import * as os from 'node:os';
 import * as path from 'node:path';
