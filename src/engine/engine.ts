@@ -13,6 +13,8 @@ import { KvCacheManager, type CacheMode, type KvCacheStats } from '../cache/kv-c
 import { KvCache, kvDTypeForWeights, type KvDType } from '../model/kv-cache.js';
 import type { LoadedModel } from '../model/load.js';
 import { profileChunkCost, type CostPoint } from './cost-profile.js';
+import { Grammars, type GrammarMatcher } from './grammar/matcher.js';
+import { SchemaError } from './grammar/schema.js';
 import { ModelRunner, type SequenceStep } from './model-runner.js';
 import { EngineRequestError } from './request-error.js';
 import { tokenLogprob, type TokenLogprob } from './logprobs.js';
@@ -118,6 +120,8 @@ export class Engine {
   private readonly requests = new Map<string, Request>();
   private readonly counters = { steps: 0, promptTokensComputed: 0, decodeTokensComputed: 0, generatedTokens: 0 };
   private readonly served: TierTokens = { device: 0, host: 0, disk: 0 };
+  /** Compiled response formats and their token masks (the vocabulary index is built on first use). */
+  private grammarCache: Grammars | null = null;
 
   constructor(readonly model: LoadedModel, readonly options: EngineOptions) {
     const blockSize = options.blockSize ?? 16;
@@ -185,7 +189,7 @@ export class Engine {
       throw new EngineRequestError(
         `the prompt has ${prompt} tokens; the KV cache holds ${this.memory.numBlocks * this.memory.blockSize}`, 'messages', 'context_length_exceeded');
     }
-    const request = new Request(input, this.model.tokenizer, this.model.stopIds);
+    const request = new Request(input, this.model.tokenizer, this.model.stopIds, this.grammarFor(input));
     this.requests.set(input.id, request);
     this.scheduler.add(request);
     // Prefetch: disk reads of the prompt's chunks start now, while others compute.
@@ -304,12 +308,47 @@ export class Engine {
     };
   }
 
+  /** The matcher factory of a request with a response format (the HTTP side has checked the schema already). */
+  private grammarFor(input: RequestInput): ((stopIds: ReadonlySet<number>) => GrammarMatcher) | undefined {
+    const format = input.responseFormat;
+    if (format === undefined) return undefined;
+    const grammars = (this.grammarCache ??= new Grammars(this.model.tokenizer, this.model.config.vocabSize));
+    return (stopIds) => {
+      try {
+        return grammars.matcher(format, stopIds);
+      } catch (err) {
+        if (err instanceof SchemaError) throw new EngineRequestError(`response_format: ${err.message}`, 'response_format', 'unsupported_parameter');
+        throw err;
+      }
+    };
+  }
+
   private sampleNext(request: Request, logits: Float32Array): EngineEvent[] {
+    const grammar = request.grammar;
+    if (grammar !== null) {
+      let more: boolean;
+      try {
+        more = grammar.canContinue(); // computes the mask the sampler applies next
+      } catch (err) {
+        return this.fail(request, (err as Error).message);
+      }
+      // The value is complete and nothing may follow: end here, whatever end-of-sequence's logit.
+      if (!more && grammar.accepting) return [this.finish(request, 'stop')];
+      if (!more) return this.fail(request, 'no token of this vocabulary can continue the response format\'s grammar');
+    }
     const token = request.sampler.sample(logits, this.runner.argmax);
     const now = performance.now();
     request.firstTokenAt ??= now;
     request.lastTokenAt = now;
     if (request.stopTokenIds.has(token)) return [this.finish(request, 'stop')];
+    if (grammar !== null) {
+      try {
+        grammar.accept(token);
+      } catch (err) {
+        // A grammar bug must end its own request, not the engine step of every other one.
+        return this.fail(request, (err as Error).message);
+      }
+    }
     request.outputTokens.push(token);
     request.sampler.accept(token);
     this.kv.appendToken(request.id, token);
@@ -324,6 +363,12 @@ export class Engine {
       events.push(this.finish(request, 'length'));
     }
     return events;
+  }
+
+  /** Ends a running request with an error event (its KV is released as for any finish). */
+  private fail(request: Request, problem: string): EngineEvent[] {
+    this.finish(request, 'abort');
+    return [{ type: 'error', requestId: request.id, message: `request ${request.id}: ${problem}` }];
   }
 
   /** The eviction policy; profiles Cost(l) on the model unless it was given. */

@@ -5,6 +5,7 @@ import type { ChatMessage, TemplateKwarg } from '../model/chat-template.js';
 import type { KvDType } from '../model/kv-cache.js';
 import type { WeightFormat } from '../model/weights.js';
 import type { ConversationHistory } from './chat-prompt.js';
+import type { ResponseFormat } from './grammar/format.js';
 import type { EngineStats, EvictionPolicyName } from './engine.js';
 import type { FinishReason, RequestUsage } from './request.js';
 import type { TokenLogprob } from './logprobs.js';
@@ -78,6 +79,8 @@ export interface GenerateRequest {
   ignoreEos: boolean;
   /** Log probabilities of each generated token with this many alternatives; null or absent = off. */
   logprobs?: number | null;
+  /** Constrain the output to JSON (response_format / text.format); absent: free text. */
+  responseFormat?: ResponseFormat;
 }
 
 export type ToWorker =

@@ -2,6 +2,8 @@
 // been generated, and the numbers its usage report needs.
 import type { Tokenizer } from '../model/tokenizer/types.js';
 import { OutputText } from './output.js';
+import type { ResponseFormat } from './grammar/format.js';
+import type { GrammarMatcher } from './grammar/matcher.js';
 import { Sampler, type SamplingParams } from './sampler.js';
 
 export interface RequestInput {
@@ -19,6 +21,8 @@ export interface RequestInput {
   ignoreEos?: boolean;
   /** Report each generated token's log probability with this many alternatives; absent = off. */
   logprobs?: number | null;
+  /** Constrain the output to JSON (response_format); absent: free text. */
+  responseFormat?: ResponseFormat;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -59,6 +63,8 @@ export class Request {
   readonly outputTokens: number[] = [];
   readonly sampler: Sampler;
   readonly output: OutputText;
+  /** The grammar state of a request with a response format; null for free text. */
+  readonly grammar: GrammarMatcher | null;
   readonly arrivedAt = performance.now();
   status: RequestStatus = 'waiting';
   /** Whether this request keeps its conversation's KV pinned while it waits. */
@@ -73,14 +79,21 @@ export class Request {
   firstTokenAt: number | null = null;
   lastTokenAt: number | null = null;
 
-  constructor(input: RequestInput, tokenizer: Tokenizer, modelStopIds: readonly number[]) {
+  /** `grammar` builds the request's matcher from its stop ids (the engine's Grammars.matcher). */
+  constructor(
+    input: RequestInput,
+    tokenizer: Tokenizer,
+    modelStopIds: readonly number[],
+    grammar?: (stopIds: ReadonlySet<number>) => GrammarMatcher,
+  ) {
     this.id = input.id;
     this.conversationId = input.conversationId;
     this.promptTokens = input.promptTokens;
     this.maxTokens = input.maxTokens;
     this.logprobs = input.logprobs ?? null;
     this.stopTokenIds = new Set([...(input.ignoreEos ? [] : modelStopIds), ...(input.stopTokenIds ?? [])]);
-    this.sampler = new Sampler(input.sampling, input.promptTokens);
+    this.grammar = grammar?.(this.stopTokenIds) ?? null;
+    this.sampler = new Sampler(input.sampling, input.promptTokens, this.grammar);
     this.output = new OutputText(tokenizer, input.stop ?? [], input.promptTokens.slice(-8));
   }
 

@@ -73,6 +73,11 @@ export type ArgmaxFn = (row: Float32Array) => number;
 // of the sort changes the distribution by under 1e-8 even for a 150k vocab.
 const NEGLIGIBLE_LOGIT_GAP = 30;
 
+/** A per-request constraint on the next token (grammar/matcher.ts): a copy of the row with refused tokens at -Infinity. */
+export interface LogitMask {
+  apply(logits: Float32Array): Float32Array;
+}
+
 export class Sampler {
   private readonly rng: Rng;
   private readonly counts = new Map<number, number>();
@@ -80,7 +85,7 @@ export class Sampler {
   private readonly seen = new Set<number>();
 
   /** `promptTokens` feed the repetition penalty (vLLM counts the prompt too); unused without one. */
-  constructor(readonly params: SamplingParams, promptTokens: Iterable<number> = []) {
+  constructor(readonly params: SamplingParams, promptTokens: Iterable<number> = [], private readonly mask: LogitMask | null = null) {
     this.rng = new Rng(params.seed ?? Math.floor(Math.random() * 2 ** 32));
     if (hasRepetitionPenalty(params)) for (const t of promptTokens) this.seen.add(t);
   }
@@ -125,7 +130,8 @@ export class Sampler {
    */
   sample(logitsIn: Float32Array, argmaxOf: ArgmaxFn = argmax): number {
     const p = this.params;
-    const logits = this.adjusted(logitsIn);
+    // The mask comes first: penalties and bias then only reorder tokens the grammar allows.
+    const logits = this.adjusted(this.mask === null ? logitsIn : this.mask.apply(logitsIn));
     if (p.temperature <= 0) return argmaxOf(logits);
 
     const best = logits[argmaxOf(logits)]!;

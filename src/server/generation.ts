@@ -7,6 +7,7 @@
 import type { FastifyReply } from 'fastify';
 import type { ConversationHistory } from '../engine/chat-prompt.js';
 import { RequestRejectedError, type AcceptedPrompt, type RequestHandle } from '../engine/client.js';
+import type { ResponseFormat } from '../engine/grammar/format.js';
 import type { PromptInput } from '../engine/protocol.js';
 import type { TokenLogprob } from '../engine/logprobs.js';
 import type { FinishReason, RequestUsage } from '../engine/request.js';
@@ -23,6 +24,8 @@ export interface GenerationRequest {
   stop: string[];
   /** vLLM's extension: keep generating past end-of-sequence tokens (benchmarks, load tests). */
   ignoreEos?: boolean;
+  /** Constrain the output to JSON (response_format / text.format). */
+  responseFormat?: ResponseFormat;
   /** What the route calls its prompt ('messages', 'input', 'prompt'), for error params. */
   promptParam: string;
   /** Each generated token's log probability with this many alternatives; null or absent = off. */

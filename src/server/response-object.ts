@@ -19,6 +19,8 @@ export interface ResponseParams {
   topP: number;
   metadata: Metadata;
   store: boolean;
+  /** text.format as the request gave it (structured outputs); absent: plain text. */
+  textFormat?: Record<string, unknown>;
 }
 
 interface ResponseState {
@@ -50,7 +52,7 @@ function build(p: ResponseParams, s: ResponseState): ResponseObject {
     reasoning: { effort: null, summary: null },
     store: p.store,
     temperature: p.temperature,
-    text: { format: { type: 'text' } },
+    text: { format: p.textFormat ?? { type: 'text' } },
     tool_choice: 'none',
     tools: [],
     top_p: p.topP,

@@ -8,6 +8,7 @@
 
 import type { FastifyReply } from 'fastify';
 import type { ConversationHistory } from '../engine/chat-prompt.js';
+import type { ResponseFormat } from '../engine/grammar/format.js';
 import type { SamplingParams } from '../engine/sampler.js';
 import type { ChatMessage } from '../model/chat-template.js';
 import type { MessageItem, Owner, ResponseObject, StoredResponse, TokenHistory } from '../store/index.js';
@@ -30,6 +31,8 @@ export interface TurnRequest {
   stop: string[];
   /** Generate past the model's end-of-sequence tokens (vLLM's ignore_eos; benchmarks). */
   ignoreEos: boolean;
+  /** Constrain the output to JSON (text.format). */
+  responseFormat?: ResponseFormat;
 }
 
 export interface TurnObserver {
@@ -131,6 +134,7 @@ export async function runTurn(ctx: ServerContext, turn: TurnRequest, reply: Fast
         maxTokens: turn.maxTokens,
         stop: turn.stop,
         ignoreEos: turn.ignoreEos,
+        ...(turn.responseFormat === undefined ? {} : { responseFormat: turn.responseFormat }),
         promptParam: 'input',
       },
       reply,

@@ -76,7 +76,7 @@ function bodyRoutes(ids: FuzzIds): BodyRoute[] {
         [['logprobs'], ['x', 1]],
         [['top_logprobs'], [1, 'x', 1.5]],
         [['tools'], [[{ type: 'function' }], 'x', {}]],
-        [['response_format'], [{ type: 'json_object' }, 'x', {}]],
+        [['response_format'], [{ type: 'json_schema' }, { type: 'regex' }, 'x', {}, { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: 'a' } } }]],
         ...sampling(),
       ],
     },

@@ -127,14 +127,6 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
-    return this.assemble(ids, opts).toString();
-  }
-
-  decodeBytes(ids: readonly number[], opts: DecodeOptions = {}): Uint8Array {
-    return this.assemble(ids, opts).toBytes();
-  }
-
-  private assemble(ids: readonly number[], opts: DecodeOptions): TextAssembler {
     const skipSpecial = opts.skipSpecial ?? false;
     const asm = new TextAssembler();
     for (const id of ids) {
@@ -155,7 +147,22 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
         default: // ids past the tokenizer (padded embedding rows) have no text
       }
     }
-    return asm;
+    return asm.toString();
+  }
+
+  tokenBytes(id: number): Uint8Array | null {
+    switch (this.kinds[id]) {
+      case Kind.Bytes:
+        // As decode() does: a character outside the byte alphabet stands for itself.
+        return Uint8Array.from([...this.byId[id]!].flatMap((ch) => {
+          const b = CHAR_TO_BYTE.get(ch);
+          return b === undefined ? [...utf8Bytes(ch)] : [b];
+        }));
+      case Kind.Literal:
+        return utf8Bytes(this.byId[id]!);
+      default:
+        return null;
+    }
   }
 
   isSpecial(id: number): boolean {

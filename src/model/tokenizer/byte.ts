@@ -27,20 +27,16 @@ class ByteTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
-    return this.assemble(ids, opts).toString();
-  }
-
-  decodeBytes(ids: readonly number[], opts: DecodeOptions = {}): Uint8Array {
-    return this.assemble(ids, opts).toBytes();
-  }
-
-  private assemble(ids: readonly number[], opts: DecodeOptions): TextAssembler {
     const asm = new TextAssembler();
     for (const id of ids) {
       if (id >= BYTE_OFFSET && id < this.vocabSize) asm.pushByte(id - BYTE_OFFSET);
       else if (id >= 0 && id < BYTE_OFFSET && !opts.skipSpecial) asm.pushText(SPECIALS[id]!);
     }
-    return asm;
+    return asm.toString();
+  }
+
+  tokenBytes(id: number): Uint8Array | null {
+    return id >= BYTE_OFFSET && id < this.vocabSize ? Uint8Array.of(id - BYTE_OFFSET) : null;
   }
 
   isSpecial(id: number): boolean {

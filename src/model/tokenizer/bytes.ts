@@ -45,10 +45,6 @@ export class TextAssembler {
     this.length += bytes.length;
   }
 
-  toBytes(): Uint8Array {
-    return this.bytes.slice(0, this.length);
-  }
-
   toString(): string {
     return new TextDecoder('utf-8', { fatal: false }).decode(this.bytes.subarray(0, this.length));
   }

@@ -132,14 +132,6 @@ export class SentencePieceTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
-    return this.assemble(ids, opts).toString();
-  }
-
-  decodeBytes(ids: readonly number[], opts: DecodeOptions = {}): Uint8Array {
-    return this.assemble(ids, opts).toBytes();
-  }
-
-  private assemble(ids: readonly number[], opts: DecodeOptions): TextAssembler {
     const skipSpecial = opts.skipSpecial ?? false;
     const asm = new TextAssembler();
     for (let i = 0; i < ids.length; i++) {
@@ -161,13 +153,31 @@ export class SentencePieceTokenizer implements Tokenizer {
           let text = piece.replaceAll(SPACE, ' ');
           // Undo the dummy prefix: SentencePiece drops one leading space of the first piece,
           // also when that piece follows the BOS that encode() put in front.
-          const first = !opts.continuation && (i === 0 || (i === 1 && ids[0] === this.bosId));
+          const first = i === 0 || (i === 1 && ids[0] === this.bosId);
           if (first && this.addSpacePrefix && text.startsWith(' ')) text = text.slice(1);
           asm.pushText(text);
         }
       }
     }
-    return asm;
+    return asm.toString();
+  }
+
+  tokenBytes(id: number): Uint8Array | null {
+    if (!(id >= 0 && id < this.vocabSize)) return null;
+    const piece = this.pieces[id]!;
+    switch (this.types[id]) {
+      case TokenType.Byte: {
+        const b = parseByteToken(piece);
+        return b === undefined ? null : Uint8Array.of(b);
+      }
+      case TokenType.Control:
+      case TokenType.Unknown:
+        return null;
+      case TokenType.UserDefined:
+        return utf8Bytes(piece);
+      default:
+        return utf8Bytes(piece.replaceAll(SPACE, ' ')); // mid-text: the dummy-prefix space stays
+    }
   }
 
   isSpecial(id: number): boolean {

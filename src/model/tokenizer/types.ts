@@ -16,11 +16,6 @@ export interface EncodeOptions {
 export interface DecodeOptions {
   /** Leave out control/special tokens (BOS, EOS, <|im_start|>...). Defaults to false. */
   skipSpecial?: boolean;
-  /**
-   * The ids continue earlier text: SentencePiece keeps the leading space it otherwise drops from
-   * the first piece (its dummy prefix). For one token's text as it reads inside a reply.
-   */
-  continuation?: boolean;
 }
 
 export interface Tokenizer {
@@ -32,8 +27,6 @@ export interface Tokenizer {
   readonly addBos: boolean;
   encode(text: string, opts?: EncodeOptions): number[];
   decode(ids: readonly number[], opts?: DecodeOptions): string;
-  /** decode() as raw bytes: a token may hold part of a character (absent: UTF-8 of decode()). */
-  decodeBytes?(ids: readonly number[], opts?: DecodeOptions): Uint8Array;
   isSpecial(id: number): boolean;
   /** Look up a token by its stored string (e.g. "<|im_end|>"). */
   tokenId(piece: string): number | undefined;
@@ -44,6 +37,12 @@ export interface Tokenizer {
    * It keeps the token-count bound of token-bound.ts sound.
    */
   readonly maxNormalizationShrink?: number;
+  /**
+   * The bytes token `id` adds to the text mid-stream (after other tokens), even when they are
+   * part of a character: what grammar-constrained decoding matches. null: it adds none
+   * (control tokens). Absent: grammar/vocab.ts falls back to decode().
+   */
+  tokenBytes?(id: number): Uint8Array | null;
 }
 
 /**

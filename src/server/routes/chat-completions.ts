@@ -11,6 +11,7 @@ import { MAX_TOP_LOGPROBS } from '../../engine/logprobs.js';
 import { chatLogprob, nField, runCompletion, type CompletionShape } from './completion-flow.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
 import type { PromptFields } from '../prompt-scan.js';
+import { chatResponseFormat, responseFormatField } from '../response-format.js';
 import { parse, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
 import { setRequestUser } from '../request-log.js';
 
@@ -34,7 +35,7 @@ const Body = z.strictObject({
   top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
   tools: z.array(z.unknown()).nullish(),
   chat_template_kwargs: chatTemplateKwargsField,
-  response_format: z.object({ type: z.string() }).nullish(),
+  response_format: responseFormatField,
   ...userFields,
   ...refusedFields(UNSUPPORTED),
 });
@@ -47,7 +48,6 @@ const PROMPT: PromptFields = { param: 'messages', text: ['messages[].content', '
 function checkSupported(body: Body): void {
   if (body.top_logprobs != null && !body.logprobs) throw badRequest('top_logprobs requires logprobs: true', 'top_logprobs', 'invalid_value');
   if (body.tools && body.tools.length > 0) unsupported('tools', 'tool calling');
-  if (body.response_format && body.response_format.type !== 'text') unsupported('response_format', `response_format '${body.response_format.type}'`);
   checkMessages(body.messages);
 }
 
@@ -78,6 +78,7 @@ export function chatCompletionsRoutes(app: FastifyInstance, ctx: ServerContext):
         maxTokens: limit,
         stop: toStopStrings(body.stop),
         ignoreEos: body.ignore_eos ?? false,
+        responseFormat: chatResponseFormat(body.response_format),
         promptParam: 'messages',
         logprobs: body.logprobs ? (body.top_logprobs ?? 0) : null,
       },

@@ -11,6 +11,7 @@ import { badRequest, clientGone, notFound, streamError } from '../errors.js';
 import { ResponseInput, toMessageItems } from '../items.js';
 import { failedResponse, inProgressResponse, type ResponseParams } from '../response-object.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
+import { responseFormatField, textFormat } from '../response-format.js';
 import { SseStream } from '../sse.js';
 import { runTurn, type TurnRequest } from '../turns.js';
 import type { PromptFields } from '../prompt-scan.js';
@@ -40,7 +41,7 @@ const Body = z.strictObject({
   tools: z.array(z.unknown()).nullish(),
   background: z.boolean().nullish(),
   top_logprobs: z.number().int().nullish(),
-  text: z.strictObject({ format: z.object({ type: z.string() }).nullish() }).nullish(),
+  text: z.strictObject({ format: responseFormatField }).nullish(),
   ...userFields,
   ...refusedFields(UNSUPPORTED),
 });
@@ -64,8 +65,6 @@ function checkSupported(body: Body): void {
   if (body.tools && body.tools.length > 0) unsupported('tools', 'tool calling');
   if (body.background) unsupported('background', 'background mode');
   if (body.top_logprobs !== undefined && body.top_logprobs !== null) unsupported('top_logprobs', 'returning log probabilities');
-  const format = body.text?.format?.type;
-  if (format !== undefined && format !== 'text') unsupported('text.format', `text format '${format}'`);
   if (body.conversation && body.previous_response_id) {
     throw badRequest('previous_response_id and conversation cannot be used together', 'previous_response_id', 'mutually_exclusive');
   }
@@ -87,6 +86,8 @@ function turnRequest(ctx: ServerContext, owner: Owner, body: Body): TurnRequest 
     metadata: body.metadata ?? {},
     store: body.store ?? true,
   };
+  const responseFormat = textFormat(body.text?.format);
+  if (responseFormat !== undefined) params.textFormat = body.text!.format as Record<string, unknown>;
   return {
     owner,
     params,
@@ -96,6 +97,7 @@ function turnRequest(ctx: ServerContext, owner: Owner, body: Body): TurnRequest 
     maxTokens: maxTokens(model, [['max_output_tokens', body.max_output_tokens]]),
     stop: toStopStrings(body.stop),
     ignoreEos: body.ignore_eos ?? false,
+    ...(responseFormat === undefined ? {} : { responseFormat }),
   };
 }
 
