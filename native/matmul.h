@@ -92,6 +92,17 @@ inline void for_each_tile(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r
   }
 }
 
+// One-row (decode) tiles on AVX2 prefetch their panel this many bytes ahead. Measured on the
+// AVX2 machine (Zen 3 guest, Qwen2.5-0.5B decode alternated with and without, bench/profile.ts):
+// batch-1 decode rose from ~63% to ~73% of the probed DRAM bandwidth for Q4_0 and from ~71% to
+// ~81-85% for bf16; 2048 and 4096 bytes did about equally. The hardware prefetcher alone does
+// not run far enough ahead of a stream whose dot instructions keep the core busy. Panels are
+// contiguous per thread, so the lines fetched past a panel's end are the next panel's.
+#ifndef PENSIEVE_DECODE_PREFETCH
+#define PENSIEVE_DECODE_PREFETCH 4096
+#endif
+constexpr int kDecodePrefetch = PENSIEVE_DECODE_PREFETCH;
+
 // The next panel's lines, fetched while this panel's row tiles run: with several row tiles a
 // panel is read from memory by the first tile in a burst (one 64-byte line per 8 dot
 // instructions) and not at all by the rest, and the hardware prefetcher does not run far enough

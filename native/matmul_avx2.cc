@@ -93,7 +93,12 @@ PENSIEVE_AVX2 inline void bf16_row(const MatmulArgs& a, int64_t p, int64_t r) {
     acc[s + 3] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(p1, odd_mask)), x1, acc[s + 3]);
   };
   int64_t kk = 0;
+  const char* pf = reinterpret_cast<const char*>(w) + kDecodePrefetch;
   for (; kk + 2 <= K2; kk += 2) {
+    if (kDecodePrefetch > 0) {
+      _mm_prefetch(pf + kk * 2 * kPanelRows * 2, _MM_HINT_T0);
+      _mm_prefetch(pf + kk * 2 * kPanelRows * 2 + 64, _MM_HINT_T0);
+    }
     step(kk, 0);
     step(kk + 1, 4);
   }
@@ -145,6 +150,10 @@ struct Q8Tile {
     for (int i = 0; i < 2 * MR; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = panel + b * kQ8PanelBlockBytes;
+      if constexpr (MR == 1) {
+        if (kDecodePrefetch > 0)
+          for (size_t o = 0; o < kQ8PanelBlockBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk + kDecodePrefetch + o), _MM_HINT_T0);
+      }
       const uint8_t* q = blk + kQ8ScaleBytes;
       const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
       const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16)));

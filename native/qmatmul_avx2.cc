@@ -101,6 +101,10 @@ struct QTile {
     constexpr size_t kStepBytes = L.step_bytes();
     for (int64_t st = 0; st < steps; ++st) {
       const uint8_t* step = panel + st * kStepBytes;
+      if constexpr (MR == 1) {
+        if (kDecodePrefetch > 0)
+          for (size_t o = 0; o < kStepBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(step + kDecodePrefetch + o), _MM_HINT_T0);
+      }
       __m256 d[2], m[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
       for (int h = 0; h < 2; ++h) {
         d[h] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(step + 16 * h)));
