@@ -64,8 +64,21 @@ export function tooManyRequests(limit: number): ApiError {
   });
 }
 
-export function serviceUnavailable(message: string, code: string, retryAfterS = RETRY_AFTER_S): ApiError {
-  return new ApiError(503, message, 'server_error', null, code, { 'retry-after': String(retryAfterS) });
+export function serviceUnavailable(message: string, code: string, retryAfterS = RETRY_AFTER_S, headers: Record<string, string> = {}): ApiError {
+  return new ApiError(503, message, 'server_error', null, code, { 'retry-after': String(retryAfterS), ...headers });
+}
+
+/** Seconds a client should wait before retrying a server that is loading or restarting: a load or a restart takes a few. */
+export const RESTART_RETRY_AFTER_S = 5;
+
+export function modelLoading(): ApiError {
+  return serviceUnavailable('The model is loading. Retry shortly.', 'model_loading', RESTART_RETRY_AFTER_S);
+}
+
+/** The answer to a request that arrives while the server stops: its connection closes after it. */
+export function shuttingDown(): ApiError {
+  return serviceUnavailable('The server is shutting down. Retry on another instance or shortly.', 'server_shutting_down',
+    RESTART_RETRY_AFTER_S, { connection: 'close' });
 }
 
 /** A 5xx worth a stack trace: not a 503 that says when to retry (a loading or draining server). */
@@ -167,9 +180,9 @@ export function registerErrorHandlers(app: FastifyInstance, log: (line: string) 
   });
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;
-    // Like fastify's: the client should take its next request to a server that is staying.
-    reply.header('connection', 'close');
-    throw serviceUnavailable('The server is shutting down; retry on another server or after it restarts.', 'server_shutting_down');
+    // Like fastify's: the client should take its next request to a server that is staying
+    // (the error says `Connection: close`).
+    throw shuttingDown();
   });
 }
 

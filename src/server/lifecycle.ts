@@ -6,20 +6,9 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { EngineClient } from '../engine/client.js';
-import { type ApiError, serviceUnavailable } from './errors.js';
+import { type ApiError, modelLoading, shuttingDown } from './errors.js';
 
 export type Phase = 'loading' | 'ready' | 'draining';
-
-/** Seconds a client should wait before retrying: a load or a restart takes a few. */
-export const RETRY_AFTER_S = 5;
-
-export function modelLoading(): ApiError {
-  return serviceUnavailable('The model is loading. Retry shortly.', 'model_loading', RETRY_AFTER_S);
-}
-
-export function shuttingDown(): ApiError {
-  return serviceUnavailable('The server is shutting down. Retry on another instance or shortly.', 'server_shutting_down', RETRY_AFTER_S);
-}
 
 /** What the lifecycle ends at the deadline: a generation in flight (see Generation.cut). */
 export interface Cuttable {

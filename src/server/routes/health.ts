@@ -5,14 +5,14 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { RETRY_AFTER_S } from '../lifecycle.js';
+import { RESTART_RETRY_AFTER_S } from '../errors.js';
 
 const STATUS = { loading: 'loading', ready: 'ok', draining: 'shutting_down' } as const;
 
 export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/health', async (_request, reply) => {
     const phase = ctx.lifecycle.phase;
-    if (phase !== 'ready') void reply.status(503).header('retry-after', String(RETRY_AFTER_S));
+    if (phase !== 'ready') void reply.status(503).header('retry-after', String(RESTART_RETRY_AFTER_S));
     return {
       status: STATUS[phase],
       model: phase === 'loading' ? null : ctx.modelNames()[0],
