@@ -21,8 +21,11 @@ export interface Comparison {
   latencyTarget: number;
   targetChosen: 'given' | 'auto';
   systems: SustainedThroughput[];
-  /** Pensieve's sustained throughput over each other system's. */
-  ratios: { system: string; ratio: number; note: string }[];
+  /**
+   * Pensieve's sustained throughput over each other system's, for each client path it ran
+   * (base `pensieve`: Responses chains; `pensieve/chat`: chat completions resending history).
+   */
+  ratios: { base: string; system: string; ratio: number; note: string }[];
 }
 
 /** One point of a system's throughput-vs-latency curve: the medians of its runs at one rate. */
@@ -87,17 +90,15 @@ export function compare(results: readonly RunResult[], given: number | null): Co
   const lowest = systems.map((s) => curveOf(results, s)[0]!.p90).filter(Number.isFinite);
   const target = given ?? (lowest.length > 0 ? Number((1.25 * Math.max(...lowest)).toPrecision(3)) : NaN);
   const sustained = systems.map((s) => ({ system: s, ...sustainedThroughput(curveOf(results, s), target) }));
-  const pensieve = sustained.find((s) => s.system === 'pensieve');
-  const ratios = pensieve
-    ? sustained.filter((s) => s.system !== 'pensieve').map((s) => {
-      const ratio = s.throughput > 0 ? pensieve.throughput / s.throughput : Infinity;
-      const notes: string[] = [];
-      if (pensieve.status === 'not-reached') notes.push('pensieve met the target at every rate: a lower bound');
-      if (s.status === 'not-reached') notes.push(`${s.system} met the target at every rate: its throughput is a lower bound`);
-      if (s.status === 'never-met') notes.push(`${s.system} missed the target even at the lowest rate`);
-      return { system: s.system, ratio, note: notes.join('; ') };
-    })
-    : [];
+  const bases = sustained.filter((s) => s.system === 'pensieve' || s.system === 'pensieve/chat');
+  const ratios = bases.flatMap((pensieve) => sustained.filter((s) => s !== pensieve).map((s) => {
+    const ratio = s.throughput > 0 ? pensieve.throughput / s.throughput : Infinity;
+    const notes: string[] = [];
+    if (pensieve.status === 'not-reached') notes.push(`${pensieve.system} met the target at every rate: a lower bound`);
+    if (s.status === 'not-reached') notes.push(`${s.system} met the target at every rate: its throughput is a lower bound`);
+    if (s.status === 'never-met') notes.push(`${s.system} missed the target even at the lowest rate`);
+    return { base: pensieve.system, system: s.system, ratio, note: notes.join('; ') };
+  }));
   return { latencyTarget: target, targetChosen: given === null ? 'auto' : 'given', systems: sustained, ratios };
 }
 
@@ -120,8 +121,10 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
     `Load: Poisson arrivals at each rate for ${c.load.duration !== undefined ? `${c.load.duration} s` : `${c.load.numConversations} conversations`}, ` +
     `think time ${c.load.thinkTime} s mean × ${c.load.timeScale}, at most ${c.load.maxActive} open conversations, conversations capped at ${c.load.maxContextTokens} tokens, ` +
     `temperature ${c.sampling.temperature}, seed ${c.load.seed}. Device KV ${c.kvCacheMemory} for Pensieve` +
-    (c.systems.includes('llama.cpp') ? `; llama.cpp ${c.llama.sequences} sequences × ${c.llama.contextSize} tokens, ${c.llama.threads} threads.` : '.'),
+    (c.systems.includes('llama.cpp') ? `; llama.cpp ${c.llama.sequences} sequences × ${c.llama.contextSize} tokens, ${c.llama.threads} threads` : '') +
+    (c.systems.includes('llama-server') ? `; llama-server ${c.llama.sequences} slots over ${c.kvTokens ?? '?'} KV tokens, ${c.hostMemoryMiB ?? 0} MiB --cache-ram, ${c.llama.threads} threads` : '') + '.',
   );
+  for (const server of new Set(report.results.flatMap((r) => (r.server ? [r.server] : [])))) lines.push('', `Started: ${server}`);
   lines.push('');
   lines.push('| system | rate (conv/s) | turns | req/s | out tok/s | TTFT p50 / p90 / p99 (s) | TPOT p50 / p90 (ms) | ITL p90 (ms) | E2E p50 / p90 (s) | norm. latency mean / p50 / p90 / p99 (s/token) | goodput (req/s) | unfinished | load avg |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
@@ -166,10 +169,11 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
       lines.push(`| ${s.system} | ${f(s.throughput, 3)} | ${how} | ${curve} |`);
     }
     if (comparison.ratios.length > 0) {
-      lines.push('', '| pensieve vs | throughput ratio | target | note |', '|---|---|---|---|');
+      lines.push('', '| system | vs | throughput ratio | target | note |', '|---|---|---|---|---|');
       for (const r of comparison.ratios) {
-        const goal = r.system === 'stateless' ? '≥ 3×' : r.system === 'prefix' ? '≥ 1.5×' : '–';
-        lines.push(`| ${r.system} | ${f(r.ratio, 2)}× | ${goal} | ${r.note || '–'} |`);
+        const rival = r.system.replace(/\/chat$/, '');
+        const goal = rival === 'stateless' ? '≥ 3×' : rival === 'prefix' ? '≥ 1.5×' : '–';
+        lines.push(`| ${r.base} | ${r.system} | ${f(r.ratio, 2)}× | ${goal} | ${r.note || '–'} |`);
       }
     }
   }

@@ -31,6 +31,10 @@ export interface BenchConfig {
   workload: WorkloadOptions;
   slo: Slo;
   llama: ServerSetup['llama'];
+  /** llama-server's KV budget in tokens (Pensieve's device budget, as the servers count it). */
+  kvTokens: number;
+  /** Host memory for llama-server's prompt cache, MiB (Pensieve's host tier budget). */
+  hostMemoryMiB: number;
   /** p90 normalized latency (s/token) past which a system is not run at higher rates. */
   stopLatency: number;
   /** The latency at which throughputs are compared; null: chosen from the results. */
@@ -50,6 +54,8 @@ export interface RunResult {
   counters: Counters | null;
   /** 1-minute load average of the machine before and after the run. */
   loadAverage: [number, number];
+  /** What was started, where the system says more than its name (llama-server's version and flags). */
+  server?: string;
 }
 
 export interface BenchReport {
@@ -79,12 +85,12 @@ export async function runBench(config: BenchConfig, command: string): Promise<Be
     },
     model: config.model,
     workload: workload.description,
-    config: { ...stripFunctions(config), systems: config.url ? [config.url.label] : config.systems.map((s) => s.name) },
+    config: { ...stripFunctions(config), systems: config.url ? [config.url.label] : config.systems.map((s) => s.label) },
     results: [],
   };
   const targets: Target[] = config.url
     ? [{ label: config.url.label, api: config.url.api, spec: null }]
-    : config.systems.map((s) => ({ label: s.name, api: s.api, spec: s }));
+    : config.systems.map((s) => ({ label: s.label, api: s.api, spec: s }));
 
   const stopped = new Set<string>();
   for (const rate of config.rates) {
@@ -120,8 +126,11 @@ async function runOne(config: BenchConfig, workload: Workload, target: Target, r
         model: config.model,
         kvCacheMemory: config.kvCacheMemory,
         dataDir: path.join(serverDir, 'data'),
-        logFile: path.join(config.outDir, `server-${target.label}.log`),
+        logFile: path.join(config.outDir, `server-${target.label.replace('/', '-')}.log`),
         llama: config.llama,
+        kvTokens: config.kvTokens,
+        hostMemoryMiB: config.hostMemoryMiB,
+        log: config.log,
       })
       : null;
     try {
@@ -147,6 +156,7 @@ async function runOne(config: BenchConfig, workload: Workload, target: Target, r
       return {
         system: target.label, rate, repeat, kvTokens: running?.kvTokens ?? null, summary,
         cache: cacheCounters(counters), counters, loadAverage: [Number(load1.toFixed(2)), Number(os.loadavg()[0]!.toFixed(2))],
+        ...(running?.description ? { server: running.description } : {}),
       };
     } finally {
       await running?.stop();

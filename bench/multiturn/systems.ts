@@ -1,30 +1,56 @@
 // The systems a comparison runs, each started as its own server process on a free loopback
-// port with the same model: `pensieve serve` in its three cache modes, and llama.cpp behind
-// the adapter. Extra flags can be given per system (e.g. the host/disk tiers for pensieve).
+// port with the same model: `pensieve serve` in its three cache modes, llama.cpp's own
+// llama-server (built for this CPU), and node-llama-cpp behind our adapter. Extra flags can be
+// given per system (e.g. the host/disk tiers for pensieve). A Pensieve mode can be driven by
+// either client path: `pensieve` (Responses chains) or `pensieve/chat` (chat completions
+// resending the history), so both can run interleaved in one comparison.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Api } from './client.js';
+import { startLlamaServer } from './llama-server.js';
 import { CLI, REPO_ROOT } from './paths.js';
 
-export const SYSTEMS = ['stateless', 'prefix', 'pensieve', 'llama.cpp'] as const;
+export const SYSTEMS = ['stateless', 'prefix', 'pensieve', 'llama-server', 'llama.cpp'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
+/** The systems a bare `--compare` runs (llama.cpp, the node-llama-cpp adapter, only on request). */
+export const DEFAULT_COMPARE: readonly SystemName[] = ['stateless', 'prefix', 'pensieve', 'llama-server'];
 
 export interface SystemSpec {
   name: SystemName;
+  /** What results are filed under: the name, with `/chat` when a Pensieve mode is driven by resends. */
+  label: string;
   /** How the simulated users continue a conversation on this system. */
   api: Api;
   /** Flags appended to the server's command line. */
   extraArgs: string[];
 }
 
+/** Whether the system is `pensieve serve` in one of its cache modes. */
+export function isPensieveMode(name: SystemName): boolean {
+  return name !== 'llama.cpp' && name !== 'llama-server';
+}
+
 /**
- * Pensieve's modes get the same stateful requests (previous_response_id), so the cache mode is
- * the only difference; llama.cpp's adapter speaks chat completions (history resent each turn).
+ * `pensieve`, `prefix/chat`, `llama-server`: the system and its client path. Pensieve's modes take
+ * stateful requests (previous_response_id) unless `/chat` says resends, so by default the cache
+ * mode is the only difference; llama.cpp's servers take chat completions (history resent each
+ * turn), their natural use.
  */
-export function systemSpec(name: SystemName, extraArgs: string[] = []): SystemSpec {
-  return { name, api: name === 'llama.cpp' ? 'chat' : 'responses', extraArgs };
+export function parseSystem(label: string): { name: SystemName; api: Api } {
+  const [name, api, ...rest] = label.split('/');
+  if (!SYSTEMS.includes(name as SystemName) || rest.length > 0 || (api !== undefined && api !== 'chat' && api !== 'responses')) {
+    throw new RangeError(`unknown system '${label}': use ${SYSTEMS.join(', ')}, a Pensieve mode optionally followed by /chat or /responses`);
+  }
+  const system = name as SystemName;
+  if (!isPensieveMode(system) && api === 'responses') throw new RangeError(`${system} has no Responses API with stored state: use '${system}'`);
+  return { name: system, api: !isPensieveMode(system) ? 'chat' : ((api ?? 'responses') as Api) };
+}
+
+export function systemSpec(label: string, extraArgs: string[] = []): SystemSpec {
+  const { name, api } = parseSystem(label);
+  return { name, label: isPensieveMode(name) && api === 'chat' ? `${name}/chat` : name, api, extraArgs };
 }
 
 export interface ServerSetup {
@@ -36,7 +62,12 @@ export interface ServerSetup {
   logFile: string;
   /** llama.cpp: sequences in its one context and tokens per sequence. */
   llama: { sequences: number; contextSize: number; threads: number };
+  /** llama-server: the KV budget of all its slots in tokens (Pensieve's device budget). */
+  kvTokens: number;
+  /** Host memory for llama-server's prompt cache, MiB (Pensieve's host tier budget). */
+  hostMemoryMiB: number;
   env?: NodeJS.ProcessEnv;
+  log: (line: string) => void;
 }
 
 export interface RunningSystem {
@@ -46,6 +77,8 @@ export interface RunningSystem {
   modelId: string;
   /** KV capacity in tokens, as the server announced it. */
   kvTokens: number | null;
+  /** What was started, for the report (llama-server: its version and flags). */
+  description: string | null;
   stop(): Promise<void>;
 }
 
@@ -53,6 +86,14 @@ const ADAPTER = path.join(REPO_ROOT, 'bench', 'multiturn', 'llama-cpp-adapter.ts
 
 export async function startSystem(spec: SystemSpec, setup: ServerSetup): Promise<RunningSystem> {
   fs.mkdirSync(setup.dataDir, { recursive: true });
+  if (spec.name === 'llama-server') {
+    const server = await startLlamaServer({
+      model: setup.model, slots: setup.llama.sequences, kvTokens: setup.kvTokens, threads: setup.llama.threads,
+      cacheRamMiB: setup.hostMemoryMiB, extraArgs: spec.extraArgs, logFile: setup.logFile, log: setup.log,
+    });
+    const models = (await (await fetch(`${server.origin}/v1/models`)).json()) as { data: { id: string }[] };
+    return { spec, origin: server.origin, modelId: models.data[0]!.id, kvTokens: setup.kvTokens, description: server.description, stop: server.stop };
+  }
   const argv =
     spec.name === 'llama.cpp'
       ? ['--import', 'tsx', ADAPTER, '--model', setup.model, '--port', '0',
@@ -73,6 +114,7 @@ export async function startSystem(spec: SystemSpec, setup: ServerSetup): Promise
     origin,
     modelId: models.data[0]!.id,
     kvTokens: banner.kvTokens,
+    description: null,
     stop: () => stopChild(child),
   };
 }
@@ -116,7 +158,10 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** `pensieve=--kv-host-memory 2G --kv-disk-dir /tmp/kv` → ['pensieve', [...]]; `all=` applies to every pensieve mode. */
+/**
+ * `pensieve=--kv-host-memory 2G --kv-disk-dir /tmp/kv` → ['pensieve', [...]]; `all=` applies to every
+ * pensieve mode. Flags go to a system whatever its client path (`pensieve` covers `pensieve/chat`).
+ */
 export function parseServerArgs(values: readonly string[]): Map<SystemName | 'all', string[]> {
   const out = new Map<SystemName | 'all', string[]>();
   for (const v of values) {

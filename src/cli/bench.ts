@@ -1,5 +1,6 @@
 // `pensieve bench`: the multi-turn serving benchmark (bench/multiturn/). Starts the systems it
-// compares (pensieve serve in each cache mode, llama.cpp behind an adapter) or talks to a
+// compares (pensieve serve in each cache mode and client path, llama.cpp's llama-server, or
+// node-llama-cpp behind an adapter) or talks to a
 // running server, replays multi-turn conversations from real data, and writes results.json,
 // results.md and PNG plots.
 import * as path from 'node:path';
@@ -9,7 +10,7 @@ import { installLlamaCpp } from '../../bench/multiturn/llama-cpp.js';
 import { DEFAULT_CONFIG, ensureBenchModel } from '../../bench/multiturn/model.js';
 import { readReports, writeReport } from '../../bench/multiturn/report.js';
 import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
-import { SYSTEMS, parseServerArgs, systemSpec, type SystemName } from '../../bench/multiturn/systems.js';
+import { DEFAULT_COMPARE, SYSTEMS, isPensieveMode, parseServerArgs, parseSystem, systemSpec } from '../../bench/multiturn/systems.js';
 import { SYNTHETIC_DEFAULTS, WORKLOADS, type WorkloadKind } from '../../bench/multiturn/workload.js';
 import { KvCache, kvDTypeForWeights } from '../model/kv-cache.js';
 import { openModelFiles } from '../model/model-files.js';
@@ -24,7 +25,10 @@ and cache reuse (results.json, results.md, throughput-latency.png, hit-rate.png 
 
 What to run
   --compare [SYSTEMS]          start each system in turn and compare them: a comma list of
-                               ${SYSTEMS.join(', ')} (default: all four)
+                               ${SYSTEMS.join(', ')}; a Pensieve mode followed by
+                               /chat is driven by clients resending the history to chat
+                               completions instead of Responses chains (e.g. pensieve/chat)
+                               (default: ${DEFAULT_COMPARE.join(', ')})
   --system NAME                start one system (default: pensieve)
   --url URL                    benchmark a running server instead (e.g. http://127.0.0.1:8000/v1)
   --api responses|chat         with --url: stateful turns (previous_response_id, default) or
@@ -35,9 +39,14 @@ What to run
   --kv-cache-memory SIZE       device KV cache of the pensieve servers (default 64M)
   --server-args SYSTEM=FLAGS   extra flags for a system's server, repeatable; SYSTEM 'all' means
                                every pensieve mode (e.g. pensieve=--kv-host-memory 1G)
-  --llama-sequences N          llama.cpp sequences (default: as many --max-context-tokens
-                               sequences as Pensieve's KV cache holds tokens)
+  --host-memory SIZE           host memory for cached KV: Pensieve's host tier (--kv-host-memory
+                               of the pensieve mode) and llama-server's prompt cache (--cache-ram)
+                               (default 0: none for either)
+  --llama-sequences N          llama.cpp sequences, llama-server slots (default: as many
+                               --max-context-tokens sequences as Pensieve's KV cache holds tokens)
   --llama-threads N            llama.cpp threads (default: one per core)
+                               llama-server gets Pensieve's KV budget in tokens (--ctx-size with
+                               --kv-unified); --server-args llama-server=FLAGS adds its own flags
 
 Workload
   --workload NAME              ${WORKLOADS.join(' | ')} (default synthetic)
@@ -91,6 +100,7 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
       'model-config': { type: 'string' },
       'kv-cache-memory': { type: 'string', default: '64M' },
       'server-args': { type: 'string', multiple: true, default: [] },
+      'host-memory': { type: 'string' },
       'llama-sequences': { type: 'string' },
       'llama-threads': { type: 'string' },
       workload: { type: 'string', default: 'synthetic' },
@@ -147,11 +157,17 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
   if (duration !== undefined && numConversations !== undefined) throw new CliError('give --duration or --num-conversations, not both');
 
   const model = values.url ? (values.model ?? 'external') : (values.model ?? ensureBenchModel({ config: values['model-config'] ?? DEFAULT_CONFIG, log }));
-  if (systems.some((s) => s === 'llama.cpp')) installLlamaCpp(log);
+  if (systems.some((s) => parseSystem(s).name === 'llama.cpp')) installLlamaCpp(log);
   const kvCacheMemory = values['kv-cache-memory'];
   const kvTokens = values.url ? 0 : kvCapacityTokens(model, parseBytes(kvCacheMemory, 'kv-cache-memory'));
+  const hostMemory = values['host-memory'] === undefined ? 0 : parseBytes(values['host-memory'], 'host-memory');
+  const flagsOf = (label: string): string[] => {
+    const { name } = parseSystem(label);
+    const hostTier = name === 'pensieve' && hostMemory > 0 ? ['--kv-host-memory', String(hostMemory)] : [];
+    return [...(isPensieveMode(name) ? (extra.get('all') ?? []) : []), ...hostTier, ...(extra.get(name) ?? [])];
+  };
   const config: BenchConfig = {
-    systems: systems.map((name) => systemSpec(name, [...(name === 'llama.cpp' ? [] : (extra.get('all') ?? [])), ...(extra.get(name) ?? [])])),
+    systems: systems.map((label) => systemSpec(label, flagsOf(label))),
     ...(values.url ? { url: { origin: values.url.replace(/\/v1\/?$/, '').replace(/\/$/, ''), api, label: `server (${api})` } } : {}),
     model,
     kvCacheMemory,
@@ -183,6 +199,8 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
       contextSize: maxContextTokens,
       threads: int('llama-threads') ?? (await import('node:os')).availableParallelism(),
     },
+    kvTokens,
+    hostMemoryMiB: Math.floor(hostMemory / 2 ** 20),
     stopLatency: num('stop-latency') ?? 2,
     latencyTarget: num('latency-target') ?? null,
     outDir: values.out ?? path.join('.pensieve', 'bench', `multiturn-${new Date().toISOString().replace(/[:.]/g, '-')}`),
@@ -192,20 +210,28 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
   const { comparison, files } = writeReport(report, config.outDir);
   log(`wrote ${files.join(', ')}`);
   if (comparison) {
-    for (const r of comparison.ratios) log(`pensieve vs ${r.system} at p90 normalized latency ≤ ${comparison.latencyTarget} s/token: ${r.ratio.toFixed(2)}×${r.note ? ` (${r.note})` : ''}`);
+    for (const r of comparison.ratios) log(`${r.base} vs ${r.system} at p90 normalized latency ≤ ${comparison.latencyTarget} s/token: ${r.ratio.toFixed(2)}×${r.note ? ` (${r.note})` : ''}`);
   }
   if (values.json) process.stdout.write(JSON.stringify({ ...report, comparison }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) + '\n');
 }
 
-function selectSystems(compare: boolean, positionals: string[], system: string | undefined, url: string | undefined): SystemName[] {
+/** The systems' labels (`pensieve`, `prefix/chat`, `llama-server`), each checked. */
+function selectSystems(compare: boolean, positionals: string[], system: string | undefined, url: string | undefined): string[] {
   if (url !== undefined) {
     if (compare || system !== undefined) throw new CliError('--url benchmarks one running server: drop --compare and --system');
     return [];
   }
-  const names = compare ? (positionals[0]?.split(',').map((s) => s.trim()) ?? [...SYSTEMS]) : [system ?? 'pensieve'];
+  const labels = compare ? (positionals[0]?.split(',').map((s) => s.trim()) ?? [...DEFAULT_COMPARE]) : [system ?? 'pensieve'];
   if (positionals.length > (compare ? 1 : 0)) throw new CliError(`unexpected argument '${positionals.at(-1)}'`);
-  for (const n of names) if (!SYSTEMS.includes(n as SystemName)) throw new CliError(`unknown system '${n}': use ${SYSTEMS.join(', ')}`);
-  return names as SystemName[];
+  for (const label of labels) {
+    try {
+      parseSystem(label);
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
+  }
+  if (new Set(labels).size !== labels.length) throw new CliError(`a system is named twice in '${labels.join(',')}'`);
+  return labels;
 }
 
 /**

@@ -14,6 +14,8 @@ import { Canvas } from '../../bench/multiturn/png.js';
 import { compare, curveOf, readReports, sustainedThroughput } from '../../bench/multiturn/report.js';
 import { Rng, parseDistribution } from '../../bench/multiturn/rng.js';
 import { jsonSafe, type BenchReport, type RunResult } from '../../bench/multiturn/run.js';
+import { llamaServerArgs } from '../../bench/multiturn/llama-server.js';
+import { parseServerArgs, parseSystem, systemSpec } from '../../bench/multiturn/systems.js';
 import { counterDelta, parseCounters } from '../../bench/multiturn/server-metrics.js';
 import { distribution, percentile, summarize, type LoadSummary } from '../../bench/multiturn/summary.js';
 import { makeWorkload } from '../../bench/multiturn/workload.js';
@@ -120,6 +122,35 @@ test('comparison at equal latency: interpolates where a curve crosses the target
   assert.equal(c.ratios[0]!.system, 'stateless');
   assert.ok(Math.abs(c.ratios[0]!.ratio - 3) < 1e-9);
   assert.equal(compare([...stateless, ...pensieve], null)!.latencyTarget, 0.125);
+});
+
+test('systems: a Pensieve mode on either client path; llama.cpp servers only on resends', () => {
+  assert.deepEqual(parseSystem('pensieve'), { name: 'pensieve', api: 'responses' });
+  assert.deepEqual(parseSystem('prefix/chat'), { name: 'prefix', api: 'chat' });
+  assert.deepEqual(parseSystem('llama-server'), { name: 'llama-server', api: 'chat' });
+  assert.deepEqual(systemSpec('pensieve/responses', ['-x']), { name: 'pensieve', label: 'pensieve', api: 'responses', extraArgs: ['-x'] });
+  assert.equal(systemSpec('stateless/chat').label, 'stateless/chat');
+  assert.equal(systemSpec('llama-server').label, 'llama-server');
+  for (const bad of ['vllm', 'pensieve/grpc', 'llama-server/responses', 'pensieve/chat/x']) assert.throws(() => parseSystem(bad), RangeError, bad);
+  assert.deepEqual([...parseServerArgs(['llama-server=-fa on', 'all=--x 1']).entries()], [['llama-server', ['-fa', 'on']], ['all', ['--x', '1']]]);
+});
+
+test("llama-server's flags: the KV budget over all slots, its prompt cache in host memory, extra flags last", () => {
+  const args = llamaServerArgs({ model: '/m.gguf', slots: 4, kvTokens: 5824, threads: 2, cacheRamMiB: 2048, extraArgs: ['--parallel', '2'] }, 8123);
+  const value = (flag: string) => args[args.lastIndexOf(flag) + 1];
+  assert.equal(value('--ctx-size'), '5824');
+  assert.equal(value('--cache-ram'), '2048');
+  assert.equal(value('--threads'), '2');
+  assert.equal(value('--port'), '8123');
+  assert.ok(args.includes('--kv-unified'));
+  assert.equal(value('--parallel'), '2', 'a flag given by the user overrides the default');
+});
+
+test('the comparison has a row per Pensieve client path against every other system', () => {
+  const curve = (system: string, throughput: number) => [point(system, 0.1, throughput / 2, 0.05), point(system, 0.2, throughput, 0.1)];
+  const c = compare([...curve('pensieve', 1), ...curve('pensieve/chat', 0.8), ...curve('llama-server', 0.4)], 0.1)!;
+  const rows = c.ratios.map((r) => `${r.base}/${r.system}=${r.ratio.toFixed(2)}`);
+  assert.deepEqual(rows, ['pensieve/pensieve/chat=1.25', 'pensieve/llama-server=2.50', 'pensieve/chat/pensieve=0.80', 'pensieve/chat/llama-server=2.00']);
 });
 
 test('results of several invocations merge: a second run of a system at a rate is a repeat', () => {

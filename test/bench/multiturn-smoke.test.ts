@@ -1,6 +1,7 @@
-// A seconds-long run of `pensieve bench --compare` on stories260K in the three cache modes, so
-// the harness cannot rot: every system answers every turn, the numbers are sane, and the cache
-// counters tell the modes apart (stateless reuses nothing, pensieve and prefix do).
+// A seconds-long run of `pensieve bench --compare` on stories260K in the three cache modes (and
+// pensieve driven by chat-completions resends), so the harness cannot rot: every system answers
+// every turn, the numbers are sane, and the cache counters tell the modes apart (stateless reuses
+// nothing, pensieve and prefix do, on either client path).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -27,18 +28,18 @@ interface Result {
   cache: { cachedTokens: number; promptTokens: number } | null;
 }
 
-test('pensieve bench --compare runs stateless, prefix and pensieve on stories260K and reports sane numbers', () => {
+test('pensieve bench --compare runs stateless, prefix, pensieve and pensieve/chat on stories260K and reports sane numbers', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'pensieve-bench-smoke-'));
   try {
     const run = spawnSync(process.execPath, [
-      CLI, 'bench', '--compare', 'stateless,prefix,pensieve', '--model', STORIES,
+      CLI, 'bench', '--compare', 'stateless,prefix,pensieve,pensieve/chat', '--model', STORIES,
       '--workload', 'hh-rlhf', '--rate', '4', '--num-conversations', '6', '--think-time', '1', '--time-scale', '0.05',
       '--output-len', '8', '--max-context-tokens', '512', '--kv-cache-memory', '4M', '--out', out, '--json',
     ], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
     assert.equal(run.status, 0, run.stderr);
-    const report = JSON.parse(run.stdout) as { results: Result[]; comparison: { ratios: { system: string; ratio: number | string }[] } };
+    const report = JSON.parse(run.stdout) as { results: Result[]; comparison: { ratios: { base: string; system: string; ratio: number | string }[] } };
     const by = new Map(report.results.map((r) => [r.system, r]));
-    assert.deepEqual([...by.keys()], ['stateless', 'prefix', 'pensieve']);
+    assert.deepEqual([...by.keys()], ['stateless', 'prefix', 'pensieve', 'pensieve/chat']);
 
     for (const r of report.results) {
       const s = r.summary;
@@ -55,15 +56,19 @@ test('pensieve bench --compare runs stateless, prefix and pensieve on stories260
     // Same conversations everywhere: the prompts differ only by what each mode reuses.
     assert.equal(by.get('stateless')!.summary.tokens.cached, 0);
     assert.equal(by.get('stateless')!.cache!.cachedTokens, 0);
-    for (const mode of ['prefix', 'pensieve']) {
+    for (const mode of ['prefix', 'pensieve', 'pensieve/chat']) {
       assert.ok(by.get(mode)!.summary.tokens.cached > 0, `${mode} reused nothing`);
       assert.equal(by.get(mode)!.cache!.cachedTokens, by.get(mode)!.summary.tokens.cached);
     }
     assert.ok(by.get('pensieve')!.summary.hitRate > 0.2, `pensieve hit rate ${by.get('pensieve')!.summary.hitRate}`);
-    assert.deepEqual(report.comparison.ratios.map((r) => r.system), ['stateless', 'prefix']);
+    assert.ok(by.get('pensieve/chat')!.summary.hitRate > 0.2, `pensieve/chat hit rate ${by.get('pensieve/chat')!.summary.hitRate}`);
+    assert.deepEqual(report.comparison.ratios.map((r) => `${r.base} vs ${r.system}`), [
+      'pensieve vs stateless', 'pensieve vs prefix', 'pensieve vs pensieve/chat',
+      'pensieve/chat vs stateless', 'pensieve/chat vs prefix', 'pensieve/chat vs pensieve',
+    ]);
 
     const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
-    for (const system of by.keys()) assert.match(md, new RegExp(`^\\| ${system} \\| 4 \\|`, 'm'));
+    for (const system of by.keys()) assert.match(md, new RegExp(`^\\| ${system.replace('/', '\\/')} \\| 4 \\|`, 'm'));
     for (const png of ['throughput-latency.png', 'hit-rate.png']) {
       const head = fs.readFileSync(path.join(out, png)).subarray(0, 8);
       assert.deepEqual([...head], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${png} is a PNG`);
