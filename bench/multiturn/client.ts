@@ -63,7 +63,7 @@ export interface TurnOptions {
 
 export class ConversationClient {
   private previousResponseId: string | null = null;
-  private readonly history: { role: 'user' | 'assistant'; content: string }[] = [];
+  private readonly history: { role: 'system' | 'user' | 'assistant'; content: string }[] = [];
 
   constructor(
     private readonly client: OpenAI,
@@ -72,7 +72,11 @@ export class ConversationClient {
     readonly id: string,
     private readonly sampling: SamplingOptions,
     private readonly clock: () => number,
-  ) {}
+    /** A system message opening the conversation: the first message of every resent history, the first input item of a chain. */
+    private readonly system?: string,
+  ) {
+    if (system !== undefined) this.history.push({ role: 'system', content: system });
+  }
 
   /** Sends one user message and streams the reply; never throws (failures are records). */
   async turn(index: number, user: string, opts: TurnOptions): Promise<TurnRecord> {
@@ -108,7 +112,9 @@ export class ConversationClient {
   private async viaResponses(user: string, opts: TurnOptions, onText: (t: string) => void): Promise<{ text: string; usage: UsageLike | null }> {
     const params = {
       model: this.model,
-      input: user,
+      input: this.previousResponseId === null && this.system !== undefined
+        ? [{ role: 'system' as const, content: this.system }, { role: 'user' as const, content: user }]
+        : user,
       previous_response_id: this.previousResponseId,
       store: true,
       stream: true as const,

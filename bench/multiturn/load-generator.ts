@@ -82,9 +82,9 @@ export async function runLoad(client: OpenAI, workload: Workload, opts: LoadOpti
     try {
       const script = workload.conversation(i);
       const thinkRng = Rng.derive(opts.seed, `think-${i}`);
-      const user = new ConversationClient(client, opts.api, opts.model, script.id, opts.sampling, clock);
+      const user = new ConversationClient(client, opts.api, opts.model, script.id, opts.sampling, clock, script.system);
       counts.started++;
-      let contextTokens = 0;
+      let contextTokens = Math.ceil((script.system?.length ?? 0) / CHARS_PER_TOKEN);
       for (let t = 0; t < script.turns.length; t++) {
         const turn = script.turns[t]!;
         // The prompt is the history so far plus this message and a little chat-template overhead.

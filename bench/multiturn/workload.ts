@@ -1,15 +1,17 @@
 // Conversation scripts: what each simulated user says at each turn and how long the reply
 // should be. Shapes (turn counts, per-turn lengths) and text come from real data: HH-RLHF
-// dialogues replayed turn by turn, MT-Bench's two-turn questions, or a ShareGPT-like synthetic
+// dialogues replayed turn by turn, MT-Bench's two-turn questions, a ShareGPT-like synthetic
 // generator whose turn counts and lengths follow configurable distributions and whose text is
-// cut from real ShareGPT prompts. Conversation i depends only on (seed, i), so every system of
+// cut from real ShareGPT prompts, or an agent loop (agent-workload.ts): a long system prompt with
+// tool definitions, then many short turns of tool results and tool calls. Conversation i depends only on (seed, i), so every system of
 // a comparison, and every rate of a sweep, sees the very same conversations.
 
+import { agentConversation, AGENT_SHAPE } from './agent-workload.js';
 import { hhRlhfDialogues, mtBenchDialogues, shareGptPrompts, type Dialogue } from './datasets.js';
 import { Rng, parseDistribution, type IntDistribution } from './rng.js';
+import { CHARS_PER_TOKEN, cut, realText } from './text.js';
 
-/** Lengths in the data are characters; ≈4 characters per token for English BPE vocabularies. */
-export const CHARS_PER_TOKEN = 4;
+export { CHARS_PER_TOKEN } from './text.js';
 
 export interface TurnScript {
   /** The user's message of this turn. */
@@ -23,10 +25,12 @@ export interface ConversationScript {
   id: string;
   /** Where its shape came from (dialogue id). */
   source: string;
+  /** A system message that opens the conversation (sent once; part of every resent history). */
+  system?: string;
   turns: TurnScript[];
 }
 
-export const WORKLOADS = ['hh-rlhf', 'mt-bench', 'synthetic'] as const;
+export const WORKLOADS = ['hh-rlhf', 'mt-bench', 'synthetic', 'agent'] as const;
 export type WorkloadKind = (typeof WORKLOADS)[number];
 
 export interface WorkloadOptions {
@@ -69,6 +73,15 @@ export function makeWorkload(opts: WorkloadOptions): Workload {
     return Math.max(1, Math.min(maxOut, fromData));
   };
   const fixed = opts.outputLen === undefined ? '' : `, replies fixed at ${opts.outputLen} tokens`;
+
+  if (opts.kind === 'agent') {
+    const prompts = shareGptPrompts(opts.dataDir);
+    return {
+      kind: 'agent',
+      description: `agent loop: ${AGENT_SHAPE.description}${fixed}; text from ShareGPT prompts`,
+      conversation: (i) => agentConversation(i, opts.seed, prompts, (rng, drawn) => replyLen(rng, undefined, () => drawn)),
+    };
+  }
 
   if (opts.kind === 'synthetic') {
     const turns = parseDistribution(opts.syntheticTurns ?? SYNTHETIC_DEFAULTS.turns);
@@ -126,17 +139,4 @@ function syntheticConversation(i: number, rng: Rng, s: SyntheticShape): Conversa
     turns.push({ user: realText(rng, s.prompts, chars), outputTokens: s.replyLen(rng) });
   }
   return { id: `synthetic-${i}`, source: 'sharegpt-synthetic', turns };
-}
-
-/** About `chars` characters of real ShareGPT text: random prompts joined, cut at a word. */
-function realText(rng: Rng, prompts: readonly string[], chars: number): string {
-  let text = rng.pick(prompts);
-  while (text.length < chars) text += '\n\n' + rng.pick(prompts);
-  return cut(text, chars);
-}
-
-function cut(text: string, chars: number): string {
-  if (text.length <= chars) return text;
-  const at = text.lastIndexOf(' ', chars);
-  return text.slice(0, at > chars / 2 ? at : chars);
 }

@@ -5,6 +5,7 @@
 // results.md and PNG plots.
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { AGENT_SHAPE } from '../../bench/multiturn/agent-workload.js';
 import { APIS, type Api } from '../../bench/multiturn/client.js';
 import { installLlamaCpp } from '../../bench/multiturn/llama-cpp.js';
 import { DEFAULT_CONFIG, ensureBenchModel } from '../../bench/multiturn/model.js';
@@ -49,7 +50,10 @@ What to run
                                --kv-unified); --server-args llama-server=FLAGS adds its own flags
 
 Workload
-  --workload NAME              ${WORKLOADS.join(' | ')} (default synthetic)
+  --workload NAME              ${WORKLOADS.join(' | ')} (default synthetic); agent: a
+                               few apps' 2-4K-token system prompts with tool definitions, then
+                               10-30 short turns of tool results and calls (think time 2 s,
+                               time scale 1 and conversations up to 8192 tokens unless given)
   --synthetic-turns DIST       turns per conversation (default ${SYNTHETIC_DEFAULTS.turns})
   --synthetic-input DIST       user tokens per turn (default ${SYNTHETIC_DEFAULTS.input})
   --synthetic-output DIST      reply tokens per turn (default ${SYNTHETIC_DEFAULTS.output})
@@ -151,7 +155,8 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
   const int = (name: keyof typeof values, min = 1) => numberFlag(values[name] as string | undefined, name, { integer: true, min });
   const num = (name: keyof typeof values, min = 0) => numberFlag(values[name] as string | undefined, name, { min });
   const outputLen = int('output-len');
-  const maxContextTokens = int('max-context-tokens') ?? 2048;
+  const agent = workload === 'agent';
+  const maxContextTokens = int('max-context-tokens') ?? (agent ? 8192 : 2048);
   const duration = num('duration');
   const numConversations = int('num-conversations');
   if (duration !== undefined && numConversations !== undefined) throw new CliError('give --duration or --num-conversations, not both');
@@ -174,8 +179,8 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
     rates,
     repeats: int('repeat') ?? 1,
     load: {
-      thinkTime: num('think-time') ?? 60,
-      timeScale: num('time-scale') ?? 0.05,
+      thinkTime: num('think-time') ?? (agent ? AGENT_SHAPE.thinkTimeS : 60),
+      timeScale: num('time-scale') ?? (agent ? 1 : 0.05),
       maxActive: int('max-active-conversations') ?? 16,
       ...(numConversations !== undefined ? { numConversations } : { duration: duration ?? 60 }),
       drainTimeout: num('drain-timeout') ?? 300,

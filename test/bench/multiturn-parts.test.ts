@@ -124,6 +124,31 @@ test('comparison at equal latency: interpolates where a curve crosses the target
   assert.equal(compare([...stateless, ...pensieve], null)!.latencyTarget, 0.125);
 });
 
+test('agent workload: each app one long system prompt shared by its conversations, then many short tool turns', () => {
+  const w = makeWorkload({ kind: 'agent', seed: 3 });
+  const conversations = Array.from({ length: 24 }, (_, i) => w.conversation(i));
+  assert.deepEqual(w.conversation(5), conversations[5], 'deterministic');
+  const byApp = new Map<string, string>();
+  for (const c of conversations) {
+    assert.ok(c.system !== undefined);
+    const tokens = c.system.length / 4;
+    assert.ok(tokens >= 1900 && tokens <= 4000, `${c.id}: system prompt ≈ ${tokens} tokens`);
+    assert.match(c.system, /# Tools\n\{"type":"function"/);
+    if (byApp.has(c.source)) assert.equal(c.system, byApp.get(c.source), `${c.id}: same app, same system prompt`);
+    byApp.set(c.source, c.system);
+    assert.ok(c.turns.length >= 10 && c.turns.length <= 30, `${c.id}: ${c.turns.length} turns`);
+    for (const t of c.turns.slice(1)) {
+      assert.match(t.user, /^Tool result \(call_\d+\): \{"status":"ok","content":/);
+      const result = JSON.parse(t.user.slice(t.user.indexOf('{'))) as { content: string };
+      assert.ok(result.content.length / 4 <= 400, 'tool results are short');
+    }
+    for (const t of c.turns) assert.ok(t.outputTokens >= 16 && t.outputTokens <= 64);
+  }
+  assert.ok(byApp.size >= 2 && byApp.size <= 4, `${byApp.size} apps`);
+  assert.notEqual(makeWorkload({ kind: 'agent', seed: 4 }).conversation(0).system, conversations[0]!.system);
+  assert.equal(makeWorkload({ kind: 'agent', seed: 3, outputLen: 7 }).conversation(0).turns[3]!.outputTokens, 7);
+});
+
 test('systems: a Pensieve mode on either client path; llama.cpp servers only on resends', () => {
   assert.deepEqual(parseSystem('pensieve'), { name: 'pensieve', api: 'responses' });
   assert.deepEqual(parseSystem('prefix/chat'), { name: 'prefix', api: 'chat' });
