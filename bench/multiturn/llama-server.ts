@@ -5,7 +5,7 @@
 // as Pensieve's host tier) and reused by its slots. Its clients resend the history through its
 // /v1/chat/completions, which is how it is used.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { ensureLlamaCppBuild } from '../llama-cpp/build.js';
@@ -45,8 +45,9 @@ export function llamaServerArgs(s: Omit<LlamaServerSetup, 'log' | 'logFile'>, po
 export async function startLlamaServer(setup: LlamaServerSetup): Promise<LlamaServerProcess> {
   const build = await ensureLlamaCppBuild(setup.log);
   const bin = build.bin('llama-server');
-  const version = execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-    .split('\n').find((l) => l.startsWith('version'))?.trim() ?? `commit ${build.commit}`;
+  // It prints its version on stderr.
+  const printed = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  const version = `${printed.stdout}\n${printed.stderr}`.split('\n').find((l) => l.startsWith('version'))?.trim() ?? `commit ${build.commit}`;
   const port = await freePort();
   const args = llamaServerArgs(setup, port);
   const log = fs.createWriteStream(setup.logFile, { flags: 'a' });
@@ -59,7 +60,7 @@ export async function startLlamaServer(setup: LlamaServerSetup): Promise<LlamaSe
   await waitHealthy(origin, exited, 300_000);
   return {
     origin,
-    description: `llama-server ${version} (${build.tag}, ${build.cmakeFlags.join(' ')}): ${args.filter((_, i) => args[i - 1] !== '--model' && args[i - 1] !== '--port').join(' ')}`,
+    description: `llama-server ${version} (${build.tag}, ${build.cmakeFlags.join(' ')}): ${withoutRunValues(args).join(' ')}`,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -70,6 +71,11 @@ export async function startLlamaServer(setup: LlamaServerSetup): Promise<LlamaSe
       log.end();
     },
   };
+}
+
+/** The flags without the model path and port (the same for every run of a report, or meaningless). */
+function withoutRunValues(args: readonly string[]): string[] {
+  return args.filter((a, i) => a !== '--model' && a !== '--port' && args[i - 1] !== '--model' && args[i - 1] !== '--port');
 }
 
 /** llama-server listens before its model is loaded and answers /health 503 until it is. */
