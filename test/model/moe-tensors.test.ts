@@ -70,6 +70,15 @@ for (const config of [QWEN3MOE, MIXTRAL]) {
       gguf.tensors.close();
     });
 
+    test('a q8_0 GGUF keeps the router f32, as llama.cpp\'s converter writes ffn_gate_inp', (t) => {
+      const file = path.join(scratchDir(t), 'q8.gguf');
+      saveGgufModel(file, config, randomTensors(config, { seed: 6, dtype: 'f32' }), { weightDtype: 'q8_0' });
+      const gguf = readGguf(file);
+      gguf.tensors.close();
+      const type = (name: string) => gguf.tensorInfos.find((i) => i.ggufName === name)?.dtype;
+      assert.deepEqual([type('blk.0.ffn_gate_inp.weight'), type('blk.0.ffn_gate_exps.weight'), type('blk.1.ffn_down_exps.weight')], ['f32', 'q8_0', 'q8_0']);
+    });
+
     test('both forms load as the same model and give the same logits', (t) => {
       const dir = scratchDir(t);
       const tensors = randomTensors(config, { seed: 5, dtype: 'f32', std: 0.1 });
