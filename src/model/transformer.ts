@@ -1,10 +1,10 @@
 // The Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral; Qwen2, which is Llama
 // with q/k/v biases; Qwen3, which norms each q and k head before RoPE; Qwen3-MoE and Mixtral,
 // whose FFN is a routed mixture of experts). What a family changes is a flag of its config
-// (see architectures/) or its FFN weights (feed-forward.ts); the pass is one. One forward pass runs a ragged batch: any
-// mix of prefill chunks, recomputed prefixes and decode tokens, each request
-// with its own block table. Reads top to bottom like the math; the kernels
-// carry the speed.
+// (see architectures/) or the kind of its FFN weights (feed-forward.ts); the pass is one.
+// One forward pass runs a ragged batch: any mix of prefill chunks, recomputed prefixes and
+// decode tokens, each request with its own block table. Reads top to bottom like the math; the
+// kernels carry the speed.
 import type { Kernels } from '../kernels/types.js';
 import type { ModelConfig } from './config.js';
 import { feedForward } from './feed-forward.js';

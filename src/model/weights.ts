@@ -27,7 +27,7 @@ export interface LayerWeights {
   ffn: FfnWeights;
 }
 
-/** A layer's SwiGLU feed-forward block: one dense FFN, or routed experts (see ffn.ts). */
+/** A layer's SwiGLU feed-forward block: one dense FFN, or routed experts (see feed-forward.ts). */
 export type FfnWeights = DenseFfn | MoeFfn;
 
 export interface DenseFfn {
@@ -39,7 +39,7 @@ export interface DenseFfn {
 
 export interface MoeFfn {
   kind: 'moe';
-  /** [numExperts][hidden]: the router, in the file's own type whatever the weight format. */
+  /** [numExperts][hidden]: the router, f32 whatever the weight format. */
   router: Matrix;
   /** Each expert packed on its own, so a step reads only the experts its tokens chose. */
   experts: { gateUp: MatrixStack; down: Matrix }[];
@@ -138,8 +138,9 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
       return { kind: 'dense', gateUp: stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]), down: matrix(`${p}.mlp.down_proj.weight`) };
     }
     // The router decides which experts run: a small matrix whose rounding could flip a choice,
-    // so it keeps its file's type (llama.cpp's quantizer leaves ffn_gate_inp alone too).
-    const router = matrix(`${p}.${experts.router}`, 'auto');
+    // so it runs in f32 whatever the format asked (llama.cpp's converter and quantizer keep
+    // ffn_gate_inp f32 too); f32 also keeps the activations unrounded for it.
+    const router = matrix(`${p}.${experts.router}`, 'f32');
     const leaf = (e: number, proj: 'gate' | 'up' | 'down') => `${p}.${expertLeaf(experts, e, proj)}`;
     return {
       kind: 'moe',
