@@ -15,6 +15,7 @@ import { resolveKvDType } from '../src/engine/engine.js';
 import { KvCache, type KvDType } from '../src/model/kv-cache.js';
 import { loadModel } from '../src/model/load.js';
 import { stackMatrices } from '../src/model/matrix-stack.js';
+import { ffnMatrices } from '../src/model/weights.js';
 import { packedBytesPerValue } from './timing.js';
 
 const { values: flags } = parseArgs({
@@ -97,7 +98,7 @@ if (prefill) {
 const bw = (bwBefore + addon.probeReadBandwidth(512 << 20, 3)) / 2;
 const kernelMs = [...totals.values()].reduce((a, t) => a + t.ms, 0);
 const w = loaded.transformer.weights;
-const weightBytes = matrixBytes(w.lmHead) + w.layers.reduce((n, l) => n + [...stackMatrices(l.wqkv), l.wo, ...stackMatrices(l.wGateUp), l.wDown].reduce((a, m) => a + matrixBytes(m), 0), 0);
+const weightBytes = matrixBytes(w.lmHead) + w.layers.reduce((n, l) => n + [...stackMatrices(l.wqkv), l.wo, ...ffnMatrices(l.ffn)].reduce((a, m) => a + matrixBytes(m), 0), 0);
 console.log(`${flags.model}: ${prefill ? `prefill ${prefill}` : `decode batch ${batch} at context ${context}`}, ${kvDType} KV, ${steps} steps`);
 console.log(`wall ${(wall / steps).toFixed(2)} ms/step, ${(tokensDone / (wall / 1000)).toFixed(1)} tok/s; outside kernels ${((wall - kernelMs) / steps).toFixed(2)} ms/step`);
 console.log(`weights ${(weightBytes / 1e6).toFixed(0)} MB: ${(weightBytes / (wall / steps) / 1e6).toFixed(1)} GB/s a step; read-bandwidth probe ${bw.toFixed(1)} GB/s`);

@@ -6,7 +6,9 @@
 // the same bytes from the seed (randomTensors is deterministic), checks the hash, and compares.
 // CI does not run this (it needs a llama.cpp build). Rerun by hand:
 //
-//   node --import tsx bench/llama-cpp/make-architecture-references.ts [LLAMA_CPP_DIR]   (default .pensieve/llama.cpp)
+//   node --import tsx bench/llama-cpp/make-architecture-references.ts [LLAMA_CPP_DIR [FAMILY...]]
+//
+// LLAMA_CPP_DIR defaults to .pensieve/llama.cpp; FAMILY (qwen3, qwen3moe, mixtral) to all of them.
 //
 // It builds bench/llama-cpp/logits.cpp first (the build line is in its header).
 import { execFileSync } from 'node:child_process';
@@ -24,8 +26,13 @@ const fixtures = nodePath.join(root, 'test/model/fixtures/architectures');
 const vocabDir = nodePath.join(root, '../shared/tokenizers/qwen2.5');
 const work = fs.mkdtempSync('/tmp/pensieve-arch-refs-');
 
-/** Families and the vocab their tokenizer comes from (cut to the config's vocab_size). */
-const FAMILIES = ['qwen3'];
+/**
+ * Families with a fixture config; the tokenizer comes from the qwen2.5 vocab, cut to the config's
+ * vocab_size. Mixtral is a llama-arch GGUF with experts, as llama.cpp's converter writes it.
+ */
+const ALL_FAMILIES = ['qwen3', 'qwen3moe', 'mixtral'];
+const FAMILIES = process.argv.length > 3 ? process.argv.slice(3) : ALL_FAMILIES;
+for (const f of FAMILIES) if (!ALL_FAMILIES.includes(f)) throw new Error(`unknown family ${f}; known: ${ALL_FAMILIES.join(', ')}`);
 const PROMPT = [785, 3974, 13876, 38835, 916, 279, 15678, 5562];
 const GENERATE = 32;
 const SEED = 11;

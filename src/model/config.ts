@@ -39,6 +39,19 @@ export interface ModelConfig {
   qkNorm: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /** A routed mixture of experts in place of every layer's FFN (qwen3moe, mixtral); absent: dense. */
+  moe?: MoeConfig;
+}
+
+/** The routed experts of a mixture-of-experts FFN (see moe.ts for the math). */
+export interface MoeConfig {
+  numExperts: number;
+  /** Experts each token is routed to (top-k of the router's softmax). */
+  numExpertsPerTok: number;
+  /** Rows of each expert's gate and up projections. */
+  expertIntermediateSize: number;
+  /** Whether the top-k weights are divided by their sum (Mixtral always; Qwen3-MoE's norm_topk_prob). */
+  normTopkProb: boolean;
 }
 
 const posInt = z.number().int().positive();
@@ -83,6 +96,12 @@ const hfConfigSchema = z.looseObject({
   // refused by name rather than ignored (see unsupportedFeatures).
   num_local_experts: z.number().int().nonnegative().nullish(),
   num_experts: z.number().int().nonnegative().nullish(),
+  num_experts_per_tok: posInt.nullish(),
+  moe_intermediate_size: posInt.nullish(),
+  norm_topk_prob: z.boolean().nullish(),
+  decoder_sparse_step: z.number().int().nonnegative().nullish(),
+  mlp_only_layers: z.array(z.number().int()).nullish(),
+  shared_expert_intermediate_size: z.number().int().nonnegative().nullish(),
   partial_rotary_factor: z.number().positive().nullish(),
   attn_logit_softcapping: z.number().nullish(),
   final_logit_softcapping: z.number().nullish(),
@@ -104,7 +123,8 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
 
   let maxPositionEmbeddings = c.max_position_embeddings ?? arch.defaultMaxPositions;
   // Mistral v0.1 attends over a 4096-token window; capping the context keeps full attention exact.
-  const isMistral = c.model_type === 'mistral' || (c.architectures ?? []).includes('MistralForCausalLM');
+  // Mixtral's attention is Mistral's (its released configs set no window).
+  const isMistral = c.model_type === 'mistral' || (c.architectures ?? []).includes('MistralForCausalLM') || arch.name === 'mixtral';
   if (isMistral && c.sliding_window != null) maxPositionEmbeddings = Math.min(maxPositionEmbeddings, c.sliding_window);
 
   const eos = c.eos_token_id;
@@ -128,8 +148,41 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
     bosTokenId: c.bos_token_id ?? null,
     eosTokenIds: eos == null ? [] : Array.isArray(eos) ? [...new Set(eos)] : [eos],
   };
+  const moe = moeFromHf(c, arch, file);
+  if (moe) config.moe = moe;
   validateConfig(config, file);
   return config;
+}
+
+/**
+ * The experts of a mixture-of-experts family, with transformers' defaults where it has one that
+ * matters (Qwen3MoeConfig.norm_topk_prob is false); the sizes must be given. What the shared pass
+ * does not do is refused by name: dense layers among sparse ones, shared experts.
+ */
+function moeFromHf(c: z.infer<typeof hfConfigSchema>, arch: Architecture, file: string): MoeConfig | undefined {
+  if (arch.experts === null) return undefined;
+  const refuse = (what: string) => { throw new ModelLoadError(file, `${what} is not supported`); };
+  const need = <T>(v: T | null | undefined, key: string): T => {
+    if (v == null) throw new ModelLoadError(file, `${arch.hfClasses[0]} needs ${key} in config.json`);
+    return v;
+  };
+  if (c.decoder_sparse_step != null && c.decoder_sparse_step !== 1) refuse(`decoder_sparse_step ${c.decoder_sparse_step} (dense FFN layers between sparse ones)`);
+  if (c.mlp_only_layers && c.mlp_only_layers.length > 0) refuse(`mlp_only_layers ${c.mlp_only_layers.join(', ')} (dense FFN layers among sparse ones)`);
+  if (c.shared_expert_intermediate_size) refuse(`shared_expert_intermediate_size ${c.shared_expert_intermediate_size} (a shared expert)`);
+  if (arch.name === 'mixtral') {
+    return {
+      numExperts: need(c.num_local_experts, 'num_local_experts'),
+      numExpertsPerTok: need(c.num_experts_per_tok, 'num_experts_per_tok'),
+      expertIntermediateSize: c.intermediate_size,
+      normTopkProb: true,
+    };
+  }
+  return {
+    numExperts: need(c.num_experts, 'num_experts'),
+    numExpertsPerTok: need(c.num_experts_per_tok, 'num_experts_per_tok'),
+    expertIntermediateSize: need(c.moe_intermediate_size, 'moe_intermediate_size'),
+    normTopkProb: c.norm_topk_prob ?? false,
+  };
 }
 
 /**
@@ -144,7 +197,7 @@ function unsupportedFeatures(c: z.infer<typeof hfConfigSchema>, arch: Architectu
   if (c.use_sliding_window) refuse(`use_sliding_window (sliding-window attention, window ${c.sliding_window ?? 'unset'})`);
   if (c.layer_types?.some((t) => t !== 'full_attention')) refuse(`layer_types ${[...new Set(c.layer_types)].join(', ')} (only full_attention)`);
   const experts = c.num_local_experts || c.num_experts;
-  if (experts) refuse(`mixture of experts (${experts} experts)`);
+  if (experts && arch.experts === null) refuse(`mixture of experts (${experts} experts) for ${arch.name}`);
   if (c.partial_rotary_factor != null && c.partial_rotary_factor !== 1) refuse(`partial_rotary_factor ${c.partial_rotary_factor}`);
   if (c.attn_logit_softcapping != null) refuse('attn_logit_softcapping');
   if (c.final_logit_softcapping != null) refuse('final_logit_softcapping');
@@ -203,6 +256,19 @@ export function validateConfig(config: ModelConfig, file: string): void {
   if (config.ropeFreqFactors && config.ropeFreqFactors.length !== config.headDim / 2) {
     throw new ModelLoadError(file, `rope_freqs has ${config.ropeFreqFactors.length} values, expected headDim/2 = ${config.headDim / 2}`);
   }
+  const moe = config.moe;
+  const family = architecture(config.architecture);
+  if ((moe !== undefined) !== (family.experts !== null)) {
+    throw new ModelLoadError(file, moe ? `${family.name} has no experts, but the config gives ${moe.numExperts}` : `${family.name} needs an expert count`);
+  }
+  if (moe) {
+    for (const key of ['numExperts', 'numExpertsPerTok', 'expertIntermediateSize'] as const) {
+      if (!Number.isSafeInteger(moe[key]) || moe[key] <= 0) throw new ModelLoadError(file, `${key} must be a positive integer, got ${moe[key]}`);
+    }
+    if (moe.numExpertsPerTok > moe.numExperts) {
+      throw new ModelLoadError(file, `numExpertsPerTok ${moe.numExpertsPerTok} is more than numExperts ${moe.numExperts}`);
+    }
+  }
   for (const id of [...(config.bosTokenId === null ? [] : [config.bosTokenId]), ...config.eosTokenIds]) {
     if (!Number.isSafeInteger(id) || id < 0 || id >= config.vocabSize) {
       throw new ModelLoadError(file, `special token id ${id} is outside the vocabulary (size ${config.vocabSize})`);
@@ -241,6 +307,19 @@ export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
   }
   if (config.qkNorm !== arch.qkNorm) throw new Error(`${arch.name} ${config.qkNorm ? 'with' : 'without'} q/k norms has no config.json equivalent`);
   const rs = config.ropeScaling;
+  const moe = config.moe;
+  let experts: Record<string, unknown> = {};
+  if (moe && arch.name === 'mixtral') {
+    if (!moe.normTopkProb || moe.expertIntermediateSize !== config.intermediateSize) {
+      throw new Error('mixtral without top-k renormalisation, or with experts narrower than intermediate_size, has no config.json equivalent');
+    }
+    experts = { num_local_experts: moe.numExperts, num_experts_per_tok: moe.numExpertsPerTok };
+  } else if (moe) {
+    experts = {
+      num_experts: moe.numExperts, num_experts_per_tok: moe.numExpertsPerTok, moe_intermediate_size: moe.expertIntermediateSize,
+      norm_topk_prob: moe.normTopkProb, decoder_sparse_step: 1, mlp_only_layers: [],
+    };
+  }
   return {
     architectures: [arch.hfClasses[0]],
     model_type: arch.hfModelTypes[0],
@@ -264,6 +343,7 @@ export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
     tie_word_embeddings: config.tieWordEmbeddings,
     ...(arch.hfQkvBias !== 'always' ? { attention_bias: false } : {}),
     ...(config.architecture === 'llama' ? { mlp_bias: false } : {}),
+    ...experts,
     bos_token_id: config.bosTokenId,
     eos_token_id: config.eosTokenIds.length === 0 ? null : config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds,
   };

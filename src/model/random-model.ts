@@ -11,7 +11,7 @@ import type { GgufMetadata, GgufValue } from './formats/gguf-types.js';
 import { writeGguf } from './formats/gguf-writer.js';
 import { writeSafetensors } from './formats/safetensors-writer.js';
 import { elementCount, type RawTensor } from './formats/tensor.js';
-import { expectedTensorShapes } from './tensor-names.js';
+import { expectedTensorShapes, hfToGgufName } from './tensor-names.js';
 
 export interface RandomTensorOptions {
   seed: number;
@@ -95,9 +95,10 @@ function torchDtype(tensors: readonly RawTensor[]): string {
 
 export interface SaveGgufOptions {
   /**
-   * Store 2-D weights as this type (1-D norms and biases become f32, as llama.cpp does). A q8_0
-   * weight whose rows are not whole 32-value blocks stays in its given type, as llama.cpp falls
-   * back for such tensors. Omitted: every tensor is written as given.
+   * Store 2-D weights as this type (1-D norms and biases, and MoE routers, become f32, as
+   * llama.cpp's converter writes them). A q8_0 weight whose rows are not whole 32-value blocks
+   * stays in its given type, as llama.cpp falls back for such tensors. Omitted: every tensor is
+   * written as given.
    */
   weightDtype?: TensorDType;
   /** tokenizer.ggml.* keys (and tokenizer.chat_template) to embed. */
@@ -122,7 +123,8 @@ export function saveGgufModel(file: string, config: ModelConfig, tensors: readon
 }
 
 function convertTensor(t: RawTensor, weightDtype: TensorDType): RawTensor {
-  const target = t.shape.length === 1 ? 'f32' : weightDtype;
+  const router = hfToGgufName(t.name)?.endsWith('.ffn_gate_inp.weight') ?? false;
+  const target = t.shape.length === 1 || router ? 'f32' : weightDtype;
   if (target === t.dtype || (target === 'q8_0' && (t.shape.at(-1)! % 32 !== 0))) return t;
   const values = toFloat32(t.dtype, t.data, elementCount(t.shape));
   return { ...t, dtype: target, data: fromFloat32(target, values) };

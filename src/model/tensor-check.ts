@@ -10,7 +10,10 @@ import { shapeText, type TensorStore } from './formats/tensor.js';
 import { expectedTensorShapes, hfToGgufName } from './tensor-names.js';
 
 // Routed and shared experts, in GGUF (merged `_exps` tensors, or Mixtral's older per-expert
-// ffn_gate.N) and HF names (Mixtral's block_sparse_moe, Qwen-MoE's mlp.experts / mlp.gate).
+// ffn_gate.N) and HF names (Mixtral's block_sparse_moe, Qwen-MoE's mlp.experts / mlp.gate): in a
+// model whose config has no experts they are refused as experts rather than as unknown tensors.
+// A mixture-of-experts config expects its own (tensor-names.ts); anything else, such as a shared
+// expert, is refused by name as unused.
 const EXPERT_TENSORS = [
   /^blk\.\d+\.ffn_(gate|up|down)_(exps|shexp)\.weight$/,
   /^blk\.\d+\.ffn_gate_inp(_shexp)?\.weight$/,
@@ -20,7 +23,7 @@ const EXPERT_TENSORS = [
 ];
 
 /** The first tensor of a mixture-of-experts layer among `names`, if any. */
-export function expertTensor(names: readonly string[]): string | undefined {
+function expertTensor(names: readonly string[]): string | undefined {
   return names.find((n) => EXPERT_TENSORS.some((re) => re.test(n)));
 }
 
@@ -36,8 +39,10 @@ export function checkTensors(config: ModelConfig, store: TensorStore, ggufNames 
     return gguf ? `${gguf} (${name})` : name;
   };
   const names = store.names();
-  const experts = expertTensor(names);
-  if (experts !== undefined) throw new ModelLoadError(store.path, `Mixtral-style experts (${label(experts)}) are not supported`);
+  const experts = config.moe ? undefined : expertTensor(names);
+  if (experts !== undefined) {
+    throw new ModelLoadError(store.path, `mixture-of-experts tensors (${label(experts)}) in a model whose config has no experts (${config.architecture}) are not supported`);
+  }
 
   const expected = expectedTensorShapes(config);
   const warnings: string[] = [];

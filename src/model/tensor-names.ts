@@ -1,6 +1,10 @@
 // Which tensors a model of a given config has, under the Hugging Face names every TensorStore
-// exposes, and how GGUF's names (token_embd, blk.N.attn_q, ...) map onto them.
+// exposes, and how GGUF's names (token_embd, blk.N.attn_q, ...) map onto them. Experts are one
+// 2-D tensor each under HF names (as HF checkpoints store them); GGUF stacks a layer's experts
+// into one 3-D tensor per projection (ffn_gate_exps [numExperts][ff][hidden] in HF order), which
+// the GGUF reader exposes as per-expert slices and the writer stacks back (expertSlot).
 
+import { architecture, ARCHITECTURES, expertLeaf, type ExpertNames, type ExpertProjection } from './architectures/index.js';
 import type { ModelConfig } from './config.js';
 
 /** HF name → expected HF-order shape, for every tensor the config implies. */
@@ -27,6 +31,17 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
     }
     out.set(`${p}self_attn.o_proj.weight`, [d, q]);
     out.set(`${p}post_attention_layernorm.weight`, [d]);
+    const experts = architecture(config.architecture).experts;
+    if (config.moe && experts) {
+      const { numExperts, expertIntermediateSize: eff } = config.moe;
+      out.set(`${p}${experts.router}`, [numExperts, d]);
+      for (let e = 0; e < numExperts; e++) {
+        out.set(`${p}${expertLeaf(experts, e, 'gate')}`, [eff, d]);
+        out.set(`${p}${expertLeaf(experts, e, 'up')}`, [eff, d]);
+        out.set(`${p}${expertLeaf(experts, e, 'down')}`, [d, eff]);
+      }
+      continue;
+    }
     out.set(`${p}mlp.gate_proj.weight`, [ff, d]);
     out.set(`${p}mlp.up_proj.weight`, [ff, d]);
     out.set(`${p}mlp.down_proj.weight`, [d, ff]);
@@ -59,25 +74,64 @@ const LAYER_NAMES: [gguf: string, hf: string][] = [
   ['ffn_down.weight', 'mlp.down_proj.weight'],
 ];
 
+// Every family's expert names: HF leaves are matched back to expert index and projection.
+const EXPERT_NAMES = ARCHITECTURES.flatMap((a) => (a.experts ? [a.experts] : []));
+
 const GGUF_TO_HF_GLOBAL = new Map(GLOBAL_NAMES);
 const HF_TO_GGUF_GLOBAL = new Map(GLOBAL_NAMES.map(([g, h]) => [h, g]));
 const GGUF_TO_HF_LAYER = new Map(LAYER_NAMES);
 const HF_TO_GGUF_LAYER = new Map(LAYER_NAMES.map(([g, h]) => [h, g]));
 
-/** The HF name of a GGUF tensor, or null for tensors HF has no name for (e.g. rope_freqs.weight). */
-export function ggufToHfName(name: string): string | null {
+/**
+ * The HF name of a GGUF tensor, or null for tensors HF has no name for (e.g. rope_freqs.weight).
+ * `experts` names the router (ffn_gate_inp) for the file's family; the stacked expert tensors
+ * have no one HF name (see expertSliceName).
+ */
+export function ggufToHfName(name: string, experts?: ExpertNames): string | null {
   const global = GGUF_TO_HF_GLOBAL.get(name);
   if (global) return global;
   const m = /^blk\.(\d+)\.(.+)$/.exec(name);
+  if (m && experts && m[2] === 'ffn_gate_inp.weight') return `model.layers.${m[1]}.${experts.router}`;
   const rest = m && GGUF_TO_HF_LAYER.get(m[2]!);
   return rest ? `model.layers.${m[1]}.${rest}` : null;
+}
+
+/** Layer and projection of a stacked GGUF expert tensor (blk.N.ffn_gate_exps.weight), else null. */
+export function ggufExpertStack(name: string): { layer: number; projection: ExpertProjection } | null {
+  const m = /^blk\.(\d+)\.ffn_(gate|up|down)_exps\.weight$/.exec(name);
+  return m ? { layer: Number(m[1]), projection: m[2] as ExpertProjection } : null;
+}
+
+/** The HF name of expert `e`'s slice of a stacked GGUF expert tensor. */
+export function expertSliceName(experts: ExpertNames, layer: number, projection: ExpertProjection, e: number): string {
+  return `model.layers.${layer}.${expertLeaf(experts, e, projection)}`;
+}
+
+/**
+ * Where an HF expert tensor goes in GGUF: the stacked tensor's name and the expert's index in
+ * it; null for anything else.
+ */
+export function expertSlot(name: string): { gguf: string; expert: number } | null {
+  const m = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
+  if (!m) return null;
+  const leaf = m[2]!;
+  for (const { prefix, leaves } of EXPERT_NAMES) {
+    if (!leaf.startsWith(`${prefix}.`)) continue;
+    const rest = /^(\d+)\.(.+)$/.exec(leaf.slice(prefix.length + 1));
+    const p = rest && (Object.keys(leaves) as ExpertProjection[]).find((k) => leaves[k] === rest[2]);
+    if (p) return { gguf: `blk.${m[1]}.ffn_${p}_exps.weight`, expert: Number(rest[1]) };
+  }
+  return null;
 }
 
 /** The GGUF name of an HF tensor, or null for names this engine's architectures do not use. */
 export function hfToGgufName(name: string): string | null {
   const global = HF_TO_GGUF_GLOBAL.get(name);
   if (global) return global;
+  const slot = expertSlot(name);
+  if (slot) return slot.gguf;
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
+  if (m && EXPERT_NAMES.some((x) => x.router === m[2])) return `blk.${m[1]}.ffn_gate_inp.weight`;
   const rest = m && HF_TO_GGUF_LAYER.get(m[2]!);
   return rest ? `blk.${m[1]}.${rest}` : null;
 }

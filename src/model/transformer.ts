@@ -1,14 +1,17 @@
 // The Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral; Qwen2, which is Llama
-// with q/k/v biases; Qwen3, which norms each q and k head before RoPE). What a family changes
-// is a flag of its config (see architectures/); the pass is one. One forward pass runs a ragged batch: any
-// mix of prefill chunks, recomputed prefixes and decode tokens, each request
-// with its own block table. Reads top to bottom like the math; the kernels
-// carry the speed.
+// with q/k/v biases; Qwen3, which norms each q and k head before RoPE; Qwen3-MoE and Mixtral,
+// whose FFN is a routed mixture of experts). What a family changes is a flag of its config
+// (see architectures/) or the kind of its FFN weights (feed-forward.ts); the pass is one.
+// One forward pass runs a ragged batch: any mix of prefill chunks, recomputed prefixes and
+// decode tokens, each request with its own block table. Reads top to bottom like the math; the
+// kernels carry the speed.
 import type { Kernels } from '../kernels/types.js';
 import type { ModelConfig } from './config.js';
+import { feedForward } from './feed-forward.js';
 import type { KvCache } from './kv-cache.js';
 import { matmulStack } from './matrix-stack.js';
 import { ropeInvFreq } from './rope.js';
+import { Scratch } from './scratch.js';
 import type { ModelWeights } from './weights.js';
 
 /** One step's flattened batch (the contract between the engine and the model). */
@@ -28,19 +31,6 @@ export interface ForwardBatch {
   contextLens: Int32Array;
   /** Rows whose logits are wanted, in the order returned. */
   logitRows: Int32Array;
-}
-
-/** Activation buffers reused across steps; grown to the largest batch seen. */
-class Scratch {
-  private buffers = new Map<string, Float32Array>();
-  get(name: string, size: number): Float32Array {
-    let b = this.buffers.get(name);
-    if (!b || b.length < size) {
-      b = new Float32Array(size);
-      this.buffers.set(name, b);
-    }
-    return b.subarray(0, size);
-  }
 }
 
 export class Transformer {
@@ -79,8 +69,7 @@ export class Transformer {
     const kk = s.get('k', T * kvDim);
     const vv = s.get('v', T * kvDim);
     const att = s.get('att', T * qDim);
-    const gate = s.get('gate', T * c.intermediateSize);
-    const up = s.get('up', T * c.intermediateSize);
+    const ffnOut = s.get('ffnOut', T * c.hiddenSize);
 
     k.embedding(w.embed, batch.tokens, x);
     for (let l = 0; l < c.numLayers; l++) {
@@ -100,12 +89,10 @@ export class Transformer {
       k.matmul(lw.wo, att, T, xb);
       k.add(x, xb);
 
-      // SwiGLU feed-forward block.
+      // SwiGLU feed-forward block (dense, or routed experts).
       k.rmsnorm(x, lw.ffnNorm, c.rmsNormEps, xb);
-      matmulStack(k, lw.wGateUp, xb, T, [gate, up]);
-      k.siluMul(gate, up, gate);
-      k.matmul(lw.wDown, gate, T, xb);
-      k.add(x, xb);
+      feedForward(k, lw.ffn, xb, T, ffnOut, s);
+      k.add(x, ffnOut);
     }
 
     // Final norm and classifier, only for the rows that are sampled.

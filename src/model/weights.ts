@@ -3,6 +3,7 @@
 // peak memory stays near the packed size.
 import { byteSize, toFloat32, type TensorDType } from '../kernels/dtype.js';
 import type { Kernels, Matrix, PackedDType } from '../kernels/types.js';
+import { architecture, expertLeaf } from './architectures/index.js';
 import type { ModelConfig } from './config.js';
 import { ModelLoadError } from './errors.js';
 import type { RawTensor, TensorStore } from './formats/tensor.js';
@@ -23,8 +24,27 @@ export interface LayerWeights {
   kNorm: Float32Array | null;
   wo: Matrix;
   ffnNorm: Float32Array;
-  wGateUp: MatrixStack;
-  wDown: Matrix;
+  ffn: FfnWeights;
+}
+
+/** A layer's SwiGLU feed-forward block: one dense FFN, or routed experts (see feed-forward.ts). */
+export type FfnWeights = DenseFfn | MoeFfn;
+
+export interface DenseFfn {
+  kind: 'dense';
+  /** gate and up stacked by rows ([2·intermediate][hidden]). */
+  gateUp: MatrixStack;
+  down: Matrix;
+}
+
+export interface MoeFfn {
+  kind: 'moe';
+  /** [numExperts][hidden]: the router, f32 whatever the weight format. */
+  router: Matrix;
+  /** Each expert packed on its own, so a step reads only the experts its tokens chose. */
+  experts: { gateUp: MatrixStack; down: Matrix }[];
+  numExpertsPerTok: number;
+  normTopkProb: boolean;
 }
 
 export interface ModelWeights {
@@ -67,7 +87,8 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
   // A tied model's classifier is its embedding even when the file also stores lm_head.weight
   // (transformers ties them after loading; tensor-check.ts warns that it is ignored).
   const hasLmHead = !config.tieWordEmbeddings;
-  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0);
+  const ffnTensors = config.moe ? 1 + 3 * config.moe.numExperts : 3;
+  const perLayer = 6 + ffnTensors + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0);
   const total = 2 + config.numLayers * perLayer + (hasLmHead ? 1 : 0);
   let done = 0;
   const tick = () => opts.onProgress?.(++done, total);
@@ -78,11 +99,11 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
     tick();
     return t;
   };
-  const formatOf = (t: RawTensor, name: string) => packedFormat(t.dtype, format, t.shape[1]!, kernels, name, store.path);
-  const matrix = (name: string): Matrix => {
+  const formatOf = (t: RawTensor, name: string, as = format) => packedFormat(t.dtype, as, t.shape[1]!, kernels, name, store.path);
+  const matrix = (name: string, as = format): Matrix => {
     const t = read2d(name);
     const [rows, cols] = t.shape as [number, number];
-    return kernels.packMatrix({ dtype: t.dtype, rows, cols, data: t.data }, formatOf(t, name));
+    return kernels.packMatrix({ dtype: t.dtype, rows, cols, data: t.data }, formatOf(t, name, as));
   };
   // Matrices with the same cols stacked by rows (see LayerWeights): each run of parts that
   // pack to the same format becomes one packed weight.
@@ -111,6 +132,28 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
     return v;
   };
 
+  const experts = architecture(config.architecture).experts;
+  const ffn = (p: string): FfnWeights => {
+    if (!config.moe || !experts) {
+      return { kind: 'dense', gateUp: stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]), down: matrix(`${p}.mlp.down_proj.weight`) };
+    }
+    // The router decides which experts run: a small matrix whose rounding could flip a choice,
+    // so it runs in f32 whatever the format asked (llama.cpp's converter and quantizer keep
+    // ffn_gate_inp f32 too); f32 also keeps the activations unrounded for it.
+    const router = matrix(`${p}.${experts.router}`, 'f32');
+    const leaf = (e: number, proj: 'gate' | 'up' | 'down') => `${p}.${expertLeaf(experts, e, proj)}`;
+    return {
+      kind: 'moe',
+      router,
+      experts: Array.from({ length: config.moe.numExperts }, (_, e) => ({
+        gateUp: stacked([leaf(e, 'gate'), leaf(e, 'up')]),
+        down: matrix(leaf(e, 'down')),
+      })),
+      numExpertsPerTok: config.moe.numExpertsPerTok,
+      normTopkProb: config.moe.normTopkProb,
+    };
+  };
+
   const embed = matrix('model.embed_tokens.weight');
   const layers: LayerWeights[] = [];
   for (let i = 0; i < config.numLayers; i++) {
@@ -124,8 +167,7 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
       kNorm: config.qkNorm ? vector(`${p}.self_attn.k_norm.weight`) : null,
       wo: matrix(`${p}.self_attn.o_proj.weight`),
       ffnNorm: vector(`${p}.post_attention_layernorm.weight`),
-      wGateUp: stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]),
-      wDown: matrix(`${p}.mlp.down_proj.weight`),
+      ffn: ffn(p),
     });
   }
   const norm = vector('model.norm.weight');
@@ -154,8 +196,14 @@ function concatRows(tensors: RawTensor[], cols: number): { dtype: TensorDType; r
 
 /** Every packed matrix of a model, each once (a tied classifier is the embedding). */
 export function weightMatrices(w: ModelWeights): Matrix[] {
-  const all = [w.embed, ...w.layers.flatMap((l) => [...stackMatrices(l.wqkv), l.wo, ...stackMatrices(l.wGateUp), l.wDown]), w.lmHead];
+  const all = [w.embed, ...w.layers.flatMap((l) => [...stackMatrices(l.wqkv), l.wo, ...ffnMatrices(l.ffn)]), w.lmHead];
   return [...new Set(all)];
+}
+
+/** The packed matrices of a feed-forward block: a dense FFN's, or the router and every expert's. */
+export function ffnMatrices(ffn: FfnWeights): Matrix[] {
+  if (ffn.kind === 'dense') return [...stackMatrices(ffn.gateUp), ffn.down];
+  return [ffn.router, ...ffn.experts.flatMap((x) => [...stackMatrices(x.gateUp), x.down])];
 }
 
 /**

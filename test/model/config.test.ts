@@ -29,13 +29,13 @@ describe('configFromHf on real configs', () => {
 
   test('the directory holds the expected mix', () => {
     assert.equal(files.filter((f) => f.startsWith('Qwen3')).length, 5);
-    assert.ok(files.includes('Qwen3-30B-A3B.json'), 'a MoE config to be refused by name');
+    assert.ok(files.includes('Qwen3-30B-A3B.json'), 'a mixture-of-experts config');
     assert.ok(files.length >= 15);
   });
 
   for (const file of files) {
     const json = load(file) as { model_type: string };
-    if (['llama', 'mistral', 'qwen2', 'qwen3'].includes(json.model_type)) {
+    if (['llama', 'mistral', 'qwen2', 'qwen3', 'qwen3_moe'].includes(json.model_type)) {
       test(`parses ${file}`, () => {
         const c = configFromHf(json, file);
         const raw = json as unknown as Record<string, number>;
@@ -46,8 +46,9 @@ describe('configFromHf on real configs', () => {
         assert.equal(c.headDim, raw.head_dim ?? raw.hidden_size / raw.num_attention_heads);
         assert.equal(c.ropeStyle, 'neox');
         assert.equal(c.attentionBias, json.model_type === 'qwen2');
-        assert.equal(c.qkNorm, json.model_type === 'qwen3');
-        assert.equal(c.architecture, json.model_type === 'mistral' ? 'llama' : json.model_type);
+        assert.equal(c.qkNorm, json.model_type.startsWith('qwen3'));
+        assert.equal(c.architecture, { mistral: 'llama', qwen3_moe: 'qwen3moe' }[json.model_type] ?? json.model_type);
+        assert.equal(c.moe !== undefined, json.model_type === 'qwen3_moe');
       });
     } else {
       test(`rejects ${file} (${json.model_type}) by name`, () => {
@@ -77,6 +78,21 @@ describe('configFromHf on real configs', () => {
     assert.equal(c.headDim, 128);
     assert.equal(c.ropeTheta, 500000);
     assert.equal(c.tieWordEmbeddings, true);
+  });
+
+  test('Qwen3-30B-A3B: 128 experts of 768, top 8, renormalised; Qwen3 attention', () => {
+    const c = configFromHf(load('Qwen3-30B-A3B.json'), 'q');
+    assert.deepEqual([c.architecture, c.headDim, c.numHeads, c.numKvHeads, c.qkNorm, c.attentionBias, c.tieWordEmbeddings], ['qwen3moe', 128, 32, 4, true, false, false]);
+    assert.deepEqual(c.moe, { numExperts: 128, numExpertsPerTok: 8, expertIntermediateSize: 768, normTopkProb: true });
+  });
+
+  test('Mixtral-8x7B-v0.1 (bench/configs): 8 experts of intermediate_size, top 2, always renormalised', () => {
+    const file = path.resolve(import.meta.dirname, '../../bench/configs/Mixtral-8x7B-v0.1.json');
+    const c = configFromHf(JSON.parse(fs.readFileSync(file, 'utf8')), file);
+    assert.deepEqual([c.architecture, c.hiddenSize, c.headDim, c.numHeads, c.numKvHeads, c.qkNorm, c.rmsNormEps, c.ropeTheta], ['mixtral', 4096, 128, 32, 8, false, 1e-5, 1e6]);
+    assert.equal(c.maxPositionEmbeddings, 32768);
+    assert.deepEqual(c.moe, { numExperts: 8, numExpertsPerTok: 2, expertIntermediateSize: 14336, normTopkProb: true });
+    assert.deepEqual(configFromHf(JSON.parse(JSON.stringify(hfConfigJson(c))), file), c);
   });
 
   test('SmolLM2-135M: 9 heads over 3 KV heads, eos 0', () => {
@@ -125,16 +141,24 @@ describe('configFromHf edge cases', () => {
     rejects(() => configFromHf({ ...qwen3, attention_bias: true }, 'c.json'), 'c.json', /attention_bias \(biases on q, k, v and o_proj\) for qwen3 is not supported/);
     rejects(() => configFromHf({ ...qwen3, use_sliding_window: true, sliding_window: 4096 }, 'c.json'), 'c.json', /use_sliding_window \(sliding-window attention, window 4096\) is not supported/);
     rejects(() => configFromHf({ ...qwen3, layer_types: ['sliding_attention', 'full_attention'] }, 'c.json'), 'c.json', /layer_types sliding_attention, full_attention/);
-    rejects(() => configFromHf({ ...base, num_local_experts: 8 }, 'c.json'), 'c.json', /mixture of experts \(8 experts\) is not supported/);
+    rejects(() => configFromHf({ ...base, num_local_experts: 8 }, 'c.json'), 'c.json', /mixture of experts \(8 experts\) for llama is not supported/);
     rejects(() => configFromHf({ ...base, partial_rotary_factor: 0.5 }, 'c.json'), 'c.json', /partial_rotary_factor 0.5 is not supported/);
     rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'longrope', factor: 4 } }, 'c.json'), 'c.json', /rope_scaling type longrope is not supported/);
-    rejects(() => configFromHf(load('Qwen3-30B-A3B.json'), 'c.json'), 'c.json', /unsupported architecture \(Qwen3MoeForCausalLM, model_type qwen3_moe\)/);
+    const moe = load('Qwen3-30B-A3B.json') as Record<string, unknown>;
+    rejects(() => configFromHf({ ...moe, decoder_sparse_step: 2 }, 'c.json'), 'c.json', /decoder_sparse_step 2 \(dense FFN layers between sparse ones\) is not supported/);
+    rejects(() => configFromHf({ ...moe, mlp_only_layers: [0, 3] }, 'c.json'), 'c.json', /mlp_only_layers 0, 3 \(dense FFN layers among sparse ones\) is not supported/);
+    rejects(() => configFromHf({ ...moe, shared_expert_intermediate_size: 512 }, 'c.json'), 'c.json', /shared_expert_intermediate_size 512 \(a shared expert\) is not supported/);
+    rejects(() => configFromHf({ ...moe, num_experts_per_tok: undefined }, 'c.json'), 'c.json', /Qwen3MoeForCausalLM needs num_experts_per_tok/);
+    rejects(() => configFromHf({ ...moe, num_experts_per_tok: 129 }, 'c.json'), 'c.json', /numExpertsPerTok 129 is more than numExperts 128/);
+    rejects(() => configFromHf({ ...moe, model_type: 'qwen2_moe', architectures: ['Qwen2MoeForCausalLM'] }, 'c.json'), 'c.json', /unsupported architecture \(Qwen2MoeForCausalLM, model_type qwen2_moe\)/);
+    // transformers' Qwen3MoeConfig default: no renormalisation.
+    assert.equal(configFromHf({ ...moe, norm_topk_prob: undefined }, 'c.json').moe?.normTopkProb, false);
     // What they carry but leave off is no reason to refuse.
     assert.equal(configFromHf({ ...qwen3, sliding_window: 4096, use_sliding_window: false, num_experts: 0 }, 'c.json').architecture, 'qwen3');
   });
 
   test('hfConfigJson parses back to the same config', () => {
-    for (const file of ['TinyLlama-1.1B-Chat-v1.0.json', 'Qwen2.5-0.5B-Instruct.json', 'Llama-3.1-8B.json', 'SmolLM2-135M.json', 'Qwen3-4B.json']) {
+    for (const file of ['TinyLlama-1.1B-Chat-v1.0.json', 'Qwen2.5-0.5B-Instruct.json', 'Llama-3.1-8B.json', 'SmolLM2-135M.json', 'Qwen3-4B.json', 'Qwen3-30B-A3B.json']) {
       const c = configFromHf(load(file), file);
       assert.deepEqual(configFromHf(JSON.parse(JSON.stringify(hfConfigJson(c))), file), c, file);
     }

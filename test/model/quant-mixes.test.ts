@@ -89,7 +89,7 @@ describe(`quant mixes against llama.cpp ${ref.llamaCpp.slice(0, 10)}`, () => {
       assert.deepEqual([...packedTypes].sort(), [...matrixTypes].sort());
       const resident = packedWeightBytes(weights);
       assert.ok(resident <= m.bytes && resident >= 0.9 * m.bytes, `resident ${resident} bytes for a ${m.bytes}-byte file`);
-      const stackParts = weights.layers.map((l) => stackMatrices(l.wqkv).length + stackMatrices(l.wGateUp).length);
+      const stackParts = weights.layers.map((l) => stackMatrices(l.wqkv).length + (l.ffn.kind === 'dense' ? stackMatrices(l.ffn.gateUp).length : 0));
 
       const tokens = [...ref.prompt, ...m.generated];
       const logits = allLogits(config, weights, kernels, tokens);

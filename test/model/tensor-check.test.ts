@@ -1,5 +1,5 @@
 // Loading never guesses: a file's tensors are exactly what the model uses, or loading says
-// which are not and why (stray biases, Mixtral-style experts); only tensors that cannot change
+// which are not and why (stray biases, experts in a dense model); only tensors that cannot change
 // the output pass, with a warning; and a tied checkpoint loads whichever name stores the matrix.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -64,7 +64,7 @@ describe('GGUF tensors the architecture does not use', () => {
     refuses(p, /does not use: blk\.0\.attn_q_norm\.weight \(model\.layers\.0\.self_attn\.q_norm\.weight\); running/);
   });
 
-  test('Mixtral-style experts are refused as such, not as a missing ffn_gate', (t) => {
+  test('expert tensors in a model with no expert count are refused as experts, not as a missing ffn_gate', (t) => {
     const { hiddenSize: d, intermediateSize: ff } = LLAMA;
     const moe = (ts: RawTensor[]): RawTensor[] => [
       ...ts.filter((x) => !/ffn_(gate|up|down)\.weight$/.test(x.name)),
@@ -76,12 +76,15 @@ describe('GGUF tensors the architecture does not use', () => {
       ]),
     ];
     const dir = scratchDir(t);
-    refuses(llamaGguf(dir, moe, [['llama.expert_count', 4], ['llama.expert_used_count', 2]]),
-      /^Mixtral-style experts \(blk\.0\.ffn_gate_inp\.weight, llama\.expert_count = 4\) are not supported$/);
-    // Without the metadata keys, the tensors alone say it.
-    refuses(llamaGguf(dir, moe), /^Mixtral-style experts \(blk\.0\.ffn_gate_inp\.weight\) are not supported$/);
+    refuses(llamaGguf(dir, moe), /^mixture-of-experts tensors \(blk\.0\.ffn_gate_inp\.weight\) in a model whose config has no experts \(llama\) are not supported$/);
     // Mixtral's first GGUFs: one tensor per expert.
-    refuses(llamaGguf(dir, (ts) => [...ts, f32('blk.0.ffn_gate.0.weight', [ff, d])]), /^Mixtral-style experts \(blk\.0\.ffn_gate\.0\.weight\)/);
+    refuses(llamaGguf(dir, (ts) => [...ts, f32('blk.0.ffn_gate.0.weight', [ff, d])]), /^mixture-of-experts tensors \(blk\.0\.ffn_gate\.0\.weight\)/);
+    // An expert count on a dense-only arch is refused by the config.
+    const qwen2 = path.join(dir, 'qwen2.gguf');
+    const meta = ggufMetadataFor({ ...LLAMA, architecture: 'qwen2', attentionBias: true, ropeStyle: 'neox' });
+    meta.set('qwen2.expert_count', { type: 'u32', value: 4 });
+    writeGguf(qwen2, meta, []);
+    refuses(qwen2, /^mixture of experts \(qwen2\.expert_count = 4\) is not supported for qwen2$/);
   });
 
   test('rope_freqs.weight is used, not stray', (t) => {
@@ -107,9 +110,9 @@ describe('safetensors tensors the architecture does not use', () => {
     refuses(p, /does not use: model\.layers\.1\.self_attn\.o_proj\.bias, model\.vision_tower\.proj \(Pensieve adds no bias there/);
   });
 
-  test('Qwen3-MoE expert names are refused as experts', (t) => {
+  test('Qwen3-MoE expert names in a dense Qwen3 are refused as experts', (t) => {
     const p = hfWith(scratchDir(t), QWEN3, (ts) => [...ts, f32('model.layers.0.mlp.experts.0.gate_proj.weight', [4, 4])]);
-    refuses(p, /^Mixtral-style experts \(model\.layers\.0\.mlp\.experts\.0\.gate_proj\.weight\) are not supported$/);
+    refuses(p, /^mixture-of-experts tensors \(model\.layers\.0\.mlp\.experts\.0\.gate_proj\.weight\) in a model whose config has no experts \(qwen3\) are not supported$/);
   });
 
   test('rotary_emb.inv_freq loads with a warning (the config gives the same frequencies)', (t) => {

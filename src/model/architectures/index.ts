@@ -1,12 +1,14 @@
 // The architectures Pensieve runs, and lookups by the names files give them.
 import { llama } from './llama.js';
+import { mixtral } from './mixtral.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
-import type { Architecture, ArchitectureName } from './types.js';
+import { qwen3moe } from './qwen3moe.js';
+import type { Architecture, ArchitectureName, ExpertNames, ExpertProjection } from './types.js';
 
-export type { Architecture, ArchitectureName } from './types.js';
+export type { Architecture, ArchitectureName, ExpertNames, ExpertProjection } from './types.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, mixtral];
 
 export function architecture(name: ArchitectureName): Architecture {
   return ARCHITECTURES.find((a) => a.name === name)!;
@@ -16,10 +18,20 @@ export function architectureByHfName(name: string): Architecture | undefined {
   return ARCHITECTURES.find((a) => a.hfClasses.includes(name) || a.hfModelTypes.includes(name));
 }
 
-export function architectureByGgufName(name: string): Architecture | undefined {
-  return ARCHITECTURES.find((a) => a.ggufName === name);
+/**
+ * The family of a GGUF arch; `experts` says whether the file has an expert count, which is what
+ * separates families llama.cpp writes under one arch (llama: Llama or Mixtral). Undefined when no
+ * family fits, e.g. an expert count on a dense-only arch.
+ */
+export function architectureByGgufName(name: string, experts: boolean): Architecture | undefined {
+  return ARCHITECTURES.find((a) => a.ggufName === name && (a.experts !== null) === experts);
+}
+
+/** The HF leaf (under model.layers.N.) of expert e's projection p. */
+export function expertLeaf(experts: ExpertNames, e: number, p: ExpertProjection): string {
+  return `${experts.prefix}.${e}.${experts.leaves[p]}`;
 }
 
 /** "LlamaForCausalLM, MistralForCausalLM, ..." for error messages. */
 export const SUPPORTED_HF_CLASSES = ARCHITECTURES.flatMap((a) => a.hfClasses).join(', ');
-export const SUPPORTED_GGUF_NAMES = ARCHITECTURES.map((a) => a.ggufName).join(', ');
+export const SUPPORTED_GGUF_NAMES = [...new Set(ARCHITECTURES.map((a) => a.ggufName))].join(', ');

@@ -10,4 +10,5 @@ export const llama: Architecture = {
   defaultMaxPositions: 2048,
   hfQkvBias: 'never',
   qkNorm: false,
+  experts: null,
 };

@@ -10,4 +10,5 @@ export const qwen2: Architecture = {
   defaultMaxPositions: 32768,
   hfQkvBias: 'always',
   qkNorm: false,
+  experts: null,
 };

@@ -13,4 +13,5 @@ export const qwen3: Architecture = {
   defaultMaxPositions: 32768,
   hfQkvBias: 'config',
   qkNorm: true,
+  experts: null,
 };

@@ -3,7 +3,23 @@
 // Each family has its own module; index.ts is the registry the loaders look names up in.
 import type { RopeStyle } from '../../kernels/types.js';
 
-export type ArchitectureName = 'llama' | 'qwen2' | 'qwen3';
+export type ArchitectureName = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'mixtral';
+
+/** The three matrices of an expert's SwiGLU FFN. */
+export type ExpertProjection = 'gate' | 'up' | 'down';
+
+/**
+ * How a mixture-of-experts family names its router and experts in a Hugging Face checkpoint,
+ * as leaves under `model.layers.N.` (one 2-D tensor per expert; GGUF stacks them 3-D, see
+ * tensor-names.ts).
+ */
+export interface ExpertNames {
+  /** The router (`gate`): [numExperts][hidden]. */
+  router: string;
+  /** Expert e's projection p is `${prefix}.${e}.${leaves[p]}`. */
+  prefix: string;
+  leaves: Readonly<Record<ExpertProjection, string>>;
+}
 
 export interface Architecture {
   name: ArchitectureName;
@@ -11,7 +27,10 @@ export interface Architecture {
   hfClasses: readonly string[];
   /** config.json `model_type` values (what transformers dispatches on). */
   hfModelTypes: readonly string[];
-  /** GGUF `general.architecture`: the key prefix of its metadata too. */
+  /**
+   * GGUF `general.architecture`: the key prefix of its metadata too. Two families may share one
+   * (llama.cpp writes Mixtral as `llama` with an expert count); `experts` tells them apart.
+   */
   ggufName: string;
   /**
    * How llama.cpp rotates this GGUF arch: consecutive pairs for llama (its converter permutes
@@ -28,4 +47,6 @@ export interface Architecture {
   hfQkvBias: 'always' | 'never' | 'config';
   /** RMSNorm of each q and k head (weights of headDim) before RoPE: Qwen3's q_norm/k_norm. */
   qkNorm: boolean;
+  /** A routed mixture of experts in place of every layer's FFN (see moe.ts), or null for dense. */
+  experts: ExpertNames | null;
 }

@@ -3,26 +3,30 @@
 
 import { toFloat32 } from '../../kernels/dtype.js';
 import { architectureByGgufName, SUPPORTED_GGUF_NAMES } from '../architectures/index.js';
-import { validateConfig, type ModelConfig, type RopeScaling } from '../config.js';
+import { validateConfig, type ModelConfig, type MoeConfig, type RopeScaling } from '../config.js';
 import { ModelLoadError } from '../errors.js';
-import { expertTensor } from '../tensor-check.js';
 import { ggufArrayLength, ggufNumber, ggufString, type GgufMetadata } from './gguf-types.js';
 import type { TensorStore } from './tensor.js';
 
 export function configFromGguf(meta: GgufMetadata, file: string, tensors: TensorStore): ModelConfig {
   const arch = ggufString(meta, 'general.architecture', file);
   if (arch === undefined) throw new ModelLoadError(file, 'metadata general.architecture is missing');
-  const family = architectureByGgufName(arch);
-  if (!family) throw new ModelLoadError(file, `unsupported architecture ${arch}; supported: ${SUPPORTED_GGUF_NAMES}`);
-
   const num = (key: string): number | undefined => ggufNumber(meta, `${arch}.${key}`, file);
+  const expertCount = num('expert_count') ?? 0;
+  const family = architectureByGgufName(arch, expertCount > 0);
+  if (!family) {
+    const dense = architectureByGgufName(arch, false), moe = architectureByGgufName(arch, true);
+    if (dense) throw new ModelLoadError(file, `mixture of experts (${arch}.expert_count = ${expertCount}) is not supported for ${arch}`);
+    if (moe) throw new ModelLoadError(file, `metadata ${arch}.expert_count is missing (${moe.name} is a mixture of experts)`);
+    throw new ModelLoadError(file, `unsupported architecture ${arch}; supported: ${SUPPORTED_GGUF_NAMES}`);
+  }
+
   const req = (key: string): number => {
     const v = num(key);
     if (v === undefined) throw new ModelLoadError(file, `metadata ${arch}.${key} is missing`);
     return v;
   };
 
-  unsupportedKeys(meta, arch, file, tensors);
   const hiddenSize = req('embedding_length');
   const numHeads = req('attention.head_count');
   const headDim = num('attention.key_length') ?? hiddenSize / numHeads;
@@ -65,6 +69,7 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
     bosTokenId: ggufNumber(meta, 'tokenizer.ggml.bos_token_id', file) ?? null,
     eosTokenIds,
   };
+  if (family.experts) config.moe = moeFromGguf(meta, arch, file, config.intermediateSize, expertCount);
   const factors = ropeFreqFactors(tensors, file);
   if (factors) {
     if (config.ropeScaling) throw new ModelLoadError(file, 'rope_freqs.weight and rope.scaling keys are both present');
@@ -75,16 +80,20 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
 }
 
 /**
- * Metadata that asks for something the forward pass does not do, refused by name. Only keys
- * llama.cpp itself acts on for these archs count (it ignores e.g. attention.sliding_window for
- * them, so a file carrying it still runs as llama.cpp runs it).
+ * The experts as llama.cpp reads them: each expert's width is feed_forward_length for llama
+ * (Mixtral), expert_feed_forward_length (else feed_forward_length / expert_used_count) for
+ * qwen3moe; both graphs renormalise the top-k weights.
  */
-function unsupportedKeys(meta: GgufMetadata, arch: string, file: string, tensors: TensorStore): void {
-  const experts = ggufNumber(meta, `${arch}.expert_count`, file);
-  if (experts !== undefined && experts > 0) {
-    const tensor = expertTensor(tensors.names());
-    throw new ModelLoadError(file, `Mixtral-style experts (${tensor ? `${tensor}, ` : ''}${arch}.expert_count = ${experts}) are not supported`);
-  }
+function moeFromGguf(meta: GgufMetadata, arch: string, file: string, feedForward: number, numExperts: number): MoeConfig {
+  const used = ggufNumber(meta, `${arch}.expert_used_count`, file);
+  if (used === undefined || used <= 0) throw new ModelLoadError(file, `metadata ${arch}.expert_used_count is missing`);
+  const width = ggufNumber(meta, `${arch}.expert_feed_forward_length`, file);
+  return {
+    numExperts,
+    numExpertsPerTok: used,
+    expertIntermediateSize: arch === 'llama' ? feedForward : width ?? Math.floor(feedForward / used),
+    normTopkProb: true,
+  };
 }
 
 function ropeScalingFromGguf(meta: GgufMetadata, arch: string, file: string): RopeScaling | null {

@@ -3,28 +3,60 @@
 // `{arch}.*` metadata keys. With writeGguf this makes files a real conversion would produce.
 
 import { byteSize, fromFloat32 } from '../../kernels/dtype.js';
+import { architecture } from '../architectures/index.js';
 import { llama3RopeFactors, type ModelConfig } from '../config.js';
-import { hfToGgufName, splitLayerName } from '../tensor-names.js';
+import { expertSlot, hfToGgufName, splitLayerName } from '../tensor-names.js';
 import type { GgufMetadata, GgufValue } from './gguf-types.js';
 import { elementCount, type RawTensor } from './tensor.js';
 
-/** HF-named tensors → GGUF-named tensors in the layout llama.cpp expects for config.architecture. */
+/**
+ * HF-named tensors → GGUF-named tensors in the layout llama.cpp expects for config.architecture.
+ * A layer's experts become one 3-D tensor per projection, [numExperts][rows][cols] in HF order,
+ * at the place of the layer's first expert tensor (as the converter's torch.stack).
+ */
 export function hfToGgufTensors(config: ModelConfig, tensors: readonly RawTensor[]): RawTensor[] {
   const out: RawTensor[] = [];
+  const interleaved = architecture(config.architecture).ggufRopeStyle === 'interleaved';
+  // GGUF name → the position its stack takes in `out`, and the experts gathered so far.
+  const stacks = new Map<string, { at: number; experts: RawTensor[] }>();
   for (const t of tensors) {
+    const slot = expertSlot(t.name);
+    if (slot) {
+      let stack = stacks.get(slot.gguf);
+      if (!stack) {
+        stack = { at: out.length, experts: [] };
+        stacks.set(slot.gguf, stack);
+        out.push(t); // replaced by the stack below
+      }
+      stack.experts[slot.expert] = t;
+      continue;
+    }
     const name = hfToGgufName(t.name);
     if (name === null) throw new Error(`tensor ${t.name} has no GGUF name`);
     const leaf = splitLayerName(t.name)?.[1];
     const heads = leaf?.startsWith('self_attn.q_proj.') ? config.numHeads : leaf?.startsWith('self_attn.k_proj.') ? config.numKvHeads : 0;
-    const data = config.architecture === 'llama' && heads > 0 ? permuteForInterleavedRope(t.data, t.shape, t.dtype, heads) : t.data;
+    const data = interleaved && heads > 0 ? permuteForInterleavedRope(t.data, t.shape, t.dtype, heads) : t.data;
     out.push({ name, dtype: t.dtype, shape: [...t.shape], data });
   }
+  for (const [name, { at, experts }] of stacks) out[at] = stackExperts(name, experts);
   const factors = config.ropeFreqFactors
     ?? (config.ropeScaling?.type === 'llama3' ? llama3RopeFactors(config.ropeScaling, config.headDim, config.ropeTheta) : null);
   if (factors) {
     out.push({ name: 'rope_freqs.weight', dtype: 'f32', shape: [factors.length], data: fromFloat32('f32', factors) });
   }
   return out;
+}
+
+/** Expert tensors 0..E-1 of one projection as the 3-D GGUF tensor `name`. */
+function stackExperts(name: string, experts: readonly (RawTensor | undefined)[]): RawTensor {
+  const first = experts[0];
+  const missing = Array.from(experts, (t, e) => (t ? -1 : e)).filter((e) => e >= 0);
+  if (!first || missing.length > 0) throw new Error(`${name}: expert ${missing[0] ?? 0} is missing`);
+  const odd = experts.find((t) => t!.dtype !== first.dtype || t!.shape.join() !== first.shape.join());
+  if (odd) throw new Error(`${name}: ${odd.name} differs from ${first.name} in type or shape`);
+  const data = new Uint8Array(experts.length * first.data.byteLength);
+  experts.forEach((t, e) => data.set(t!.data, e * first.data.byteLength));
+  return { name, dtype: first.dtype, shape: [experts.length, ...first.shape], data };
 }
 
 /**
@@ -70,7 +102,7 @@ function moveRows(
  * eosTokenIds beyond the first become eot/eom ids, which llama.cpp also treats as end of turn.
  */
 export function ggufMetadataFor(config: ModelConfig, tokenizerKeys?: GgufMetadata): Map<string, GgufValue> {
-  const arch = config.architecture;
+  const arch = architecture(config.architecture).ggufName;
   const m = new Map<string, GgufValue>();
   const u32 = (key: string, value: number): void => { m.set(key, { type: 'u32', value }); };
   const f32 = (key: string, value: number): void => { m.set(key, { type: 'f32', value }); };
@@ -90,6 +122,18 @@ export function ggufMetadataFor(config: ModelConfig, tokenizerKeys?: GgufMetadat
   f32(`${arch}.rope.freq_base`, config.ropeTheta);
   f32(`${arch}.attention.layer_norm_rms_epsilon`, config.rmsNormEps);
   u32(`${arch}.vocab_size`, config.vocabSize);
+  const moe = config.moe;
+  if (moe) {
+    // llama.cpp's llama and qwen3moe graphs always renormalise the top-k weights, and llama
+    // sizes its experts by feed_forward_length.
+    if (!moe.normTopkProb) throw new Error(`${config.architecture} without norm_topk_prob has no GGUF equivalent (llama.cpp always renormalises)`);
+    if (arch === 'llama' && moe.expertIntermediateSize !== config.intermediateSize) {
+      throw new Error(`GGUF llama experts are feed_forward_length wide, not ${moe.expertIntermediateSize}`);
+    }
+    u32(`${arch}.expert_count`, moe.numExperts);
+    u32(`${arch}.expert_used_count`, moe.numExpertsPerTok);
+    if (arch !== 'llama') u32(`${arch}.expert_feed_forward_length`, moe.expertIntermediateSize);
+  }
   // llama3 scaling travels as the rope_freqs tensor (see hfToGgufTensors), as llama.cpp does.
   if (config.ropeScaling?.type === 'linear') {
     m.set(`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' });

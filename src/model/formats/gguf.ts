@@ -2,16 +2,17 @@
 // under HF names with HF-order shapes. Tensor bytes stay on disk until read. Layout reference:
 // ../shared/models/README.md §1c, and ggml's docs/gguf.md.
 
-import type { TensorDType } from '../../kernels/dtype.js';
+import { byteSize, type TensorDType } from '../../kernels/dtype.js';
+import { architectureByGgufName, type ExpertNames } from '../architectures/index.js';
 import { ModelLoadError } from '../errors.js';
-import { ggufToHfName } from '../tensor-names.js';
+import { expertSliceName, ggufExpertStack, ggufToHfName } from '../tensor-names.js';
 import { FileTensorStore, type TensorLocation } from './file-tensor-store.js';
 import {
-  dtypeFromGgml, ggmlTypeName, GGUF_TYPE_BY_ID, SUPPORTED_GGML_TYPES,
+  dtypeFromGgml, ggmlTypeName, ggufNumber, ggufString, GGUF_TYPE_BY_ID, SUPPORTED_GGML_TYPES,
   type GgufMetadata, type GgufScalarType, type GgufValue,
 } from './gguf-types.js';
 import { ByteCursor, ModelFile } from './model-file.js';
-import type { TensorStore } from './tensor.js';
+import { elementCount, type TensorStore } from './tensor.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_DEFAULT_ALIGNMENT = 32;
@@ -94,14 +95,37 @@ function parse(file: ModelFile): GgufFile {
   const dataOffset = Math.ceil(cur.pos / alignment) * alignment;
   infos.forEach((info, i) => { info.offset = dataOffset + relOffsets[i]!; });
 
-  const locations: TensorLocation[] = infos.map((t) => ({
-    info: { name: ggufToHfName(t.ggufName) ?? t.ggufName, dtype: t.dtype, shape: t.shape },
-    file,
-    offset: t.offset,
-    fileName: t.ggufName,
-  }));
+  const experts = expertNames(metadata, file.path);
+  const locations: TensorLocation[] = infos.flatMap((t): TensorLocation[] => {
+    const stack = experts && t.shape.length === 3 ? ggufExpertStack(t.ggufName) : null;
+    if (experts && stack) {
+      // One 2-D slice per expert: [E][rows][cols] in HF order, each expert's rows contiguous.
+      const shape = t.shape.slice(1);
+      const bytes = byteSize(t.dtype, elementCount(shape));
+      return Array.from({ length: t.shape[0]! }, (_, e) => ({
+        info: { name: expertSliceName(experts, stack.layer, stack.projection, e), dtype: t.dtype, shape },
+        file,
+        offset: t.offset + e * bytes,
+        fileName: `${t.ggufName}[${e}]`,
+      }));
+    }
+    return [{ info: { name: ggufToHfName(t.ggufName, experts) ?? t.ggufName, dtype: t.dtype, shape: t.shape }, file, offset: t.offset, fileName: t.ggufName }];
+  });
   const tensors = new FileTensorStore(file.path, locations, [file]);
   return { version, metadata, alignment, dataOffset, tensorInfos: infos, tensors };
+}
+
+/**
+ * The expert names of the file's family when it is a mixture of experts (an expert count in its
+ * metadata, and a family that has experts under its arch), so the stacked expert tensors are
+ * exposed per expert under HF names; otherwise they keep their GGUF names and the config or the
+ * tensor check refuses them.
+ */
+function expertNames(metadata: GgufMetadata, path: string): ExpertNames | undefined {
+  const arch = ggufString(metadata, 'general.architecture', path);
+  if (arch === undefined) return undefined;
+  const count = ggufNumber(metadata, `${arch}.expert_count`, path) ?? 0;
+  return count > 0 ? architectureByGgufName(arch, true)?.experts ?? undefined : undefined;
 }
 
 function readAlignment(metadata: GgufMetadata, path: string): number {
