@@ -41,6 +41,7 @@ interface Addon {
     q: Float32Array, kCache: KvPool, vCache: KvPool, out: Float32Array,
     qIndptr: Int32Array, qPos: Int32Array, blockTables: Int32Array, blockTableIndptr: Int32Array, contextLens: Int32Array,
     numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number,
+    slidingWindow?: number, softcap?: number,
   ): void;
 }
 
@@ -104,7 +105,7 @@ export const nativeKernels: Kernels = {
   pagedAttention(b: AttentionBatch, q, kCache, vCache, out) {
     addon.pagedAttention(
       q, kCache, vCache, out, b.qIndptr, b.qPos, b.blockTables, b.blockTableIndptr, b.contextLens,
-      b.numHeads, b.numKvHeads, b.headDim, b.blockSize, b.scale,
+      b.numHeads, b.numKvHeads, b.headDim, b.blockSize, b.scale, b.slidingWindow ?? 0, b.softcap ?? 0,
     );
   },
 };
