@@ -25,7 +25,7 @@ const vocabDir = nodePath.join(root, '../shared/tokenizers/qwen2.5');
 const work = fs.mkdtempSync('/tmp/pensieve-arch-refs-');
 
 /** Families and the vocab their tokenizer comes from (cut to the config's vocab_size). */
-const FAMILIES = ['qwen3'];
+const FAMILIES = ['qwen3', 'gemma2', 'gemma3', 'gemma3-4b'];
 const PROMPT = [785, 3974, 13876, 38835, 916, 279, 15678, 5562];
 const GENERATE = 32;
 const SEED = 11;

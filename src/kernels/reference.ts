@@ -165,6 +165,18 @@ export const referenceKernels: Kernels = {
     for (let i = 0; i < gate.length; i++) out[i] = (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
   },
 
+  geluTanhMul(gate: Float32Array, up: Float32Array, out: Float32Array): void {
+    for (let i = 0; i < gate.length; i++) {
+      const g = gate[i]!;
+      out[i] = 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g))) * up[i]!;
+    }
+  },
+
+  softcap(x: Float32Array, cap: number): void {
+    if (!(cap > 0 && Number.isFinite(cap))) throw new RangeError(`softcap: cap must be finite and > 0, got ${cap}`);
+    for (let i = 0; i < x.length; i++) x[i] = cap * Math.tanh(x[i]! / cap);
+  },
+
   add(dst: Float32Array, src: Float32Array): void {
     for (let i = 0; i < dst.length; i++) dst[i] = dst[i]! + src[i]!;
   },

@@ -130,6 +130,15 @@ export interface Kernels {
   /** out[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^-g). out may alias gate. */
   siluMul(gate: Float32Array, up: Float32Array, out: Float32Array): void;
 
+  /**
+   * out[i] = gelu_tanh(gate[i]) · up[i] (Gemma's GeGLU), gelu_tanh(g) = ½g(1 + tanh(√(2/π)(g +
+   * 0.044715g³))), transformers' gelu_pytorch_tanh. out may alias gate.
+   */
+  geluTanhMul(gate: Float32Array, up: Float32Array, out: Float32Array): void;
+
+  /** In place x[i] = cap·tanh(x[i] / cap), cap > 0: Gemma 2's final-logit soft-capping. */
+  softcap(x: Float32Array, cap: number): void;
+
   /** dst[i] += src[i]. */
   add(dst: Float32Array, src: Float32Array): void;
 

@@ -31,7 +31,10 @@ const PROGRESS_STEP = 1 << 24;
 // The usual initializer_range: keeps activations of a random model in a sane range.
 const WEIGHT_STD = 0.02;
 
-/** Every tensor the config implies, HF-named: weights ~ N(0, std²), norms ~ 1 + N(0, std²). */
+/**
+ * Every tensor the config implies, HF-named: weights ~ N(0, std²), norms ~ 1 + N(0, std²) as
+ * applied (a Gemma config.json norm stores w of (1 + w): N(0, std²)).
+ */
 export function randomTensors(config: ModelConfig, { seed, dtype, std = WEIGHT_STD, onProgress }: RandomTensorOptions): RawTensor[] {
   const out: RawTensor[] = [];
   const shapes = expectedTensorShapes(config);
@@ -41,7 +44,7 @@ export function randomTensors(config: ModelConfig, { seed, dtype, std = WEIGHT_S
   for (const [name, shape] of shapes) {
     const rng = normalRng(seed, name);
     const values = new Float32Array(elementCount(shape));
-    const isNorm = name.endsWith('norm.weight');
+    const isNorm = name.endsWith('norm.weight') && (config.normWeightOffset ?? 0) === 0;
     for (let start = 0; start < values.length; start += PROGRESS_STEP) {
       const end = Math.min(values.length, start + PROGRESS_STEP);
       for (let i = start; i < end; i++) values[i] = (isNorm ? 1 : 0) + std * rng();

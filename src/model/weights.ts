@@ -3,6 +3,7 @@
 // peak memory stays near the packed size.
 import { byteSize, toFloat32, type TensorDType } from '../kernels/dtype.js';
 import type { Kernels, Matrix, PackedDType } from '../kernels/types.js';
+import { architecture } from './architectures/index.js';
 import type { ModelConfig } from './config.js';
 import { ModelLoadError } from './errors.js';
 import type { RawTensor, TensorStore } from './formats/tensor.js';
@@ -22,9 +23,14 @@ export interface LayerWeights {
   qNorm: Float32Array | null;
   kNorm: Float32Array | null;
   wo: Matrix;
+  /** Gemma's norm of the attention output before the residual add, or null. */
+  postAttnNorm: Float32Array | null;
+  /** The FFN's input norm (HF post_attention_layernorm, or Gemma's pre_feedforward_layernorm). */
   ffnNorm: Float32Array;
   wGateUp: MatrixStack;
   wDown: Matrix;
+  /** Gemma's norm of the FFN output before the residual add, or null. */
+  postFfnNorm: Float32Array | null;
 }
 
 export interface ModelWeights {
@@ -67,7 +73,8 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
   // A tied model's classifier is its embedding even when the file also stores lm_head.weight
   // (transformers ties them after loading; tensor-check.ts warns that it is ignored).
   const hasLmHead = !config.tieWordEmbeddings;
-  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0);
+  const sandwich = architecture(config.architecture).sandwichNorms;
+  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (sandwich ? 2 : 0);
   const total = 2 + config.numLayers * perLayer + (hasLmHead ? 1 : 0);
   let done = 0;
   const tick = () => opts.onProgress?.(++done, total);
@@ -110,6 +117,13 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
     tick();
     return v;
   };
+  // Gemma's config.json norms are w of x·(1 + w): the 1 is added in f32, as transformers does.
+  const offset = config.normWeightOffset ?? 0;
+  const norm = (name: string): Float32Array => {
+    const v = vector(name);
+    if (offset !== 0) for (let i = 0; i < v.length; i++) v[i] = v[i]! + offset;
+    return v;
+  };
 
   const embed = matrix('model.embed_tokens.weight');
   const layers: LayerWeights[] = [];
@@ -117,20 +131,22 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
     const p = `model.layers.${i}`;
     const qkv = ['q', 'k', 'v'].map((x) => `${p}.self_attn.${x}_proj`);
     layers.push({
-      attnNorm: vector(`${p}.input_layernorm.weight`),
+      attnNorm: norm(`${p}.input_layernorm.weight`),
       wqkv: stacked(qkv.map((x) => `${x}.weight`)),
       bqkv: config.attentionBias ? concat(qkv.map((x) => vector(`${x}.bias`))) : null,
-      qNorm: config.qkNorm ? vector(`${p}.self_attn.q_norm.weight`) : null,
-      kNorm: config.qkNorm ? vector(`${p}.self_attn.k_norm.weight`) : null,
+      qNorm: config.qkNorm ? norm(`${p}.self_attn.q_norm.weight`) : null,
+      kNorm: config.qkNorm ? norm(`${p}.self_attn.k_norm.weight`) : null,
       wo: matrix(`${p}.self_attn.o_proj.weight`),
-      ffnNorm: vector(`${p}.post_attention_layernorm.weight`),
+      postAttnNorm: sandwich ? norm(`${p}.post_attention_layernorm.weight`) : null,
+      ffnNorm: norm(`${p}.${sandwich ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}.weight`),
       wGateUp: stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]),
       wDown: matrix(`${p}.mlp.down_proj.weight`),
+      postFfnNorm: sandwich ? norm(`${p}.post_feedforward_layernorm.weight`) : null,
     });
   }
-  const norm = vector('model.norm.weight');
+  const finalNorm = norm('model.norm.weight');
   const lmHead = hasLmHead ? matrix('lm_head.weight') : embed;
-  return { embed, layers, norm, lmHead };
+  return { embed, layers, norm: finalNorm, lmHead };
 }
 
 /**
@@ -165,7 +181,7 @@ export function weightMatrices(w: ModelWeights): Matrix[] {
  */
 export function packedWeightBytes(w: ModelWeights): number {
   const matrices = weightMatrices(w).reduce((n, m) => n + byteSize(m.dtype, m.rows * m.cols), 0);
-  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, ...[l.bqkv, l.qNorm, l.kNorm].filter((v) => v !== null)])];
+  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, ...[l.bqkv, l.qNorm, l.kNorm, l.postAttnNorm, l.postFfnNorm].filter((v) => v !== null)])];
   return matrices + vectors.reduce((n, v) => n + v.byteLength, 0);
 }
 

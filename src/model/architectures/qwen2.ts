@@ -9,5 +9,11 @@ export const qwen2: Architecture = {
   ggufRopeStyle: 'neox',
   defaultMaxPositions: 32768,
   hfQkvBias: 'always',
+  defaultTiedEmbeddings: false,
+  ffnActivation: 'silu',
+  sandwichNorms: false,
+  scaleEmbedding: false,
+  hfNormPlusOne: false,
+  defaultSlidingWindowPattern: 0,
   qkNorm: false,
 };

@@ -12,5 +12,11 @@ export const qwen3: Architecture = {
   ggufRopeStyle: 'neox',
   defaultMaxPositions: 32768,
   hfQkvBias: 'config',
+  defaultTiedEmbeddings: false,
+  ffnActivation: 'silu',
+  sandwichNorms: false,
+  scaleEmbedding: false,
+  hfNormPlusOne: false,
+  defaultSlidingWindowPattern: 0,
   qkNorm: true,
 };
