@@ -21,6 +21,12 @@ export interface RandomTensorOptions {
    * use ≈1/√hidden so that the layers, not the embedding, shape the logits.
    */
   std?: number;
+  /**
+   * Standard deviation of the token embedding (default: std). Fixtures of models that scale their
+   * tied embedding by √hidden (Gemma) shrink it, or the current token's own row dominates the
+   * final hidden state and greedy decoding repeats the last token.
+   */
+  embedStd?: number;
   /** Values generated so far of the total; called as the work goes (a real size takes minutes). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -35,7 +41,7 @@ const WEIGHT_STD = 0.02;
  * Every tensor the config implies, HF-named: weights ~ N(0, std²), norms ~ 1 + N(0, std²) as
  * applied (a Gemma config.json norm stores w of (1 + w): N(0, std²)).
  */
-export function randomTensors(config: ModelConfig, { seed, dtype, std = WEIGHT_STD, onProgress }: RandomTensorOptions): RawTensor[] {
+export function randomTensors(config: ModelConfig, { seed, dtype, std = WEIGHT_STD, embedStd = std, onProgress }: RandomTensorOptions): RawTensor[] {
   const out: RawTensor[] = [];
   const shapes = expectedTensorShapes(config);
   const total = [...shapes.values()].reduce((n, shape) => n + elementCount(shape), 0);
@@ -45,9 +51,10 @@ export function randomTensors(config: ModelConfig, { seed, dtype, std = WEIGHT_S
     const rng = normalRng(seed, name);
     const values = new Float32Array(elementCount(shape));
     const isNorm = name.endsWith('norm.weight') && (config.normWeightOffset ?? 0) === 0;
+    const sd = name === 'model.embed_tokens.weight' ? embedStd : std;
     for (let start = 0; start < values.length; start += PROGRESS_STEP) {
       const end = Math.min(values.length, start + PROGRESS_STEP);
-      for (let i = start; i < end; i++) values[i] = (isNorm ? 1 : 0) + std * rng();
+      for (let i = start; i < end; i++) values[i] = (isNorm ? 1 : 0) + sd * rng();
       done += end - start;
       onProgress?.(done, total);
     }
