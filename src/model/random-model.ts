@@ -228,3 +228,37 @@ export function saveHfTokenizer(dir: string, vocab: RandomModelVocab): void {
   fs.writeFileSync(nodePath.join(dir, 'merges.txt'), ['#version: 0.2', ...vocab.merges].join('\n') + '\n');
   fs.writeFileSync(nodePath.join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'Qwen2Tokenizer', add_bos_token: false }, null, 2) + '\n');
 }
+
+/**
+ * The tokenizer.ggml.* keys of a SentencePiece vocab read from a llama2.c tokenizer.bin (the
+ * Llama 2 vocab in ../shared/tokenizers/llama2), written as llama.cpp's converter writes Gemma's:
+ * model "llama", add_bos_token true, add_space_prefix false (Gemma's SentencePiece model has no
+ * dummy prefix). We have no Gemma tokenizer file offline; this is the same format and rules.
+ */
+export function spmTokenizerKeys(tokenizerBin: string, vocabSize: number, opts: { addSpacePrefix: boolean }): GgufMetadata {
+  const data = fs.readFileSync(tokenizerBin);
+  const tokens: string[] = [], scores: number[] = [], types: number[] = [];
+  let at = 4; // max_token_length
+  for (let id = 0; id < vocabSize; id++) {
+    scores.push(data.readFloatLE(at));
+    const len = data.readInt32LE(at + 4);
+    const text = data.toString('utf8', at + 8, at + 8 + len);
+    at += 8 + len;
+    // llama2.c's file spells BOS and EOS "\n<s>\n" and "\n</s>\n", and SentencePiece's ▁ as a space.
+    tokens.push(id === 1 ? '<s>' : id === 2 ? '</s>' : text.replaceAll(' ', '\u2581'));
+    // llama.cpp's converter: unknown, control (<s>, </s>), byte (<0xXX>), normal.
+    types.push(id === 0 ? 2 : id <= 2 ? TOKEN_CONTROL : /^<0x[0-9A-F]{2}>$/.test(text) ? 6 : TOKEN_NORMAL);
+  }
+  return new Map<string, GgufValue>([
+    ['tokenizer.ggml.model', { type: 'string', value: 'llama' }],
+    ['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: tokens }],
+    ['tokenizer.ggml.scores', { type: 'array', itemType: 'f32', value: scores }],
+    ['tokenizer.ggml.token_type', { type: 'array', itemType: 'i32', value: types }],
+    ['tokenizer.ggml.unknown_token_id', { type: 'u32', value: 0 }],
+    ['tokenizer.ggml.bos_token_id', { type: 'u32', value: 1 }],
+    ['tokenizer.ggml.eos_token_id', { type: 'u32', value: 2 }],
+    ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
+    ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
+    ['tokenizer.ggml.add_space_prefix', { type: 'bool', value: opts.addSpacePrefix }],
+  ]);
+}
