@@ -3,7 +3,8 @@
 // (and 12), block sizes 1/4/8/16, shuffled non-contiguous block tables, and query
 // positions that are a decode token, a prefill chunk, a recomputed prefix plus a
 // new prompt ({0..k-1} ∪ {n..n+m-1}), or a random subset; decode row tiles and
-// prefill lane tiles, split across 1–4 threads.
+// prefill lane tiles, split across 1–4 threads; sliding windows (Gemma's local layers) and
+// attention-logit soft-capping, and that K/V before every row's window is never read.
 //
 // Tolerance: |native − reference| ≤ 1e-5·(1 + |reference|). Outputs are convex
 // combinations of V rows in ±1; the native side sums in f32 with exp2 good to a
