@@ -60,7 +60,15 @@ struct Problem {
   const int32_t* context_lens;
   int num_requests, num_heads, num_kv_heads, head_dim, block_size, group;
   float scale_log2;  // scale·log2(e): scores are kept in base 2 so softmax can use exp2
+  // Sliding window: a row at position p sees keys > p - window (llama.cpp's standard SWA);
+  // 0: none. Items start at the first key any of their rows sees, so blocks wholly before
+  // every row's window are never read.
+  int32_t window;
+  float softcap_log2;  // attention-logit soft-cap·log2(e) (Gemma 2), 0: none
 };
+
+// The first key position a query at position pos sees.
+inline int32_t first_visible(const Problem& P, int32_t pos) { return P.window > 0 ? std::max(0, pos - P.window + 1) : 0; }
 
 // Rows of request r for KV head g are numbered i = 0 .. tokens·group - 1: row i
 // is token q_indptr[r] + i / group, query head g·group + i % group. An item
@@ -161,12 +169,15 @@ void paged_attention(const Problem& P) {
       }
       const int32_t width = k == kRowTileKernel ? left : lanes[k];
       const int32_t rows = std::min(left, width);
-      int32_t key_end = 0;
-      for (int32_t t = t0 + row0 / G; t <= t0 + (row0 + rows - 1) / G; ++t)
+      int32_t key_end = 0, key_begin = std::numeric_limits<int32_t>::max();
+      for (int32_t t = t0 + row0 / G; t <= t0 + (row0 + rows - 1) / G; ++t) {
         key_end = static_cast<int32_t>(std::max<int64_t>(key_end, std::min<int64_t>(int64_t{P.q_pos[t]} + 1, ctx)));
-      const int64_t cost = int64_t{width} * key_end;
+        key_begin = std::min(key_begin, first_visible(P, P.q_pos[t]));
+      }
+      key_begin = std::min(key_begin, key_end);
+      const int64_t cost = int64_t{width} * (key_end - key_begin);
       for (int32_t g = 0; g < P.num_kv_heads; ++g) {
-        items.push_back(Item{r, g, row0, rows, 0, key_end, k, -1, cost, width});
+        items.push_back(Item{r, g, row0, rows, key_begin, key_end, k, -1, cost, width});
         total_cost += cost;
       }
       row0 += rows;
@@ -184,7 +195,7 @@ void paged_attention(const Problem& P) {
     std::vector<Item> sliced;
     sliced.reserve(items.size());
     for (const Item& it : items) {
-      const int32_t keys = it.key_end;
+      const int32_t keys = it.key_end - it.key_begin;
       const int64_t slices = std::min<int64_t>((it.cost + target - 1) / target, keys / kMinSplitKeys);
       if (slices <= 1) {
         sliced.push_back(it);
@@ -195,8 +206,8 @@ void paged_attention(const Problem& P) {
       units.push_back(SplitUnit{it.r, it.g, it.row0, it.rows, count, partial_rows});
       for (int32_t s = 0; s < count; ++s) {
         Item x = it;
-        x.key_begin = s * chunk;
-        x.key_end = std::min(keys, (s + 1) * chunk);
+        x.key_begin = it.key_begin + s * chunk;
+        x.key_end = it.key_begin + std::min(keys, (s + 1) * chunk);
         x.partial = partial_rows + int64_t{s} * it.rows;
         x.cost = int64_t{it.width} * (x.key_end - x.key_begin);
         sliced.push_back(x);
@@ -286,6 +297,11 @@ Napi::Value PagedAttention(const Napi::CallbackInfo& info) {
   const int32_t block_size = dim_arg(info[12], fn, "blockSize");
   const double scale = number_arg(info[13], "scale");
   if (!std::isfinite(scale)) range_error(env, fn, "scale must be finite");
+  const double window = info[14].IsUndefined() ? 0.0 : number_arg(info[14], "slidingWindow");
+  if (!(window >= 0 && window <= (1 << 24) && window == std::floor(window)))
+    range_error(env, fn, "slidingWindow must be an integer in [0, 2^24] (0: none), got " + std::to_string(window));
+  const double softcap = info[15].IsUndefined() ? 0.0 : number_arg(info[15], "softcap");
+  if (!(softcap >= 0 && std::isfinite(softcap))) range_error(env, fn, "softcap must be finite and >= 0 (0: none), got " + std::to_string(softcap));
   if (num_heads % num_kv_heads != 0)
     range_error(env, fn, "numHeads (" + std::to_string(num_heads) + ") is not a multiple of numKvHeads (" +
                              std::to_string(num_kv_heads) + ")");
@@ -321,16 +337,18 @@ Napi::Value PagedAttention(const Napi::CallbackInfo& info) {
     // Positions are compared as floats in the mask, exact up to 2^24.
     if (ctx < 0 || ctx > (1 << 24))
       range_error(env, fn, "contextLens[" + std::to_string(r) + "] = " + std::to_string(ctx) + " is outside [0, 2^24]");
-    int64_t visible = 0;
+    int64_t visible = 0, first = std::numeric_limits<int64_t>::max();
     for (int64_t t = q_indptr.data[r]; t < q_indptr.data[r + 1]; ++t) {
       if (q_pos.data[t] < 0) range_error(env, fn, "qPos[" + std::to_string(t) + "] is negative (" + std::to_string(q_pos.data[t]) + ")");
       visible = std::max(visible, std::min<int64_t>(int64_t{q_pos.data[t]} + 1, ctx));
+      first = std::min<int64_t>(first, window > 0 ? std::max<int64_t>(0, int64_t{q_pos.data[t]} - static_cast<int64_t>(window) + 1) : 0);
     }
     const int64_t need = (visible + block_size - 1) / block_size;
     if (need > te - tb)
       range_error(env, fn, "request " + std::to_string(r) + " reads position " + std::to_string(visible - 1) + ", which needs " +
                                std::to_string(need) + " blocks, but its block table has " + std::to_string(te - tb));
-    for (int64_t e = tb; e < tb + need; ++e)
+    // Blocks wholly before every row's window are never read: their entries are not checked.
+    for (int64_t e = tb + std::min(first, visible) / block_size; e < tb + need; ++e)
       if (tables.data[e] < 0 || tables.data[e] >= num_blocks)
         range_error(env, fn, "blockTables[" + std::to_string(e) + "] = " + std::to_string(tables.data[e]) + " (request " + std::to_string(r) +
                                  ") is outside the pool of " + std::to_string(num_blocks) + " blocks");
@@ -338,7 +356,8 @@ Napi::Value PagedAttention(const Napi::CallbackInfo& info) {
 
   const Problem P{q.data, out.data, k_cache.data, v_cache.data, k_cache.bf16, q_indptr.data, q_pos.data, tables.data, table_indptr.data,
                   context_lens.data, static_cast<int>(R), num_heads, num_kv_heads, head_dim, block_size,
-                  num_heads / num_kv_heads, static_cast<float>(scale) * kLog2e};
+                  num_heads / num_kv_heads, static_cast<float>(scale) * kLog2e, static_cast<int32_t>(window),
+                  static_cast<float>(softcap) * kLog2e};
   paged_attention(P);
   return env.Undefined();
 }

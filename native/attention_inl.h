@@ -64,6 +64,15 @@ PENSIEVE_INLINE void accumulate_qk(vec::F<W> (&a)[JC][NV], const float* qt, cons
   }
 }
 
+// Gemma 2's attention-logit soft-cap on base-2 scores: cap·tanh(x / cap), cap = softcap·log2 e,
+// with tanh(z) = 1 − 2/(1 + e^{2z}) (exp2 saturates at ±127, so large |z| gives ±1, not NaN;
+// near 0 the absolute error is a few ulp of cap, as good as the scores).
+template <int W>
+PENSIEVE_INLINE vec::F<W> softcap(const vec::F<W>& x, float cap) {
+  const vec::F<W> e = vec::exp2<W>(x * (2.0f * kLog2e / cap));
+  return cap - (2.0f * cap) / (e + 1.0f);
+}
+
 constexpr int kPrefetchSteps = 3;
 constexpr int32_t kBurstSteps = 8;
 
@@ -137,9 +146,11 @@ PENSIEVE_INLINE void attend_tile(const Problem& P, const Item& it, const Item* n
   const int32_t t0 = P.q_indptr[it.r];
   const int32_t ctx = P.context_lens[it.r];
   alignas(64) float lim[L];
+  alignas(64) float first[L];
   const float* qrow[L];
   float* orow[L];
   int32_t min_limit = std::numeric_limits<int32_t>::max();
+  int32_t max_first = 0;
   for (int lane = 0; lane < L; ++lane) {
     if (lane < it.rows) {
       const int32_t i = it.row0 + lane, t = t0 + i / G, h = it.g * G + i % G;
@@ -149,19 +160,23 @@ PENSIEVE_INLINE void attend_tile(const Problem& P, const Item& it, const Item* n
       const int32_t limit = std::min(P.q_pos[t], ctx - 1);  // last visible position
       lim[lane] = static_cast<float>(limit);
       min_limit = std::min(min_limit, limit);
+      first[lane] = static_cast<float>(first_visible(P, P.q_pos[t]));  // first visible position
+      max_first = std::max(max_first, first_visible(P, P.q_pos[t]));
     } else {
       qrow[lane] = nullptr;
       orow[lane] = nullptr;
       lim[lane] = -1.0f;  // padding lanes see nothing
+      first[lane] = 0.0f;
     }
   }
   for (int d = 0; d < D; ++d)
     for (int lane = 0; lane < L; ++lane) qt[d * L + lane] = qrow[lane] ? qrow[lane][d] * P.scale_log2 : 0.0f;
   std::fill(acc, acc + static_cast<size_t>(D) * L, 0.0f);
 
-  V limit_v[NV], m[NV], l[NV];
+  V limit_v[NV], first_v[NV], m[NV], l[NV];
   for (int v = 0; v < NV; ++v) {
     limit_v[v] = vec::load<W>(lim + v * W);
+    first_v[v] = vec::load<W>(first + v * W);
     m[v] = vec::splat<W>(-kInf);
     l[v] = vec::splat<W>(0.0f);
   }
@@ -220,14 +235,19 @@ PENSIEVE_INLINE void attend_tile(const Problem& P, const Item& it, const Item* n
         for (int v = 0; v < NV; ++v) vec::store<W>(s + (j0 + jj) * L + v * W, a[jj][v]);
     }
 
-    // Causal mask by position (and the padding past the range end), only on
-    // steps that reach past some row's last visible position.
-    if (n < kKeyStep || p0 + kKeyStep - 1 > min_limit) {
+    if (P.softcap_log2 > 0.0f) {
+      for (int j = 0; j < kKeyStep; ++j)
+        for (int v = 0; v < NV; ++v) vec::store<W>(s + j * L + v * W, softcap<W>(vec::load<W>(s + j * L + v * W), P.softcap_log2));
+    }
+
+    // Causal mask by position (and the padding past the range end), only on steps
+    // that reach past some row's last visible position or before its window.
+    if (n < kKeyStep || p0 + kKeyStep - 1 > min_limit || p0 < max_first) {
       for (int j = 0; j < kKeyStep; ++j) {
         const V kpos = vec::splat<W>(j < n ? static_cast<float>(p0 + j) : kInf);
         for (int v = 0; v < NV; ++v) {
           const V x = vec::load<W>(s + j * L + v * W);
-          vec::store<W>(s + j * L + v * W, kpos <= limit_v[v] ? x : vec::splat<W>(-kInf));
+          vec::store<W>(s + j * L + v * W, (kpos <= limit_v[v]) & (kpos >= first_v[v]) ? x : vec::splat<W>(-kInf));
         }
       }
     }

@@ -199,9 +199,9 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
 
   const int32_t t0 = P.q_indptr[it.r];
   const int32_t ctx = P.context_lens[it.r];
-  int32_t lim[R];
+  int32_t lim[R], first[R];
   float* orow[R];
-  int32_t min_limit = std::numeric_limits<int32_t>::max();
+  int32_t min_limit = std::numeric_limits<int32_t>::max(), max_first = 0;
   for (int r = 0; r < R; ++r) {
     const int32_t i = it.row0 + r, t = t0 + i / G, h = it.g * G + i % G;
     const int64_t off = (static_cast<int64_t>(t) * P.num_heads + h) * D;
@@ -209,6 +209,8 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
     orow[r] = P.out + off;
     lim[r] = std::min(P.q_pos[t], ctx - 1);  // last visible position
     min_limit = std::min(min_limit, lim[r]);
+    first[r] = first_visible(P, P.q_pos[t]);  // first visible position
+    max_first = std::max(max_first, first[r]);
     for (int c = 0; c < D / W; ++c)
       for (int i = 0; i < W; ++i) qs[(c * R + r) * W + i] = q[chunk_element<W, T>(c, i)] * P.scale_log2;
   }
@@ -271,11 +273,16 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
         for (int r = 0; r < R; ++r) sum_lanes8<W>(acc + (j * R + r) * W, R * W, s + r * KC + j);
 #endif
     }
-    // Mask keys past the range and past each row's position, only where some row needs it.
-    if (n < KC || p0 + KC - 1 > min_limit) {
+    if (P.softcap_log2 > 0.0f) {
+      for (int r = 0; r < R; ++r)
+        for (int j = 0; j < KC; j += W) vec::store<W>(s + r * KC + j, softcap<W>(vec::load<W>(s + r * KC + j), P.softcap_log2));
+    }
+    // Mask keys past the range, past each row's position and before its window, only where
+    // some row needs it.
+    if (n < KC || p0 + KC - 1 > min_limit || p0 < max_first) {
       for (int r = 0; r < R; ++r)
         for (int j = 0; j < KC; ++j)
-          if (j >= n || p0 + j > lim[r]) s[r * KC + j] = -kInf;
+          if (j >= n || p0 + j > lim[r] || p0 + j < first[r]) s[r * KC + j] = -kInf;
     }
 
     // Online softmax per row: new running max, the rescale of what came before, and the

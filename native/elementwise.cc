@@ -1,9 +1,10 @@
 // Element-wise kernels of the FFN and the residual stream (src/kernels/types.ts:
-// siluMul, add). Memory-bound: vectorized, and split across the pool only for
+// siluMul, geluTanhMul, softcap, add). Memory-bound: vectorized, and split across the pool only for
 // large arrays (a prefill chunk), where the second core's bandwidth pays for
 // the wake-up; a decode step's few thousand elements run inline.
 #include <napi.h>
 
+#include <cmath>
 #include <string>
 
 #include "napi_util.h"
@@ -38,6 +39,29 @@ Napi::Value SiluMul(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value GeluTanhMul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Span<float> gate = typed_array<float>(info[0], "gate");
+  const Span<float> up = typed_array<float>(info[1], "up");
+  const Span<float> out = typed_array<float>(info[2], "out");
+  if (up.size != gate.size || out.size != gate.size)
+    throw Napi::RangeError::New(env, "geluTanhMul: gate, up and out must have the same length (" + std::to_string(gate.size) + ", " +
+                                         std::to_string(up.size) + ", " + std::to_string(out.size) + ")");
+  for_range(static_cast<int64_t>(gate.size),
+            [&](int64_t i0, int64_t i1) { PENSIEVE_ISA_CALL(gelu_tanh_mul, gate.data, up.data, out.data, i0, i1); });
+  return env.Undefined();
+}
+
+Napi::Value Softcap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Span<float> x = typed_array<float>(info[0], "x");
+  const double cap = number_arg(info[1], "cap");
+  if (!(cap > 0 && std::isfinite(cap))) throw Napi::RangeError::New(env, "softcap: cap must be finite and > 0, got " + std::to_string(cap));
+  const float c = static_cast<float>(cap);
+  for_range(static_cast<int64_t>(x.size), [&](int64_t i0, int64_t i1) { PENSIEVE_ISA_CALL(softcap, x.data, c, i0, i1); });
+  return env.Undefined();
+}
+
 Napi::Value Add(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Span<float> dst = typed_array<float>(info[0], "dst");
@@ -50,6 +74,8 @@ Napi::Value Add(const Napi::CallbackInfo& info) {
 
 void RegisterElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("siluMul", Napi::Function::New(env, SiluMul));
+  exports.Set("geluTanhMul", Napi::Function::New(env, GeluTanhMul));
+  exports.Set("softcap", Napi::Function::New(env, Softcap));
   exports.Set("add", Napi::Function::New(env, Add));
 }
 

@@ -8,7 +8,7 @@
 //
 //   node --import tsx bench/llama-cpp/make-architecture-references.ts [LLAMA_CPP_DIR [FAMILY...]]
 //
-// LLAMA_CPP_DIR defaults to .pensieve/llama.cpp; FAMILY (qwen3, qwen3moe, mixtral) to all of them.
+// LLAMA_CPP_DIR defaults to .pensieve/llama.cpp; FAMILY (qwen3, qwen3moe, mixtral, gemma2, gemma3, gemma3-4b) to all of them.
 //
 // It builds bench/llama-cpp/logits.cpp first (the build line is in its header).
 import { execFileSync } from 'node:child_process';
@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { architecture } from '../../src/model/architectures/index.js';
 import { configFromHf } from '../../src/model/config.js';
 import { fitVocab, ggufTokenizerKeys, randomTensors, saveGgufModel } from '../../src/model/random-model.js';
 
@@ -30,7 +31,7 @@ const work = fs.mkdtempSync('/tmp/pensieve-arch-refs-');
  * Families with a fixture config; the tokenizer comes from the qwen2.5 vocab, cut to the config's
  * vocab_size. Mixtral is a llama-arch GGUF with experts, as llama.cpp's converter writes it.
  */
-const ALL_FAMILIES = ['qwen3', 'qwen3moe', 'mixtral'];
+const ALL_FAMILIES = ['qwen3', 'qwen3moe', 'mixtral', 'gemma2', 'gemma3', 'gemma3-4b'];
 const FAMILIES = process.argv.length > 3 ? process.argv.slice(3) : ALL_FAMILIES;
 for (const f of FAMILIES) if (!ALL_FAMILIES.includes(f)) throw new Error(`unknown family ${f}; known: ${ALL_FAMILIES.join(', ')}`);
 const PROMPT = [785, 3974, 13876, 38835, 916, 279, 15678, 5562];
@@ -48,10 +49,12 @@ for (const family of FAMILIES) {
   const configFile = nodePath.join(fixtures, `${family}.config.json`);
   const config = configFromHf(JSON.parse(fs.readFileSync(configFile, 'utf8')), configFile);
   const std = 1 / Math.sqrt(config.hiddenSize);
+  // See RandomTensorOptions.embedStd: Gemma's √hidden-scaled tied embedding would otherwise win every step.
+  const embedStd = architecture(config.architecture).scaleEmbedding ? std / 4 : std;
   const prompt = PROMPT.map((id) => id % config.vocabSize);
   const file = nodePath.join(work, `${family}.gguf`);
   const vocab = fitVocab(vocabDir, config.vocabSize);
-  saveGgufModel(file, config, randomTensors(config, { seed: SEED, dtype: 'f32', std }), { tokenizerKeys: ggufTokenizerKeys(vocab) });
+  saveGgufModel(file, config, randomTensors(config, { seed: SEED, dtype: 'f32', std, embedStd }), { tokenizerKeys: ggufTokenizerKeys(vocab) });
   const out = nodePath.join(work, `${family}.f32`);
   const generated = execFileSync(logitsBin, [file, out, String(GENERATE), ...prompt.map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
     .trim().split(' ').map(Number);
@@ -59,7 +62,7 @@ for (const family of FAMILIES) {
   fs.writeFileSync(nodePath.join(fixtures, `${family}.llama-cpp.json`), JSON.stringify({
     generator: 'bench/llama-cpp/make-architecture-references.ts',
     llamaCpp: commit,
-    model: { seed: SEED, std, dtype: 'f32', vocab: 'qwen2.5', sha256: createHash('sha256').update(fs.readFileSync(file)).digest('hex') },
+    model: { seed: SEED, std, ...(embedStd !== std ? { embedStd } : {}), dtype: 'f32', vocab: 'qwen2.5', sha256: createHash('sha256').update(fs.readFileSync(file)).digest('hex') },
     prompt,
     generated,
     note: 'logits: [prompt.length + generated.length][vocab] f32 little-endian, base64; row t predicts token t+1 of prompt ++ generated',

@@ -31,6 +31,8 @@ interface Addon {
   rmsnorm(x: Float32Array, weight: Float32Array, eps: number, out: Float32Array): void;
   rope(x: Float32Array, positions: Int32Array, numHeads: number, headDim: number, invFreq: Float32Array, neox: boolean): void;
   siluMul(gate: Float32Array, up: Float32Array, out: Float32Array): void;
+  geluTanhMul(gate: Float32Array, up: Float32Array, out: Float32Array): void;
+  softcap(x: Float32Array, cap: number): void;
   add(dst: Float32Array, src: Float32Array): void;
   argmax(x: Float32Array, out: Int32Array): void;
   writeKV(
@@ -41,6 +43,7 @@ interface Addon {
     q: Float32Array, kCache: KvPool, vCache: KvPool, out: Float32Array,
     qIndptr: Int32Array, qPos: Int32Array, blockTables: Int32Array, blockTableIndptr: Int32Array, contextLens: Int32Array,
     numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number,
+    slidingWindow?: number, softcap?: number,
   ): void;
 }
 
@@ -97,6 +100,8 @@ export const nativeKernels: Kernels = {
     addon.rope(x, positions, numHeads, headDim, invFreq, style === 'neox');
   },
   siluMul: (gate, up, out) => addon.siluMul(gate, up, out),
+  geluTanhMul: (gate, up, out) => addon.geluTanhMul(gate, up, out),
+  softcap: (x, cap) => addon.softcap(x, cap),
   add: (dst, src) => addon.add(dst, src),
   argmax: (x, out) => addon.argmax(x, out),
   writeKV: (k, v, slotMapping, kCache, vCache, numKvHeads, headDim, blockSize) =>
@@ -104,7 +109,7 @@ export const nativeKernels: Kernels = {
   pagedAttention(b: AttentionBatch, q, kCache, vCache, out) {
     addon.pagedAttention(
       q, kCache, vCache, out, b.qIndptr, b.qPos, b.blockTables, b.blockTableIndptr, b.contextLens,
-      b.numHeads, b.numKvHeads, b.headDim, b.blockSize, b.scale,
+      b.numHeads, b.numKvHeads, b.headDim, b.blockSize, b.scale, b.slidingWindow ?? 0, b.softcap ?? 0,
     );
   },
 };

@@ -165,6 +165,18 @@ export const referenceKernels: Kernels = {
     for (let i = 0; i < gate.length; i++) out[i] = (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
   },
 
+  geluTanhMul(gate: Float32Array, up: Float32Array, out: Float32Array): void {
+    for (let i = 0; i < gate.length; i++) {
+      const g = gate[i]!;
+      out[i] = 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g))) * up[i]!;
+    }
+  },
+
+  softcap(x: Float32Array, cap: number): void {
+    if (!(cap > 0 && Number.isFinite(cap))) throw new RangeError(`softcap: cap must be finite and > 0, got ${cap}`);
+    for (let i = 0; i < x.length; i++) x[i] = cap * Math.tanh(x[i]! / cap);
+  },
+
   add(dst: Float32Array, src: Float32Array): void {
     for (let i = 0; i < dst.length; i++) dst[i] = dst[i]! + src[i]!;
   },
@@ -195,28 +207,31 @@ export const referenceKernels: Kernels = {
 
   pagedAttention(batch: AttentionBatch, q: Float32Array, kPool: KvPool, vPool: KvPool, out: Float32Array): void {
     const { numHeads, numKvHeads, headDim, blockSize, scale, qIndptr, qPos, blockTables, blockTableIndptr, contextLens } = batch;
+    const window = batch.slidingWindow ?? 0, cap = batch.softcap ?? 0;
     const kCache = kvValues(kPool), vCache = kvValues(vPool);
     const group = numHeads / numKvHeads;
     for (let r = 0; r + 1 < qIndptr.length; r++) {
       const table = blockTables.subarray(blockTableIndptr[r]!, blockTableIndptr[r + 1]!);
       for (let t = qIndptr[r]!; t < qIndptr[r + 1]!; t++) {
         const visible = Math.min(qPos[t]! + 1, contextLens[r]!);
+        // llama.cpp masks key p0 for query p1 when p1 - p0 >= n_swa.
+        const first = window > 0 ? Math.max(0, qPos[t]! - window + 1) : 0;
         for (let h = 0; h < numHeads; h++) {
           const kvh = Math.floor(h / group);
           const qBase = (t * numHeads + h) * headDim;
           const scores = new Float64Array(visible);
           let max = -Infinity;
-          for (let p = 0; p < visible; p++) {
+          for (let p = first; p < visible; p++) {
             const base = ((table[Math.floor(p / blockSize)]! * numKvHeads + kvh) * blockSize + (p % blockSize)) * headDim;
             let dot = 0;
             for (let d = 0; d < headDim; d++) dot += q[qBase + d]! * kCache(base + d);
-            scores[p] = dot * scale;
+            scores[p] = cap > 0 ? cap * Math.tanh((dot * scale) / cap) : dot * scale;
             max = Math.max(max, scores[p]!);
           }
           let sum = 0;
-          for (let p = 0; p < visible; p++) sum += (scores[p] = Math.exp(scores[p]! - max));
+          for (let p = first; p < visible; p++) sum += (scores[p] = Math.exp(scores[p]! - max));
           for (let d = 0; d < headDim; d++) out[qBase + d] = 0;
-          for (let p = 0; p < visible; p++) {
+          for (let p = first; p < visible; p++) {
             const base = ((table[Math.floor(p / blockSize)]! * numKvHeads + kvh) * blockSize + (p % blockSize)) * headDim;
             const wgt = scores[p]! / sum;
             for (let d = 0; d < headDim; d++) out[qBase + d] = out[qBase + d]! + wgt * vCache(base + d);

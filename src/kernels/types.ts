@@ -38,6 +38,12 @@ export type RopeStyle = 'interleaved' | 'neox';
  * Positions need not be contiguous (a recomputed prefix plus a new prompt).
  * Token at position p lives in block blockTables[blockTableIndptr[r] + p / blockSize],
  * at offset p % blockSize.
+ *
+ * A sliding window (Gemma's local layers, llama.cpp's LLAMA_SWA_TYPE_STANDARD) narrows what a
+ * row sees to positions > qPos[t] - slidingWindow, i.e. the last `slidingWindow` positions up to
+ * its own; the kernel skips blocks wholly outside every row's window, so a windowed layer's cost
+ * does not grow with the context. Soft-capping (Gemma 2) turns each score s = q·k·scale into
+ * cap·tanh(s / cap) before the softmax.
  */
 export interface AttentionBatch {
   numHeads: number;
@@ -45,6 +51,10 @@ export interface AttentionBatch {
   headDim: number;
   blockSize: number;
   scale: number;
+  /** Positions a row sees, its own included; 0 or absent: the whole causal context. */
+  slidingWindow?: number;
+  /** Attention-logit soft-cap; 0 or absent: none. */
+  softcap?: number;
   qIndptr: Int32Array;
   qPos: Int32Array;
   blockTables: Int32Array;
@@ -120,6 +130,15 @@ export interface Kernels {
   /** out[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^-g). out may alias gate. */
   siluMul(gate: Float32Array, up: Float32Array, out: Float32Array): void;
 
+  /**
+   * out[i] = gelu_tanh(gate[i]) · up[i] (Gemma's GeGLU), gelu_tanh(g) = ½g(1 + tanh(√(2/π)(g +
+   * 0.044715g³))), transformers' gelu_pytorch_tanh. out may alias gate.
+   */
+  geluTanhMul(gate: Float32Array, up: Float32Array, out: Float32Array): void;
+
+  /** In place x[i] = cap·tanh(x[i] / cap), cap > 0: Gemma 2's final-logit soft-capping. */
+  softcap(x: Float32Array, cap: number): void;
+
   /** dst[i] += src[i]. */
   add(dst: Float32Array, src: Float32Array): void;
 
@@ -142,8 +161,8 @@ export interface Kernels {
   ): void;
 
   /**
-   * out [T][numHeads][headDim] = softmax(q·Kᵀ·scale, masked by position) · V over the
-   * paged cache; query head h reads KV head floor(h / (numHeads / numKvHeads)).
+   * out [T][numHeads][headDim] = softmax(cap(q·Kᵀ·scale), masked by position and window) · V
+   * over the paged cache (see AttentionBatch); query head h reads KV head floor(h / (numHeads / numKvHeads)).
    */
   pagedAttention(batch: AttentionBatch, q: Float32Array, kCache: KvPool, vCache: KvPool, out: Float32Array): void;
 }

@@ -39,6 +39,26 @@ export interface ModelConfig {
   qkNorm: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /**
+   * Added to every RMSNorm weight at load: 1 for a Gemma config.json model, whose RMSNorm
+   * computes x·(1 + w); absent (0) where the file stores the factor itself (every GGUF: llama.cpp's
+   * converter adds the 1).
+   */
+  normWeightOffset?: number;
+  /** Attention scores are scaled by queryPreAttnScalar^-½ (Gemma); absent: headDim^-½. */
+  queryPreAttnScalar?: number;
+  /**
+   * Sliding-window attention (Gemma): on local layers a query at position p sees the `size`
+   * positions p - size + 1 .. p. Layer il is local when il % pattern < pattern - 1 (see
+   * isSlidingLayer). Absent: every layer sees the whole context.
+   */
+  slidingWindow?: { size: number; pattern: number };
+  /** RoPE theta of the local layers, unscaled (Gemma 3's rope_local_base_freq); absent: as global layers. */
+  ropeLocalTheta?: number;
+  /** Attention scores s become cap·tanh(s/cap) before the softmax (Gemma 2). */
+  attnLogitSoftcap?: number;
+  /** Logits become cap·tanh(logit/cap) (Gemma 2). */
+  finalLogitSoftcap?: number;
   /** A routed mixture of experts in place of every layer's FFN (qwen3moe, mixtral); absent: dense. */
   moe?: MoeConfig;
 }
@@ -52,6 +72,13 @@ export interface MoeConfig {
   expertIntermediateSize: number;
   /** Whether the top-k weights are divided by their sum (Mixtral always; Qwen3-MoE's norm_topk_prob). */
   normTopkProb: boolean;
+}
+
+/** Whether layer `layer` attends through the sliding window (llama.cpp's set_swa_pattern). */
+export function isSlidingLayer(config: ModelConfig, layer: number): boolean {
+  const w = config.slidingWindow;
+  if (!w) return false;
+  return w.pattern === 0 || layer % w.pattern < w.pattern - 1;
 }
 
 const posInt = z.number().int().positive();
@@ -87,6 +114,11 @@ const hfConfigSchema = z.looseObject({
   attention_bias: z.boolean().optional(),
   mlp_bias: z.boolean().optional(),
   hidden_act: z.string().optional(),
+  // Gemma's names for its activation, scale, local RoPE and layer pattern.
+  hidden_activation: z.string().optional(),
+  query_pre_attn_scalar: z.number().positive().optional(),
+  rope_local_base_freq: z.number().positive().optional(),
+  sliding_window_pattern: z.number().int().nonnegative().optional(),
   bos_token_id: tokenId.nullish(),
   eos_token_id: z.union([tokenId, z.array(tokenId)]).nullish(),
   sliding_window: posInt.nullish(),
@@ -116,8 +148,11 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
     throw new ModelLoadError(file, `invalid config.json: ${issues}`);
   }
   const c = parsed.data;
-  if (c.hidden_act !== undefined && c.hidden_act !== 'silu') {
-    throw new ModelLoadError(file, `hidden_act ${c.hidden_act} is not supported; supported: silu`);
+  // Gemma's modules read hidden_activation; older Gemma configs carry both keys.
+  const act = arch.ffnActivation === 'silu' ? c.hidden_act : c.hidden_activation ?? c.hidden_act;
+  const wantAct = arch.ffnActivation === 'silu' ? 'silu' : 'gelu_pytorch_tanh';
+  if (act !== undefined && act !== wantAct) {
+    throw new ModelLoadError(file, `hidden_act ${act} is not supported for ${arch.name}; supported: ${wantAct}`);
   }
   unsupportedFeatures(c, arch, file);
 
@@ -142,7 +177,7 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
     ropeTheta: c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000,
     ropeScaling: ropeScalingFromHf(c.rope_scaling ?? c.rope_parameters ?? null, file),
     ropeStyle: 'neox',
-    tieWordEmbeddings: c.tie_word_embeddings ?? false,
+    tieWordEmbeddings: c.tie_word_embeddings ?? arch.defaultTiedEmbeddings,
     attentionBias: arch.hfQkvBias === 'always' || (arch.hfQkvBias === 'config' && c.attention_bias === true),
     qkNorm: arch.qkNorm,
     bosTokenId: c.bos_token_id ?? null,
@@ -150,6 +185,7 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
   };
   const moe = moeFromHf(c, arch, file);
   if (moe) config.moe = moe;
+  if (arch.scaleEmbedding) Object.assign(config, gemmaFromHf(c, json as Record<string, unknown>, arch, file));
   validateConfig(config, file);
   return config;
 }
@@ -186,6 +222,48 @@ function moeFromHf(c: z.infer<typeof hfConfigSchema>, arch: Architecture, file: 
 }
 
 /**
+ * Gemma 2 / 3 fields of a config.json, with transformers' defaults for keys it omits (Gemma2Config:
+ * soft-caps 50 and 30, window 4096; Gemma3TextConfig: window 4096, pattern 6, local theta 10000).
+ */
+function gemmaFromHf(c: z.infer<typeof hfConfigSchema>, raw: Record<string, unknown>, arch: Architecture, file: string): Partial<ModelConfig> {
+  const out: Partial<ModelConfig> = { normWeightOffset: 1, queryPreAttnScalar: c.query_pre_attn_scalar ?? 256 };
+  const window = c.sliding_window === undefined ? 4096 : c.sliding_window;
+  let pattern = c.sliding_window_pattern ?? arch.defaultSlidingWindowPattern;
+  if (c.layer_types) {
+    // transformers ≥ 4.53 lists each layer; llama.cpp only knows the repeating pattern.
+    const firstFull = c.layer_types.indexOf('full_attention');
+    pattern = firstFull < 0 ? 0 : firstFull + 1;
+    const bad = c.layer_types.findIndex((t, i) => t !== (pattern === 0 || i % pattern < pattern - 1 ? 'sliding_attention' : 'full_attention'));
+    if (bad >= 0 || c.layer_types.length !== c.num_hidden_layers) {
+      throw new ModelLoadError(file, `layer_types ${c.layer_types.join(', ')} is not a repeating pattern of local layers then one global layer`);
+    }
+  }
+  if (window !== null && pattern !== 1) out.slidingWindow = { size: window, pattern };
+  if (arch.name === 'gemma2') {
+    const attnCap = c.attn_logit_softcapping === undefined ? 50 : c.attn_logit_softcapping;
+    const finalCap = c.final_logit_softcapping === undefined ? 30 : c.final_logit_softcapping;
+    if (attnCap !== null) out.attnLogitSoftcap = attnCap;
+    if (finalCap !== null) out.finalLogitSoftcap = finalCap;
+    if (c.rope_local_base_freq !== undefined) throw new ModelLoadError(file, 'rope_local_base_freq is not a Gemma 2 key');
+  } else {
+    // As llama.cpp's converter, which asserts it away: Gemma 3 has no attention soft-capping.
+    if (c.attn_logit_softcapping != null) throw new ModelLoadError(file, 'attn_logit_softcapping is not supported for gemma3');
+    if (c.final_logit_softcapping != null) out.finalLogitSoftcap = c.final_logit_softcapping;
+    // transformers v5 nests the two RoPEs under rope_parameters.{full,sliding}_attention.
+    const nested = raw.rope_parameters as { full_attention?: unknown; sliding_attention?: { rope_theta?: unknown } } | null | undefined;
+    if (nested?.full_attention !== undefined) {
+      const full = ropeScalingSchema.safeParse(nested.full_attention);
+      if (!full.success) throw new ModelLoadError(file, 'rope_parameters.full_attention is not a RoPE parameter object');
+      if (full.data.rope_theta !== undefined) out.ropeTheta = full.data.rope_theta;
+      out.ropeScaling = ropeScalingFromHf(full.data, file);
+    }
+    const local = nested?.sliding_attention?.rope_theta;
+    out.ropeLocalTheta = typeof local === 'number' ? local : c.rope_local_base_freq ?? 10000;
+  }
+  return out;
+}
+
+/**
  * Refuses, by name, what a config of a supported class can ask for that the shared forward pass
  * does not do: running it anyway would give output that silently differs from transformers'.
  */
@@ -194,11 +272,13 @@ function unsupportedFeatures(c: z.infer<typeof hfConfigSchema>, arch: Architectu
   if (c.mlp_bias) refuse('mlp_bias');
   // attention_bias also puts a bias on o_proj (Llama, Qwen3), which the forward pass lacks.
   if (c.attention_bias && arch.hfQkvBias !== 'always') refuse(`attention_bias (biases on q, k, v and o_proj) for ${arch.name}`);
-  if (c.use_sliding_window) refuse(`use_sliding_window (sliding-window attention, window ${c.sliding_window ?? 'unset'})`);
-  if (c.layer_types?.some((t) => t !== 'full_attention')) refuse(`layer_types ${[...new Set(c.layer_types)].join(', ')} (only full_attention)`);
   const experts = c.num_local_experts || c.num_experts;
   if (experts && arch.experts === null) refuse(`mixture of experts (${experts} experts) for ${arch.name}`);
   if (c.partial_rotary_factor != null && c.partial_rotary_factor !== 1) refuse(`partial_rotary_factor ${c.partial_rotary_factor}`);
+  // Gemma's windows, pattern and soft-caps are read by gemmaFromHf.
+  if (arch.defaultSlidingWindowPattern > 0) return;
+  if (c.use_sliding_window) refuse(`use_sliding_window (sliding-window attention, window ${c.sliding_window ?? 'unset'})`);
+  if (c.layer_types?.some((t) => t !== 'full_attention')) refuse(`layer_types ${[...new Set(c.layer_types)].join(', ')} (only full_attention)`);
   if (c.attn_logit_softcapping != null) refuse('attn_logit_softcapping');
   if (c.final_logit_softcapping != null) refuse('final_logit_softcapping');
 }
@@ -269,6 +349,14 @@ export function validateConfig(config: ModelConfig, file: string): void {
       throw new ModelLoadError(file, `numExpertsPerTok ${moe.numExpertsPerTok} is more than numExperts ${moe.numExperts}`);
     }
   }
+  const sw = config.slidingWindow;
+  if (sw && !(Number.isSafeInteger(sw.size) && sw.size > 0 && Number.isSafeInteger(sw.pattern) && sw.pattern >= 0)) {
+    throw new ModelLoadError(file, `sliding window ${sw.size} (pattern ${sw.pattern}) must be a positive integer (pattern a non-negative one)`);
+  }
+  for (const [key, v] of [['attnLogitSoftcap', config.attnLogitSoftcap], ['finalLogitSoftcap', config.finalLogitSoftcap],
+    ['queryPreAttnScalar', config.queryPreAttnScalar], ['ropeLocalTheta', config.ropeLocalTheta]] as const) {
+    if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw new ModelLoadError(file, `${key} ${v} must be positive and finite`);
+  }
   for (const id of [...(config.bosTokenId === null ? [] : [config.bosTokenId]), ...config.eosTokenIds]) {
     if (!Number.isSafeInteger(id) || id < 0 || id >= config.vocabSize) {
       throw new ModelLoadError(file, `special token id ${id} is outside the vocabulary (size ${config.vocabSize})`);
@@ -306,6 +394,9 @@ export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
     throw new Error(`${arch.name} ${config.attentionBias ? 'with' : 'without'} q/k/v biases has no config.json equivalent`);
   }
   if (config.qkNorm !== arch.qkNorm) throw new Error(`${arch.name} ${config.qkNorm ? 'with' : 'without'} q/k norms has no config.json equivalent`);
+  if ((config.normWeightOffset ?? 0) !== (arch.hfNormPlusOne ? 1 : 0)) {
+    throw new Error(`${arch.name} norm weights with offset ${config.normWeightOffset ?? 0} have no config.json equivalent (GGUF norms are stored with their 1 added)`);
+  }
   const rs = config.ropeScaling;
   const moe = config.moe;
   let experts: Record<string, unknown> = {};
@@ -339,12 +430,29 @@ export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
         rope_type: 'llama3', factor: rs.factor, low_freq_factor: rs.lowFreqFactor,
         high_freq_factor: rs.highFreqFactor, original_max_position_embeddings: rs.originalMaxPositionEmbeddings,
       },
-    hidden_act: 'silu',
+    hidden_act: arch.ffnActivation === 'silu' ? 'silu' : 'gelu_pytorch_tanh',
+    ...(arch.scaleEmbedding ? gemmaHfJson(config) : {}),
     tie_word_embeddings: config.tieWordEmbeddings,
     ...(arch.hfQkvBias !== 'always' ? { attention_bias: false } : {}),
     ...(config.architecture === 'llama' ? { mlp_bias: false } : {}),
     ...experts,
     bos_token_id: config.bosTokenId,
     eos_token_id: config.eosTokenIds.length === 0 ? null : config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds,
+  };
+}
+
+/** The Gemma keys of hfConfigJson: every one written, so transformers' defaults never apply. */
+function gemmaHfJson(config: ModelConfig): Record<string, unknown> {
+  const sw = config.slidingWindow;
+  if (config.architecture === 'gemma2' && config.ropeLocalTheta !== undefined) throw new Error('gemma2 with a local RoPE theta has no config.json equivalent');
+  const layerTypes = Array.from({ length: config.numLayers }, (_, il) => (isSlidingLayer(config, il) ? 'sliding_attention' : 'full_attention'));
+  return {
+    hidden_activation: 'gelu_pytorch_tanh',
+    query_pre_attn_scalar: config.queryPreAttnScalar ?? config.headDim,
+    sliding_window: sw ? sw.size : null,
+    ...(config.architecture === 'gemma3' ? { sliding_window_pattern: sw ? sw.pattern : 1, rope_local_base_freq: config.ropeLocalTheta ?? config.ropeTheta } : {}),
+    layer_types: layerTypes,
+    attn_logit_softcapping: config.attnLogitSoftcap ?? null,
+    final_logit_softcapping: config.finalLogitSoftcap ?? null,
   };
 }

@@ -1,4 +1,4 @@
-// A layer's SwiGLU feed-forward block, dense or a routed mixture of experts: the one call the
+// A layer's gated feed-forward block (SwiGLU, or Gemma's GeGLU), dense or a routed mixture of experts: the one call the
 // forward pass makes for it (transformer.ts).
 //
 // Experts run batched by expert, not by token: the batch's T rows are routed (moe-routing.ts),
@@ -13,21 +13,30 @@ import { groupByExpert, routeTokens } from './moe-routing.js';
 import type { Scratch } from './scratch.js';
 import type { FfnWeights, MoeFfn } from './weights.js';
 
+/** The gate's activation: SiLU (SwiGLU) or tanh-approximated GELU (GeGLU). */
+export type FfnActivation = 'silu' | 'gelu_tanh';
+
 /** out [T][hidden] = FFN(x [T][hidden]); out must not alias x. */
-export function feedForward(k: Kernels, ffn: FfnWeights, x: Float32Array, T: number, out: Float32Array, s: Scratch): void {
+export function feedForward(k: Kernels, ffn: FfnWeights, x: Float32Array, T: number, out: Float32Array, s: Scratch, activation: FfnActivation = 'silu'): void {
   if (ffn.kind === 'moe') {
-    moeFeedForward(k, ffn, x, T, out, s);
+    moeFeedForward(k, ffn, x, T, out, s, activation);
     return;
   }
   const width = ffn.down.cols;
   const gate = s.get('gate', T * width);
   const up = s.get('up', T * width);
   matmulStack(k, ffn.gateUp, x, T, [gate, up]);
-  k.siluMul(gate, up, gate);
+  activate(k, activation, gate, up);
   k.matmul(ffn.down, gate, T, out);
 }
 
-function moeFeedForward(k: Kernels, ffn: MoeFfn, x: Float32Array, T: number, out: Float32Array, s: Scratch): void {
+/** gate = act(gate) · up. */
+function activate(k: Kernels, activation: FfnActivation, gate: Float32Array, up: Float32Array): void {
+  if (activation === 'gelu_tanh') k.geluTanhMul(gate, up, gate);
+  else k.siluMul(gate, up, gate);
+}
+
+function moeFeedForward(k: Kernels, ffn: MoeFfn, x: Float32Array, T: number, out: Float32Array, s: Scratch, activation: FfnActivation): void {
   const hidden = ffn.router.cols;
   const numExperts = ffn.router.rows;
   const logits = s.get('router', T * numExperts);
@@ -48,7 +57,7 @@ function moeFeedForward(k: Kernels, ffn: MoeFfn, x: Float32Array, T: number, out
     const gate = s.get('gate', n * width);
     const up = s.get('up', n * width);
     matmulStack(k, expert.gateUp, xe, n, [gate, up]);
-    k.siluMul(gate, up, gate);
+    activate(k, activation, gate, up);
     const ye = s.get('expertOut', n * hidden);
     k.matmul(expert.down, gate, n, ye);
     for (let i = 0; i < n; i++) {

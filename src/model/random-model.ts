@@ -21,6 +21,12 @@ export interface RandomTensorOptions {
    * use ≈1/√hidden so that the layers, not the embedding, shape the logits.
    */
   std?: number;
+  /**
+   * Standard deviation of the token embedding (default: std). Fixtures of models that scale their
+   * tied embedding by √hidden (Gemma) shrink it, or the current token's own row dominates the
+   * final hidden state and greedy decoding repeats the last token.
+   */
+  embedStd?: number;
   /** Values generated so far of the total; called as the work goes (a real size takes minutes). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -31,8 +37,11 @@ const PROGRESS_STEP = 1 << 24;
 // The usual initializer_range: keeps activations of a random model in a sane range.
 const WEIGHT_STD = 0.02;
 
-/** Every tensor the config implies, HF-named: weights ~ N(0, std²), norms ~ 1 + N(0, std²). */
-export function randomTensors(config: ModelConfig, { seed, dtype, std = WEIGHT_STD, onProgress }: RandomTensorOptions): RawTensor[] {
+/**
+ * Every tensor the config implies, HF-named: weights ~ N(0, std²), norms ~ 1 + N(0, std²) as
+ * applied (a Gemma config.json norm stores w of (1 + w): N(0, std²)).
+ */
+export function randomTensors(config: ModelConfig, { seed, dtype, std = WEIGHT_STD, embedStd = std, onProgress }: RandomTensorOptions): RawTensor[] {
   const out: RawTensor[] = [];
   const shapes = expectedTensorShapes(config);
   const total = [...shapes.values()].reduce((n, shape) => n + elementCount(shape), 0);
@@ -41,10 +50,11 @@ export function randomTensors(config: ModelConfig, { seed, dtype, std = WEIGHT_S
   for (const [name, shape] of shapes) {
     const rng = normalRng(seed, name);
     const values = new Float32Array(elementCount(shape));
-    const isNorm = name.endsWith('norm.weight');
+    const isNorm = name.endsWith('norm.weight') && (config.normWeightOffset ?? 0) === 0;
+    const sd = name === 'model.embed_tokens.weight' ? embedStd : std;
     for (let start = 0; start < values.length; start += PROGRESS_STEP) {
       const end = Math.min(values.length, start + PROGRESS_STEP);
-      for (let i = start; i < end; i++) values[i] = (isNorm ? 1 : 0) + std * rng();
+      for (let i = start; i < end; i++) values[i] = (isNorm ? 1 : 0) + sd * rng();
       done += end - start;
       onProgress?.(done, total);
     }
@@ -219,4 +229,38 @@ export function saveHfTokenizer(dir: string, vocab: RandomModelVocab): void {
   fs.writeFileSync(nodePath.join(dir, 'vocab.json'), JSON.stringify(Object.fromEntries(entries)));
   fs.writeFileSync(nodePath.join(dir, 'merges.txt'), ['#version: 0.2', ...vocab.merges].join('\n') + '\n');
   fs.writeFileSync(nodePath.join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'Qwen2Tokenizer', add_bos_token: false }, null, 2) + '\n');
+}
+
+/**
+ * The tokenizer.ggml.* keys of a SentencePiece vocab read from a llama2.c tokenizer.bin (the
+ * Llama 2 vocab in ../shared/tokenizers/llama2), written as llama.cpp's converter writes Gemma's:
+ * model "llama", add_bos_token true, add_space_prefix false (Gemma's SentencePiece model has no
+ * dummy prefix). We have no Gemma tokenizer file offline; this is the same format and rules.
+ */
+export function spmTokenizerKeys(tokenizerBin: string, vocabSize: number, opts: { addSpacePrefix: boolean }): GgufMetadata {
+  const data = fs.readFileSync(tokenizerBin);
+  const tokens: string[] = [], scores: number[] = [], types: number[] = [];
+  let at = 4; // max_token_length
+  for (let id = 0; id < vocabSize; id++) {
+    scores.push(data.readFloatLE(at));
+    const len = data.readInt32LE(at + 4);
+    const text = data.toString('utf8', at + 8, at + 8 + len);
+    at += 8 + len;
+    // llama2.c's file spells BOS and EOS "\n<s>\n" and "\n</s>\n", and SentencePiece's ▁ as a space.
+    tokens.push(id === 1 ? '<s>' : id === 2 ? '</s>' : text.replaceAll(' ', '\u2581'));
+    // llama.cpp's converter: unknown, control (<s>, </s>), byte (<0xXX>), normal.
+    types.push(id === 0 ? 2 : id <= 2 ? TOKEN_CONTROL : /^<0x[0-9A-F]{2}>$/.test(text) ? 6 : TOKEN_NORMAL);
+  }
+  return new Map<string, GgufValue>([
+    ['tokenizer.ggml.model', { type: 'string', value: 'llama' }],
+    ['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: tokens }],
+    ['tokenizer.ggml.scores', { type: 'array', itemType: 'f32', value: scores }],
+    ['tokenizer.ggml.token_type', { type: 'array', itemType: 'i32', value: types }],
+    ['tokenizer.ggml.unknown_token_id', { type: 'u32', value: 0 }],
+    ['tokenizer.ggml.bos_token_id', { type: 'u32', value: 1 }],
+    ['tokenizer.ggml.eos_token_id', { type: 'u32', value: 2 }],
+    ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
+    ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
+    ['tokenizer.ggml.add_space_prefix', { type: 'bool', value: opts.addSpacePrefix }],
+  ]);
 }

@@ -4,6 +4,7 @@
 // would use, say, a bias on attn_output). The few tensors that are known to change nothing are
 // let through with a warning.
 
+import { architecture } from './architectures/index.js';
 import type { ModelConfig } from './config.js';
 import { ModelLoadError } from './errors.js';
 import { shapeText, type TensorStore } from './formats/tensor.js';
@@ -35,7 +36,7 @@ function expertTensor(names: readonly string[]): string | undefined {
  */
 export function checkTensors(config: ModelConfig, store: TensorStore, ggufNames = false): string[] {
   const label = (name: string): string => {
-    const gguf = ggufNames ? hfToGgufName(name) : null;
+    const gguf = ggufNames ? hfToGgufName(name, architecture(config.architecture).ggufName) : null;
     return gguf ? `${gguf} (${name})` : name;
   };
   const names = store.names();

@@ -12,6 +12,7 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
   const { hiddenSize: d, intermediateSize: ff, vocabSize: v, numHeads, numKvHeads, headDim } = config;
   const q = numHeads * headDim;
   const kv = numKvHeads * headDim;
+  const sandwich = architecture(config.architecture).sandwichNorms;
   const out = new Map<string, number[]>();
   out.set('model.embed_tokens.weight', [v, d]);
   for (let i = 0; i < config.numLayers; i++) {
@@ -31,6 +32,10 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
     }
     out.set(`${p}self_attn.o_proj.weight`, [d, q]);
     out.set(`${p}post_attention_layernorm.weight`, [d]);
+    if (sandwich) {
+      out.set(`${p}pre_feedforward_layernorm.weight`, [d]);
+      out.set(`${p}post_feedforward_layernorm.weight`, [d]);
+    }
     const experts = architecture(config.architecture).experts;
     if (config.moe && experts) {
       const { numExperts, expertIntermediateSize: eff } = config.moe;
@@ -77,22 +82,38 @@ const LAYER_NAMES: [gguf: string, hf: string][] = [
 // Every family's expert names: HF leaves are matched back to expert index and projection.
 const EXPERT_NAMES = ARCHITECTURES.flatMap((a) => (a.experts ? [a.experts] : []));
 
+// Gemma's four norms a layer: HF post_attention_layernorm is the attention output's norm there
+// (llama.cpp's post_attention_norm), and the FFN's input norm (ffn_norm) is pre_feedforward_layernorm.
+const SANDWICH_LAYER_NAMES: [gguf: string, hf: string][] = [
+  ...LAYER_NAMES.filter(([g]) => g !== 'ffn_norm.weight'),
+  ['post_attention_norm.weight', 'post_attention_layernorm.weight'],
+  ['ffn_norm.weight', 'pre_feedforward_layernorm.weight'],
+  ['post_ffw_norm.weight', 'post_feedforward_layernorm.weight'],
+];
+
 const GGUF_TO_HF_GLOBAL = new Map(GLOBAL_NAMES);
 const HF_TO_GGUF_GLOBAL = new Map(GLOBAL_NAMES.map(([g, h]) => [h, g]));
-const GGUF_TO_HF_LAYER = new Map(LAYER_NAMES);
-const HF_TO_GGUF_LAYER = new Map(LAYER_NAMES.map(([g, h]) => [h, g]));
+const layerMaps = (names: [string, string][]) => ({ toHf: new Map(names), toGguf: new Map(names.map(([g, h]) => [h, g])) });
+const PLAIN_LAYERS = layerMaps(LAYER_NAMES);
+const SANDWICH_LAYERS = layerMaps(SANDWICH_LAYER_NAMES);
+
+/** The layer name maps of a GGUF architecture (general.architecture); unknown ones get Llama's. */
+function layerNames(ggufArch: string | undefined) {
+  return ggufArch === 'gemma2' || ggufArch === 'gemma3' ? SANDWICH_LAYERS : PLAIN_LAYERS;
+}
 
 /**
- * The HF name of a GGUF tensor, or null for tensors HF has no name for (e.g. rope_freqs.weight).
- * `experts` names the router (ffn_gate_inp) for the file's family; the stacked expert tensors
- * have no one HF name (see expertSliceName).
+ * The HF name of a GGUF tensor of architecture `ggufArch` (the names of a layer's norms depend on
+ * it), or null for tensors HF has no name for (e.g. rope_freqs.weight). `experts` names the router
+ * (ffn_gate_inp) for the file's family; the stacked expert tensors have no one HF name (see
+ * expertSliceName).
  */
-export function ggufToHfName(name: string, experts?: ExpertNames): string | null {
+export function ggufToHfName(name: string, ggufArch?: string, experts?: ExpertNames): string | null {
   const global = GGUF_TO_HF_GLOBAL.get(name);
   if (global) return global;
   const m = /^blk\.(\d+)\.(.+)$/.exec(name);
   if (m && experts && m[2] === 'ffn_gate_inp.weight') return `model.layers.${m[1]}.${experts.router}`;
-  const rest = m && GGUF_TO_HF_LAYER.get(m[2]!);
+  const rest = m && layerNames(ggufArch).toHf.get(m[2]!);
   return rest ? `model.layers.${m[1]}.${rest}` : null;
 }
 
@@ -124,15 +145,15 @@ export function expertSlot(name: string): { gguf: string; expert: number } | nul
   return null;
 }
 
-/** The GGUF name of an HF tensor, or null for names this engine's architectures do not use. */
-export function hfToGgufName(name: string): string | null {
+/** The GGUF name of an HF tensor of architecture `ggufArch`, or null for names this engine's architectures do not use. */
+export function hfToGgufName(name: string, ggufArch?: string): string | null {
   const global = HF_TO_GGUF_GLOBAL.get(name);
   if (global) return global;
   const slot = expertSlot(name);
   if (slot) return slot.gguf;
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
   if (m && EXPERT_NAMES.some((x) => x.router === m[2])) return `blk.${m[1]}.ffn_gate_inp.weight`;
-  const rest = m && HF_TO_GGUF_LAYER.get(m[2]!);
+  const rest = m && layerNames(ggufArch).toGguf.get(m[2]!);
   return rest ? `blk.${m[1]}.${rest}` : null;
 }
 

@@ -23,8 +23,13 @@ export interface LayerWeights {
   qNorm: Float32Array | null;
   kNorm: Float32Array | null;
   wo: Matrix;
+  /** Gemma's norm of the attention output before the residual add, or null. */
+  postAttnNorm: Float32Array | null;
+  /** The FFN's input norm (HF post_attention_layernorm, or Gemma's pre_feedforward_layernorm). */
   ffnNorm: Float32Array;
   ffn: FfnWeights;
+  /** Gemma's norm of the FFN output before the residual add, or null. */
+  postFfnNorm: Float32Array | null;
 }
 
 /** A layer's SwiGLU feed-forward block: one dense FFN, or routed experts (see feed-forward.ts). */
@@ -88,7 +93,8 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
   // (transformers ties them after loading; tensor-check.ts warns that it is ignored).
   const hasLmHead = !config.tieWordEmbeddings;
   const ffnTensors = config.moe ? 1 + 3 * config.moe.numExperts : 3;
-  const perLayer = 6 + ffnTensors + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0);
+  const sandwich = architecture(config.architecture).sandwichNorms;
+  const perLayer = 6 + ffnTensors + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (sandwich ? 2 : 0);
   const total = 2 + config.numLayers * perLayer + (hasLmHead ? 1 : 0);
   let done = 0;
   const tick = () => opts.onProgress?.(++done, total);
@@ -131,6 +137,13 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
     tick();
     return v;
   };
+  // Gemma's config.json norms are w of x·(1 + w): the 1 is added in f32, as transformers does.
+  const offset = config.normWeightOffset ?? 0;
+  const norm = (name: string): Float32Array => {
+    const v = vector(name);
+    if (offset !== 0) for (let i = 0; i < v.length; i++) v[i] = v[i]! + offset;
+    return v;
+  };
 
   const experts = architecture(config.architecture).experts;
   const ffn = (p: string): FfnWeights => {
@@ -160,19 +173,21 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
     const p = `model.layers.${i}`;
     const qkv = ['q', 'k', 'v'].map((x) => `${p}.self_attn.${x}_proj`);
     layers.push({
-      attnNorm: vector(`${p}.input_layernorm.weight`),
+      attnNorm: norm(`${p}.input_layernorm.weight`),
       wqkv: stacked(qkv.map((x) => `${x}.weight`)),
       bqkv: config.attentionBias ? concat(qkv.map((x) => vector(`${x}.bias`))) : null,
-      qNorm: config.qkNorm ? vector(`${p}.self_attn.q_norm.weight`) : null,
-      kNorm: config.qkNorm ? vector(`${p}.self_attn.k_norm.weight`) : null,
+      qNorm: config.qkNorm ? norm(`${p}.self_attn.q_norm.weight`) : null,
+      kNorm: config.qkNorm ? norm(`${p}.self_attn.k_norm.weight`) : null,
       wo: matrix(`${p}.self_attn.o_proj.weight`),
-      ffnNorm: vector(`${p}.post_attention_layernorm.weight`),
+      postAttnNorm: sandwich ? norm(`${p}.post_attention_layernorm.weight`) : null,
+      ffnNorm: norm(`${p}.${sandwich ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}.weight`),
       ffn: ffn(p),
+      postFfnNorm: sandwich ? norm(`${p}.post_feedforward_layernorm.weight`) : null,
     });
   }
-  const norm = vector('model.norm.weight');
+  const finalNorm = norm('model.norm.weight');
   const lmHead = hasLmHead ? matrix('lm_head.weight') : embed;
-  return { embed, layers, norm, lmHead };
+  return { embed, layers, norm: finalNorm, lmHead };
 }
 
 /**
@@ -213,7 +228,7 @@ export function ffnMatrices(ffn: FfnWeights): Matrix[] {
  */
 export function packedWeightBytes(w: ModelWeights): number {
   const matrices = weightMatrices(w).reduce((n, m) => n + byteSize(m.dtype, m.rows * m.cols), 0);
-  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, ...[l.bqkv, l.qNorm, l.kNorm].filter((v) => v !== null)])];
+  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, ...[l.bqkv, l.qNorm, l.kNorm, l.postAttnNorm, l.postFfnNorm].filter((v) => v !== null)])];
   return matrices + vectors.reduce((n, v) => n + v.byteLength, 0);
 }
 

@@ -100,3 +100,22 @@ test('a Qwen3 config (head_dim 32 beside hidden 64 / 4 heads) cut to --layers 1:
   assert.deepEqual(await greedy(gguf, 'the cat', 6), await greedy(hf, 'the cat', 6));
   await assert.rejects(makeModel(['--config', config, '--layers', '5', '--out', path.join(dir, 'y.gguf')]), /--layers 5 is more than the config's 4/);
 });
+
+test('Gemma 2 and Gemma 3 configs with windows shorter than the prompt: GGUF and HF load alike and generate the same tokens', async () => {
+  for (const family of ['gemma2', 'gemma3-4b']) {
+    const config = path.resolve(import.meta.dirname, `../model/fixtures/architectures/${family}.config.json`);
+    const gguf = path.join(dir, `${family}.gguf`), hf = path.join(dir, `${family}-hf`);
+    await makeModel(['--config', config, '--dtype', 'f32', '--out', gguf]);
+    await makeModel(['--config', config, '--dtype', 'f32', '--out', hf]);
+    const [a, b] = [await loadModel(gguf), await loadModel(hf)];
+    // The norms' 1 travels in the GGUF's weights, not in its config; the rest must agree.
+    const { normWeightOffset, ...hfRest } = b.config;
+    assert.equal(normWeightOffset, 1);
+    assert.equal(a.config.normWeightOffset, undefined);
+    assert.deepEqual(a.config, hfRest);
+    assert.ok(a.config.slidingWindow && a.config.slidingWindow.size < 8, `${family}: a window of ${a.config.slidingWindow?.size}`);
+    const prompt = 'the cat sat on the mat and looked at the dog in the garden';
+    assert.ok(a.tokenizer.encode(prompt).length > 8);
+    assert.deepEqual(await greedy(gguf, prompt, 12), await greedy(hf, prompt, 12), family);
+  }
+});

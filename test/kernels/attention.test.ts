@@ -3,7 +3,8 @@
 // (and 12), block sizes 1/4/8/16, shuffled non-contiguous block tables, and query
 // positions that are a decode token, a prefill chunk, a recomputed prefix plus a
 // new prompt ({0..k-1} ∪ {n..n+m-1}), or a random subset; decode row tiles and
-// prefill lane tiles, split across 1–4 threads.
+// prefill lane tiles, split across 1–4 threads; sliding windows (Gemma's local layers) and
+// attention-logit soft-capping, and that K/V before every row's window is never read.
 //
 // Tolerance: |native − reference| ≤ 1e-5·(1 + |reference|). Outputs are convex
 // combinations of V rows in ±1; the native side sums in f32 with exp2 good to a
@@ -303,6 +304,107 @@ describe('pagedAttention', () => {
       }
       const after = runNative(changed).slice(row * rowFloats, (row + 1) * rowFloats);
       assert.deepEqual(after, before, isa);
+    });
+  });
+
+  describe('sliding window and soft-capping', () => {
+    // Windows smaller than a block, across block and 16/32-key step boundaries, and wider than
+    // the context; soft-caps that bite (scores of ±1·scale·D are squeezed hard by cap 0.5).
+    const windows = [1, 3, 16, 17, 40, 100, 4096];
+    const caps = [0, 0.5, 50];
+    const withWindow = (c: Case, slidingWindow: number, softcap: number): Case => ({ ...c, batch: { ...c.batch, slidingWindow, softcap } });
+
+    for (const shape of [SHAPES[0]!, SHAPES[3]!, SHAPES[4]!, SHAPES[5]!, SHAPES[6]!]) {
+      const name = `H=${shape.numHeads}/${shape.numKvHeads} D=${shape.headDim} block=${shape.blockSize}`;
+      it(`matches the reference on random ragged batches (${name})`, () => {
+        const rng = mulberry32(shape.numHeads * 1000 + shape.headDim * 10 + shape.blockSize + 5);
+        for (const window of windows) {
+          const cap = caps[int(rng, 0, caps.length - 1)]!;
+          const base = makeCase(rng, shape, { maxCtx: 200 });
+          for (const c of [withWindow(base, window, cap), bf16Case(withWindow(base, window, cap))]) {
+            const expected = runReference(c);
+            forEachIsa((isa) => assertClose(runNative(c), expected, `${isa}, window ${window}, cap ${cap}`));
+          }
+        }
+      });
+    }
+
+    it('soft-capping alone matches the reference, decode row tiles and prefill lane tiles', () => {
+      const rng = mulberry32(41);
+      for (const cap of [0.5, 5, 50]) {
+        const c = withWindow(decodeCase(rng, SHAPES[3]!, [700, 40], [{ ctx: 120, pattern: 'prefill' }]), 0, cap);
+        const expected = runReference(c);
+        forEachIsa((isa) => assertClose(runNative(c), expected, `${isa}, cap ${cap}`));
+      }
+    });
+
+    it('long windowed decodes split across threads match the reference', () => {
+      const rng = mulberry32(42);
+      for (const threads of [1, 2, 4]) {
+        addon.setThreads(threads);
+        for (const window of [600, 1500]) {
+          const c = withWindow(decodeCase(rng, SHAPES[2]!, [3000, 2000], [{ ctx: 2500, pattern: 'prefix+prompt' }]), window, 30);
+          const expected = runReference(c);
+          forEachIsa((isa) => assertClose(runNative(c), expected, `${isa}, ${threads} threads, window ${window}`));
+        }
+      }
+      addon.setThreads(defaultThreads);
+    });
+
+    it('never reads K/V before every row’s window: NaN there and unallocated blocks change nothing', () => {
+      const rng = mulberry32(43);
+      for (const shape of [SHAPES[3]!, SHAPES[0]!]) {
+        const window = 24;
+        const c = withWindow(decodeCase(rng, shape, [400, 333], [{ ctx: 300, pattern: 'prefill' }]), window, 0);
+        const expected = runReference(c);
+        const { numKvHeads, headDim, blockSize, blockTables, blockTableIndptr, qIndptr, qPos } = c.batch;
+        const k = c.kCache.slice(), v = c.vCache.slice();
+        const tables = blockTables.slice();
+        for (let r = 0; r + 1 < qIndptr.length; r++) {
+          let first = Infinity;
+          for (let t = qIndptr[r]!; t < qIndptr[r + 1]!; t++) first = Math.min(first, Math.max(0, qPos[t]! - window + 1));
+          const table = blockTables.subarray(blockTableIndptr[r]!, blockTableIndptr[r + 1]!);
+          for (let pos = 0; pos < first; pos++) {
+            for (let h = 0; h < numKvHeads; h++) {
+              const base = ((table[Math.floor(pos / blockSize)]! * numKvHeads + h) * blockSize + (pos % blockSize)) * headDim;
+              k.fill(Number.NaN, base, base + headDim);
+              v.fill(Number.NaN, base, base + headDim);
+            }
+          }
+          // Blocks wholly before the window need not be allocated at all.
+          for (let b = 0; b < Math.floor(first / blockSize); b++) tables[blockTableIndptr[r]! + b] = -1;
+        }
+        const poisoned = { ...c, kCache: k, vCache: v };
+        const unallocated = { ...poisoned, batch: { ...c.batch, blockTables: tables } };
+        forEachIsa((isa) => {
+          assertClose(runNative(poisoned), expected, `${isa}, NaN before the window`);
+          assertClose(runNative(unallocated), expected, `${isa}, blocks before the window unallocated`);
+        });
+      }
+    });
+
+    it('a window of 1 sees only the row’s own position', () => {
+      const rng = mulberry32(44);
+      const c = withWindow(makeCase(rng, SHAPES[2]!, { requests: 2, maxCtx: 60, patterns: ['prefill'] }), 1, 0);
+      const { numHeads, numKvHeads, headDim, blockSize, blockTables, blockTableIndptr, qIndptr, qPos } = c.batch;
+      const out = runNative(c);
+      for (let r = 0; r < 2; r++) {
+        for (let t = qIndptr[r]!; t < qIndptr[r + 1]!; t++) {
+          const p = qPos[t]!;
+          const block = blockTables[blockTableIndptr[r]! + Math.floor(p / blockSize)]!;
+          for (let h = 0; h < numHeads; h++) {
+            const base = ((block * numKvHeads + Math.floor(h / (numHeads / numKvHeads))) * blockSize + (p % blockSize)) * headDim;
+            assertClose(out.subarray((t * numHeads + h) * headDim, (t * numHeads + h + 1) * headDim), c.vCache.subarray(base, base + headDim) as Float32Array, `row ${t} head ${h}`);
+          }
+        }
+      }
+    });
+
+    it('rejects a negative or fractional window and a negative soft-cap', () => {
+      const c = makeCase(mulberry32(45), SHAPES[0]!, { requests: 1 });
+      for (const [window, cap] of [[-1, 0], [2.5, 0], [0, -1], [0, Number.NaN]] as const) {
+        assert.throws(() => runNative(withWindow(c, window, cap)), RangeError, `window ${window}, cap ${cap}`);
+      }
     });
   });
 

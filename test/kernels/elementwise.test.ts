@@ -1,4 +1,4 @@
-// Native rmsnorm, rope, siluMul and add against the TS reference, on every ISA
+// Native rmsnorm, rope, siluMul, geluTanhMul, softcap and add against the TS reference, on every ISA
 // path, at sizes that hit the vector body, the scalar tail and the threaded split.
 //
 // Tolerance: |native − reference| ≤ 1e-5·(1 + |reference|) (add: exact).
@@ -146,6 +146,64 @@ describe('rope', () => {
     assert.throws(() => nativeKernels.rope(x, pos, 4, 7, new Float32Array(3), 'neox'), RangeError);
     assert.throws(() => nativeKernels.rope(x, pos, 4, 8, new Float32Array(3), 'neox'), RangeError);
     assert.throws(() => nativeKernels.rope(x.subarray(1), pos, 4, 8, new Float32Array(4), 'neox'), RangeError);
+  });
+});
+
+describe('geluTanhMul', () => {
+  for (const n of [1, 7, 64, 6912, 100003]) {
+    it(`matches the reference on ${n} elements, into a new array and into gate`, () => {
+      const rng = mulberry32(n + 1);
+      const gate = randomArray(rng, n, 8);
+      const extremes = [0, -0, 100, -100, 30, -30, 1e-30, -1e-3];
+      for (let i = 0; i < Math.min(n, extremes.length); i++) gate[(i * 7919) % n] = extremes[i]!;
+      const up = randomArray(rng, n, 2);
+      const expected = new Float32Array(n);
+      referenceKernels.geluTanhMul(gate, up, expected);
+      forEachIsa((isa) => {
+        const out = new Float32Array(n);
+        nativeKernels.geluTanhMul(gate, up, out);
+        assertClose(out, expected, `${isa}, out`);
+        const g = gate.slice();
+        nativeKernels.geluTanhMul(g, up, g);
+        assertClose(g, expected, `${isa}, in place`);
+      });
+    });
+  }
+
+  it('is gelu, not silu: gelu_tanh(1) = 0.8411920', () => {
+    const out = new Float32Array(1);
+    nativeKernels.geluTanhMul(Float32Array.of(1), Float32Array.of(1), out);
+    assert.ok(Math.abs(out[0]! - 0.841192) < 1e-6, String(out[0]));
+  });
+
+  it('rejects arrays of different lengths', () => {
+    assert.throws(() => nativeKernels.geluTanhMul(new Float32Array(4), new Float32Array(5), new Float32Array(4)), RangeError);
+  });
+});
+
+describe('softcap', () => {
+  for (const n of [1, 7, 1024, 262147]) {
+    it(`matches the reference on ${n} elements, caps 30 and 50`, () => {
+      const rng = mulberry32(n + 2);
+      for (const cap of [30, 50]) {
+        const x = randomArray(rng, n, 80);
+        const extremes = [0, -0, 1e6, -1e6, 1e-20, 29.9];
+        for (let i = 0; i < Math.min(n, extremes.length); i++) x[(i * 7919) % n] = extremes[i]!;
+        const expected = x.slice();
+        referenceKernels.softcap(expected, cap);
+        forEachIsa((isa) => {
+          const out = x.slice();
+          nativeKernels.softcap(out, cap);
+          // Absolute: tanh near 0 is good to a few ulp of cap, not of the (tiny) value.
+          for (let i = 0; i < n; i++) assert.ok(Math.abs(out[i]! - expected[i]!) <= 1e-5 * cap, `${isa}, cap ${cap}, element ${i}: ${out[i]} vs ${expected[i]}`);
+        });
+      }
+    });
+  }
+
+  it('rejects a cap that is not positive', () => {
+    assert.throws(() => nativeKernels.softcap(new Float32Array(4), 0), RangeError);
+    assert.throws(() => nativeKernels.softcap(new Float32Array(4), -1), RangeError);
   });
 });
 

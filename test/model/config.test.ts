@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { configFromHf, hfConfigJson, llama3RopeFactors, validateConfig, type ModelConfig } from '../../src/model/config.js';
+import { configFromHf, hfConfigJson, isSlidingLayer, llama3RopeFactors, validateConfig, type ModelConfig } from '../../src/model/config.js';
 import { ModelLoadError } from '../../src/model/errors.js';
 import { ropeInvFreq } from '../../src/model/rope.js';
 
@@ -192,5 +192,71 @@ describe('RoPE frequencies', () => {
   test('validateConfig checks the factor count', () => {
     const c = llama31();
     assert.throws(() => validateConfig({ ...c, ropeFreqFactors: new Float32Array(3) }, 'f'), /rope_freqs has 3 values, expected headDim\/2 = 64/);
+  });
+});
+
+describe('Gemma configs (test/model/fixtures/configs)', () => {
+  const GEMMA = path.resolve(import.meta.dirname, 'fixtures/configs');
+  const gemma = (name: string) => JSON.parse(fs.readFileSync(path.join(GEMMA, name), 'utf8')) as Record<string, unknown>;
+
+  test('gemma-2-2b: GeGLU, soft-caps 50/30, window 4096 on alternate layers from layer 0, scale 256^-½, norms (1 + w)', () => {
+    const c = configFromHf(gemma('gemma-2-2b.json'), 'g2');
+    assert.deepEqual([c.architecture, c.hiddenSize, c.numHeads, c.numKvHeads, c.headDim, c.tieWordEmbeddings, c.qkNorm], ['gemma2', 2304, 8, 4, 256, true, false]);
+    assert.deepEqual([c.attnLogitSoftcap, c.finalLogitSoftcap, c.queryPreAttnScalar, c.normWeightOffset], [50, 30, 256, 1]);
+    assert.deepEqual(c.slidingWindow, { size: 4096, pattern: 2 });
+    assert.deepEqual(Array.from({ length: 4 }, (_, l) => isSlidingLayer(c, l)), [true, false, true, false]);
+    assert.equal(c.ropeLocalTheta, undefined);
+    assert.deepEqual([c.bosTokenId, c.eosTokenIds], [2, [1]]);
+  });
+
+  test('gemma-3-1b-it: q/k norms, five local layers (window 512, theta 10000) then one global (theta 1e6), no soft-caps', () => {
+    const c = configFromHf(gemma('gemma-3-1b-it.json'), 'g3');
+    assert.deepEqual([c.architecture, c.numHeads, c.numKvHeads, c.headDim, c.qkNorm, c.ropeTheta, c.ropeLocalTheta], ['gemma3', 4, 1, 256, true, 1e6, 10000]);
+    assert.deepEqual(c.slidingWindow, { size: 512, pattern: 6 });
+    assert.deepEqual(Array.from({ length: 13 }, (_, l) => isSlidingLayer(c, l)), [true, true, true, true, true, false, true, true, true, true, true, false, true]);
+    assert.deepEqual([c.attnLogitSoftcap, c.finalLogitSoftcap, c.ropeScaling], [undefined, undefined, null]);
+    assert.deepEqual(c.eosTokenIds, [1, 106]);
+  });
+
+  test('gemma-3-4b text: linear RoPE scaling 8 on the global layers only', () => {
+    const c = configFromHf(gemma('gemma-3-4b-it.text.json'), 'g3');
+    assert.deepEqual(c.ropeScaling, { type: 'linear', factor: 8 });
+    assert.equal(c.ropeLocalTheta, 10000);
+    assert.deepEqual(c.slidingWindow, { size: 1024, pattern: 6 });
+  });
+
+  test('transformers v5 rope_parameters per layer type and layer_types lists read the same', () => {
+    const json = gemma('gemma-3-4b-it.text.json');
+    const { rope_scaling: _s, rope_theta: _t, rope_local_base_freq: _l, sliding_window_pattern: _p, ...rest } = json;
+    const v5 = {
+      ...rest,
+      rope_parameters: { full_attention: { rope_type: 'linear', factor: 8, rope_theta: 1e6 }, sliding_attention: { rope_type: 'default', rope_theta: 10000 } },
+      layer_types: Array.from({ length: 34 }, (_, i) => ((i + 1) % 6 ? 'sliding_attention' : 'full_attention')),
+    };
+    const a = configFromHf(json, 'a'), b = configFromHf(v5, 'b');
+    assert.deepEqual(b, a);
+  });
+
+  test('hfConfigJson round-trips', () => {
+    for (const name of ['gemma-2-2b.json', 'gemma-3-1b-it.json', 'gemma-3-4b-it.text.json']) {
+      const c = configFromHf(gemma(name), name);
+      assert.deepEqual(configFromHf(hfConfigJson(c), name), c, name);
+    }
+  });
+
+  test('refuses what Pensieve does not run, by name', () => {
+    rejects(() => configFromHf({ ...gemma('gemma-3-1b-it.json'), attn_logit_softcapping: 50 }, 'x'), 'x', /attn_logit_softcapping is not supported for gemma3/);
+    rejects(() => configFromHf({ ...gemma('gemma-2-2b.json'), hidden_activation: 'gelu' }, 'x'), 'x', /hidden_act gelu is not supported for gemma2; supported: gelu_pytorch_tanh/);
+    rejects(() => configFromHf({ ...gemma('gemma-2-2b.json'), layer_types: Array.from({ length: 26 }, (_, i) => (i % 3 ? 'full_attention' : 'sliding_attention')) }, 'x'), 'x', /not a repeating pattern/);
+    rejects(() => configFromHf({ ...gemma('gemma-3-1b-it.json'), model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'] }, 'x'), 'x', /unsupported architecture \(Gemma3ForConditionalGeneration, model_type gemma3\)/);
+    rejects(() => configFromHf({ ...gemma('gemma-2-2b.json'), model_type: 'gemma', architectures: ['GemmaForCausalLM'] }, 'x'), 'x', /unsupported architecture/);
+  });
+
+  test('Gemma 2 keys absent take transformers\' defaults; null turns a feature off', () => {
+    const { attn_logit_softcapping: _a, final_logit_softcapping: _f, sliding_window: _w, ...bare } = gemma('gemma-2-2b.json');
+    const c = configFromHf(bare, 'x');
+    assert.deepEqual([c.attnLogitSoftcap, c.finalLogitSoftcap, c.slidingWindow?.size], [50, 30, 4096]);
+    const off = configFromHf({ ...bare, attn_logit_softcapping: null, final_logit_softcapping: null, sliding_window: null }, 'x');
+    assert.deepEqual([off.attnLogitSoftcap, off.finalLogitSoftcap, off.slidingWindow], [undefined, undefined, undefined]);
   });
 });

@@ -1,4 +1,6 @@
 // The architectures Pensieve runs, and lookups by the names files give them.
+import { gemma2 } from './gemma2.js';
+import { gemma3 } from './gemma3.js';
 import { llama } from './llama.js';
 import { mixtral } from './mixtral.js';
 import { qwen2 } from './qwen2.js';
@@ -8,7 +10,7 @@ import type { Architecture, ArchitectureName, ExpertNames, ExpertProjection } fr
 
 export type { Architecture, ArchitectureName, ExpertNames, ExpertProjection } from './types.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, mixtral];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, mixtral, gemma2, gemma3];
 
 export function architecture(name: ArchitectureName): Architecture {
   return ARCHITECTURES.find((a) => a.name === name)!;

@@ -9,6 +9,12 @@ export const llama: Architecture = {
   ggufRopeStyle: 'interleaved',
   defaultMaxPositions: 2048,
   hfQkvBias: 'never',
+  defaultTiedEmbeddings: false,
+  ffnActivation: 'silu',
+  sandwichNorms: false,
+  scaleEmbedding: false,
+  hfNormPlusOne: false,
+  defaultSlidingWindowPattern: 0,
   qkNorm: false,
   experts: null,
 };

@@ -15,6 +15,12 @@ export const mixtral: Architecture = {
   // transformers' MixtralConfig default (4096 * 32).
   defaultMaxPositions: 131072,
   hfQkvBias: 'never',
+  defaultTiedEmbeddings: false,
+  ffnActivation: 'silu',
+  sandwichNorms: false,
+  scaleEmbedding: false,
+  hfNormPlusOne: false,
+  defaultSlidingWindowPattern: 0,
   qkNorm: false,
   experts: {
     router: 'block_sparse_moe.gate.weight',

@@ -9,6 +9,12 @@ export const qwen2: Architecture = {
   ggufRopeStyle: 'neox',
   defaultMaxPositions: 32768,
   hfQkvBias: 'always',
+  defaultTiedEmbeddings: false,
+  ffnActivation: 'silu',
+  sandwichNorms: false,
+  scaleEmbedding: false,
+  hfNormPlusOne: false,
+  defaultSlidingWindowPattern: 0,
   qkNorm: false,
   experts: null,
 };

@@ -12,6 +12,12 @@ export const qwen3: Architecture = {
   ggufRopeStyle: 'neox',
   defaultMaxPositions: 32768,
   hfQkvBias: 'config',
+  defaultTiedEmbeddings: false,
+  ffnActivation: 'silu',
+  sandwichNorms: false,
+  scaleEmbedding: false,
+  hfNormPlusOne: false,
+  defaultSlidingWindowPattern: 0,
   qkNorm: true,
   experts: null,
 };

@@ -14,6 +14,12 @@ export const qwen3moe: Architecture = {
   ggufRopeStyle: 'neox',
   defaultMaxPositions: 32768,
   hfQkvBias: 'config',
+  defaultTiedEmbeddings: false,
+  ffnActivation: 'silu',
+  sandwichNorms: false,
+  scaleEmbedding: false,
+  hfNormPlusOne: false,
+  defaultSlidingWindowPattern: 0,
   qkNorm: true,
   experts: {
     router: 'mlp.gate.weight',

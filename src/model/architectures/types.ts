@@ -3,7 +3,7 @@
 // Each family has its own module; index.ts is the registry the loaders look names up in.
 import type { RopeStyle } from '../../kernels/types.js';
 
-export type ArchitectureName = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'mixtral';
+export type ArchitectureName = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'mixtral' | 'gemma2' | 'gemma3';
 
 /** The three matrices of an expert's SwiGLU FFN. */
 export type ExpertProjection = 'gate' | 'up' | 'down';
@@ -49,4 +49,27 @@ export interface Architecture {
   qkNorm: boolean;
   /** A routed mixture of experts in place of every layer's FFN (see moe.ts), or null for dense. */
   experts: ExpertNames | null;
+  /** tie_word_embeddings when config.json omits it (transformers' default for the class). */
+  defaultTiedEmbeddings: boolean;
+  /** The gated FFN's activation: SwiGLU, or Gemma's GeGLU with tanh-approximated GELU. */
+  ffnActivation: 'silu' | 'gelu_tanh';
+  /**
+   * Gemma's "sandwich" norms: the attention and FFN outputs are normed again before they join
+   * the residual (HF post_attention_layernorm / post_feedforward_layernorm, GGUF
+   * post_attention_norm / post_ffw_norm), and the FFN's input norm is pre_feedforward_layernorm.
+   */
+  sandwichNorms: boolean;
+  /** The token embedding is scaled by √hidden (Gemma). */
+  scaleEmbedding: boolean;
+  /**
+   * config.json stores RMSNorm weights as w, applied as (1 + w) (Gemma's RMSNorm); GGUF stores
+   * 1 + w (llama.cpp's converter adds the 1).
+   */
+  hfNormPlusOne: boolean;
+  /**
+   * Sliding-window layers by default: layer il is local when il % n < n - 1 (llama.cpp's
+   * set_swa_pattern; transformers' layer_types): 2 alternates (Gemma 2), 6 is five local then
+   * one global (Gemma 3). 0: every layer is global.
+   */
+  defaultSlidingWindowPattern: number;
 }

@@ -70,6 +70,7 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
     eosTokenIds,
   };
   if (family.experts) config.moe = moeFromGguf(meta, arch, file, config.intermediateSize, expertCount);
+  if (family.scaleEmbedding) Object.assign(config, gemmaFromGguf(meta, arch, config, file));
   const factors = ropeFreqFactors(tensors, file);
   if (factors) {
     if (config.ropeScaling) throw new ModelLoadError(file, 'rope_freqs.weight and rope.scaling keys are both present');
@@ -77,6 +78,40 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
   }
   validateConfig(config, file);
   return config;
+}
+
+/**
+ * Gemma's keys as llama.cpp's load_arch_hparams reads them (src/models/gemma2.cpp, gemma3.cpp),
+ * defaults included. Norms are stored with their 1 added (no offset). The attention scale is not
+ * in the file: llama.cpp takes (hidden/heads)^-½ for the 27B models (46 layers for Gemma 2, 62 for
+ * Gemma 3, whose query_pre_attn_scalar is hidden/heads) and headDim^-½ for the rest.
+ */
+function gemmaFromGguf(meta: GgufMetadata, arch: string, c: ModelConfig, file: string): Partial<ModelConfig> {
+  const num = (key: string): number | undefined => ggufNumber(meta, `${arch}.${key}`, file);
+  const patternKey = `${arch}.attention.sliding_window_pattern`;
+  if (meta.get(patternKey)?.type === 'array') throw new ModelLoadError(file, `a per-layer ${patternKey} array is not supported (only a repeating pattern)`);
+  const is27b = c.numLayers === (arch === 'gemma2' ? 46 : 62);
+  const out: Partial<ModelConfig> = { queryPreAttnScalar: is27b ? c.hiddenSize / c.numHeads : c.headDim };
+  const localTheta = num('rope.freq_base_swa');
+  if (arch === 'gemma2') {
+    out.slidingWindow = { size: num('attention.sliding_window') ?? 4096, pattern: num('attention.sliding_window_pattern') ?? 2 };
+    out.attnLogitSoftcap = shortestF32(num('attn_logit_softcapping') ?? 50);
+    out.finalLogitSoftcap = shortestF32(num('final_logit_softcapping') ?? 30);
+    // Gemma 2's local layers keep the global scaling; a separate theta is all a file could change.
+    if (localTheta !== undefined && localTheta !== c.ropeTheta) {
+      if (c.ropeScaling) throw new ModelLoadError(file, `${arch}.rope.freq_base_swa with rope scaling is not supported`);
+      out.ropeLocalTheta = shortestF32(localTheta);
+    }
+  } else {
+    const window = num('attention.sliding_window');
+    if (window !== undefined && window > 0) {
+      out.slidingWindow = { size: window, pattern: num('attention.sliding_window_pattern') ?? 6 };
+      out.ropeLocalTheta = shortestF32(localTheta ?? 10000);
+    }
+    const finalCap = num('final_logit_softcapping');
+    if (finalCap) out.finalLogitSoftcap = shortestF32(finalCap);
+  }
+  return out;
 }
 
 /**

@@ -2,7 +2,7 @@
 // permuted to consecutive-pair RoPE for arch llama, rope_freqs for Llama 3 scaling, and the
 // `{arch}.*` metadata keys. With writeGguf this makes files a real conversion would produce.
 
-import { byteSize, fromFloat32 } from '../../kernels/dtype.js';
+import { byteSize, fromFloat32, toFloat32 } from '../../kernels/dtype.js';
 import { architecture } from '../architectures/index.js';
 import { llama3RopeFactors, type ModelConfig } from '../config.js';
 import { expertSlot, hfToGgufName, splitLayerName } from '../tensor-names.js';
@@ -15,6 +15,7 @@ import { elementCount, type RawTensor } from './tensor.js';
  * at the place of the layer's first expert tensor (as the converter's torch.stack).
  */
 export function hfToGgufTensors(config: ModelConfig, tensors: readonly RawTensor[]): RawTensor[] {
+  const arch = architecture(config.architecture);
   const out: RawTensor[] = [];
   const interleaved = architecture(config.architecture).ggufRopeStyle === 'interleaved';
   // GGUF name → the position its stack takes in `out`, and the experts gathered so far.
@@ -31,11 +32,17 @@ export function hfToGgufTensors(config: ModelConfig, tensors: readonly RawTensor
       stack.experts[slot.expert] = t;
       continue;
     }
-    const name = hfToGgufName(t.name);
+    const name = hfToGgufName(t.name, arch.ggufName);
     if (name === null) throw new Error(`tensor ${t.name} has no GGUF name`);
     const leaf = splitLayerName(t.name)?.[1];
     const heads = leaf?.startsWith('self_attn.q_proj.') ? config.numHeads : leaf?.startsWith('self_attn.k_proj.') ? config.numKvHeads : 0;
-    const data = interleaved && heads > 0 ? permuteForInterleavedRope(t.data, t.shape, t.dtype, heads) : t.data;
+    let data = interleaved && heads > 0 ? permuteForInterleavedRope(t.data, t.shape, t.dtype, heads) : t.data;
+    // Gemma's converter adds the 1 of its (1 + w) RMSNorm to every norm weight, in the tensor's type.
+    if (config.normWeightOffset && name.endsWith('norm.weight')) {
+      const values = toFloat32(t.dtype, t.data, elementCount(t.shape));
+      for (let i = 0; i < values.length; i++) values[i] = values[i]! + config.normWeightOffset;
+      data = fromFloat32(t.dtype, values);
+    }
     out.push({ name, dtype: t.dtype, shape: [...t.shape], data });
   }
   for (const [name, { at, experts }] of stacks) out[at] = stackExperts(name, experts);
@@ -139,9 +146,40 @@ export function ggufMetadataFor(config: ModelConfig, tokenizerKeys?: GgufMetadat
     m.set(`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' });
     f32(`${arch}.rope.scaling.factor`, config.ropeScaling.factor);
   }
+  if (arch === 'gemma2' || arch === 'gemma3') gemmaMetadata(config, u32, f32);
   if (config.bosTokenId !== null) u32('tokenizer.ggml.bos_token_id', config.bosTokenId);
   const eosKeys = ['eos_token_id', 'eot_token_id', 'eom_token_id'];
   config.eosTokenIds.slice(0, eosKeys.length).forEach((id, i) => u32(`tokenizer.ggml.${eosKeys[i]}`, id));
   for (const [key, value] of tokenizerKeys ?? []) m.set(key, value);
   return m;
+}
+
+/** Gemma's keys, as llama.cpp's Gemma2Model / Gemma3Model converters write them. */
+function gemmaMetadata(config: ModelConfig, u32: (key: string, v: number) => void, f32: (key: string, v: number) => void): void {
+  const arch = config.architecture;
+  const sw = config.slidingWindow;
+  const defaultPattern = arch === 'gemma2' ? 2 : 6;
+  if (arch === 'gemma2') {
+    // llama.cpp's Gemma 2 always has windows and the attention soft-cap; only their sizes vary.
+    if (!sw || config.attnLogitSoftcap === undefined || config.finalLogitSoftcap === undefined) {
+      throw new Error('gemma2 without a sliding window or soft-caps has no GGUF equivalent');
+    }
+    f32(`${arch}.attn_logit_softcapping`, config.attnLogitSoftcap);
+    f32(`${arch}.final_logit_softcapping`, config.finalLogitSoftcap);
+    if (config.ropeLocalTheta !== undefined) f32(`${arch}.rope.freq_base_swa`, config.ropeLocalTheta);
+  } else {
+    if (config.attnLogitSoftcap !== undefined) throw new Error('gemma3 with attention soft-capping has no GGUF equivalent');
+    if (config.finalLogitSoftcap !== undefined) f32(`${arch}.final_logit_softcapping`, config.finalLogitSoftcap);
+    if (sw) f32(`${arch}.rope.freq_base_swa`, config.ropeLocalTheta ?? 10000);
+  }
+  if (sw) {
+    u32(`${arch}.attention.sliding_window`, sw.size);
+    if (sw.pattern !== defaultPattern) u32(`${arch}.attention.sliding_window_pattern`, sw.pattern);
+  }
+  // llama.cpp derives the scale from the layer count (see gemmaFromGguf): a file cannot say otherwise.
+  const is27b = config.numLayers === (arch === 'gemma2' ? 46 : 62);
+  const scalar = config.queryPreAttnScalar ?? config.headDim;
+  if (scalar !== (is27b ? config.hiddenSize / config.numHeads : config.headDim)) {
+    throw new Error(`${arch} with query_pre_attn_scalar ${scalar} and ${config.numLayers} layers has no GGUF equivalent (llama.cpp would scale by another value)`);
+  }
 }

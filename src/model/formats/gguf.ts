@@ -95,6 +95,8 @@ function parse(file: ModelFile): GgufFile {
   const dataOffset = Math.ceil(cur.pos / alignment) * alignment;
   infos.forEach((info, i) => { info.offset = dataOffset + relOffsets[i]!; });
 
+  const archValue = metadata.get('general.architecture');
+  const archName = archValue?.type === 'string' ? archValue.value : undefined;
   const experts = expertNames(metadata, file.path);
   const locations: TensorLocation[] = infos.flatMap((t): TensorLocation[] => {
     const stack = experts && t.shape.length === 3 ? ggufExpertStack(t.ggufName) : null;
@@ -109,7 +111,7 @@ function parse(file: ModelFile): GgufFile {
         fileName: `${t.ggufName}[${e}]`,
       }));
     }
-    return [{ info: { name: ggufToHfName(t.ggufName, experts) ?? t.ggufName, dtype: t.dtype, shape: t.shape }, file, offset: t.offset, fileName: t.ggufName }];
+    return [{ info: { name: ggufToHfName(t.ggufName, archName, experts) ?? t.ggufName, dtype: t.dtype, shape: t.shape }, file, offset: t.offset, fileName: t.ggufName }];
   });
   const tensors = new FileTensorStore(file.path, locations, [file]);
   return { version, metadata, alignment, dataOffset, tensorInfos: infos, tensors };
