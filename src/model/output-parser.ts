@@ -104,7 +104,7 @@ export class OutputParser {
           return false;
         }
         // Hold back what may be the start of </think>, and trailing whitespace (dropped before it).
-        const keep = Math.max(partialSuffix(this.buf, THINK_CLOSE), this.buf.length - this.buf.trimEnd().length);
+        const keep = holdBack(this.buf, THINK_CLOSE);
         this.emitReasoning(out, this.buf.slice(0, this.buf.length - keep));
         this.buf = this.buf.slice(this.buf.length - keep);
         return false;
@@ -152,7 +152,7 @@ export class OutputParser {
       this.startCall();
       return true;
     }
-    const keep = final ? 0 : Math.max(partialSuffix(this.buf, syntax.marker), this.buf.length - this.buf.trimEnd().length);
+    const keep = final ? 0 : holdBack(this.buf, syntax.marker);
     this.emitContent(out, this.buf.slice(0, this.buf.length - keep), final);
     this.buf = this.buf.slice(this.buf.length - keep);
     return false;
@@ -315,6 +315,13 @@ export function parseOutput(text: string, options: OutputParserOptions): ParsedO
   parser.push(text);
   parser.end();
   return parser.result();
+}
+
+/** How much of the end of `text` to hold back: what may be the start of `tag`, and the whitespace before it (dropped before a tag). */
+function holdBack(text: string, tag: string): number {
+  let k = partialSuffix(text, tag);
+  while (k < text.length && /\s/.test(text[text.length - 1 - k]!)) k++;
+  return k;
 }
 
 /** The length of the longest suffix of `text` that is a proper prefix of `tag`. */

@@ -106,7 +106,8 @@ export function planTools(
     names.add(t.name);
   });
   if (tools.length === 0) {
-    if (chosen !== 'none' && chosen !== 'auto') throw badRequest(`${params.toolChoice}: there are no tools to choose from`, params.toolChoice, 'invalid_value');
+    // OpenAI's rule: a choice other than none needs tools to choose from.
+    if (chosen !== 'none' && choice !== undefined) throw badRequest(`${params.toolChoice}: there are no tools to choose from`, params.toolChoice, 'invalid_value');
     return { templateTools: [], parse: null, choice: 'none', parallel: false };
   }
   if (model.toolSyntax === null) {
