@@ -247,7 +247,10 @@ export class OutputParser {
     let lead = this.buf.trimStart();
     if (syntax.close !== '') {
       if (lead.startsWith(syntax.close)) lead = lead.slice(syntax.close.length).trimStart();
-      else if (!final && syntax.close.startsWith(lead)) return false;
+      else if (syntax.close.startsWith(lead)) {
+        if (!final) return false;
+        lead = ''; // the reply was cut inside the closing tag: the call itself is whole
+      }
     }
     if (lead === '' && !final) {
       this.buf = '';

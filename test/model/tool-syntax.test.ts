@@ -202,5 +202,10 @@ describe('reasoning', () => {
     parser.push('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Be');
     parser.end();
     assert.deepEqual(parser.result().calls, [{ name: 'get_weather', arguments: '{"city": "Be' }]);
+    // Cut inside the closing tag: the call is whole, the tag's start is no content.
+    const whole = new OutputParser({ reasoning: 'none', tools: hermes });
+    whole.push('<tool_call>\n{"name": "f", "arguments": {}}\n</tool_ca');
+    whole.end();
+    assert.deepEqual(whole.result(), { reasoning: null, content: '', calls: [{ name: 'f', arguments: '{}' }] });
   });
 });
