@@ -233,7 +233,7 @@ describe('Hermes template (Qwen2.5)', () => {
     assertError(await respond({ tools: RESPONSES_TOOLS, tool_choice: { type: 'function', name: 'nope' } }), 400, { param: 'tool_choice' });
   });
 
-  test('a history with calls and their results, as a client resends it, is accepted and rendered', async () => {
+  test('a history with calls and their results, as a client resends it, is accepted and rendered; /tokenize counts the same prompt', async () => {
     const r = await server.client.chat.completions.create({
       model: MODEL_ID, max_tokens: 5, temperature: 0, tools: CHAT_TOOLS,
       messages: [
@@ -244,13 +244,15 @@ describe('Hermes template (Qwen2.5)', () => {
     });
     assert.ok(r.usage!.prompt_tokens > 0);
     const tokenized = await post(server.origin, '/tokenize', {
-      model: MODEL_ID, messages: [
+      model: MODEL_ID, tools: CHAT_TOOLS, messages: [
         { role: 'user', content: 'Weather?' },
         { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Bern", "days": 1, "units": "C"}' } }] },
         { role: 'tool', tool_call_id: 'call_1', content: '{"high": 21}' },
       ],
     });
     assert.equal(tokenized.status, 200, JSON.stringify(tokenized.body));
+    // /tokenize renders the tools into the prompt the same way.
+    assert.equal(tokenized.body.count, r.usage!.prompt_tokens);
   });
 });
 
