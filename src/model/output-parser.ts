@@ -47,7 +47,8 @@ export class OutputParser {
   /** Whitespace after the think block is dropped until the answer starts. */
   private trimContentStart = false;
   // The call being read: where its object starts in buf, whether its name was reported, how much of its arguments was.
-  private call: { headerEmitted: boolean; argsStart: number; argsSent: number; inList: boolean; listOpened: boolean } | null = null;
+  // `held`: the text the block consumed before its first object (its marker, a list's '['), content again if no call follows.
+  private call: { headerEmitted: boolean; argsStart: number; argsSent: number; inList: boolean; listOpened: boolean; held: string; callsBefore: number } | null = null;
 
   constructor(private readonly options: OutputParserOptions) {
     this.mode = options.reasoning === 'open' ? 'reasoning' : options.reasoning === 'maybe' ? 'start' : 'content';
@@ -130,17 +131,19 @@ export class OutputParser {
       this.buf = '';
       return false;
     }
-    if (syntax.marker === null) {
-      // Llama 3: a call is the whole message, a JSON object first thing.
-      if (!this.contentSeen) {
-        const lead = this.buf.trimStart();
-        if (lead.startsWith('{')) {
-          this.buf = lead;
-          this.startCall();
-          return true;
-        }
-        if (lead === '') return false;
+    if (!this.contentSeen && (syntax.marker === null || syntax.list)) {
+      // Llama 3: a call is the whole message, a JSON object first thing. Mistral: the list may
+      // open the reply bare, its [TOOL_CALLS] marker being a special token the text leaves out.
+      const lead = this.buf.trimStart();
+      const maybeMarker = syntax.marker !== null && (lead.startsWith(syntax.marker) || (!final && syntax.marker.startsWith(lead)));
+      if (!maybeMarker && lead.startsWith(syntax.list ? '[' : '{')) {
+        this.buf = lead;
+        this.startCall('');
+        return true;
       }
+      if (lead === '' && !final) return false;
+    }
+    if (syntax.marker === null) {
       this.emitContent(out, this.buf, final);
       this.buf = '';
       return false;
@@ -149,7 +152,7 @@ export class OutputParser {
     if (at >= 0) {
       this.emitContent(out, this.buf.slice(0, at).trimEnd(), true);
       this.buf = this.buf.slice(at + syntax.marker.length);
-      this.startCall();
+      this.startCall(syntax.marker);
       return true;
     }
     const keep = final ? 0 : holdBack(this.buf, syntax.marker);
@@ -158,9 +161,9 @@ export class OutputParser {
     return false;
   }
 
-  private startCall(): void {
+  private startCall(marker: string): void {
     this.mode = 'call';
-    this.call = { headerEmitted: false, argsStart: 0, argsSent: 0, inList: this.options.tools!.list, listOpened: false };
+    this.call = { headerEmitted: false, argsStart: 0, argsSent: 0, inList: this.options.tools!.list, listOpened: false, held: marker, callsBefore: this.calls.length };
   }
 
   private stepCall(out: OutputEvent[], final: boolean): boolean {
@@ -172,6 +175,7 @@ export class OutputParser {
       if (!lead.startsWith('[')) return this.notACall(out, final);
       this.buf = lead.slice(1);
       call.listOpened = true;
+      call.held += '[';
     }
     const lead = this.buf.trimStart();
     if (lead === '') {
@@ -265,8 +269,8 @@ export class OutputParser {
       if (lead.startsWith(']')) lead = lead.slice(1);
     } else if (syntax.marker !== null) {
       if (lead.startsWith(syntax.marker)) {
+        this.startCall(syntax.marker);
         this.buf = lead.slice(syntax.marker.length);
-        this.mode = 'call';
         return true;
       }
       if (!final && syntax.marker.startsWith(lead)) {
@@ -274,8 +278,8 @@ export class OutputParser {
         return false;
       }
     } else if (lead.startsWith(';')) {
+      this.startCall('');
       this.buf = lead.slice(1);
-      this.mode = 'call';
       return true;
     }
     this.buf = lead;
@@ -287,8 +291,8 @@ export class OutputParser {
 
   /** What followed the marker is no call: the marker and the text are content. */
   private notACall(out: OutputEvent[], final: boolean): boolean {
-    const marker = this.calls.length === 0 || !this.call!.inList ? (this.options.tools!.marker ?? '') : '';
-    const text = (this.call!.inList && this.call!.listOpened && this.calls.length === 0 ? `${marker}[` : marker) + this.buf;
+    const call = this.call!;
+    const text = (this.calls.length === call.callsBefore ? call.held : '') + this.buf;
     this.buf = '';
     this.mode = 'content';
     this.contentSeen = true;

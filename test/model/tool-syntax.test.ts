@@ -196,6 +196,20 @@ describe('reasoning', () => {
     });
   });
 
+  test('Mistral: a bare list opening the reply is calls (a real vocabulary\'s [TOOL_CALLS] is a special token the text leaves out)', () => {
+    const mistral = toolSyntaxOf('[TOOL_CALLS]')!;
+    const text = '[{"name": "get_time", "arguments": {"zone": "UTC"}}, {"name": "f", "arguments": {}}]';
+    const parser = new OutputParser({ reasoning: 'none', tools: mistral });
+    for (const c of text) parser.push(c);
+    parser.end();
+    assert.deepEqual(parser.result(), { reasoning: null, content: '', calls: [{ name: 'get_time', arguments: '{"zone": "UTC"}' }, { name: 'f', arguments: '{}' }] });
+    const prose = '[1] is a footnote.';
+    const other = new OutputParser({ reasoning: 'none', tools: mistral });
+    for (const c of prose) other.push(c);
+    other.end();
+    assert.deepEqual(other.result(), { reasoning: null, content: prose, calls: [] });
+  });
+
   test('a call cut by max_tokens stands as far as it got once its name is known', () => {
     const hermes = toolSyntaxOf('<tool_call>')!;
     const parser = new OutputParser({ reasoning: 'none', tools: hermes });
