@@ -7,15 +7,20 @@
 
 import { hhRlhfDialogues, mtBenchDialogues, shareGptPrompts, type Dialogue } from './datasets.js';
 import { Rng, parseDistribution, type IntDistribution } from './rng.js';
+import { agentConversation, AGENT_DEFAULTS, type AgentSetup } from './agent.js';
 
 /** Lengths in the data are characters; ≈4 characters per token for English BPE vocabularies. */
 export const CHARS_PER_TOKEN = 4;
 
 export interface TurnScript {
-  /** The user's message of this turn. */
+  /** The user's message of this turn (agent workload: or the result of the last tool call). */
   user: string;
   /** Reply length to ask for (max tokens; exact when EOS is ignored). */
   outputTokens: number;
+  /** Agent workload: a user message or a tool's result; absent: a user message. */
+  kind?: 'user' | 'tool_result';
+  /** Agent workload: the turn answers in text instead of calling a tool. */
+  final?: boolean;
 }
 
 export interface ConversationScript {
@@ -24,9 +29,11 @@ export interface ConversationScript {
   /** Where its shape came from (dialogue id). */
   source: string;
   turns: TurnScript[];
+  /** Agent workload: the system prompt and tools every turn carries. */
+  agent?: AgentSetup;
 }
 
-export const WORKLOADS = ['hh-rlhf', 'mt-bench', 'synthetic'] as const;
+export const WORKLOADS = ['hh-rlhf', 'mt-bench', 'synthetic', 'agent'] as const;
 export type WorkloadKind = (typeof WORKLOADS)[number];
 
 export interface WorkloadOptions {
@@ -69,6 +76,18 @@ export function makeWorkload(opts: WorkloadOptions): Workload {
     return Math.max(1, Math.min(maxOut, fromData));
   };
   const fixed = opts.outputLen === undefined ? '' : `, replies fixed at ${opts.outputLen} tokens`;
+
+  if (opts.kind === 'agent') {
+    const prompts = shareGptPrompts(opts.dataDir);
+    return {
+      kind: 'agent',
+      description: `agent: ${AGENT_DEFAULTS.systemTokens.join('-')} tokens of system prompt and 5 tools, ${AGENT_DEFAULTS.toolTurns.join('-')} tool turns (forced calls, results of ${AGENT_DEFAULTS.resultTokens.join('-')} tokens), a last answer in text; text from ShareGPT prompts`,
+      conversation: (i) => {
+        const rng = Rng.derive(opts.seed, `conversation-${i}`);
+        return agentConversation(i, rng, (chars) => realText(rng, prompts, chars));
+      },
+    };
+  }
 
   if (opts.kind === 'synthetic') {
     const turns = parseDistribution(opts.syntheticTurns ?? SYNTHETIC_DEFAULTS.turns);

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { APIS, type Api } from '../../bench/multiturn/client.js';
 import { installLlamaCpp } from '../../bench/multiturn/llama-cpp.js';
 import { DEFAULT_CONFIG, ensureBenchModel } from '../../bench/multiturn/model.js';
+import { SHARED } from '../../bench/multiturn/paths.js';
 import { readReports, writeReport } from '../../bench/multiturn/report.js';
 import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
 import { SYSTEMS, parseServerArgs, systemSpec, type SystemName } from '../../bench/multiturn/systems.js';
@@ -16,6 +17,8 @@ import { openModelFiles } from '../model/model-files.js';
 import { parseBytes } from './engine-flags.js';
 import { CliError } from './errors.js';
 import { numberFlag } from './flags.js';
+
+const AGENT_CHAT_TEMPLATE = path.join(SHARED, 'tokenizers', 'qwen2.5', 'tokenizer_config.json');
 
 const HELP = `usage: pensieve bench [options]
 
@@ -40,7 +43,11 @@ What to run
   --llama-threads N            llama.cpp threads (default: one per core)
 
 Workload
-  --workload NAME              ${WORKLOADS.join(' | ')} (default synthetic)
+  --workload NAME              ${WORKLOADS.join(' | ')} (default synthetic); agent: 2-4K tokens of
+                               system prompt + 5 tools, 10-30 forced tool calls answered with short
+                               results, a last answer in text (pensieve only: the servers get
+                               Qwen2.5's chat template for the tools unless --model is given;
+                               use --max-context-tokens 8192)
   --synthetic-turns DIST       turns per conversation (default ${SYNTHETIC_DEFAULTS.turns})
   --synthetic-input DIST       user tokens per turn (default ${SYNTHETIC_DEFAULTS.input})
   --synthetic-output DIST      reply tokens per turn (default ${SYNTHETIC_DEFAULTS.output})
@@ -150,8 +157,11 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
   if (systems.some((s) => s === 'llama.cpp')) installLlamaCpp(log);
   const kvCacheMemory = values['kv-cache-memory'];
   const kvTokens = values.url ? 0 : kvCapacityTokens(model, parseBytes(kvCacheMemory, 'kv-cache-memory'));
+  if (workload === 'agent' && systems.some((s) => s === 'llama.cpp')) throw new CliError('--workload agent needs tool calling, which the llama.cpp adapter does not offer');
+  // The default model's vocabulary is cut to its shape's size, which drops Qwen2.5's template: the agent workload needs one that renders tools.
+  const agentTemplate = workload === 'agent' && values.model === undefined && !values.url ? ['--chat-template', AGENT_CHAT_TEMPLATE] : [];
   const config: BenchConfig = {
-    systems: systems.map((name) => systemSpec(name, [...(name === 'llama.cpp' ? [] : (extra.get('all') ?? [])), ...(extra.get(name) ?? [])])),
+    systems: systems.map((name) => systemSpec(name, [...(name === 'llama.cpp' ? [] : [...agentTemplate, ...(extra.get('all') ?? [])]), ...(extra.get(name) ?? [])])),
     ...(values.url ? { url: { origin: values.url.replace(/\/v1\/?$/, '').replace(/\/$/, ''), api, label: `server (${api})` } } : {}),
     model,
     kvCacheMemory,

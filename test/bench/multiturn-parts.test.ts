@@ -17,6 +17,7 @@ import { jsonSafe, type BenchReport, type RunResult } from '../../bench/multitur
 import { counterDelta, parseCounters } from '../../bench/multiturn/server-metrics.js';
 import { distribution, percentile, summarize, type LoadSummary } from '../../bench/multiturn/summary.js';
 import { makeWorkload } from '../../bench/multiturn/workload.js';
+import { agentPreambleTokens } from '../../bench/multiturn/agent.js';
 
 test('distributions: seeded, clamped, and parsed from text', () => {
   const d = parseDistribution('lognormal:100:0.8:10:300');
@@ -57,7 +58,7 @@ test('the real data: HH-RLHF dialogues alternate from a human turn, MT-Bench has
 });
 
 test('workloads: conversation i is the same on every call; lengths follow the data or the fixed option', () => {
-  for (const kind of ['hh-rlhf', 'mt-bench', 'synthetic'] as const) {
+  for (const kind of ['hh-rlhf', 'mt-bench', 'synthetic', 'agent'] as const) {
     const w = makeWorkload({ kind, seed: 1 });
     assert.deepEqual(w.conversation(5), makeWorkload({ kind, seed: 1 }).conversation(5));
     assert.notDeepEqual(w.conversation(5), w.conversation(6));
@@ -71,6 +72,21 @@ test('workloads: conversation i is the same on every call; lengths follow the da
   assert.equal(c.turns.length, 3);
   assert.ok(c.turns.every((t) => t.outputTokens === 32 && t.user.length <= 200 && t.user.length > 100));
   assert.equal(makeWorkload({ kind: 'mt-bench', seed: 0 }).conversation(0).turns.length, 2);
+});
+
+test('agent workload: a 2-4K-token preamble with tools, a task, 10-30 tool results, a last answer in text', () => {
+  const w = makeWorkload({ kind: 'agent', seed: 3 });
+  for (let i = 0; i < 20; i++) {
+    const c = w.conversation(i);
+    assert.ok(c.agent, 'an agent conversation carries its setup');
+    const preamble = agentPreambleTokens(c.agent);
+    assert.ok(preamble >= 2000 && preamble <= 3700, `${preamble} preamble tokens`);
+    assert.equal(c.agent.tools.length, 5);
+    assert.ok(c.turns.length >= 11 && c.turns.length <= 31, `${c.turns.length} turns`);
+    assert.equal(c.turns[0]!.kind, 'user');
+    assert.ok(c.turns.slice(1).every((t) => t.kind === 'tool_result' && t.user.length <= 60 * 4));
+    assert.deepEqual(c.turns.map((t) => t.final === true), c.turns.map((_, k) => k === c.turns.length - 1));
+  }
 });
 
 function record(sentAt: number, first: number, end: number, outputTokens: number, status: TurnRecord['status'] = 'ok'): TurnRecord {
