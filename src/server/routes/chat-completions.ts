@@ -1,6 +1,8 @@
 // POST /v1/chat/completions: stateless chat. The client resends the whole conversation each
 // time; the engine's prefix cache (hash chain over full blocks) finds what it computed before,
-// and usage.prompt_tokens_details.cached_tokens says how much. Streams as SSE chunks.
+// and usage.prompt_tokens_details.cached_tokens says how much. Streams as SSE chunks. Tools
+// (tools.ts) and reasoning split the reply into content, reasoning_content and tool_calls
+// (chat-reply.ts).
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -46,7 +48,10 @@ const Body = z.strictObject({
 type Body = z.output<typeof Body>;
 
 /** Where the prompt text sits, measured as the body arrives (json-body.ts). */
-const PROMPT: PromptFields = { param: 'messages', text: ['messages[].content', 'messages[].content[].text'] };
+const PROMPT: PromptFields = {
+  param: 'messages',
+  text: ['messages[].content', 'messages[].content[].text', 'messages[].reasoning_content', 'messages[].tool_calls[].function.arguments', 'tools[].function.description'],
+};
 
 /** Refuses what OpenAI defines and this server cannot do, instead of quietly ignoring it. */
 function checkSupported(body: Body): void {

@@ -53,7 +53,7 @@ type Body = z.output<typeof Body>;
 /** Where the prompt text sits (the instructions too), measured as the body arrives (json-body.ts). */
 const PROMPT: PromptFields = {
   param: 'input',
-  text: ['input', 'input[].content', 'input[].content[].text', 'input[].content[].refusal', 'input[].output', 'input[].arguments', 'instructions'],
+  text: ['input', 'input[].content', 'input[].content[].text', 'input[].content[].refusal', 'input[].output', 'input[].arguments', 'tools[].description', 'instructions'],
 };
 
 const IdParams = z.object({ id: z.string() });
