@@ -18,7 +18,12 @@ import { parseBytes } from './engine-flags.js';
 import { CliError } from './errors.js';
 import { numberFlag } from './flags.js';
 
-const AGENT_CHAT_TEMPLATE = path.join(SHARED, 'tokenizers', 'qwen2.5', 'tokenizer_config.json');
+/**
+ * The agent workload's default model shape: the default SmolLM2 shape has a 2048-token context
+ * (the preamble alone is up to 4K) and a vocabulary cut to 49152 ids, which drops Qwen2.5's chat
+ * template and so its tools.
+ */
+const AGENT_CONFIG = path.join(SHARED, 'models', 'configs', 'Qwen2.5-0.5B-Instruct.json');
 
 const HELP = `usage: pensieve bench [options]
 
@@ -45,9 +50,10 @@ What to run
 Workload
   --workload NAME              ${WORKLOADS.join(' | ')} (default synthetic); agent: 2-4K tokens of
                                system prompt + 5 tools, 10-30 forced tool calls answered with short
-                               results, a last answer in text (pensieve only: the servers get
-                               Qwen2.5's chat template for the tools unless --model is given;
-                               use --max-context-tokens 8192)
+                               results, a last answer in text (pensieve only; its default model
+                               is random weights in Qwen2.5-0.5B-Instruct's shape, whose whole
+                               vocabulary keeps Qwen2.5's template with its tools, and whose
+                               context holds the preamble; --max-context-tokens defaults to 8192)
   --synthetic-turns DIST       turns per conversation (default ${SYNTHETIC_DEFAULTS.turns})
   --synthetic-input DIST       user tokens per turn (default ${SYNTHETIC_DEFAULTS.input})
   --synthetic-output DIST      reply tokens per turn (default ${SYNTHETIC_DEFAULTS.output})
@@ -148,20 +154,18 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
   const int = (name: keyof typeof values, min = 1) => numberFlag(values[name] as string | undefined, name, { integer: true, min });
   const num = (name: keyof typeof values, min = 0) => numberFlag(values[name] as string | undefined, name, { min });
   const outputLen = int('output-len');
-  const maxContextTokens = int('max-context-tokens') ?? 2048;
+  if (workload === 'agent' && systems.some((s) => s === 'llama.cpp')) throw new CliError('--workload agent needs tool calling, which the llama.cpp adapter does not offer');
+  const maxContextTokens = int('max-context-tokens') ?? (workload === 'agent' ? 8192 : 2048);
   const duration = num('duration');
   const numConversations = int('num-conversations');
   if (duration !== undefined && numConversations !== undefined) throw new CliError('give --duration or --num-conversations, not both');
 
-  const model = values.url ? (values.model ?? 'external') : (values.model ?? ensureBenchModel({ config: values['model-config'] ?? DEFAULT_CONFIG, log }));
+  const model = values.url ? (values.model ?? 'external') : (values.model ?? ensureBenchModel({ config: values['model-config'] ?? (workload === 'agent' ? AGENT_CONFIG : DEFAULT_CONFIG), log }));
   if (systems.some((s) => s === 'llama.cpp')) installLlamaCpp(log);
   const kvCacheMemory = values['kv-cache-memory'];
   const kvTokens = values.url ? 0 : kvCapacityTokens(model, parseBytes(kvCacheMemory, 'kv-cache-memory'));
-  if (workload === 'agent' && systems.some((s) => s === 'llama.cpp')) throw new CliError('--workload agent needs tool calling, which the llama.cpp adapter does not offer');
-  // The default model's vocabulary is cut to its shape's size, which drops Qwen2.5's template: the agent workload needs one that renders tools.
-  const agentTemplate = workload === 'agent' && values.model === undefined && !values.url ? ['--chat-template', AGENT_CHAT_TEMPLATE] : [];
   const config: BenchConfig = {
-    systems: systems.map((name) => systemSpec(name, [...(name === 'llama.cpp' ? [] : [...agentTemplate, ...(extra.get('all') ?? [])]), ...(extra.get(name) ?? [])])),
+    systems: systems.map((name) => systemSpec(name, [...(name === 'llama.cpp' ? [] : (extra.get('all') ?? [])), ...(extra.get(name) ?? [])])),
     ...(values.url ? { url: { origin: values.url.replace(/\/v1\/?$/, '').replace(/\/$/, ''), api, label: `server (${api})` } } : {}),
     model,
     kvCacheMemory,
