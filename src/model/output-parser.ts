@@ -66,7 +66,7 @@ export class OutputParser {
   end(): OutputEvent[] {
     const out: OutputEvent[] = [];
     while (this.step(out, true));
-    if (this.buf !== '') this.emitContent(out, this.buf, true);
+    if (this.buf !== '') this.emitContent(out, this.buf);
     this.buf = '';
     return out;
   }
@@ -127,7 +127,7 @@ export class OutputParser {
     }
     const syntax = this.options.tools;
     if (syntax === null) {
-      this.emitContent(out, this.buf, final);
+      this.emitContent(out, this.buf);
       this.buf = '';
       return false;
     }
@@ -144,19 +144,19 @@ export class OutputParser {
       if (lead === '' && !final) return false;
     }
     if (syntax.marker === null) {
-      this.emitContent(out, this.buf, final);
+      this.emitContent(out, this.buf);
       this.buf = '';
       return false;
     }
     const at = this.buf.indexOf(syntax.marker);
     if (at >= 0) {
-      this.emitContent(out, this.buf.slice(0, at).trimEnd(), true);
+      this.emitContent(out, this.buf.slice(0, at).trimEnd());
       this.buf = this.buf.slice(at + syntax.marker.length);
       this.startCall(syntax.marker);
       return true;
     }
     const keep = final ? 0 : holdBack(this.buf, syntax.marker);
-    this.emitContent(out, this.buf.slice(0, this.buf.length - keep), final);
+    this.emitContent(out, this.buf.slice(0, this.buf.length - keep));
     this.buf = this.buf.slice(this.buf.length - keep);
     return false;
   }
@@ -168,7 +168,6 @@ export class OutputParser {
 
   private stepCall(out: OutputEvent[], final: boolean): boolean {
     const call = this.call!;
-    const syntax = this.options.tools!;
     if (call.inList && !call.listOpened) {
       const lead = this.buf.trimStart();
       if (lead === '' && !final) return false;
@@ -240,7 +239,6 @@ export class OutputParser {
     this.buf = this.buf.slice(objectEnd);
     call.headerEmitted = false;
     this.mode = 'between';
-    void syntax;
     return true;
   }
 
@@ -296,7 +294,7 @@ export class OutputParser {
     this.buf = '';
     this.mode = 'content';
     this.contentSeen = true;
-    this.emitContent(out, text, final);
+    this.emitContent(out, text);
     return false;
   }
 
@@ -308,7 +306,7 @@ export class OutputParser {
     out.push({ type: 'reasoning', text });
   }
 
-  private emitContent(out: OutputEvent[], text: string, _final: boolean): void {
+  private emitContent(out: OutputEvent[], text: string): void {
     if (text === '') return;
     if (text.trim() !== '') this.contentSeen = true;
     this.content += text;
