@@ -3,8 +3,12 @@
 //   'responses': stateful, each turn sends only the new message and previous_response_id (the
 //                server keeps the history, and in pensieve mode its KV cache);
 //   'chat':      stateless, each turn resends the whole history to /v1/chat/completions.
+// An agent conversation (agent.ts) carries its system prompt and tools on every turn; its turns
+// after the first send a tool's result (function_call_output / a 'tool' message) for the call the
+// model made, and time the call's argument pieces as they would time text.
 
 import type OpenAI from 'openai';
+import type { AgentSetup } from './agent.js';
 
 export const APIS = ['responses', 'chat'] as const;
 export type Api = (typeof APIS)[number];
@@ -59,11 +63,18 @@ export interface TurnOptions {
   maxTokens: number;
   seed: number;
   signal: AbortSignal;
+  /** Agent turns: the message is a tool's result (else the user's), and whether the model should answer in text. */
+  toolResult?: boolean;
+  final?: boolean;
 }
+
+type ChatMessage = OpenAI.Chat.ChatCompletionMessageParam;
 
 export class ConversationClient {
   private previousResponseId: string | null = null;
-  private readonly history: { role: 'system' | 'user' | 'assistant'; content: string }[] = [];
+  private readonly history: ChatMessage[] = [];
+  /** The call the model made last turn, which this turn's tool result answers. */
+  private lastCallId: string | null = null;
 
   constructor(
     private readonly client: OpenAI,
@@ -72,10 +83,22 @@ export class ConversationClient {
     readonly id: string,
     private readonly sampling: SamplingOptions,
     private readonly clock: () => number,
-    /** A system message opening the conversation: the first message of every resent history, the first input item of a chain. */
-    private readonly system?: string,
-  ) {
-    if (system !== undefined) this.history.push({ role: 'system', content: system });
+    private readonly agent: AgentSetup | null = null,
+  ) {}
+
+  /** This turn's message as the chat history takes it. */
+  private chatMessage(user: string, opts: TurnOptions): ChatMessage {
+    if (opts.toolResult && this.lastCallId !== null) return { role: 'tool', tool_call_id: this.lastCallId, content: user };
+    return { role: 'user', content: user };
+  }
+
+  /** The agent's tools and choice for this turn, in the API's form; none outside the agent workload. */
+  private toolFields(opts: TurnOptions, form: Api): Record<string, unknown> {
+    if (this.agent === null) return {};
+    const tools = this.agent.tools.map((t) => (form === 'chat'
+      ? { type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters, strict: true } }
+      : { type: 'function', name: t.name, description: t.description, parameters: t.parameters, strict: true }));
+    return { tools, tool_choice: opts.final ? 'none' : 'required', parallel_tool_calls: false };
   }
 
   /** Sends one user message and streams the reply; never throws (failures are records). */
@@ -100,7 +123,6 @@ export class ConversationClient {
       record.computedPromptTokens = usage.pensieve?.computed_prompt_tokens ?? null;
       record.recomputedTokens = usage.pensieve?.recomputed_tokens ?? null;
       record.cachedByTier = usage.pensieve?.cached_tokens_by_tier ?? null;
-      this.history.push({ role: 'user', content: user }, { role: 'assistant', content: text });
     } catch (err) {
       record.status = opts.signal.aborted ? 'aborted' : 'error';
       record.error = err instanceof Error ? err.message : String(err);
@@ -110,11 +132,12 @@ export class ConversationClient {
   }
 
   private async viaResponses(user: string, opts: TurnOptions, onText: (t: string) => void): Promise<{ text: string; usage: UsageLike | null }> {
+    const input = opts.toolResult && this.lastCallId !== null ? [{ type: 'function_call_output', call_id: this.lastCallId, output: user }] : user;
     const params = {
       model: this.model,
-      input: this.previousResponseId === null && this.system !== undefined
-        ? [{ role: 'system' as const, content: this.system }, { role: 'user' as const, content: user }]
-        : user,
+      input,
+      ...(this.agent === null ? {} : { instructions: this.agent.instructions }),
+      ...this.toolFields(opts, 'responses'),
       previous_response_id: this.previousResponseId,
       store: true,
       stream: true as const,
@@ -130,8 +153,12 @@ export class ConversationClient {
       if (event.type === 'response.output_text.delta') {
         text += event.delta;
         onText(event.delta);
+      } else if (event.type === 'response.function_call_arguments.delta') {
+        onText(event.delta);
       } else if (event.type === 'response.completed' || event.type === 'response.incomplete') {
         this.previousResponseId = event.response.id;
+        const call = event.response.output.find((o) => o.type === 'function_call');
+        this.lastCallId = call?.type === 'function_call' ? call.call_id : null;
         return { text, usage: event.response.usage as UsageLike | null };
       } else if (event.type === 'response.failed') {
         throw new Error(`response failed: ${event.response.error?.message ?? 'unknown error'}`);
@@ -143,9 +170,11 @@ export class ConversationClient {
   }
 
   private async viaChat(user: string, opts: TurnOptions, onText: (t: string) => void): Promise<{ text: string; usage: UsageLike | null }> {
+    const message = this.chatMessage(user, opts);
     const params = {
       model: this.model,
-      messages: [...this.history, { role: 'user' as const, content: user }],
+      messages: [...(this.agent === null ? [] : [{ role: 'system' as const, content: this.agent.instructions }]), ...this.history, message],
+      ...this.toolFields(opts, 'chat'),
       stream: true as const,
       stream_options: { include_usage: true },
       max_tokens: opts.maxTokens,
@@ -156,12 +185,24 @@ export class ConversationClient {
     const stream = await this.client.chat.completions.create(params as OpenAI.Chat.ChatCompletionCreateParamsStreaming, { signal: opts.signal });
     let text = '';
     let usage: UsageLike | null = null;
+    const calls: Array<{ id: string; name: string; arguments: string }> = [];
     for await (const chunk of stream) {
-      const delta = chunk.choices[0]?.delta?.content ?? '';
-      text += delta;
-      onText(delta);
+      const delta = chunk.choices[0]?.delta;
+      text += delta?.content ?? '';
+      onText(delta?.content ?? '');
+      for (const c of delta?.tool_calls ?? []) {
+        const call = (calls[c.index] ??= { id: c.id ?? '', name: c.function?.name ?? '', arguments: '' });
+        call.arguments += c.function?.arguments ?? '';
+        onText(c.function?.arguments ?? '');
+      }
       if (chunk.usage) usage = chunk.usage as UsageLike;
     }
+    this.history.push(message, {
+      role: 'assistant',
+      content: calls.length > 0 && text === '' ? null : text,
+      ...(calls.length > 0 ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) } : {}),
+    });
+    this.lastCallId = calls[0]?.id ?? null;
     return { text, usage };
   }
 }

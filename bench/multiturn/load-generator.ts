@@ -6,6 +6,7 @@
 // started conversation has finished, or, at `drainTimeout` seconds after the last arrival, by
 // aborting what is still in flight (those turns count as unfinished).
 
+import { agentPreambleTokens } from './agent.js';
 import { setMaxListeners } from 'node:events';
 import type OpenAI from 'openai';
 import { ConversationClient, type Api, type SamplingOptions, type TurnRecord } from './client.js';
@@ -82,13 +83,14 @@ export async function runLoad(client: OpenAI, workload: Workload, opts: LoadOpti
     try {
       const script = workload.conversation(i);
       const thinkRng = Rng.derive(opts.seed, `think-${i}`);
-      const user = new ConversationClient(client, opts.api, opts.model, script.id, opts.sampling, clock, script.system);
+      const user = new ConversationClient(client, opts.api, opts.model, script.id, opts.sampling, clock, script.agent ?? null);
       counts.started++;
-      let contextTokens = Math.ceil((script.system?.length ?? 0) / CHARS_PER_TOKEN);
+      let contextTokens = 0;
       for (let t = 0; t < script.turns.length; t++) {
         const turn = script.turns[t]!;
         // The prompt is the history so far plus this message and a little chat-template overhead.
-        const estimate = contextTokens + Math.ceil(turn.user.length / CHARS_PER_TOKEN) + 16 + turn.outputTokens;
+        const preamble = t === 0 && script.agent ? agentPreambleTokens(script.agent) : 0;
+        const estimate = contextTokens + preamble + Math.ceil(turn.user.length / CHARS_PER_TOKEN) + 16 + turn.outputTokens;
         if (estimate > opts.maxContextTokens) {
           counts.cutShort++;
           if (t === 0) counts.started--;
@@ -96,7 +98,10 @@ export async function runLoad(client: OpenAI, workload: Workload, opts: LoadOpti
         }
         if (t > 0) await sleep(thinkRng.exponential(opts.thinkTime * 1000) * opts.timeScale, abort.signal);
         if (abort.signal.aborted) return;
-        const record = await user.turn(t, turn.user, { maxTokens: turn.outputTokens, seed: turnSeed(opts.seed, i, t), signal: abort.signal });
+        const record = await user.turn(t, turn.user, {
+          maxTokens: turn.outputTokens, seed: turnSeed(opts.seed, i, t), signal: abort.signal,
+          ...(turn.kind === 'tool_result' ? { toolResult: true } : {}), ...(turn.final ? { final: true } : {}),
+        });
         records.push(record);
         onTurn?.(record);
         if (record.status !== 'ok') return;

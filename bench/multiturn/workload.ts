@@ -2,22 +2,26 @@
 // should be. Shapes (turn counts, per-turn lengths) and text come from real data: HH-RLHF
 // dialogues replayed turn by turn, MT-Bench's two-turn questions, a ShareGPT-like synthetic
 // generator whose turn counts and lengths follow configurable distributions and whose text is
-// cut from real ShareGPT prompts, or an agent loop (agent-workload.ts): a long system prompt with
-// tool definitions, then many short turns of tool results and tool calls. Conversation i depends only on (seed, i), so every system of
+// cut from real ShareGPT prompts, or an agent loop (agent.ts): a long system prompt with tool
+// definitions, then many short turns of forced tool calls and tool results. Conversation i depends only on (seed, i), so every system of
 // a comparison, and every rate of a sweep, sees the very same conversations.
 
-import { agentConversation, AGENT_SHAPE } from './agent-workload.js';
 import { hhRlhfDialogues, mtBenchDialogues, shareGptPrompts, type Dialogue } from './datasets.js';
 import { Rng, parseDistribution, type IntDistribution } from './rng.js';
 import { CHARS_PER_TOKEN, cut, realText } from './text.js';
+import { agentConversation, AGENT_DEFAULTS, type AgentSetup } from './agent.js';
 
 export { CHARS_PER_TOKEN } from './text.js';
 
 export interface TurnScript {
-  /** The user's message of this turn. */
+  /** The user's message of this turn (agent workload: or the result of the last tool call). */
   user: string;
   /** Reply length to ask for (max tokens; exact when EOS is ignored). */
   outputTokens: number;
+  /** Agent workload: a user message or a tool's result; absent: a user message. */
+  kind?: 'user' | 'tool_result';
+  /** Agent workload: the turn answers in text instead of calling a tool. */
+  final?: boolean;
 }
 
 export interface ConversationScript {
@@ -25,9 +29,9 @@ export interface ConversationScript {
   id: string;
   /** Where its shape came from (dialogue id). */
   source: string;
-  /** A system message that opens the conversation (sent once; part of every resent history). */
-  system?: string;
   turns: TurnScript[];
+  /** Agent workload: the system prompt and tools every turn carries. */
+  agent?: AgentSetup;
 }
 
 export const WORKLOADS = ['hh-rlhf', 'mt-bench', 'synthetic', 'agent'] as const;
@@ -78,8 +82,11 @@ export function makeWorkload(opts: WorkloadOptions): Workload {
     const prompts = shareGptPrompts(opts.dataDir);
     return {
       kind: 'agent',
-      description: `agent loop: ${AGENT_SHAPE.description}${fixed}; text from ShareGPT prompts`,
-      conversation: (i) => agentConversation(i, opts.seed, prompts, (rng, drawn) => replyLen(rng, undefined, () => drawn)),
+      description: `agent: ${AGENT_DEFAULTS.systemTokens.join('-')} tokens of system prompt and 5 tools, ${AGENT_DEFAULTS.toolTurns.join('-')} tool turns (forced calls, results of ${AGENT_DEFAULTS.resultTokens.join('-')} tokens), a last answer in text; text from ShareGPT prompts`,
+      conversation: (i) => {
+        const rng = Rng.derive(opts.seed, `conversation-${i}`);
+        return agentConversation(i, rng, (chars) => realText(rng, prompts, chars));
+      },
     };
   }
 

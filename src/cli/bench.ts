@@ -5,10 +5,10 @@
 // results.md and PNG plots.
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { AGENT_SHAPE } from '../../bench/multiturn/agent-workload.js';
 import { APIS, type Api } from '../../bench/multiturn/client.js';
 import { installLlamaCpp } from '../../bench/multiturn/llama-cpp.js';
 import { DEFAULT_CONFIG, ensureBenchModel } from '../../bench/multiturn/model.js';
+import { SHARED } from '../../bench/multiturn/paths.js';
 import { readReports, writeReport } from '../../bench/multiturn/report.js';
 import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
 import { DEFAULT_COMPARE, SYSTEMS, isPensieveMode, parseServerArgs, parseSystem, systemSpec } from '../../bench/multiturn/systems.js';
@@ -18,6 +18,16 @@ import { openModelFiles } from '../model/model-files.js';
 import { parseBytes } from './engine-flags.js';
 import { CliError } from './errors.js';
 import { numberFlag } from './flags.js';
+
+/** Mean think time of the agent workload: a tool running, not a person typing (at --time-scale 1). */
+const AGENT_THINK_TIME_S = 2;
+
+/**
+ * The agent workload's default model shape: the default SmolLM2 shape has a 2048-token context
+ * (the preamble alone is up to 4K) and a vocabulary cut to 49152 ids, which drops Qwen2.5's chat
+ * template and so its tools.
+ */
+const AGENT_CONFIG = path.join(SHARED, 'models', 'configs', 'Qwen2.5-0.5B-Instruct.json');
 
 const HELP = `usage: pensieve bench [options]
 
@@ -50,10 +60,13 @@ What to run
                                --kv-unified); --server-args llama-server=FLAGS adds its own flags
 
 Workload
-  --workload NAME              ${WORKLOADS.join(' | ')} (default synthetic); agent: a
-                               few apps' 2-4K-token system prompts with tool definitions, then
-                               10-30 short turns of tool results and calls (think time 2 s,
-                               time scale 1 and conversations up to 8192 tokens unless given)
+  --workload NAME              ${WORKLOADS.join(' | ')} (default synthetic); agent: 2-4K tokens of
+                               system prompt + 5 tools, 10-30 forced tool calls answered with short
+                               results, a last answer in text (Pensieve and llama-server, not the
+                               llama.cpp adapter; think time 2 s at time scale 1; its default model
+                               is random weights in Qwen2.5-0.5B-Instruct's shape, whose whole
+                               vocabulary keeps Qwen2.5's template with its tools, and whose
+                               context holds the preamble; --max-context-tokens defaults to 8192)
   --synthetic-turns DIST       turns per conversation (default ${SYNTHETIC_DEFAULTS.turns})
   --synthetic-input DIST       user tokens per turn (default ${SYNTHETIC_DEFAULTS.input})
   --synthetic-output DIST      reply tokens per turn (default ${SYNTHETIC_DEFAULTS.output})
@@ -155,13 +168,14 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
   const int = (name: keyof typeof values, min = 1) => numberFlag(values[name] as string | undefined, name, { integer: true, min });
   const num = (name: keyof typeof values, min = 0) => numberFlag(values[name] as string | undefined, name, { min });
   const outputLen = int('output-len');
+  if (workload === 'agent' && systems.some((s) => parseSystem(s).name === 'llama.cpp')) throw new CliError('--workload agent needs tool calling, which the llama.cpp adapter does not offer');
+  const maxContextTokens = int('max-context-tokens') ?? (workload === 'agent' ? 8192 : 2048);
   const agent = workload === 'agent';
-  const maxContextTokens = int('max-context-tokens') ?? (agent ? 8192 : 2048);
   const duration = num('duration');
   const numConversations = int('num-conversations');
   if (duration !== undefined && numConversations !== undefined) throw new CliError('give --duration or --num-conversations, not both');
 
-  const model = values.url ? (values.model ?? 'external') : (values.model ?? ensureBenchModel({ config: values['model-config'] ?? DEFAULT_CONFIG, log }));
+  const model = values.url ? (values.model ?? 'external') : (values.model ?? ensureBenchModel({ config: values['model-config'] ?? (workload === 'agent' ? AGENT_CONFIG : DEFAULT_CONFIG), log }));
   if (systems.some((s) => parseSystem(s).name === 'llama.cpp')) installLlamaCpp(log);
   const kvCacheMemory = values['kv-cache-memory'];
   const kvTokens = values.url ? 0 : kvCapacityTokens(model, parseBytes(kvCacheMemory, 'kv-cache-memory'));
@@ -179,7 +193,7 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
     rates,
     repeats: int('repeat') ?? 1,
     load: {
-      thinkTime: num('think-time') ?? (agent ? AGENT_SHAPE.thinkTimeS : 60),
+      thinkTime: num('think-time') ?? (agent ? AGENT_THINK_TIME_S : 60),
       timeScale: num('time-scale') ?? (agent ? 1 : 0.05),
       maxActive: int('max-active-conversations') ?? 16,
       ...(numConversations !== undefined ? { numConversations } : { duration: duration ?? 60 }),

@@ -7,7 +7,7 @@
 // throw the cache away. When the template rewrites earlier turns (or the
 // instructions changed), the whole conversation is re-tokenized and the KV
 // cache reuses the longest common prefix.
-import { FALLBACK_CHAT_TEMPLATE, renderChat, type ChatMessage, type TemplateKwarg } from '../model/chat-template.js';
+import { FALLBACK_CHAT_TEMPLATE, renderChat, type ChatMessage, type ChatTool, type TemplateKwarg } from '../model/chat-template.js';
 import { minTokenCount } from '../model/tokenizer/token-bound.js';
 import type { Tokenizer } from '../model/tokenizer/types.js';
 
@@ -26,6 +26,7 @@ export interface ChatPromptModel {
 
 export function renderConversation(
   model: ChatPromptModel, messages: readonly ChatMessage[], addGenerationPrompt: boolean, templateKwargs?: Readonly<Record<string, TemplateKwarg>>,
+  tools?: readonly ChatTool[],
 ): string {
   const tok = model.tokenizer;
   const piece = (id: number | null) => (id === null ? '' : tok.decode([id], { skipSpecial: false }));
@@ -34,6 +35,8 @@ export function renderConversation(
     bosToken: piece(tok.bosId),
     eosToken: piece(tok.eosIds[0] ?? null),
     ...(templateKwargs ? { templateKwargs } : {}),
+    // Templates test `if tools`: only a request with tools gets the variable.
+    ...(tools && tools.length > 0 ? { extra: { tools: tools.map((t) => structuredClone(t)) } } : {}),
   });
 }
 
@@ -54,9 +57,9 @@ export interface PromptBound {
 /** Prompt text and tokens for generating the next assistant message of `messages`. */
 export function chatPrompt(
   model: ChatPromptModel, messages: readonly ChatMessage[], history?: ConversationHistory, bound?: PromptBound,
-  templateKwargs?: Readonly<Record<string, TemplateKwarg>>,
+  templateKwargs?: Readonly<Record<string, TemplateKwarg>>, tools?: readonly ChatTool[],
 ): ChatPrompt {
-  const text = renderConversation(model, messages, true, templateKwargs);
+  const text = renderConversation(model, messages, true, templateKwargs, tools);
   const atLeast = (prefix: number, rest: string) => bound?.check(prefix + minTokenCount(Buffer.byteLength(rest), bound.maxBytesPerToken));
   if (history && history.text.length > 0 && history.text.length < text.length && text.startsWith(history.text)) {
     const rest = text.slice(history.text.length);

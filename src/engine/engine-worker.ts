@@ -2,6 +2,7 @@
 // come tokenized by the prompt worker), and runs engine steps back to back while
 // there is work, sleeping otherwise. Between steps it yields to its event loop so
 // new requests and aborts get in.
+import { templateReasons, toolSyntaxOf } from '../model/tool-syntax.js';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel, readChatTemplateFile, type LoadedModel } from '../model/load.js';
@@ -80,6 +81,8 @@ async function main(): Promise<void> {
       contextLength: engine.maxModelLen,
       vocabSize: model.config.vocabSize,
       hasChatTemplate: model.chatTemplate !== null,
+      toolSyntax: toolSyntaxOf(model.chatTemplate)?.name ?? null,
+      reasons: templateReasons(model.chatTemplate),
       kvCacheBlocks: engine.numBlocks,
       kvDType: engine.kvDType,
       blockSize: engine.kv.blockSize,

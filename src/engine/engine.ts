@@ -317,7 +317,10 @@ export class Engine {
       try {
         return grammars.matcher(format, stopIds);
       } catch (err) {
-        if (err instanceof SchemaError) throw new EngineRequestError(`response_format: ${err.message}`, 'response_format', 'unsupported_parameter');
+        if (err instanceof SchemaError) {
+          const param = format.type === 'tool_calls' ? 'tools' : 'response_format';
+          throw new EngineRequestError(`${param}: ${err.message}`, param, 'unsupported_parameter');
+        }
         throw err;
       }
     };

@@ -56,7 +56,7 @@ export function buildPrompt(model: PromptModel, prompt: PromptInput, contextLeng
   switch (prompt.kind) {
     case 'chat':
       result = chatPrompt(model, prompt.messages, prompt.history, { maxBytesPerToken: model.maxBytesPerToken, check: (n) => guard(n, 'messages') },
-        prompt.templateKwargs);
+        prompt.templateKwargs, prompt.tools);
       break;
     case 'text':
       guard(minTokenCount(Buffer.byteLength(prompt.text), model.maxBytesPerToken), 'prompt');

@@ -1,8 +1,9 @@
 // Messages between the HTTP thread (EngineClient) and the engine worker thread.
 // Plain structured-clone data: no classes, no functions.
 import type { CacheMode, KvCacheStats } from '../cache/kv-cache-manager.js';
-import type { ChatMessage, TemplateKwarg } from '../model/chat-template.js';
+import type { ChatMessage, ChatTool, TemplateKwarg } from '../model/chat-template.js';
 import type { KvDType } from '../model/kv-cache.js';
+import type { ToolSyntaxName } from '../model/tool-syntax.js';
 import type { WeightFormat } from '../model/weights.js';
 import type { ConversationHistory } from './chat-prompt.js';
 import type { ResponseFormat } from './grammar/format.js';
@@ -52,6 +53,10 @@ export interface ModelInfo {
   contextLength: number;
   vocabSize: number;
   hasChatTemplate: boolean;
+  /** How the chat template renders tool calls (and the model writes them); null: no tool calling. */
+  toolSyntax: ToolSyntaxName | null;
+  /** Whether the model thinks in <think>…</think> blocks (Qwen3, DeepSeek-R1). */
+  reasons: boolean;
   kvCacheBlocks: number;
   kvDType: KvDType;
   blockSize: number;
@@ -62,7 +67,8 @@ export interface ModelInfo {
 /** The prompt, in whichever form the API received it; the worker tokenizes it. */
 export type PromptInput =
   /** templateKwargs: the client's chat_template_kwargs (e.g. Qwen3's enable_thinking). */
-  | { kind: 'chat'; messages: ChatMessage[]; history?: ConversationHistory; templateKwargs?: Record<string, TemplateKwarg> }
+  /** tools: the request's tool definitions (OpenAI's chat form), for the template's `tools`. */
+  | { kind: 'chat'; messages: ChatMessage[]; history?: ConversationHistory; templateKwargs?: Record<string, TemplateKwarg>; tools?: ChatTool[] }
   | { kind: 'text'; text: string }
   | { kind: 'tokens'; tokens: number[] }
   /** Internal: a prompt the prompt worker already turned into tokens (and the text they stand for). */

@@ -9,6 +9,26 @@ import { Environment, Interpreter, Template } from '@huggingface/jinja';
 export interface ChatMessage {
   role: string;
   content: string;
+  /** An assistant message's calls, arguments parsed to objects as templates expect (tojson). */
+  tool_calls?: ChatToolCall[];
+  /** A tool message: the call it answers. */
+  tool_call_id?: string;
+  /** A tool message: the function that answered (some templates print it). */
+  name?: string;
+  /** An assistant message's reasoning (Qwen3's template keeps it for the turns of a tool loop). */
+  reasoning_content?: string;
+}
+
+export interface ChatToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: unknown };
+}
+
+/** A tool definition as templates read it (OpenAI's chat form). */
+export interface ChatTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: unknown };
 }
 
 export interface RenderChatOptions {

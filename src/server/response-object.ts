@@ -1,9 +1,8 @@
 // The Responses API's response object, field for field as OpenAI returns it, in its three
 // moments: in progress (stream start), finished (completed or cut at max_output_tokens), failed.
 
-import type { MessageItem, Metadata, ResponseObject, ResponseStatus } from '../store/index.js';
+import type { ConversationItem, Metadata, ResponseObject, ResponseStatus } from '../store/index.js';
 import type { GenerationResult } from './generation.js';
-import { messageItem } from './items.js';
 import { responsesUsage } from './usage.js';
 
 /** What the client asked for, echoed back in every version of the object. */
@@ -21,18 +20,22 @@ export interface ResponseParams {
   store: boolean;
   /** text.format as the request gave it (structured outputs); absent: plain text. */
   textFormat?: Record<string, unknown>;
+  /** The function tools, tool_choice and parallel_tool_calls as the request gave them. */
+  tools: unknown[];
+  toolChoice: unknown;
+  parallelToolCalls: boolean;
 }
 
 interface ResponseState {
   status: ResponseStatus;
-  output: MessageItem[];
+  output: ConversationItem[];
   usage: ResponseObject['usage'];
   incompleteReason?: 'max_output_tokens';
   error?: { code: string; message: string };
 }
 
 function build(p: ResponseParams, s: ResponseState): ResponseObject {
-  const outputText = s.output.flatMap((item) => item.content.map((c) => (c.type === 'output_text' ? c.text : ''))).join('');
+  const outputText = s.output.flatMap((item) => (item.type === 'message' ? item.content.map((c) => (c.type === 'output_text' ? c.text : '')) : [])).join('');
   return {
     id: p.id,
     object: 'response',
@@ -46,15 +49,15 @@ function build(p: ResponseParams, s: ResponseState): ResponseObject {
     model: p.model,
     output: s.output,
     output_text: outputText,
-    parallel_tool_calls: false,
+    parallel_tool_calls: p.parallelToolCalls,
     previous_response_id: p.previousResponseId,
     conversation: p.conversationId === null ? null : { id: p.conversationId },
     reasoning: { effort: null, summary: null },
     store: p.store,
     temperature: p.temperature,
     text: { format: p.textFormat ?? { type: 'text' } },
-    tool_choice: 'none',
-    tools: [],
+    tool_choice: p.toolChoice,
+    tools: p.tools,
     top_p: p.topP,
     truncation: 'disabled',
     usage: s.usage,
@@ -66,16 +69,12 @@ export function inProgressResponse(p: ResponseParams): ResponseObject {
   return build(p, { status: 'in_progress', output: [], usage: null });
 }
 
-/** The assistant message of a finished turn; `incomplete` when max_output_tokens cut it. */
-export function outputMessage(id: string, result: GenerationResult, status: MessageItem['status']): MessageItem {
-  return messageItem('assistant', [{ type: 'output_text', text: result.text, annotations: [] }], id, status);
-}
-
-export function finishedResponse(p: ResponseParams, result: GenerationResult, outputId: string): ResponseObject {
+/** The finished turn's response: its output items built from the reply (response-output.ts). */
+export function finishedResponse(p: ResponseParams, result: GenerationResult, output: ConversationItem[]): ResponseObject {
   const cut = result.finishReason === 'length';
   return build(p, {
     status: cut ? 'incomplete' : 'completed',
-    output: [outputMessage(outputId, result, cut ? 'incomplete' : 'completed')],
+    output,
     usage: responsesUsage(result.usage),
     ...(cut ? { incompleteReason: 'max_output_tokens' as const } : {}),
   });

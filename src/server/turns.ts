@@ -11,19 +11,22 @@ import type { ConversationHistory } from '../engine/chat-prompt.js';
 import type { ResponseFormat } from '../engine/grammar/format.js';
 import type { SamplingParams } from '../engine/sampler.js';
 import type { ChatMessage } from '../model/chat-template.js';
-import type { MessageItem, Owner, ResponseObject, StoredResponse, TokenHistory } from '../store/index.js';
+import type { ConversationItem, Owner, ResponseObject, StoredResponse, TokenHistory } from '../store/index.js';
 import type { ServerContext } from './context.js';
 import { badRequest, conversationNotFound, notFound } from './errors.js';
 import { Generation, type GenerationResult } from './generation.js';
 import { checkUniqueIds, toChatMessages } from './items.js';
 import { finishedResponse, type ResponseParams } from './response-object.js';
+import { ResponseOutput, type OutputObserver } from './response-output.js';
+import { replyParser, replySplit } from './chat-reply.js';
+import type { ToolPlan } from './tools.js';
 
 export interface TurnRequest {
   /** The caller's tenant: what the turn continues must be theirs, and what it commits is. */
   owner: Owner;
   params: ResponseParams;
   /** This turn's input items, ids assigned. */
-  input: MessageItem[];
+  input: ConversationItem[];
   /** The id of the assistant message this turn will produce (streams announce it first). */
   outputId: string;
   sampling: SamplingParams;
@@ -31,14 +34,17 @@ export interface TurnRequest {
   stop: string[];
   /** Generate past the model's end-of-sequence tokens (vLLM's ignore_eos; benchmarks). */
   ignoreEos: boolean;
-  /** Constrain the output to JSON (text.format). */
+  /** Constrain the output to JSON (text.format), or to a forced tool call. */
   responseFormat?: ResponseFormat;
+  /** The turn's function tools. */
+  tools: ToolPlan;
 }
 
 export interface TurnObserver {
   /** The engine accepted the prompt: a stream may open now (a refusal was a plain 400). */
   accepted?(): void;
-  delta?(text: string): void;
+  /** Sees each output item open, grow and close. */
+  output?: OutputObserver;
 }
 
 export interface TurnOutcome {
@@ -93,12 +99,25 @@ function prompt(ctx: ServerContext, turn: TurnRequest, cont: Continuation): { me
     turn.input.forEach((item, i) => {
       if (ids.has(item.id)) throw badRequest(`input[${i}].id: item '${item.id}' is already in the conversation`, `input[${i}].id`, 'duplicate_id');
     });
+    checkCallOutputs(items, turn.input);
     const history = usableHistory(ctx.store.getTokenHistory(turn.owner, p.conversationId), p.model);
     return { messages: [...system, ...toChatMessages(items), ...toChatMessages(turn.input)], history };
   }
   const past = cont.chain.flatMap((r) => [...r.input, ...r.output]);
+  checkCallOutputs(past, turn.input);
   const history = p.previousResponseId === null ? undefined : usableHistory(ctx.store.getResponseTokens(turn.owner, p.previousResponseId), p.model);
   return { messages: [...system, ...toChatMessages(past), ...toChatMessages(turn.input)], history };
+}
+
+/** A function call's output answers a call made earlier in the conversation (or in this input). */
+function checkCallOutputs(past: readonly ConversationItem[], input: readonly ConversationItem[]): void {
+  const calls = new Set(past.flatMap((i) => (i.type === 'function_call' ? [i.call_id] : [])));
+  input.forEach((item, i) => {
+    if (item.type === 'function_call') calls.add(item.call_id);
+    if (item.type === 'function_call_output' && !calls.has(item.call_id)) {
+      throw badRequest(`input[${i}].call_id: no function call with call_id '${item.call_id}' was made in this conversation`, `input[${i}].call_id`, 'invalid_value');
+    }
+  });
 }
 
 /** Writes the finished turn; throws 404 (having written nothing) when its conversation was deleted meanwhile. */
@@ -109,7 +128,7 @@ function commit(ctx: ServerContext, turn: TurnRequest, response: ResponseObject,
   const written = ctx.store.commitTurn(turn.owner, {
     ...(p.conversationId === null ? {} : { conversationId: p.conversationId }),
     ...(p.store ? { response: { object: response, input: turn.input } } : {}),
-    newItems: p.conversationId === null ? [] : [...turn.input, ...(response.output as MessageItem[])],
+    newItems: p.conversationId === null ? [] : [...turn.input, ...response.output],
     tokenHistory: history?.tokens ?? [],
     historyText: history?.text ?? '',
     model: p.model,
@@ -128,7 +147,11 @@ export async function runTurn(ctx: ServerContext, turn: TurnRequest, reply: Fast
     const generation = await Generation.start(
       ctx,
       {
-        prompt: { kind: 'chat', messages, ...(history === undefined ? {} : { history }) },
+        prompt: {
+          kind: 'chat', messages,
+          ...(history === undefined ? {} : { history }),
+          ...(turn.tools.templateTools.length > 0 ? { tools: turn.tools.templateTools } : {}),
+        },
         conversationId: cont.key,
         sampling: turn.sampling,
         maxTokens: turn.maxTokens,
@@ -140,9 +163,11 @@ export async function runTurn(ctx: ServerContext, turn: TurnRequest, reply: Fast
       reply,
     );
     observer.accepted?.();
-    const result = await generation.run(observer.delta);
+    const split = replySplit(ctx.engine.model, turn.tools);
+    const output = new ResponseOutput(turn.outputId, split === null ? null : replyParser(split, generation.prompt.text), turn.tools.parse, observer.output ?? null);
+    const result = await generation.run((text) => output.push(text));
     if (result.finishReason === 'abort') return { result, response: null };
-    const response = finishedResponse(turn.params, result, turn.outputId);
+    const response = finishedResponse(turn.params, result, output.end(result.finishReason === 'length'));
     commit(ctx, turn, response, result);
     return { result, response };
   });

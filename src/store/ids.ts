@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ItemType } from './types.js';
 
-export type IdPrefix = 'conv' | 'resp' | 'msg' | 'fc' | 'fco';
+export type IdPrefix = 'conv' | 'resp' | 'msg' | 'fc' | 'fco' | 'rs';
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomBytes(24).toString('hex')}`;
@@ -15,6 +15,7 @@ const ITEM_PREFIX: Record<ItemType, IdPrefix> = {
   message: 'msg',
   function_call: 'fc',
   function_call_output: 'fco',
+  reasoning: 'rs',
 };
 
 export function newItemId(type: ItemType): string {

@@ -62,7 +62,16 @@ export interface FunctionCallOutputItem {
   status: ItemStatus;
 }
 
-export type ConversationItem = MessageItem | FunctionCallItem | FunctionCallOutputItem;
+/** A reasoning model's thinking (<think>…</think>), as OpenAI's open-weight reasoning items carry it. */
+export interface ReasoningItem {
+  type: 'reasoning';
+  id: string;
+  summary: Array<{ type: 'summary_text'; text: string }>;
+  content: Array<{ type: 'reasoning_text'; text: string }>;
+  status: ItemStatus;
+}
+
+export type ConversationItem = MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem;
 export type ItemType = ConversationItem['type'];
 
 /** An item as a client or the engine hands it in: the store assigns an id and a status if missing. */

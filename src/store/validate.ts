@@ -114,6 +114,22 @@ export function toItem(v: unknown, where: string): ConversationItem {
       };
     case 'function_call_output':
       return { type: 'function_call_output', id, call_id: str(v, 'call_id', where), output: str(v, 'output', where), status: status as ItemStatus };
+    case 'reasoning': {
+      const texts = (key: 'summary' | 'content', type: string) => {
+        const list = v[key] ?? [];
+        if (!Array.isArray(list)) return corrupt(where, `reasoning ${key} is not an array`);
+        return list.map((p) => {
+          if (!isObject(p) || p.type !== type) return corrupt(where, `reasoning ${key} part is not ${type}`);
+          return { type, text: str(p, 'text', where) };
+        });
+      };
+      return {
+        type: 'reasoning', id,
+        summary: texts('summary', 'summary_text') as Array<{ type: 'summary_text'; text: string }>,
+        content: texts('content', 'reasoning_text') as Array<{ type: 'reasoning_text'; text: string }>,
+        status: status as ItemStatus,
+      };
+    }
     default:
       return corrupt(where, `unknown item type ${JSON.stringify(v.type)}`);
   }

@@ -42,7 +42,8 @@ test('wrong types and out-of-range values are 400s naming the field', async () =
   assertError(await chat({ seed: 1.5 }), 400, { param: 'seed' });
   assertError(await chat({ stop: ['a', 'b', 'c', 'd', 'e'] }), 400, { param: 'stop' });
   assertError(await chat({ messages: [{ role: 'user', content: 5 }] }), 400, { param: 'messages[0].content' });
-  assertError(await chat({ messages: [{ role: 'tool', content: 'x' }] }), 400, { param: 'messages[0].role' });
+  assertError(await chat({ messages: [{ role: 'robot', content: 'x' }] }), 400, { param: 'messages[0].role' });
+  assertError(await chat({ messages: [{ role: 'tool', content: 'x' }] }), 400, { param: 'messages[0].tool_call_id' });
   assertError(await chat({ messages: [] }), 400, { param: 'messages' });
   assertError(await chat({ model: 7 }), 400, { param: 'model', code: 'invalid_type' });
   assertError(await chat({ n: 0 }), 400, { param: 'n' });

@@ -42,16 +42,21 @@ export interface TestServerOptions {
   maxNumSeqs?: number;
   /** --served-model-name. */
   servedModelNames?: string[];
+  /** --chat-template: a template (file) in place of the model's own. */
+  chatTemplate?: string;
 }
 
-export function engineOptions(cacheMode: CacheMode, maxNumSeqs = 16) {
-  return { model: STORIES, weightFormat: 'auto' as const, kvCacheMemory: 64 << 20, maxNumSeqs, maxNumBatchedTokens: 512, cacheMode };
+export function engineOptions(cacheMode: CacheMode, maxNumSeqs = 16, chatTemplate?: string) {
+  return {
+    model: STORIES, weightFormat: 'auto' as const, kvCacheMemory: 64 << 20, maxNumSeqs, maxNumBatchedTokens: 512, cacheMode,
+    ...(chatTemplate === undefined ? {} : { chatTemplate }),
+  };
 }
 
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'pensieve-server-'));
-  const engine = await EngineClient.start(engineOptions(options.cacheMode ?? 'pensieve', options.maxNumSeqs));
+  const engine = await EngineClient.start(engineOptions(options.cacheMode ?? 'pensieve', options.maxNumSeqs, options.chatTemplate));
   const store = Store.open(dataDir);
   const logLines: string[] = [];
   const app = buildServer({

@@ -48,6 +48,18 @@ function isObject(v: unknown): v is SchemaObject {
 
 const QUOTE = literal('"');
 
+/**
+ * How the JSON is spaced between tokens: compact by default; templates' `tojson` (Python's
+ * json.dumps) writes ', ' and ': ', and a tool call written that way re-renders byte for byte.
+ */
+export interface JsonStyle {
+  comma: string;
+  colon: string;
+}
+
+export const COMPACT: JsonStyle = { comma: ',', colon: ':' };
+export const TOJSON: JsonStyle = { comma: ', ', colon: ': ' };
+
 export function compileSchema(schema: unknown): Grammar {
   const c = new SchemaCompiler(schema);
   return c.builder.build(c.node(schema, '#'));
@@ -59,12 +71,16 @@ export function anyObjectGrammar(): Grammar {
   return c.builder.build(c.anyObject());
 }
 
-class SchemaCompiler {
-  readonly builder = new GrammarBuilder();
+/** Compiles schemas into rules of one builder (several schemas may share it: tool-calls.ts). */
+export class SchemaCompiler {
   private readonly refs = new Map<string, number>();
   private readonly shared = new Map<string, number>();
 
-  constructor(private readonly root: unknown) {}
+  constructor(
+    private readonly root: unknown,
+    readonly builder = new GrammarBuilder(),
+    private readonly style: JsonStyle = COMPACT,
+  ) {}
 
   node(schema: unknown, at: string): number {
     if (schema === true) return this.anyValue();
@@ -190,14 +206,14 @@ class SchemaCompiler {
     // before every member but the first present one, hence two chains: first[i] (nothing written
     // yet) and rest[i] (something was).
     const members = names.map((name) =>
-      this.builder.rule([[...literal(`${JSON.stringify(name)}:`), ref(this.node(props[name], `${at}/properties/${name}`))]]));
+      this.builder.rule([[...literal(`${JSON.stringify(name)}${this.style.colon}`), ref(this.node(props[name], `${at}/properties/${name}`))]]));
     const need = new Set(required as string[]);
     let first = this.builder.rule([[]]);
     let rest = first;
     for (let i = names.length - 1; i >= 0; i--) {
       const m = ref(members[i]!);
       const withM = this.builder.rule([[m, ref(rest)]]);
-      const commaM = this.builder.rule([[...literal(','), m, ref(rest)]]);
+      const commaM = this.builder.rule([[...literal(this.style.comma), m, ref(rest)]]);
       if (need.has(names[i]!)) {
         first = withM;
         rest = commaM;
@@ -218,7 +234,7 @@ class SchemaCompiler {
     if (max !== Infinity && max > MAX_ITEMS_BOUND) throw new SchemaError('maxItems', at, `maxItems above ${MAX_ITEMS_BOUND} is not supported`);
     if (min > MAX_ITEMS_BOUND) throw new SchemaError('minItems', at, `minItems above ${MAX_ITEMS_BOUND} is not supported`);
     const i = ref(item);
-    const comma = literal(',');
+    const comma = literal(this.style.comma);
     // tail: what may follow the min-th item. Unbounded: ("," item)*; bounded: up to max-min more.
     let tail: number;
     if (max === Infinity) {
@@ -318,16 +334,16 @@ class SchemaCompiler {
     return this.once('array', () => {
       const value = ref(this.anyValue());
       const tail = this.builder.reserve();
-      this.builder.define(tail, [[...literal(','), value, ref(tail)], []]);
+      this.builder.define(tail, [[...literal(this.style.comma), value, ref(tail)], []]);
       return this.builder.rule([literal('[]'), [...literal('['), value, ref(tail), ...literal(']')]]);
     });
   }
 
   /** An object of any keys whose values follow rule `value`. */
   private map(value: number): number {
-    const member = this.builder.rule([[...QUOTE, { string: { min: 0, max: Infinity } }, ...literal(':'), ref(value)]]);
+    const member = this.builder.rule([[...QUOTE, { string: { min: 0, max: Infinity } }, ...literal(this.style.colon), ref(value)]]);
     const tail = this.builder.reserve();
-    this.builder.define(tail, [[...literal(','), ref(member), ref(tail)], []]);
+    this.builder.define(tail, [[...literal(this.style.comma), ref(member), ref(tail)], []]);
     return this.builder.rule([literal('{}'), [...literal('{'), ref(member), ref(tail), ...literal('}')]]);
   }
 }

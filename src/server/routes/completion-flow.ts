@@ -12,6 +12,7 @@ import type { TokenLogprob } from '../../engine/logprobs.js';
 import { Generation, type GenerationRequest, type GenerationResult } from '../generation.js';
 import { SseStream } from '../sse.js';
 import { completionUsage, type CompletionUsage } from '../usage.js';
+import { CallIds, chatDelta, chatMessage, replyParser, type ReplySplit } from '../chat-reply.js';
 
 export interface CompletionMeta {
   id: string;
@@ -23,9 +24,12 @@ export function completionMeta(idPrefix: 'chatcmpl' | 'cmpl', model: string): Co
   return { id: `${idPrefix}-${randomBytes(12).toString('hex')}`, created: Math.floor(Date.now() / 1000), model };
 }
 
-/** An aborted request has no client left to tell, so only 'stop' and 'length' are ever reported. */
-export function finishReason(result: GenerationResult): 'stop' | 'length' {
-  return result.finishReason === 'length' ? 'length' : 'stop';
+type Finish = 'stop' | 'length' | 'tool_calls';
+
+/** An aborted request has no client left to tell; a reply that ends in tool calls says so. */
+export function finishReason(result: GenerationResult, calls = 0): Finish {
+  if (result.finishReason === 'length') return 'length';
+  return calls > 0 ? 'tool_calls' : 'stop';
 }
 
 /** OpenAI's n: choices per request (its own limit is 128). */
@@ -79,6 +83,8 @@ export interface CompletionRequest {
   n: number;
   /** The model name the request gave (one of the served names), echoed in the reply. */
   model: string;
+  /** Chat with reasoning or tools: the reply is split into reasoning, content and calls. */
+  split?: ReplySplit | null;
 }
 
 /** Starts choice i of the request: with a seed, sample i takes seed + i, so choices differ and repeat. */
@@ -137,9 +143,16 @@ export function runCompletion(ctx: ServerContext, request: FastifyRequest, reply
     return {
       ...meta,
       object: shape.object,
-      choices: results.map((r, index) => ({
-        index, ...shape.choice(r.text), logprobs: r.logprobs === null ? null : shape.logprobs(r.logprobs, 0), finish_reason: finishReason(r),
-      })),
+      choices: results.map((r, index) => {
+        const logprobs = r.logprobs === null ? null : shape.logprobs(r.logprobs, 0);
+        if (!c.split) return { index, ...shape.choice(r.text), logprobs, finish_reason: finishReason(r) };
+        const parser = replyParser(c.split, r.prompt.text);
+        parser.push(r.text);
+        parser.end();
+        const parsed = parser.result();
+        const ids = new CallIds(c.split).upTo(parsed.calls.length);
+        return { index, message: chatMessage(parsed, ids), logprobs, finish_reason: finishReason(r, parsed.calls.length) };
+      }),
       usage: choicesUsage(results),
     };
   });
@@ -152,7 +165,7 @@ async function stream(
   const sse = SseStream.open(reply);
   // With include_usage every chunk carries usage: null, and one last chunk (no choices) the totals.
   const usageField = c.includeUsage ? { usage: null } : {};
-  const chunk = (index: number, fields: Record<string, unknown>, logprobs: unknown, finish: 'stop' | 'length' | null) => ({
+  const chunk = (index: number, fields: Record<string, unknown>, logprobs: unknown, finish: Finish | null) => ({
     ...meta,
     object: shape.chunkObject,
     choices: [{ index, ...fields, logprobs, finish_reason: finish }],
@@ -161,11 +174,38 @@ async function stream(
   const runChoice = async (g: Generation, index: number): Promise<GenerationResult> => {
     if (shape.first) sse.send(chunk(index, shape.first, null, null));
     let offset = 0;
+    if (c.split) return runSplitChoice(g, index, c.split);
     const result = await g.run((text, logprobs) => {
       sse.send(chunk(index, shape.piece(text), c.generation.logprobs == null ? null : shape.logprobs(logprobs, offset), null));
       offset += text.length;
     });
     if (result.finishReason !== 'abort') sse.send(chunk(index, shape.last, null, finishReason(result)));
+    return result;
+  };
+  // Reasoning, content and calls as separate deltas; logprobs ride on the next chunk sent.
+  const runSplitChoice = async (g: Generation, index: number, split: ReplySplit): Promise<GenerationResult> => {
+    const parser = replyParser(split, g.prompt.text);
+    const ids = new CallIds(split);
+    let offset = 0;
+    let pending: Parameters<typeof shape.logprobs>[0] = [];
+    let pendingOffset = 0;
+    const send = (events: ReturnType<typeof parser.push>) => {
+      for (const ev of events) {
+        const lp = c.generation.logprobs == null || pending.length === 0 ? null : shape.logprobs(pending, pendingOffset);
+        if (lp !== null) pending = [];
+        sse.send(chunk(index, { delta: chatDelta(ev, ids) }, lp, null));
+      }
+    };
+    const result = await g.run((text, logprobs) => {
+      if (pending.length === 0) pendingOffset = offset;
+      pending = [...pending, ...logprobs];
+      offset += text.length;
+      send(parser.push(text));
+    });
+    if (result.finishReason === 'abort') return result;
+    send(parser.end());
+    const lp = c.generation.logprobs == null || pending.length === 0 ? null : shape.logprobs(pending, pendingOffset);
+    sse.send(chunk(index, shape.last, lp, finishReason(result, parser.result().calls.length)));
     return result;
   };
   const generations = [first];

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ServerContext } from '../context.js';
 import { badRequest, conversationNotFound, notFound } from '../errors.js';
-import { checkUniqueIds, MessageInput, toMessageItems } from '../items.js';
+import { checkUniqueIds, InputItem, toInputItems } from '../items.js';
 import { parse, queryInt } from '../validate.js';
 import { ConversationParams, MAX_ITEMS_PER_REQUEST } from './conversations.js';
 
@@ -18,7 +18,7 @@ const ListQuery = z.object({
   after: z.string().optional(),
 });
 
-const AddBody = z.strictObject({ items: z.array(MessageInput).min(1).max(MAX_ITEMS_PER_REQUEST) });
+const AddBody = z.strictObject({ items: z.array(InputItem).min(1).max(MAX_ITEMS_PER_REQUEST) });
 
 export function conversationItemsRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/v1/conversations/:id/items', async (request) => {
@@ -32,7 +32,7 @@ export function conversationItemsRoutes(app: FastifyInstance, ctx: ServerContext
   app.post('/v1/conversations/:id/items', async (request) => {
     const { id } = parse(ConversationParams, request.params);
     const body = parse(AddBody, request.body);
-    const items = toMessageItems(body.items);
+    const items = toInputItems(body.items);
     checkUniqueIds(items, 'items');
     return ctx.locks.run(id, async () => {
       if (ctx.store.getConversation(request.owner, id) === undefined) throw conversationNotFound(id);

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ServerContext } from '../context.js';
 import { conversationNotFound } from '../errors.js';
-import { checkUniqueIds, MessageInput, toMessageItems } from '../items.js';
+import { checkUniqueIds, InputItem, toInputItems } from '../items.js';
 import { metadataField, parse } from '../validate.js';
 
 /** OpenAI's limit on items added in one request. */
@@ -15,7 +15,7 @@ export const MAX_ITEMS_PER_REQUEST = 20;
 const CreateBody = z
   .strictObject({
     metadata: metadataField.nullish(),
-    items: z.array(MessageInput).max(MAX_ITEMS_PER_REQUEST).nullish(),
+    items: z.array(InputItem).max(MAX_ITEMS_PER_REQUEST).nullish(),
   })
   .nullish();
 
@@ -26,7 +26,7 @@ export const ConversationParams = z.object({ id: z.string() });
 export function conversationsRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/v1/conversations', async (request) => {
     const body = parse(CreateBody, request.body);
-    const items = toMessageItems(body?.items ?? []);
+    const items = toInputItems(body?.items ?? []);
     checkUniqueIds(items, 'items');
     return ctx.store.createConversation(request.owner, { metadata: body?.metadata ?? {}, items });
   });

@@ -1,46 +1,63 @@
 // The Responses API's streaming events, in the order OpenAI sends them and the official client's
-// accumulator expects: the response created and in progress, one message output item with one
-// output_text part, text deltas, then each of those closed and the response completed (or
-// incomplete, or failed). Every event carries a sequence_number.
+// accumulator expects: the response created and in progress; then for each output item as the
+// reply produces it (response-output.ts) — a reasoning item with a reasoning_text part, a message
+// with an output_text part, a function_call — its added event, its deltas, its done events; then
+// the response completed (or incomplete, or failed). Every event carries a sequence_number.
 
-import type { MessageItem, ResponseObject } from '../../store/index.js';
+import type { ConversationItem, ResponseObject } from '../../store/index.js';
+import type { OutputObserver } from '../response-output.js';
 import type { SseStream } from '../sse.js';
 
-const OUTPUT = { output_index: 0 };
-const PART = { output_index: 0, content_index: 0 };
-
-export class ResponseEventStream {
+export class ResponseEventStream implements OutputObserver {
   private sequence = 0;
 
-  constructor(private readonly sse: SseStream, private readonly itemId: string) {}
+  constructor(private readonly sse: SseStream) {}
 
   private emit(type: string, fields: Record<string, unknown>): void {
     this.sse.send({ type, sequence_number: this.sequence++, ...fields }, type);
   }
 
-  /** From response.created to the empty output_text part the deltas fill. */
   begin(response: ResponseObject): void {
     this.emit('response.created', { response });
     this.emit('response.in_progress', { response });
-    this.emit('response.output_item.added', {
-      ...OUTPUT,
-      item: { id: this.itemId, type: 'message', status: 'in_progress', role: 'assistant', content: [] },
-    });
-    this.emit('response.content_part.added', { item_id: this.itemId, ...PART, part: { type: 'output_text', text: '', annotations: [] } });
   }
 
-  delta(text: string): void {
-    this.emit('response.output_text.delta', { item_id: this.itemId, ...PART, delta: text, logprobs: [] });
+  added(item: ConversationItem, index: number): void {
+    const at = { output_index: index };
+    if (item.type === 'message' || item.type === 'reasoning') {
+      this.emit('response.output_item.added', { ...at, item: { ...item, content: [] } });
+      const part = item.type === 'message' ? { type: 'output_text', text: '', annotations: [] } : { type: 'reasoning_text', text: '' };
+      this.emit('response.content_part.added', { item_id: item.id, ...at, content_index: 0, part });
+    } else {
+      this.emit('response.output_item.added', { ...at, item: { ...item } });
+    }
   }
 
-  /** Closes the part and the item with their final text, then the response (completed or incomplete). */
+  delta(item: ConversationItem, index: number, text: string): void {
+    const at = { item_id: item.id, output_index: index };
+    if (item.type === 'message') this.emit('response.output_text.delta', { ...at, content_index: 0, delta: text, logprobs: [] });
+    else if (item.type === 'reasoning') this.emit('response.reasoning_text.delta', { ...at, content_index: 0, delta: text });
+    else if (item.type === 'function_call') this.emit('response.function_call_arguments.delta', { ...at, delta: text });
+  }
+
+  done(item: ConversationItem, index: number): void {
+    const at = { item_id: item.id, output_index: index };
+    if (item.type === 'message') {
+      const part = item.content[0]!;
+      this.emit('response.output_text.done', { ...at, content_index: 0, text: part.type === 'output_text' ? part.text : '', logprobs: [] });
+      this.emit('response.content_part.done', { ...at, content_index: 0, part });
+    } else if (item.type === 'reasoning') {
+      const part = item.content[0]!;
+      this.emit('response.reasoning_text.done', { ...at, content_index: 0, text: part.text });
+      this.emit('response.content_part.done', { ...at, content_index: 0, part });
+    } else if (item.type === 'function_call') {
+      this.emit('response.function_call_arguments.done', { ...at, name: item.name, arguments: item.arguments });
+    }
+    this.emit('response.output_item.done', { output_index: index, item: { ...item } });
+  }
+
+  /** The response (completed or incomplete), its items already closed. */
   finish(response: ResponseObject): void {
-    const item = response.output[0] as MessageItem;
-    const part = item.content[0]!;
-    const text = part.type === 'output_text' ? part.text : '';
-    this.emit('response.output_text.done', { item_id: this.itemId, ...PART, text, logprobs: [] });
-    this.emit('response.content_part.done', { item_id: this.itemId, ...PART, part });
-    this.emit('response.output_item.done', { ...OUTPUT, item });
     this.emit(response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response });
   }
 

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { newId, type ConversationItem, type Owner } from '../../store/index.js';
 import { admitted, checkModel, type ServerContext } from '../context.js';
 import { badRequest, clientGone, notFound, streamError } from '../errors.js';
-import { ResponseInput, toMessageItems } from '../items.js';
+import { ResponseInput, toInputItems } from '../items.js';
 import { failedResponse, inProgressResponse, type ResponseParams } from '../response-object.js';
 import { ignoreEosField, maxTokens, maxTokensField, samplingFields, stopField, toSamplingParams, toStopStrings } from '../sampling.js';
 import { responseFormatField, textFormat } from '../response-format.js';
@@ -16,11 +16,12 @@ import { SseStream } from '../sse.js';
 import { runTurn, type TurnRequest } from '../turns.js';
 import type { PromptFields } from '../prompt-scan.js';
 import { metadataField, parse, queryInt, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
+import { planTools, RESPONSES_TOOL_PARAMS, ResponsesToolChoiceField, ResponsesToolField, responsesTools, toolChoice } from '../tools.js';
 import { setRequestUser } from '../request-log.js';
 import { ResponseEventStream } from './responses-stream.js';
 
 const UNSUPPORTED = [
-  'tool_choice', 'parallel_tool_calls', 'max_tool_calls', 'reasoning', 'include', 'truncation', 'service_tier', 'prompt',
+  'max_tool_calls', 'reasoning', 'include', 'truncation', 'service_tier', 'prompt',
   'prompt_cache_key',
 ] as const;
 
@@ -38,7 +39,9 @@ const Body = z.strictObject({
   ...samplingFields,
   stop: stopField,
   ignore_eos: ignoreEosField,
-  tools: z.array(z.unknown()).nullish(),
+  tools: ResponsesToolField,
+  tool_choice: ResponsesToolChoiceField,
+  parallel_tool_calls: z.boolean().nullish(),
   background: z.boolean().nullish(),
   top_logprobs: z.number().int().nullish(),
   text: z.strictObject({ format: responseFormatField }).nullish(),
@@ -50,7 +53,7 @@ type Body = z.output<typeof Body>;
 /** Where the prompt text sits (the instructions too), measured as the body arrives (json-body.ts). */
 const PROMPT: PromptFields = {
   param: 'input',
-  text: ['input', 'input[].content', 'input[].content[].text', 'input[].content[].refusal', 'instructions'],
+  text: ['input', 'input[].content', 'input[].content[].text', 'input[].content[].refusal', 'input[].output', 'input[].arguments', 'tools[].description', 'instructions'],
 };
 
 const IdParams = z.object({ id: z.string() });
@@ -62,7 +65,6 @@ const ListQuery = z.object({
 });
 
 function checkSupported(body: Body): void {
-  if (body.tools && body.tools.length > 0) unsupported('tools', 'tool calling');
   if (body.background) unsupported('background', 'background mode');
   if (body.top_logprobs !== undefined && body.top_logprobs !== null) unsupported('top_logprobs', 'returning log probabilities');
   if (body.conversation && body.previous_response_id) {
@@ -85,19 +87,24 @@ function turnRequest(ctx: ServerContext, owner: Owner, body: Body): TurnRequest 
     topP: body.top_p ?? 1,
     metadata: body.metadata ?? {},
     store: body.store ?? true,
+    tools: body.tools ?? [],
+    toolChoice: body.tool_choice ?? (body.tools && body.tools.length > 0 ? 'auto' : 'none'),
+    parallelToolCalls: body.parallel_tool_calls ?? true,
   };
   const responseFormat = textFormat(body.text?.format);
   if (responseFormat !== undefined) params.textFormat = body.text!.format as Record<string, unknown>;
+  const tools = planTools(model, responsesTools(body.tools), toolChoice(body.tool_choice), body.parallel_tool_calls, RESPONSES_TOOL_PARAMS, responseFormat !== undefined);
   return {
     owner,
     params,
-    input: toMessageItems(body.input ?? []),
+    input: toInputItems(body.input ?? []),
     outputId: newId('msg'),
     sampling: toSamplingParams(body, model.vocabSize),
     maxTokens: maxTokens(model, [['max_output_tokens', body.max_output_tokens]]),
     stop: toStopStrings(body.stop),
     ignoreEos: body.ignore_eos ?? false,
-    ...(responseFormat === undefined ? {} : { responseFormat }),
+    ...(tools.format !== undefined ? { responseFormat: tools.format } : responseFormat === undefined ? {} : { responseFormat }),
+    tools,
   };
 }
 
@@ -108,10 +115,14 @@ async function streamTurn(ctx: ServerContext, turn: TurnRequest, reply: FastifyR
     const outcome = await runTurn(ctx, turn, reply, {
       accepted: () => {
         open.sse = SseStream.open(reply);
-        open.events = new ResponseEventStream(open.sse, turn.outputId);
+        open.events = new ResponseEventStream(open.sse);
         open.events.begin(inProgressResponse(turn.params));
       },
-      delta: (text) => open.events?.delta(text),
+      output: {
+        added: (item, i) => open.events?.added(item, i),
+        delta: (item, i, text) => open.events?.delta(item, i, text),
+        done: (item, i) => open.events?.done(item, i),
+      },
     });
     reply.request.pensieveUsage = outcome.result.usage;
     if (outcome.response !== null) open.events?.finish(outcome.response);

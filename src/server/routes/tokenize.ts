@@ -3,6 +3,7 @@
 // and ids back to text. Clients use them to count tokens before they send, and to check how a
 // template renders. Prompts longer than the context are counted too (max_model_len says the limit).
 
+import { CHAT_TOOL_PARAMS, ChatToolField, chatTools, planTools } from '../tools.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { RequestRejectedError } from '../../engine/client.js';
@@ -31,6 +32,8 @@ const ChatBody = z.strictObject({
   add_generation_prompt: z.literal(true).nullish(),
   add_special_tokens: z.literal(false).nullish(),
   chat_template_kwargs: chatTemplateKwargsField,
+  // vLLM's: the tools a chat request would carry, rendered into the prompt the same way.
+  tools: ChatToolField,
 });
 
 const DetokenizeBody = z.strictObject({
@@ -38,11 +41,17 @@ const DetokenizeBody = z.strictObject({
   tokens: z.array(z.number().int()),
 });
 
-function toPrompt(body: unknown): { prompt: PromptInput; param: string; pieces: boolean; model: string | null | undefined } {
+function toPrompt(ctx: ServerContext, body: unknown): { prompt: PromptInput; param: string; pieces: boolean; model: string | null | undefined } {
   if (typeof body === 'object' && body !== null && 'messages' in body) {
     const chat = parse(ChatBody, body);
     checkMessages(chat.messages);
-    const prompt: PromptInput = { kind: 'chat', messages: toChatMessages(chat.messages), ...(chat.chat_template_kwargs ? { templateKwargs: chat.chat_template_kwargs } : {}) };
+    const tools = planTools(ctx.engine.model, chatTools(chat.tools), undefined, null, CHAT_TOOL_PARAMS, false).templateTools;
+    const prompt: PromptInput = {
+      kind: 'chat',
+      messages: toChatMessages(chat.messages),
+      ...(chat.chat_template_kwargs ? { templateKwargs: chat.chat_template_kwargs } : {}),
+      ...(tools.length > 0 ? { tools } : {}),
+    };
     return { prompt, param: 'messages', pieces: chat.return_token_strs === true, model: chat.model };
   }
   const text = parse(TextBody, body);
@@ -51,7 +60,7 @@ function toPrompt(body: unknown): { prompt: PromptInput; param: string; pieces: 
 
 export function tokenizeRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/tokenize', async (request) => {
-    const { prompt, param, pieces, model } = toPrompt(request.body);
+    const { prompt, param, pieces, model } = toPrompt(ctx, request.body);
     if (model != null) checkModel(ctx, model);
     try {
       const t = await ctx.engine.tokenize(prompt, { pieces, contextLength: Number.MAX_SAFE_INTEGER });
