@@ -6,7 +6,7 @@
 // the same bytes from the seed (randomTensors is deterministic), checks the hash, and compares.
 // CI does not run this (it needs a llama.cpp build). Rerun by hand:
 //
-//   node --import tsx bench/llama-cpp/make-architecture-references.ts [LLAMA_CPP_DIR]   (default .pensieve/llama.cpp)
+//   node --import tsx bench/llama-cpp/make-architecture-references.ts [LLAMA_CPP_DIR] [FAMILY...]   (default .pensieve/llama.cpp, all)
 //
 // It builds bench/llama-cpp/logits.cpp first (the build line is in its header).
 import { execFileSync } from 'node:child_process';
@@ -25,7 +25,8 @@ const vocabDir = nodePath.join(root, '../shared/tokenizers/qwen2.5');
 const work = fs.mkdtempSync('/tmp/pensieve-arch-refs-');
 
 /** Families and the vocab their tokenizer comes from (cut to the config's vocab_size). */
-const FAMILIES = ['qwen3'];
+const ALL_FAMILIES = ['qwen3', 'phi3', 'olmo2', 'smollm3'];
+const FAMILIES = process.argv.length > 3 ? process.argv.slice(3) : ALL_FAMILIES;
 const PROMPT = [785, 3974, 13876, 38835, 916, 279, 15678, 5562];
 const GENERATE = 32;
 const SEED = 11;

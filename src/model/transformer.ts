@@ -1,5 +1,6 @@
 // The Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral; Qwen2, which is Llama
-// with q/k/v biases; Qwen3, which norms each q and k head before RoPE). What a family changes
+// with q/k/v biases; Qwen3, which norms each q and k head before RoPE; Phi-3 with partial
+// RoPE; OLMo 2 with post-norms; SmolLM3 with NoPE layers). What a family changes
 // is a flag of its config (see architectures/); the pass is one. One forward pass runs a ragged batch: any
 // mix of prefill chunks, recomputed prefixes and decode tokens, each request
 // with its own block table. Reads top to bottom like the math; the kernels
@@ -8,7 +9,7 @@ import type { Kernels } from '../kernels/types.js';
 import type { ModelConfig } from './config.js';
 import type { KvCache } from './kv-cache.js';
 import { matmulStack } from './matrix-stack.js';
-import { ropeInvFreq } from './rope.js';
+import { applyRope, ropeTables, type RopeTables } from './rope.js';
 import type { ModelWeights } from './weights.js';
 
 /** One step's flattened batch (the contract between the engine and the model). */
@@ -44,11 +45,13 @@ class Scratch {
 }
 
 export class Transformer {
-  readonly invFreq: Float32Array;
+  readonly rope: RopeTables;
   private readonly scratch = new Scratch();
+  private readonly noRope: ReadonlySet<number>;
 
   constructor(readonly config: ModelConfig, readonly weights: ModelWeights, readonly kernels: Kernels) {
-    this.invFreq = ropeInvFreq(config);
+    this.rope = ropeTables(config);
+    this.noRope = new Set(config.noRopeLayers ?? []);
   }
 
   /**
@@ -87,24 +90,29 @@ export class Transformer {
       const lw = w.layers[l]!;
       const cache = kv.layers[l]!;
 
-      // Attention block.
-      k.rmsnorm(x, lw.attnNorm, c.rmsNormEps, xb);
-      matmulStack(k, lw.wqkv, xb, T, [q, kk, vv], lw.bqkv ?? undefined);
-      // rmsnorm works on rows of its weight's length: here, one row per head.
+      // Attention block (OLMo 2 norms its output instead of its input).
+      if (lw.attnNorm) k.rmsnorm(x, lw.attnNorm, c.rmsNormEps, xb);
+      matmulStack(k, lw.wqkv, lw.attnNorm ? xb : x, T, [q, kk, vv], lw.bqkv ?? undefined);
+      // rmsnorm works on rows of its weight's length: one row per head (Qwen3), or per token (OLMo 2).
       if (lw.qNorm) k.rmsnorm(q, lw.qNorm, c.rmsNormEps, q);
       if (lw.kNorm) k.rmsnorm(kk, lw.kNorm, c.rmsNormEps, kk);
-      k.rope(q, batch.positions, c.numHeads, c.headDim, this.invFreq, c.ropeStyle);
-      k.rope(kk, batch.positions, c.numKvHeads, c.headDim, this.invFreq, c.ropeStyle);
+      if (!this.noRope.has(l)) {
+        const gather = (n: number) => s.get('rope', n);
+        applyRope(k, q, batch.positions, c.numHeads, c.headDim, this.rope, c.ropeStyle, gather);
+        applyRope(k, kk, batch.positions, c.numKvHeads, c.headDim, this.rope, c.ropeStyle, gather);
+      }
       k.writeKV(kk, vv, batch.slotMapping, cache.k, cache.v, c.numKvHeads, c.headDim, kv.blockSize);
       k.pagedAttention(attention, q, cache.k, cache.v, att);
       k.matmul(lw.wo, att, T, xb);
+      if (lw.attnPostNorm) k.rmsnorm(xb, lw.attnPostNorm, c.rmsNormEps, xb);
       k.add(x, xb);
 
       // SwiGLU feed-forward block.
-      k.rmsnorm(x, lw.ffnNorm, c.rmsNormEps, xb);
-      matmulStack(k, lw.wGateUp, xb, T, [gate, up]);
+      if (lw.ffnNorm) k.rmsnorm(x, lw.ffnNorm, c.rmsNormEps, xb);
+      matmulStack(k, lw.wGateUp, lw.ffnNorm ? xb : x, T, [gate, up]);
       k.siluMul(gate, up, gate);
       k.matmul(lw.wDown, gate, T, xb);
+      if (lw.ffnPostNorm) k.rmsnorm(xb, lw.ffnPostNorm, c.rmsNormEps, xb);
       k.add(x, xb);
     }
 

@@ -3,13 +3,15 @@
 // peak memory stays near the packed size.
 import { byteSize, toFloat32, type TensorDType } from '../kernels/dtype.js';
 import type { Kernels, Matrix, PackedDType } from '../kernels/types.js';
+import { architecture } from './architectures/index.js';
 import type { ModelConfig } from './config.js';
 import { ModelLoadError } from './errors.js';
 import type { RawTensor, TensorStore } from './formats/tensor.js';
 import { stackMatrices, type MatrixStack } from './matrix-stack.js';
 
 export interface LayerWeights {
-  attnNorm: Float32Array;
+  /** Pre-norms of the attention and FFN inputs; null where the family norms outputs instead (OLMo 2). */
+  attnNorm: Float32Array | null;
   /**
    * q, k and v projections stacked by rows ([qDim + 2·kvDim][hidden]) and gate and up
    * ([2·intermediate][hidden]): one pass over each stack per step instead of three and two,
@@ -18,13 +20,16 @@ export interface LayerWeights {
    */
   wqkv: MatrixStack;
   bqkv: Float32Array | null;
-  /** Per-head RMSNorm weights [headDim] for q and k (Qwen3), or null. */
+  /** RMSNorm weights for q and k, per head [headDim] (Qwen3) or whole [qDim], [kvDim] (OLMo 2), or null. */
   qNorm: Float32Array | null;
   kNorm: Float32Array | null;
   wo: Matrix;
-  ffnNorm: Float32Array;
+  ffnNorm: Float32Array | null;
   wGateUp: MatrixStack;
   wDown: Matrix;
+  /** Norms of the attention and FFN outputs before each residual add (OLMo 2), or absent. */
+  attnPostNorm?: Float32Array;
+  ffnPostNorm?: Float32Array;
 }
 
 export interface ModelWeights {
@@ -67,7 +72,9 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
   // A tied model's classifier is its embedding even when the file also stores lm_head.weight
   // (transformers ties them after loading; tensor-check.ts warns that it is ignored).
   const hasLmHead = !config.tieWordEmbeddings;
-  const perLayer = 9 + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0);
+  const arch = architecture(config.architecture);
+  const post = arch.normPlacement === 'post';
+  const perLayer = (arch.fusedProjections ? 6 : 9) + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0);
   const total = 2 + config.numLayers * perLayer + (hasLmHead ? 1 : 0);
   let done = 0;
   const tick = () => opts.onProgress?.(++done, total);
@@ -116,16 +123,19 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}`;
     const qkv = ['q', 'k', 'v'].map((x) => `${p}.self_attn.${x}_proj`);
+    // Phi-3 stores each stack as one tensor already (gate rows before up rows).
+    const fused = (name: string, outputs: number): MatrixStack => ({ parts: [{ w: matrix(name), outputs }] });
     layers.push({
-      attnNorm: vector(`${p}.input_layernorm.weight`),
-      wqkv: stacked(qkv.map((x) => `${x}.weight`)),
+      attnNorm: post ? null : vector(`${p}.input_layernorm.weight`),
+      wqkv: arch.fusedProjections ? fused(`${p}.self_attn.qkv_proj.weight`, 3) : stacked(qkv.map((x) => `${x}.weight`)),
       bqkv: config.attentionBias ? concat(qkv.map((x) => vector(`${x}.bias`))) : null,
       qNorm: config.qkNorm ? vector(`${p}.self_attn.q_norm.weight`) : null,
       kNorm: config.qkNorm ? vector(`${p}.self_attn.k_norm.weight`) : null,
       wo: matrix(`${p}.self_attn.o_proj.weight`),
-      ffnNorm: vector(`${p}.post_attention_layernorm.weight`),
-      wGateUp: stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]),
+      ffnNorm: post ? null : vector(`${p}.post_attention_layernorm.weight`),
+      wGateUp: arch.fusedProjections ? fused(`${p}.mlp.gate_up_proj.weight`, 2) : stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]),
       wDown: matrix(`${p}.mlp.down_proj.weight`),
+      ...(post ? { attnPostNorm: vector(`${p}.post_attention_layernorm.weight`), ffnPostNorm: vector(`${p}.post_feedforward_layernorm.weight`) } : {}),
     });
   }
   const norm = vector('model.norm.weight');
@@ -165,7 +175,7 @@ export function weightMatrices(w: ModelWeights): Matrix[] {
  */
 export function packedWeightBytes(w: ModelWeights): number {
   const matrices = weightMatrices(w).reduce((n, m) => n + byteSize(m.dtype, m.rows * m.cols), 0);
-  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, ...[l.bqkv, l.qNorm, l.kNorm].filter((v) => v !== null)])];
+  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, l.bqkv, l.qNorm, l.kNorm, l.attnPostNorm ?? null, l.ffnPostNorm ?? null].filter((v) => v !== null))];
   return matrices + vectors.reduce((n, v) => n + v.byteLength, 0);
 }
 

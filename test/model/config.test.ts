@@ -98,7 +98,7 @@ describe('configFromHf edge cases', () => {
   test('rope_scaling: linear, default and legacy "type" key', () => {
     assert.deepEqual(configFromHf({ ...base, rope_scaling: { type: 'linear', factor: 4 } }, 'x').ropeScaling, { type: 'linear', factor: 4 });
     assert.equal(configFromHf({ ...base, rope_scaling: { rope_type: 'default' } }, 'x').ropeScaling, null);
-    rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c.json'), 'c.json', /rope_scaling type yarn is not supported/);
+    rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'longrope2', factor: 4 } }, 'c.json'), 'c.json', /rope_scaling type longrope2 is not supported/);
     rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c.json'), 'c.json', /llama3 needs/);
   });
 
@@ -126,8 +126,8 @@ describe('configFromHf edge cases', () => {
     rejects(() => configFromHf({ ...qwen3, use_sliding_window: true, sliding_window: 4096 }, 'c.json'), 'c.json', /use_sliding_window \(sliding-window attention, window 4096\) is not supported/);
     rejects(() => configFromHf({ ...qwen3, layer_types: ['sliding_attention', 'full_attention'] }, 'c.json'), 'c.json', /layer_types sliding_attention, full_attention/);
     rejects(() => configFromHf({ ...base, num_local_experts: 8 }, 'c.json'), 'c.json', /mixture of experts \(8 experts\) is not supported/);
-    rejects(() => configFromHf({ ...base, partial_rotary_factor: 0.5 }, 'c.json'), 'c.json', /partial_rotary_factor 0.5 is not supported/);
-    rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'longrope', factor: 4 } }, 'c.json'), 'c.json', /rope_scaling type longrope is not supported/);
+    rejects(() => configFromHf({ ...base, partial_rotary_factor: 0.5 }, 'c.json'), 'c.json', /partial_rotary_factor 0.5 for llama is not supported/);
+    rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'longrope', factor: 4 } }, 'c.json'), 'c.json', /rope_scaling longrope needs short_factor, long_factor and original_max_position_embeddings/);
     rejects(() => configFromHf(load('Qwen3-30B-A3B.json'), 'c.json'), 'c.json', /unsupported architecture \(Qwen3MoeForCausalLM, model_type qwen3_moe\)/);
     // What they carry but leave off is no reason to refuse.
     assert.equal(configFromHf({ ...qwen3, sliding_window: 4096, use_sliding_window: false, num_experts: 0 }, 'c.json').architecture, 'qwen3');
@@ -167,6 +167,6 @@ describe('RoPE frequencies', () => {
 
   test('validateConfig checks the factor count', () => {
     const c = llama31();
-    assert.throws(() => validateConfig({ ...c, ropeFreqFactors: new Float32Array(3) }, 'f'), /rope_freqs has 3 values, expected headDim\/2 = 64/);
+    assert.throws(() => validateConfig({ ...c, ropeFreqFactors: new Float32Array(3) }, 'f'), /rope_freqs has 3 values, expected 64 \(rotary dims \/ 2\)/);
   });
 });

@@ -1,12 +1,15 @@
 // The architectures Pensieve runs, and lookups by the names files give them.
 import { llama } from './llama.js';
+import { olmo2 } from './olmo2.js';
+import { phi3 } from './phi3.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
+import { smollm3 } from './smollm3.js';
 import type { Architecture, ArchitectureName } from './types.js';
 
 export type { Architecture, ArchitectureName } from './types.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, phi3, olmo2, smollm3];
 
 export function architecture(name: ArchitectureName): Architecture {
   return ARCHITECTURES.find((a) => a.name === name)!;

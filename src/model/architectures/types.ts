@@ -3,7 +3,7 @@
 // Each family has its own module; index.ts is the registry the loaders look names up in.
 import type { RopeStyle } from '../../kernels/types.js';
 
-export type ArchitectureName = 'llama' | 'qwen2' | 'qwen3';
+export type ArchitectureName = 'llama' | 'qwen2' | 'qwen3' | 'phi3' | 'olmo2' | 'smollm3';
 
 export interface Architecture {
   name: ArchitectureName;
@@ -28,4 +28,24 @@ export interface Architecture {
   hfQkvBias: 'always' | 'never' | 'config';
   /** RMSNorm of each q and k head (weights of headDim) before RoPE: Qwen3's q_norm/k_norm. */
   qkNorm: boolean;
+  /**
+   * What q_norm/k_norm normalize when qkNorm is set: each head (Qwen3, weights [headDim]) or the
+   * whole q and k projections (OLMo 2, weights [qDim] and [kvDim]). Default 'head'.
+   */
+  qkNormOver?: 'head' | 'projection';
+  /**
+   * q|k|v and gate|up stored as one tensor each (Phi-3: qkv_proj, gate_up_proj; GGUF attn_qkv
+   * and an ffn_up of 2·intermediate rows, gate first). Default false.
+   */
+  fusedProjections?: boolean;
+  /**
+   * Where the block norms sit: 'pre' (Llama: before attention and FFN) or 'post' (OLMo 2: on the
+   * attention and FFN outputs, before each residual add; no input norms). Default 'pre'.
+   */
+  normPlacement?: 'pre' | 'post';
+  /**
+   * Layer tensors whose GGUF name differs from the Llama mapping for this family, as
+   * [gguf leaf, HF leaf] (e.g. OLMo 2's post_attention_layernorm is attn_post_norm, not ffn_norm).
+   */
+  ggufLayerNames?: readonly (readonly [gguf: string, hf: string])[];
 }

@@ -3,7 +3,9 @@
 // `{arch}.*` metadata keys. With writeGguf this makes files a real conversion would produce.
 
 import { byteSize, fromFloat32 } from '../../kernels/dtype.js';
-import { llama3RopeFactors, type ModelConfig } from '../config.js';
+import { architecture } from '../architectures/index.js';
+import { llama3RopeFactors, yarnMscale, type ModelConfig } from '../config.js';
+import { SMOLLM3_NO_ROPE_STEP } from '../architectures/smollm3.js';
 import { hfToGgufName, splitLayerName } from '../tensor-names.js';
 import type { GgufMetadata, GgufValue } from './gguf-types.js';
 import { elementCount, type RawTensor } from './tensor.js';
@@ -11,18 +13,27 @@ import { elementCount, type RawTensor } from './tensor.js';
 /** HF-named tensors → GGUF-named tensors in the layout llama.cpp expects for config.architecture. */
 export function hfToGgufTensors(config: ModelConfig, tensors: readonly RawTensor[]): RawTensor[] {
   const out: RawTensor[] = [];
+  // llama.cpp's converter permutes q/k rows for the families it rotates by consecutive pairs.
+  const permute = architecture(config.architecture).ggufRopeStyle === 'interleaved';
   for (const t of tensors) {
-    const name = hfToGgufName(t.name);
+    const name = hfToGgufName(t.name, config);
     if (name === null) throw new Error(`tensor ${t.name} has no GGUF name`);
     const leaf = splitLayerName(t.name)?.[1];
     const heads = leaf?.startsWith('self_attn.q_proj.') ? config.numHeads : leaf?.startsWith('self_attn.k_proj.') ? config.numKvHeads : 0;
-    const data = config.architecture === 'llama' && heads > 0 ? permuteForInterleavedRope(t.data, t.shape, t.dtype, heads) : t.data;
+    const data = permute && heads > 0 ? permuteForInterleavedRope(t.data, t.shape, t.dtype, heads) : t.data;
     out.push({ name, dtype: t.dtype, shape: [...t.shape], data });
   }
   const factors = config.ropeFreqFactors
     ?? (config.ropeScaling?.type === 'llama3' ? llama3RopeFactors(config.ropeScaling, config.headDim, config.ropeTheta) : null);
   if (factors) {
     out.push({ name: 'rope_freqs.weight', dtype: 'f32', shape: [factors.length], data: fromFloat32('f32', factors) });
+  }
+  // LongRoPE's two sets, once for all layers (llama.cpp duplicates them per layer at load).
+  const rs = config.ropeScaling;
+  if (rs?.type === 'longrope') {
+    for (const [name, f] of [['rope_factors_long.weight', rs.longFactor], ['rope_factors_short.weight', rs.shortFactor]] as const) {
+      out.push({ name, dtype: 'f32', shape: [f.length], data: fromFloat32('f32', Float32Array.from(f)) });
+    }
   }
   return out;
 }
@@ -86,14 +97,36 @@ export function ggufMetadataFor(config: ModelConfig, tokenizerKeys?: GgufMetadat
     u32(`${arch}.attention.key_length`, config.headDim);
     u32(`${arch}.attention.value_length`, config.headDim);
   }
-  u32(`${arch}.rope.dimension_count`, config.headDim);
+  u32(`${arch}.rope.dimension_count`, config.rotaryDim ?? config.headDim);
   f32(`${arch}.rope.freq_base`, config.ropeTheta);
   f32(`${arch}.attention.layer_norm_rms_epsilon`, config.rmsNormEps);
   u32(`${arch}.vocab_size`, config.vocabSize);
   // llama3 scaling travels as the rope_freqs tensor (see hfToGgufTensors), as llama.cpp does.
-  if (config.ropeScaling?.type === 'linear') {
+  const rs = config.ropeScaling;
+  if (rs?.type === 'linear') {
     m.set(`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' });
-    f32(`${arch}.rope.scaling.factor`, config.ropeScaling.factor);
+    f32(`${arch}.rope.scaling.factor`, rs.factor);
+  } else if (rs?.type === 'longrope') {
+    // As conversion/phi.py: the factors travel as tensors, the attention factor as a key.
+    u32(`${arch}.rope.scaling.original_context_length`, rs.originalMaxPositionEmbeddings);
+    f32(`${arch}.rope.scaling.attn_factor`, rs.attentionFactor);
+  } else if (rs?.type === 'yarn') {
+    m.set(`${arch}.rope.scaling.type`, { type: 'string', value: 'yarn' });
+    f32(`${arch}.rope.scaling.factor`, rs.factor);
+    u32(`${arch}.rope.scaling.original_context_length`, rs.originalMaxPositionEmbeddings);
+    if (rs.betaFast !== 32) f32(`${arch}.rope.scaling.yarn_beta_fast`, rs.betaFast);
+    if (rs.betaSlow !== 1) f32(`${arch}.rope.scaling.yarn_beta_slow`, rs.betaSlow);
+    // llama.cpp multiplies its own get_mscale(factor) by this key.
+    const extra = rs.attentionFactor / yarnMscale(rs.factor);
+    if (Math.abs(extra - 1) > 1e-7) f32(`${arch}.rope.scaling.attn_factor`, extra);
+  } else if (rs?.type === 'dynamic') {
+    throw new Error('dynamic NTK rope scaling has no GGUF equivalent (llama.cpp does not implement it)');
+  }
+  if (arch === 'phi3') u32(`${arch}.attention.sliding_window`, 0);
+  const noRope = config.noRopeLayers ?? [];
+  const llamaCppNoRope = arch === 'smollm3' ? Array.from({ length: config.numLayers }, (_, l) => l).filter((l) => (l + 1) % SMOLLM3_NO_ROPE_STEP === 0) : [];
+  if (noRope.join() !== llamaCppNoRope.join()) {
+    throw new Error(`no-RoPE layers ${noRope.join(', ') || 'none'} have no GGUF equivalent for ${arch} (llama.cpp: ${llamaCppNoRope.join(', ') || 'none'})`);
   }
   if (config.bosTokenId !== null) u32('tokenizer.ggml.bos_token_id', config.bosTokenId);
   const eosKeys = ['eos_token_id', 'eot_token_id', 'eom_token_id'];

@@ -94,8 +94,10 @@ function parse(file: ModelFile): GgufFile {
   const dataOffset = Math.ceil(cur.pos / alignment) * alignment;
   infos.forEach((info, i) => { info.offset = dataOffset + relOffsets[i]!; });
 
+  const archValue = metadata.get('general.architecture');
+  const arch = archValue?.type === 'string' ? archValue.value : undefined;
   const locations: TensorLocation[] = infos.map((t) => ({
-    info: { name: ggufToHfName(t.ggufName) ?? t.ggufName, dtype: t.dtype, shape: t.shape },
+    info: { name: ggufToHfName(t.ggufName, arch) ?? t.ggufName, dtype: t.dtype, shape: t.shape },
     file,
     offset: t.offset,
     fileName: t.ggufName,
