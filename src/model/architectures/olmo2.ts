@@ -1,7 +1,7 @@
 // OLMo 2: norms after the attention and the FFN (applied to each block's output before the
 // residual add; no input norms), and q/k RMSNorm over the whole q and k projections rather than
 // per head, as llama.cpp's src/models/olmo2.cpp. HF's post_attention_layernorm is here the
-// attention output's norm (GGUF attn_post_norm), not the FFN input's.
+// attention output's norm (GGUF post_attention_norm), not the FFN input's.
 import type { Architecture } from './types.js';
 
 export const olmo2: Architecture = {
@@ -16,7 +16,7 @@ export const olmo2: Architecture = {
   qkNormOver: 'projection',
   normPlacement: 'post',
   ggufLayerNames: [
-    ['attn_post_norm.weight', 'post_attention_layernorm.weight'],
-    ['ffn_post_norm.weight', 'post_feedforward_layernorm.weight'],
+    ['post_attention_norm.weight', 'post_attention_layernorm.weight'],
+    ['post_ffw_norm.weight', 'post_feedforward_layernorm.weight'],
   ],
 };

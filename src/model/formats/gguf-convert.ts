@@ -86,7 +86,9 @@ export function ggufMetadataFor(config: ModelConfig, tokenizerKeys?: GgufMetadat
   const u32 = (key: string, value: number): void => { m.set(key, { type: 'u32', value }); };
   const f32 = (key: string, value: number): void => { m.set(key, { type: 'f32', value }); };
   m.set('general.architecture', { type: 'string', value: arch });
-  m.set('general.name', { type: 'string', value: arch });
+  // llama.cpp sets Phi-3 SentencePiece token attributes (</s>, ...) when the name says phi3,
+  // which a BPE vocabulary lacks; Phi-4-mini's own GGUFs are named "Phi 4 Mini ...".
+  m.set('general.name', { type: 'string', value: arch === 'phi3' ? 'phi-4 shape' : arch });
   u32(`${arch}.context_length`, config.maxPositionEmbeddings);
   u32(`${arch}.embedding_length`, config.hiddenSize);
   u32(`${arch}.feed_forward_length`, config.intermediateSize);
