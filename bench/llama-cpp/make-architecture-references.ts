@@ -25,7 +25,8 @@ const vocabDir = nodePath.join(root, '../shared/tokenizers/qwen2.5');
 const work = fs.mkdtempSync('/tmp/pensieve-arch-refs-');
 
 /** Families and the vocab their tokenizer comes from (cut to the config's vocab_size). */
-const ALL_FAMILIES = ['qwen3', 'phi3', 'olmo2', 'smollm3'];
+// A fixture named family-variant is that family with another config (qwen3-yarn: YaRN scaling).
+const ALL_FAMILIES = ['qwen3', 'qwen3-yarn', 'phi3', 'olmo2', 'smollm3'];
 const FAMILIES = process.argv.length > 3 ? process.argv.slice(3) : ALL_FAMILIES;
 const PROMPT = [785, 3974, 13876, 38835, 916, 279, 15678, 5562];
 const GENERATE = 32;
