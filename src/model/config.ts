@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { architecture, architectureByHfName, SUPPORTED_HF_CLASSES, type Architecture, type ArchitectureName } from './architectures/index.js';
+import { optConfigFromHf, optHfConfigJson } from './config-opt.js';
 import { ModelLoadError } from './errors.js';
 
 export type RopeScaling =
@@ -122,6 +123,7 @@ const hfConfigSchema = z.looseObject({
 /** Parses an HF config.json object (already JSON-decoded); `file` names it in errors. */
 export function configFromHf(json: unknown, file: string): ModelConfig {
   const arch = hfArchitecture(json, file);
+  if (arch.opt) return optConfigFromHf(json, file);
   const parsed = hfConfigSchema.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
@@ -338,6 +340,7 @@ export function llama3RopeFactors(scaling: Extract<RopeScaling, { type: 'llama3'
 export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
   if (config.ropeFreqFactors) throw new Error('a config with rope_freqs factors (from a GGUF) has no config.json equivalent');
   const arch = architecture(config.architecture);
+  if (arch.opt) return optHfConfigJson(config);
   if (config.attentionBias !== (arch.hfQkvBias === 'always')) {
     throw new Error(`${arch.name} ${config.attentionBias ? 'with' : 'without'} q/k/v biases has no config.json equivalent`);
   }

@@ -14,9 +14,11 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
   const qkNormWhole = arch.qkNormOver === 'projection';
   const out = new Map<string, number[]>();
   out.set('model.embed_tokens.weight', [v, d]);
+  if (arch.opt) out.set('model.embed_positions.weight', [config.maxPositionEmbeddings + arch.opt.positionOffset, d]);
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}.`;
     if (!post) out.set(`${p}input_layernorm.weight`, [d]);
+    if (arch.opt) out.set(`${p}input_layernorm.bias`, [d]);
     if (arch.fusedProjections) {
       out.set(`${p}self_attn.qkv_proj.weight`, [q + 2 * kv, d]);
     } else {
@@ -34,9 +36,16 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
       out.set(`${p}self_attn.k_norm.weight`, [qkNormWhole ? kv : headDim]);
     }
     out.set(`${p}self_attn.o_proj.weight`, [d, q]);
+    if (arch.opt) out.set(`${p}self_attn.o_proj.bias`, [d]);
     out.set(`${p}post_attention_layernorm.weight`, [d]);
+    if (arch.opt) out.set(`${p}post_attention_layernorm.bias`, [d]);
     if (post) out.set(`${p}post_feedforward_layernorm.weight`, [d]);
-    if (arch.fusedProjections) {
+    if (arch.opt) {
+      // ReLU FFN: fc1 (here up_proj) and fc2 (down_proj), both with biases; no gate.
+      out.set(`${p}mlp.up_proj.weight`, [ff, d]);
+      out.set(`${p}mlp.up_proj.bias`, [ff]);
+      out.set(`${p}mlp.down_proj.bias`, [d]);
+    } else if (arch.fusedProjections) {
       out.set(`${p}mlp.gate_up_proj.weight`, [2 * ff, d]);
     } else {
       out.set(`${p}mlp.gate_proj.weight`, [ff, d]);
@@ -45,6 +54,7 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
     out.set(`${p}mlp.down_proj.weight`, [d, ff]);
   }
   out.set('model.norm.weight', [d]);
+  if (arch.opt) out.set('model.norm.bias', [d]);
   if (!config.tieWordEmbeddings) out.set('lm_head.weight', [v, d]);
   return out;
 }

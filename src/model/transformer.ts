@@ -6,8 +6,10 @@
 // with its own block table. Reads top to bottom like the math; the kernels
 // carry the speed.
 import type { Kernels } from '../kernels/types.js';
+import { architecture } from './architectures/index.js';
 import type { ModelConfig } from './config.js';
 import type { KvCache } from './kv-cache.js';
+import { layerNorm, relu } from './layer-norm.js';
 import { matmulStack } from './matrix-stack.js';
 import { applyRope, ropeTables, type RopeTables } from './rope.js';
 import type { ModelWeights } from './weights.js';
@@ -48,10 +50,19 @@ export class Transformer {
   readonly rope: RopeTables;
   private readonly scratch = new Scratch();
   private readonly noRope: ReadonlySet<number>;
+  /** OPT's decoder: learned positions at this row offset, LayerNorm, ReLU FFN (null otherwise). */
+  private readonly opt: { positionOffset: number } | null;
 
   constructor(readonly config: ModelConfig, readonly weights: ModelWeights, readonly kernels: Kernels) {
     this.rope = ropeTables(config);
     this.noRope = new Set(config.noRopeLayers ?? []);
+    this.opt = architecture(config.architecture).opt ?? null;
+  }
+
+  /** RMSNorm, or OPT's LayerNorm (which has a bias). */
+  private norm(x: Float32Array, weight: Float32Array, bias: Float32Array | undefined, out: Float32Array): void {
+    if (this.opt) layerNorm(x, weight, bias!, this.config.rmsNormEps, out);
+    else this.kernels.rmsnorm(x, weight, this.config.rmsNormEps, out);
   }
 
   /**
@@ -86,32 +97,43 @@ export class Transformer {
     const up = s.get('up', T * c.intermediateSize);
 
     k.embedding(w.embed, batch.tokens, x);
+    if (this.opt) {
+      // OPT's learned absolute positions: row position + 2 of the table.
+      const offset = this.opt.positionOffset;
+      k.embedding(w.posEmbed!, Int32Array.from(batch.positions, (p) => p + offset), xb);
+      k.add(x, xb);
+    }
     for (let l = 0; l < c.numLayers; l++) {
       const lw = w.layers[l]!;
       const cache = kv.layers[l]!;
 
       // Attention block (OLMo 2 norms its output instead of its input).
-      if (lw.attnNorm) k.rmsnorm(x, lw.attnNorm, c.rmsNormEps, xb);
+      if (lw.attnNorm) this.norm(x, lw.attnNorm, lw.attnNormBias, xb);
       matmulStack(k, lw.wqkv, lw.attnNorm ? xb : x, T, [q, kk, vv], lw.bqkv ?? undefined);
       // rmsnorm works on rows of its weight's length: one row per head (Qwen3), or per token (OLMo 2).
       if (lw.qNorm) k.rmsnorm(q, lw.qNorm, c.rmsNormEps, q);
       if (lw.kNorm) k.rmsnorm(kk, lw.kNorm, c.rmsNormEps, kk);
-      if (!this.noRope.has(l)) {
+      if (!this.opt && !this.noRope.has(l)) {
         const gather = (n: number) => s.get('rope', n);
         applyRope(k, q, batch.positions, c.numHeads, c.headDim, this.rope, c.ropeStyle, gather);
         applyRope(k, kk, batch.positions, c.numKvHeads, c.headDim, this.rope, c.ropeStyle, gather);
       }
       k.writeKV(kk, vv, batch.slotMapping, cache.k, cache.v, c.numKvHeads, c.headDim, kv.blockSize);
       k.pagedAttention(attention, q, cache.k, cache.v, att);
-      k.matmul(lw.wo, att, T, xb);
+      k.matmul(lw.wo, att, T, xb, lw.bo);
       if (lw.attnPostNorm) k.rmsnorm(xb, lw.attnPostNorm, c.rmsNormEps, xb);
       k.add(x, xb);
 
-      // SwiGLU feed-forward block.
-      if (lw.ffnNorm) k.rmsnorm(x, lw.ffnNorm, c.rmsNormEps, xb);
-      matmulStack(k, lw.wGateUp, lw.ffnNorm ? xb : x, T, [gate, up]);
-      k.siluMul(gate, up, gate);
-      k.matmul(lw.wDown, gate, T, xb);
+      // SwiGLU feed-forward block (OPT: ReLU, fc1 and fc2 with biases).
+      if (lw.ffnNorm) this.norm(x, lw.ffnNorm, lw.ffnNormBias, xb);
+      if (this.opt) {
+        matmulStack(k, lw.wGateUp, xb, T, [gate], lw.bUp);
+        relu(gate);
+      } else {
+        matmulStack(k, lw.wGateUp, lw.ffnNorm ? xb : x, T, [gate, up]);
+        k.siluMul(gate, up, gate);
+      }
+      k.matmul(lw.wDown, gate, T, xb, lw.bDown);
       if (lw.ffnPostNorm) k.rmsnorm(xb, lw.ffnPostNorm, c.rmsNormEps, xb);
       k.add(x, xb);
     }
@@ -120,7 +142,7 @@ export class Transformer {
     const R = batch.logitRows.length;
     const h = s.get('h', R * c.hiddenSize);
     batch.logitRows.forEach((row, i) => h.set(x.subarray(row * c.hiddenSize, (row + 1) * c.hiddenSize), i * c.hiddenSize));
-    k.rmsnorm(h, w.norm, c.rmsNormEps, h);
+    this.norm(h, w.norm, w.normBias, h);
     const logits = out && out.length >= R * c.vocabSize ? out.subarray(0, R * c.vocabSize) : new Float32Array(R * c.vocabSize);
     k.matmul(w.lmHead, h, R, logits);
     return logits;

@@ -30,6 +30,12 @@ export interface LayerWeights {
   /** Norms of the attention and FFN outputs before each residual add (OLMo 2), or absent. */
   attnPostNorm?: Float32Array;
   ffnPostNorm?: Float32Array;
+  /** OPT: LayerNorm biases of attnNorm and ffnNorm, and biases of wo, up (fc1) and wDown (fc2). */
+  attnNormBias?: Float32Array;
+  ffnNormBias?: Float32Array;
+  bo?: Float32Array;
+  bUp?: Float32Array;
+  bDown?: Float32Array;
 }
 
 export interface ModelWeights {
@@ -38,6 +44,9 @@ export interface ModelWeights {
   norm: Float32Array;
   /** The classifier; the same Matrix as `embed` when the model ties them. */
   lmHead: Matrix;
+  /** OPT: learned position embeddings (row = position + offset), f32, and the final norm's bias. */
+  posEmbed?: Matrix;
+  normBias?: Float32Array;
 }
 
 /**
@@ -74,8 +83,8 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
   const hasLmHead = !config.tieWordEmbeddings;
   const arch = architecture(config.architecture);
   const post = arch.normPlacement === 'post';
-  const perLayer = (arch.fusedProjections ? 6 : 9) + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0);
-  const total = 2 + config.numLayers * perLayer + (hasLmHead ? 1 : 0);
+  const perLayer = arch.opt ? 16 : (arch.fusedProjections ? 6 : 9) + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0);
+  const total = 2 + config.numLayers * perLayer + (hasLmHead ? 1 : 0) + (arch.opt ? 2 : 0);
   let done = 0;
   const tick = () => opts.onProgress?.(++done, total);
 
@@ -133,14 +142,24 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
       kNorm: config.qkNorm ? vector(`${p}.self_attn.k_norm.weight`) : null,
       wo: matrix(`${p}.self_attn.o_proj.weight`),
       ffnNorm: post ? null : vector(`${p}.post_attention_layernorm.weight`),
-      wGateUp: arch.fusedProjections ? fused(`${p}.mlp.gate_up_proj.weight`, 2) : stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]),
+      wGateUp: arch.opt ? fused(`${p}.mlp.up_proj.weight`, 1)
+        : arch.fusedProjections ? fused(`${p}.mlp.gate_up_proj.weight`, 2)
+        : stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]),
       wDown: matrix(`${p}.mlp.down_proj.weight`),
       ...(post ? { attnPostNorm: vector(`${p}.post_attention_layernorm.weight`), ffnPostNorm: vector(`${p}.post_feedforward_layernorm.weight`) } : {}),
+      ...(arch.opt ? {
+        attnNormBias: vector(`${p}.input_layernorm.bias`), ffnNormBias: vector(`${p}.post_attention_layernorm.bias`),
+        bo: vector(`${p}.self_attn.o_proj.bias`), bUp: vector(`${p}.mlp.up_proj.bias`), bDown: vector(`${p}.mlp.down_proj.bias`),
+      } : {}),
     });
   }
   const norm = vector('model.norm.weight');
   const lmHead = hasLmHead ? matrix('lm_head.weight') : embed;
-  return { embed, layers, norm, lmHead };
+  if (!arch.opt) return { embed, layers, norm, lmHead };
+  // Position rows are only ever gathered (embedding), so f32 keeps them exact whatever the format.
+  const pos = read2d('model.embed_positions.weight');
+  const posEmbed = kernels.packMatrix({ dtype: pos.dtype, rows: pos.shape[0]!, cols: pos.shape[1]!, data: pos.data }, 'f32');
+  return { embed, layers, norm, lmHead, posEmbed, normBias: vector('model.norm.bias') };
 }
 
 /**
@@ -164,7 +183,7 @@ function concatRows(tensors: RawTensor[], cols: number): { dtype: TensorDType; r
 
 /** Every packed matrix of a model, each once (a tied classifier is the embedding). */
 export function weightMatrices(w: ModelWeights): Matrix[] {
-  const all = [w.embed, ...w.layers.flatMap((l) => [...stackMatrices(l.wqkv), l.wo, ...stackMatrices(l.wGateUp), l.wDown]), w.lmHead];
+  const all = [w.embed, ...(w.posEmbed ? [w.posEmbed] : []), ...w.layers.flatMap((l) => [...stackMatrices(l.wqkv), l.wo, ...stackMatrices(l.wGateUp), l.wDown]), w.lmHead];
   return [...new Set(all)];
 }
 
@@ -175,7 +194,9 @@ export function weightMatrices(w: ModelWeights): Matrix[] {
  */
 export function packedWeightBytes(w: ModelWeights): number {
   const matrices = weightMatrices(w).reduce((n, m) => n + byteSize(m.dtype, m.rows * m.cols), 0);
-  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, l.bqkv, l.qNorm, l.kNorm, l.attnPostNorm ?? null, l.ffnPostNorm ?? null].filter((v) => v !== null))];
+  const vectors = [w.norm, w.normBias ?? null, ...w.layers.flatMap((l) => [
+    l.attnNorm, l.ffnNorm, l.bqkv, l.qNorm, l.kNorm, l.attnPostNorm, l.ffnPostNorm, l.attnNormBias, l.ffnNormBias, l.bo, l.bUp, l.bDown,
+  ].map((v) => v ?? null))].filter((v) => v !== null);
   return matrices + vectors.reduce((n, v) => n + v.byteLength, 0);
 }
 

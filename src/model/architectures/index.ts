@@ -1,6 +1,7 @@
 // The architectures Pensieve runs, and lookups by the names files give them.
 import { llama } from './llama.js';
 import { olmo2 } from './olmo2.js';
+import { opt } from './opt.js';
 import { phi3 } from './phi3.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
@@ -9,7 +10,7 @@ import type { Architecture, ArchitectureName } from './types.js';
 
 export type { Architecture, ArchitectureName } from './types.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, phi3, olmo2, smollm3];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, phi3, olmo2, smollm3, opt];
 
 export function architecture(name: ArchitectureName): Architecture {
   return ARCHITECTURES.find((a) => a.name === name)!;
@@ -25,4 +26,4 @@ export function architectureByGgufName(name: string): Architecture | undefined {
 
 /** "LlamaForCausalLM, MistralForCausalLM, ..." for error messages. */
 export const SUPPORTED_HF_CLASSES = ARCHITECTURES.flatMap((a) => a.hfClasses).join(', ');
-export const SUPPORTED_GGUF_NAMES = ARCHITECTURES.map((a) => a.ggufName).join(', ');
+export const SUPPORTED_GGUF_NAMES = ARCHITECTURES.filter((a) => !a.opt).map((a) => a.ggufName).join(', ');

@@ -3,7 +3,7 @@
 // Each family has its own module; index.ts is the registry the loaders look names up in.
 import type { RopeStyle } from '../../kernels/types.js';
 
-export type ArchitectureName = 'llama' | 'qwen2' | 'qwen3' | 'phi3' | 'olmo2' | 'smollm3';
+export type ArchitectureName = 'llama' | 'qwen2' | 'qwen3' | 'phi3' | 'olmo2' | 'smollm3' | 'opt';
 
 export interface Architecture {
   name: ArchitectureName;
@@ -48,4 +48,12 @@ export interface Architecture {
    * [gguf leaf, HF leaf] (e.g. OLMo 2's post_attention_layernorm is attn_post_norm, not ffn_norm).
    */
   ggufLayerNames?: readonly (readonly [gguf: string, hf: string])[];
+  /**
+   * OPT's decoder (opt.ts): learned absolute positions (row = position + positionOffset) instead
+   * of RoPE, LayerNorm with bias instead of RMSNorm, ReLU FFN (up_proj = fc1, no gate), biases on
+   * o_proj, up and down. Absent for the RMSNorm/RoPE/SwiGLU families.
+   */
+  opt?: { positionOffset: number };
+  /** A family whose checkpoints name tensors otherwise: their names ↔ the Llama names used here. */
+  hfTensorNames?: { toCanonical(name: string): string; fromCanonical(name: string): string };
 }

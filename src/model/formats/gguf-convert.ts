@@ -82,6 +82,7 @@ function moveRows(
  */
 export function ggufMetadataFor(config: ModelConfig, tokenizerKeys?: GgufMetadata): Map<string, GgufValue> {
   const arch = config.architecture;
+  if (architecture(arch).opt) throw new Error('OPT has no GGUF form: llama.cpp has no OPT architecture (save it as safetensors)');
   const m = new Map<string, GgufValue>();
   const u32 = (key: string, value: number): void => { m.set(key, { type: 'u32', value }); };
   const f32 = (key: string, value: number): void => { m.set(key, { type: 'f32', value }); };
