@@ -117,6 +117,8 @@ const hfConfigSchema = z.looseObject({
   num_experts: z.number().int().nonnegative().nullish(),
   partial_rotary_factor: z.number().positive().nullish(),
   attn_logit_softcapping: z.number().nullish(),
+  lm_head_bias: z.boolean().optional(),
+  clip_qkv: z.number().nullish(),
   final_logit_softcapping: z.number().nullish(),
 });
 
@@ -193,6 +195,8 @@ function unsupportedFeatures(c: z.infer<typeof hfConfigSchema>, arch: Architectu
   if (partial != null && partial !== 1 && arch.name !== 'phi3') refuse(`partial_rotary_factor ${partial} for ${arch.name}`);
   if (c.no_rope_layers && arch.name !== 'smollm3') refuse(`no_rope_layers for ${arch.name}`);
   if (c.attn_logit_softcapping != null) refuse('attn_logit_softcapping');
+  if (c.lm_head_bias) refuse('lm_head_bias');
+  if (c.clip_qkv != null) refuse(`clip_qkv ${c.clip_qkv}`);
   if (c.final_logit_softcapping != null) refuse('final_logit_softcapping');
 }
 

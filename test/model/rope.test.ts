@@ -139,6 +139,8 @@ describe('LongRoPE and partial rotary (Phi-4-mini)', () => {
     assert.throws(() => configFromHf({ ...base, partial_rotary_factor: 0.5 }, 'c.json'), /partial_rotary_factor 0.5 for qwen3 is not supported/);
     const json = JSON.parse(fs.readFileSync(path.join(CONFIGS, 'Phi-4-mini-instruct.json'), 'utf8')) as Record<string, unknown>;
     assert.throws(() => configFromHf({ ...json, partial_rotary_factor: 0.5 }, 'c.json'), /short_factor has 48 values, expected 32/);
+    assert.throws(() => configFromHf({ ...json, lm_head_bias: true }, 'c.json'), /lm_head_bias is not supported/);
+    assert.throws(() => configFromHf({ ...json, rope_scaling: { ...(json.rope_scaling as object), long_mscale: 1.2 } }, 'c.json'), /long_mscale is not supported/);
   });
 });
 
