@@ -171,6 +171,10 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
     eosTokenIds: eos == null ? [] : Array.isArray(eos) ? [...new Set(eos)] : [eos],
   };
   if (rotaryDim !== headDim) config.rotaryDim = rotaryDim;
+  // Dynamic NTK exists to run past the trained context: serve factor × original, with the table
+  // for that length (rope.ts).
+  const rs = config.ropeScaling;
+  if (rs?.type === 'dynamic') config.maxPositionEmbeddings = Math.max(maxPositionEmbeddings, Math.floor(rs.factor * rs.originalMaxPositionEmbeddings));
   const noRope = arch.name === 'smollm3' ? smollm3NoRopeLayers(c, file) : [];
   if (noRope.length > 0) config.noRopeLayers = noRope;
   validateConfig(config, file);
@@ -255,9 +259,15 @@ function ropeScalingFromHf(s: z.infer<typeof ropeScalingSchema> | null, file: st
   }
   if (type === 'yarn') {
     if (s.factor === undefined) throw new ModelLoadError(file, 'rope_scaling yarn needs a factor');
+    // transformers' _compute_yarn_parameters: given an original context, the factor is the
+    // context's growth (max_position_embeddings / original), whatever `factor` says. llama.cpp's
+    // converter writes `factor` itself: the two agree when max_position_embeddings = factor ·
+    // original (Qwen3's instructions leave it at 40960 with factor 4 over 32768: transformers 1.25).
+    const original = s.original_max_position_embeddings;
+    const factor = original !== undefined ? ctx.maxPositions / original : s.factor;
     return {
-      type: 'yarn', factor: s.factor, originalMaxPositionEmbeddings: s.original_max_position_embeddings ?? ctx.maxPositions,
-      betaFast: s.beta_fast ?? 32, betaSlow: s.beta_slow ?? 1, attentionFactor: s.attention_factor ?? yarnMscale(s.factor),
+      type: 'yarn', factor, originalMaxPositionEmbeddings: original ?? ctx.maxPositions,
+      betaFast: s.beta_fast ?? 32, betaSlow: s.beta_slow ?? 1, attentionFactor: s.attention_factor ?? yarnMscale(factor),
     };
   }
   if (type === 'dynamic') {
@@ -354,6 +364,10 @@ export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
     throw new Error(`${arch.name} with partial RoPE has no config.json equivalent`);
   }
   const rs = config.ropeScaling;
+  // transformers reads YaRN's factor as max_position_embeddings / original (see ropeScalingFromHf).
+  if (rs?.type === 'yarn' && Math.abs(rs.factor * rs.originalMaxPositionEmbeddings - config.maxPositionEmbeddings) > 1e-6 * config.maxPositionEmbeddings) {
+    throw new Error(`yarn factor ${rs.factor} over ${rs.originalMaxPositionEmbeddings} positions with a context of ${config.maxPositionEmbeddings} has no config.json equivalent`);
+  }
   return {
     architectures: [arch.hfClasses[0]],
     model_type: arch.hfModelTypes[0],

@@ -48,6 +48,13 @@ describe('YaRN (Qwen3 long context)', () => {
     assert.ok(low > 0 && high < dim / 2);
   });
 
+  test('given an original context, the factor is max_position_embeddings / original, as transformers reads it', () => {
+    const qwen3Docs = configFromHf({ ...base, max_position_embeddings: 40960, rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 32768 } }, 'c.json');
+    assert.equal(qwen3Docs.ropeScaling?.type === 'yarn' && qwen3Docs.ropeScaling.factor, 1.25);
+    const noOriginal = configFromHf({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c.json');
+    assert.equal(noOriginal.ropeScaling?.type === 'yarn' && noOriginal.ropeScaling.factor, 4);
+  });
+
   test('attention factor 0.1·ln(factor) + 1, or the one the config gives', () => {
     assert.equal(ropeTables(c).scale, 0.1 * Math.log(4) + 1);
     const given = configFromHf({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4, attention_factor: 1.5 } }, 'c.json');
@@ -75,9 +82,10 @@ describe('dynamic NTK', () => {
     close(ropeInvFreq(c), arange(dim / 2, 2).map((i) => 1 / newBase ** (i / dim)));
   });
 
-  test('within the original context the frequencies are the plain ones', () => {
+  test('the served context becomes factor × original; within the original the frequencies are the plain ones', () => {
     const c = configFromHf({ ...base, max_position_embeddings: 4096, rope_scaling: scaling }, 'c.json');
-    close(ropeInvFreq(c), arange(64, 2).map((i) => 1 / 1e6 ** (i / 128)));
+    assert.equal(c.maxPositionEmbeddings, 8192);
+    close(ropeInvFreq(c, 4096), arange(64, 2).map((i) => 1 / 1e6 ** (i / 128)));
   });
 
   test('a GGUF cannot carry it: saving refuses by name', () => {
