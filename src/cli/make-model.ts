@@ -65,7 +65,8 @@ export async function runMakeModel(argv: string[]): Promise<void> {
   const full = configFromHf(json, values.config);
   const layers = numberFlag(values.layers, 'layers', { integer: true, min: 1 });
   if (layers !== undefined && layers > full.numLayers) throw new CliError(`--layers ${layers} is more than the config's ${full.numLayers}`);
-  const config = { ...full, numLayers: layers ?? full.numLayers };
+  const numLayers = layers ?? full.numLayers;
+  const config = { ...full, numLayers, ...(full.noRopeLayers ? { noRopeLayers: full.noRopeLayers.filter((l) => l < numLayers) } : {}) };
   if (gguf && architecture(config.architecture).opt) throw new CliError(`${config.architecture} has no GGUF form (llama.cpp has no such architecture): give --out a directory`);
   const vocabDir = values.vocab ?? DEFAULT_VOCAB;
   if (!fs.existsSync(nodePath.join(vocabDir, 'vocab.json')) || !fs.existsSync(nodePath.join(vocabDir, 'merges.txt'))) {

@@ -163,6 +163,22 @@ describe('the other published configs parse as their families', () => {
   });
 });
 
+describe('SmolLM3 NoPE layers', () => {
+  const full = readConfig('SmolLM3-3B');
+  const smol = { ...full, numLayers: 8, noRopeLayers: full.noRopeLayers!.filter((l) => l < 8), vocabSize: 16, eosTokenIds: [] };
+
+  test('a GGUF carries no list (llama.cpp fixes every 4th layer): that pattern round-trips, another is refused by name', () => {
+    assert.deepEqual(roundTrip(smol).noRopeLayers, [3, 7]);
+    assert.throws(() => ggufMetadataFor({ ...smol, noRopeLayers: [1] }), /no-RoPE layers 1 have no GGUF equivalent for smollm3 \(llama.cpp: 3, 7\)/);
+  });
+
+  test('no_rope_layers outside SmolLM3, or of the wrong length, are refused', () => {
+    assert.throws(() => configFromHf({ ...base, no_rope_layers: [1, 0] }, 'c.json'), /no_rope_layers for qwen3 is not supported/);
+    const json = JSON.parse(fs.readFileSync(path.join(CONFIGS, 'SmolLM3-3B.json'), 'utf8')) as Record<string, unknown>;
+    assert.throws(() => configFromHf({ ...json, no_rope_layers: [1, 1, 1, 0] }, 'c.json'), /no_rope_layers has 4 entries for 36 layers/);
+  });
+});
+
 /** The config written as GGUF metadata and tensors (no weights) and read back. */
 function roundTrip(c: ModelConfig): ModelConfig {
   const meta = ggufMetadataFor(c);
