@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { AGENT_SHAPE } from '../../bench/multiturn/agent-workload.js';
 import { APIS, type Api } from '../../bench/multiturn/client.js';
 import { installLlamaCpp } from '../../bench/multiturn/llama-cpp.js';
-import { DEFAULT_CONFIG, ensureBenchModel } from '../../bench/multiturn/model.js';
+import { DEFAULT_CONFIG, ensureBenchModel, hasNoGgufForm } from '../../bench/multiturn/model.js';
 import { readReports, writeReport } from '../../bench/multiturn/report.js';
 import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
 import { DEFAULT_COMPARE, SYSTEMS, isPensieveMode, parseServerArgs, parseSystem, systemSpec } from '../../bench/multiturn/systems.js';
@@ -36,7 +36,9 @@ What to run
                                stateless ones (the whole history to /v1/chat/completions)
   --model PATH                 model for the servers (default: random weights in SmolLM2-135M's
                                shape with Qwen2.5's vocabulary, made once by make-model)
-  --model-config FILE          a config.json shape for the random-weight model instead
+  --model-config FILE          a config.json shape for the random-weight model instead (e.g.
+                               bench/configs/opt-125m.json: OPT, the paper's family, is made
+                               as safetensors and served by Pensieve only; llama.cpp has no OPT)
   --kv-cache-memory SIZE       device KV cache of the pensieve servers (default 64M)
   --server-args SYSTEM=FLAGS   extra flags for a system's server, repeatable; SYSTEM 'all' means
                                every pensieve mode (e.g. pensieve=--kv-host-memory 1G)
@@ -162,7 +164,12 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
   if (duration !== undefined && numConversations !== undefined) throw new CliError('give --duration or --num-conversations, not both');
 
   const model = values.url ? (values.model ?? 'external') : (values.model ?? ensureBenchModel({ config: values['model-config'] ?? DEFAULT_CONFIG, log }));
-  if (systems.some((s) => parseSystem(s).name === 'llama.cpp')) installLlamaCpp(log);
+  if (systems.some((s) => parseSystem(s).name === 'llama.cpp')) {
+    if (!values.url && values.model === undefined && hasNoGgufForm(values['model-config'] ?? DEFAULT_CONFIG)) {
+      throw new CliError('llama.cpp cannot serve this --model-config (no GGUF form, e.g. OPT): bench the pensieve systems only');
+    }
+    installLlamaCpp(log);
+  }
   const kvCacheMemory = values['kv-cache-memory'];
   const kvTokens = values.url ? 0 : kvCapacityTokens(model, parseBytes(kvCacheMemory, 'kv-cache-memory'));
   const hostMemory = values['host-memory'] === undefined ? 0 : parseBytes(values['host-memory'], 'host-memory');
