@@ -8,7 +8,8 @@
 //
 //   node --import tsx bench/llama-cpp/make-architecture-references.ts [LLAMA_CPP_DIR [FAMILY...]]
 //
-// LLAMA_CPP_DIR defaults to .pensieve/llama.cpp; FAMILY (qwen3, qwen3moe, mixtral, gemma2, gemma3, gemma3-4b) to all of them.
+// LLAMA_CPP_DIR defaults to .pensieve/llama.cpp; FAMILY (qwen3, qwen3moe, mixtral, gemma2, gemma3,
+// gemma3-4b, phi3, olmo2, smollm3, qwen3-yarn) to all of them.
 //
 // It builds bench/llama-cpp/logits.cpp first (the build line is in its header).
 import { execFileSync } from 'node:child_process';
@@ -29,9 +30,11 @@ const work = fs.mkdtempSync('/tmp/pensieve-arch-refs-');
 
 /**
  * Families with a fixture config; the tokenizer comes from the qwen2.5 vocab, cut to the config's
- * vocab_size. Mixtral is a llama-arch GGUF with experts, as llama.cpp's converter writes it.
+ * vocab_size. Mixtral is a llama-arch GGUF with experts, as llama.cpp's converter writes it. A
+ * fixture named family-variant is that family with another config (gemma3-4b: Gemma 3 4B's
+ * shape; qwen3-yarn: YaRN scaling).
  */
-const ALL_FAMILIES = ['qwen3', 'qwen3moe', 'mixtral', 'gemma2', 'gemma3', 'gemma3-4b'];
+const ALL_FAMILIES = ['qwen3', 'qwen3moe', 'mixtral', 'gemma2', 'gemma3', 'gemma3-4b', 'phi3', 'olmo2', 'smollm3', 'qwen3-yarn'];
 const FAMILIES = process.argv.length > 3 ? process.argv.slice(3) : ALL_FAMILIES;
 for (const f of FAMILIES) if (!ALL_FAMILIES.includes(f)) throw new Error(`unknown family ${f}; known: ${ALL_FAMILIES.join(', ')}`);
 const PROMPT = [785, 3974, 13876, 38835, 916, 279, 15678, 5562];

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { APIS, type Api } from '../../bench/multiturn/client.js';
 import { installLlamaCpp } from '../../bench/multiturn/llama-cpp.js';
-import { DEFAULT_CONFIG, ensureBenchModel } from '../../bench/multiturn/model.js';
+import { DEFAULT_CONFIG, ensureBenchModel, hasNoGgufForm } from '../../bench/multiturn/model.js';
 import { SHARED } from '../../bench/multiturn/paths.js';
 import { readReports, writeReport } from '../../bench/multiturn/report.js';
 import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
@@ -46,7 +46,9 @@ What to run
                                stateless ones (the whole history to /v1/chat/completions)
   --model PATH                 model for the servers (default: random weights in SmolLM2-135M's
                                shape with Qwen2.5's vocabulary, made once by make-model)
-  --model-config FILE          a config.json shape for the random-weight model instead
+  --model-config FILE          a config.json shape for the random-weight model instead (e.g.
+                               bench/configs/opt-125m.json: OPT, the paper's family, is made
+                               as safetensors and served by Pensieve only; llama.cpp has no OPT)
   --kv-cache-memory SIZE       device KV cache of the pensieve servers (default 64M)
   --server-args SYSTEM=FLAGS   extra flags for a system's server, repeatable; SYSTEM 'all' means
                                every pensieve mode (e.g. pensieve=--kv-host-memory 1G)
@@ -175,7 +177,12 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
   const numConversations = int('num-conversations');
   if (duration !== undefined && numConversations !== undefined) throw new CliError('give --duration or --num-conversations, not both');
 
-  const model = values.url ? (values.model ?? 'external') : (values.model ?? ensureBenchModel({ config: values['model-config'] ?? (workload === 'agent' ? AGENT_CONFIG : DEFAULT_CONFIG), log }));
+  const modelConfig = values['model-config'] ?? (workload === 'agent' ? AGENT_CONFIG : DEFAULT_CONFIG);
+  const model = values.url ? (values.model ?? 'external') : (values.model ?? ensureBenchModel({ config: modelConfig, log }));
+  const llamaSystems = systems.filter((s) => !isPensieveMode(parseSystem(s).name));
+  if (llamaSystems.length > 0 && !values.url && values.model === undefined && hasNoGgufForm(modelConfig)) {
+    throw new CliError(`${llamaSystems.join(' and ')} cannot serve this --model-config (no GGUF form, e.g. OPT): bench the pensieve systems only`);
+  }
   if (systems.some((s) => parseSystem(s).name === 'llama.cpp')) installLlamaCpp(log);
   const kvCacheMemory = values['kv-cache-memory'];
   const kvTokens = values.url ? 0 : kvCapacityTokens(model, parseBytes(kvCacheMemory, 'kv-cache-memory'));

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { architecture } from '../model/architectures/index.js';
 import { configFromHf } from '../model/config.js';
 import { elementCount } from '../model/formats/tensor.js';
 import { expectedTensorShapes } from '../model/tensor-names.js';
@@ -64,7 +65,9 @@ export async function runMakeModel(argv: string[]): Promise<void> {
   const full = configFromHf(json, values.config);
   const layers = numberFlag(values.layers, 'layers', { integer: true, min: 1 });
   if (layers !== undefined && layers > full.numLayers) throw new CliError(`--layers ${layers} is more than the config's ${full.numLayers}`);
-  const config = { ...full, numLayers: layers ?? full.numLayers };
+  const numLayers = layers ?? full.numLayers;
+  const config = { ...full, numLayers, ...(full.noRopeLayers ? { noRopeLayers: full.noRopeLayers.filter((l) => l < numLayers) } : {}) };
+  if (gguf && architecture(config.architecture).opt) throw new CliError(`${config.architecture} has no GGUF form (llama.cpp has no such architecture): give --out a directory`);
   const vocabDir = values.vocab ?? DEFAULT_VOCAB;
   if (!fs.existsSync(nodePath.join(vocabDir, 'vocab.json')) || !fs.existsSync(nodePath.join(vocabDir, 'merges.txt'))) {
     throw new CliError(`--vocab ${vocabDir} has no vocab.json + merges.txt`);

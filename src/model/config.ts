@@ -4,11 +4,22 @@
 
 import { z } from 'zod';
 import { architecture, architectureByHfName, SUPPORTED_HF_CLASSES, type Architecture, type ArchitectureName } from './architectures/index.js';
+import { optConfigFromHf, optHfConfigJson } from './config-opt.js';
 import { ModelLoadError } from './errors.js';
 
 export type RopeScaling =
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
-  | { type: 'linear'; factor: number };
+  | { type: 'linear'; factor: number }
+  /**
+   * Phi-3's LongRoPE (HF longrope, formerly su): per-frequency divisors, the short set for a
+   * context within originalMaxPositionEmbeddings and the long set past it, and cos/sin scaled by
+   * attentionFactor. Which set a model runs with is fixed by the context it serves (rope.ts).
+   */
+  | { type: 'longrope'; shortFactor: number[]; longFactor: number[]; originalMaxPositionEmbeddings: number; attentionFactor: number }
+  /** YaRN (Qwen3's long context): frequencies blended between interpolated and kept by a ramp over [betaFast, betaSlow] rotations. */
+  | { type: 'yarn'; factor: number; originalMaxPositionEmbeddings: number; betaFast: number; betaSlow: number; attentionFactor: number }
+  /** Dynamic NTK: theta raised for contexts past originalMaxPositionEmbeddings. */
+  | { type: 'dynamic'; factor: number; originalMaxPositionEmbeddings: number };
 
 export interface ModelConfig {
   architecture: ArchitectureName;
@@ -31,6 +42,10 @@ export interface ModelConfig {
    * cannot be recovered from it. Absent when the file has no such tensor (rope.ts applies both).
    */
   ropeFreqFactors?: Float32Array;
+  /** Dims of each q/k head that RoPE turns (the first ones); the rest pass. Absent: headDim (Phi-4-mini: 96 of 128). */
+  rotaryDim?: number;
+  /** Layers that apply no RoPE (SmolLM3's NoPE layers, every 4th). Absent: none. */
+  noRopeLayers?: number[];
   /** No lm_head tensor: logits use embed_tokens. */
   tieWordEmbeddings: boolean;
   /** q/k/v projections have biases (qwen2). */
@@ -92,6 +107,18 @@ const ropeScalingSchema = z.looseObject({
   high_freq_factor: z.number().positive().optional(),
   original_max_position_embeddings: posInt.optional(),
   rope_theta: z.number().positive().optional(),
+  short_factor: z.array(z.number().positive()).optional(),
+  long_factor: z.array(z.number().positive()).optional(),
+  attention_factor: z.number().positive().optional(),
+  beta_fast: z.number().positive().optional(),
+  beta_slow: z.number().positive().optional(),
+  // Refused by name: no family here needs them.
+  mscale: z.number().optional(),
+  mscale_all_dim: z.number().optional(),
+  short_mscale: z.number().optional(),
+  long_mscale: z.number().optional(),
+  truncate: z.boolean().optional(),
+  partial_rotary_factor: z.number().positive().optional(),
 });
 
 const hfConfigSchema = z.looseObject({
@@ -124,6 +151,11 @@ const hfConfigSchema = z.looseObject({
   sliding_window: posInt.nullish(),
   use_sliding_window: z.boolean().optional(),
   layer_types: z.array(z.string()).optional(),
+  // Phi-3 keeps LongRoPE's original context at the top level.
+  original_max_position_embeddings: posInt.optional(),
+  // SmolLM3: 1 for layers with RoPE, 0 for NoPE layers.
+  no_rope_layers: z.array(z.number().int().min(0).max(1)).optional(),
+  no_rope_layer_interval: posInt.optional(),
   // Features of other families that a config of these classes could still carry: each is
   // refused by name rather than ignored (see unsupportedFeatures).
   num_local_experts: z.number().int().nonnegative().nullish(),
@@ -136,12 +168,15 @@ const hfConfigSchema = z.looseObject({
   shared_expert_intermediate_size: z.number().int().nonnegative().nullish(),
   partial_rotary_factor: z.number().positive().nullish(),
   attn_logit_softcapping: z.number().nullish(),
+  lm_head_bias: z.boolean().optional(),
+  clip_qkv: z.number().nullish(),
   final_logit_softcapping: z.number().nullish(),
 });
 
 /** Parses an HF config.json object (already JSON-decoded); `file` names it in errors. */
 export function configFromHf(json: unknown, file: string): ModelConfig {
   const arch = hfArchitecture(json, file);
+  if (arch.opt) return optConfigFromHf(json, file);
   const parsed = hfConfigSchema.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
@@ -156,11 +191,16 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
   }
   unsupportedFeatures(c, arch, file);
 
-  let maxPositionEmbeddings = c.max_position_embeddings ?? arch.defaultMaxPositions;
-  // Mistral v0.1 attends over a 4096-token window; capping the context keeps full attention exact.
-  // Mixtral's attention is Mistral's (its released configs set no window).
+  const trainedPositions = c.max_position_embeddings ?? arch.defaultMaxPositions;
+  let maxPositionEmbeddings = trainedPositions;
+  // Mistral v0.1 attends over a 4096-token window (Phi-3-mini over 2047, as transformers runs
+  // it); capping the context keeps full attention exact. Mixtral's attention is Mistral's (its
+  // released configs set no window).
   const isMistral = c.model_type === 'mistral' || (c.architectures ?? []).includes('MistralForCausalLM') || arch.name === 'mixtral';
-  if (isMistral && c.sliding_window != null) maxPositionEmbeddings = Math.min(maxPositionEmbeddings, c.sliding_window);
+  if ((isMistral || arch.name === 'phi3') && c.sliding_window != null) maxPositionEmbeddings = Math.min(maxPositionEmbeddings, c.sliding_window);
+  const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
+  const partialRotary = c.partial_rotary_factor ?? c.rope_parameters?.partial_rotary_factor ?? 1;
+  const rotaryDim = Math.floor(headDim * partialRotary);
 
   const eos = c.eos_token_id;
   const config: ModelConfig = {
@@ -170,12 +210,14 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
     numLayers: c.num_hidden_layers,
     numHeads: c.num_attention_heads,
     numKvHeads: c.num_key_value_heads ?? c.num_attention_heads,
-    headDim: c.head_dim ?? c.hidden_size / c.num_attention_heads,
+    headDim,
     vocabSize: c.vocab_size,
     maxPositionEmbeddings,
     rmsNormEps: c.rms_norm_eps ?? 1e-6,
     ropeTheta: c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000,
-    ropeScaling: ropeScalingFromHf(c.rope_scaling ?? c.rope_parameters ?? null, file),
+    ropeScaling: ropeScalingFromHf(c.rope_scaling ?? c.rope_parameters ?? null, file, {
+      maxPositions: trainedPositions, originalMaxPositions: c.original_max_position_embeddings,
+    }),
     ropeStyle: 'neox',
     tieWordEmbeddings: c.tie_word_embeddings ?? arch.defaultTiedEmbeddings,
     attentionBias: arch.hfQkvBias === 'always' || (arch.hfQkvBias === 'config' && c.attention_bias === true),
@@ -185,7 +227,14 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
   };
   const moe = moeFromHf(c, arch, file);
   if (moe) config.moe = moe;
-  if (arch.scaleEmbedding) Object.assign(config, gemmaFromHf(c, json as Record<string, unknown>, arch, file));
+  if (arch.scaleEmbedding) Object.assign(config, gemmaFromHf(c, json as Record<string, unknown>, arch, file, trainedPositions));
+  if (rotaryDim !== headDim) config.rotaryDim = rotaryDim;
+  // Dynamic NTK exists to run past the trained context: serve factor × original, with the table
+  // for that length (rope.ts).
+  const rs = config.ropeScaling;
+  if (rs?.type === 'dynamic') config.maxPositionEmbeddings = Math.max(maxPositionEmbeddings, Math.floor(rs.factor * rs.originalMaxPositionEmbeddings));
+  const noRope = arch.name === 'smollm3' ? smollm3NoRopeLayers(c, file) : [];
+  if (noRope.length > 0) config.noRopeLayers = noRope;
   validateConfig(config, file);
   return config;
 }
@@ -225,7 +274,9 @@ function moeFromHf(c: z.infer<typeof hfConfigSchema>, arch: Architecture, file: 
  * Gemma 2 / 3 fields of a config.json, with transformers' defaults for keys it omits (Gemma2Config:
  * soft-caps 50 and 30, window 4096; Gemma3TextConfig: window 4096, pattern 6, local theta 10000).
  */
-function gemmaFromHf(c: z.infer<typeof hfConfigSchema>, raw: Record<string, unknown>, arch: Architecture, file: string): Partial<ModelConfig> {
+function gemmaFromHf(
+  c: z.infer<typeof hfConfigSchema>, raw: Record<string, unknown>, arch: Architecture, file: string, trainedPositions: number,
+): Partial<ModelConfig> {
   const out: Partial<ModelConfig> = { normWeightOffset: 1, queryPreAttnScalar: c.query_pre_attn_scalar ?? 256 };
   const window = c.sliding_window === undefined ? 4096 : c.sliding_window;
   let pattern = c.sliding_window_pattern ?? arch.defaultSlidingWindowPattern;
@@ -255,7 +306,7 @@ function gemmaFromHf(c: z.infer<typeof hfConfigSchema>, raw: Record<string, unkn
       const full = ropeScalingSchema.safeParse(nested.full_attention);
       if (!full.success) throw new ModelLoadError(file, 'rope_parameters.full_attention is not a RoPE parameter object');
       if (full.data.rope_theta !== undefined) out.ropeTheta = full.data.rope_theta;
-      out.ropeScaling = ropeScalingFromHf(full.data, file);
+      out.ropeScaling = ropeScalingFromHf(full.data, file, { maxPositions: trainedPositions, originalMaxPositions: c.original_max_position_embeddings });
     }
     const local = nested?.sliding_attention?.rope_theta;
     out.ropeLocalTheta = typeof local === 'number' ? local : c.rope_local_base_freq ?? 10000;
@@ -274,7 +325,12 @@ function unsupportedFeatures(c: z.infer<typeof hfConfigSchema>, arch: Architectu
   if (c.attention_bias && arch.hfQkvBias !== 'always') refuse(`attention_bias (biases on q, k, v and o_proj) for ${arch.name}`);
   const experts = c.num_local_experts || c.num_experts;
   if (experts && arch.experts === null) refuse(`mixture of experts (${experts} experts) for ${arch.name}`);
-  if (c.partial_rotary_factor != null && c.partial_rotary_factor !== 1) refuse(`partial_rotary_factor ${c.partial_rotary_factor}`);
+  // transformers turns only part of each head for Phi-3; other classes would fail or ignore it.
+  const partial = c.partial_rotary_factor ?? c.rope_parameters?.partial_rotary_factor;
+  if (partial != null && partial !== 1 && arch.name !== 'phi3') refuse(`partial_rotary_factor ${partial} for ${arch.name}`);
+  if (c.no_rope_layers && arch.name !== 'smollm3') refuse(`no_rope_layers for ${arch.name}`);
+  if (c.lm_head_bias) refuse('lm_head_bias');
+  if (c.clip_qkv != null) refuse(`clip_qkv ${c.clip_qkv}`);
   // Gemma's windows, pattern and soft-caps are read by gemmaFromHf.
   if (arch.defaultSlidingWindowPattern > 0) return;
   if (c.use_sliding_window) refuse(`use_sliding_window (sliding-window attention, window ${c.sliding_window ?? 'unset'})`);
@@ -297,10 +353,62 @@ function hfArchitecture(json: unknown, file: string): Architecture {
   throw new ModelLoadError(file, `unsupported architecture (${named}); supported: ${SUPPORTED_HF_CLASSES}`);
 }
 
-function ropeScalingFromHf(s: z.infer<typeof ropeScalingSchema> | null, file: string): RopeScaling | null {
+/** SmolLM3's NoPE layers: where no_rope_layers says 0, else transformers' default (every interval-th). */
+function smollm3NoRopeLayers(c: z.infer<typeof hfConfigSchema>, file: string): number[] {
+  const n = c.num_hidden_layers;
+  const interval = c.no_rope_layer_interval ?? 4;
+  const uses = c.no_rope_layers ?? Array.from({ length: n }, (_, l) => ((l + 1) % interval !== 0 ? 1 : 0));
+  if (uses.length !== n) throw new ModelLoadError(file, `no_rope_layers has ${uses.length} entries for ${n} layers`);
+  return uses.flatMap((u, l) => (u === 0 ? [l] : []));
+}
+
+interface RopeContext {
+  /** max_position_embeddings as trained (before any sliding-window cap). */
+  maxPositions: number;
+  /** The top-level original_max_position_embeddings (Phi-3), if any. */
+  originalMaxPositions: number | undefined;
+}
+
+/** transformers' get_mscale (YaRN's attention factor for a context extended `factor` times). */
+export function yarnMscale(factor: number): number {
+  return factor <= 1 ? 1 : 0.1 * Math.log(factor) + 1;
+}
+
+function ropeScalingFromHf(s: z.infer<typeof ropeScalingSchema> | null, file: string, ctx: RopeContext): RopeScaling | null {
   if (s === null) return null;
   const type = s.rope_type ?? s.type ?? 'default';
   if (type === 'default') return null;
+  for (const key of ['mscale', 'mscale_all_dim', 'short_mscale', 'long_mscale'] as const) {
+    if (s[key] !== undefined) throw new ModelLoadError(file, `rope_scaling ${key} is not supported`);
+  }
+  if (s.truncate === false) throw new ModelLoadError(file, 'rope_scaling truncate: false is not supported');
+  if (type === 'longrope' || type === 'su') {
+    const original = ctx.originalMaxPositions ?? s.original_max_position_embeddings;
+    if (!s.short_factor || !s.long_factor || original === undefined) {
+      throw new ModelLoadError(file, `rope_scaling ${type} needs short_factor, long_factor and original_max_position_embeddings`);
+    }
+    // transformers' _compute_longrope_parameters: the factor is the context's growth.
+    const factor = ctx.maxPositions / original;
+    const attentionFactor = s.attention_factor ?? (factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original)));
+    return { type: 'longrope', shortFactor: s.short_factor, longFactor: s.long_factor, originalMaxPositionEmbeddings: original, attentionFactor };
+  }
+  if (type === 'yarn') {
+    if (s.factor === undefined) throw new ModelLoadError(file, 'rope_scaling yarn needs a factor');
+    // transformers' _compute_yarn_parameters: given an original context, the factor is the
+    // context's growth (max_position_embeddings / original), whatever `factor` says. llama.cpp's
+    // converter writes `factor` itself: the two agree when max_position_embeddings = factor ·
+    // original (Qwen3's instructions leave it at 40960 with factor 4 over 32768: transformers 1.25).
+    const original = s.original_max_position_embeddings;
+    const factor = original !== undefined ? ctx.maxPositions / original : s.factor;
+    return {
+      type: 'yarn', factor, originalMaxPositionEmbeddings: original ?? ctx.maxPositions,
+      betaFast: s.beta_fast ?? 32, betaSlow: s.beta_slow ?? 1, attentionFactor: s.attention_factor ?? yarnMscale(factor),
+    };
+  }
+  if (type === 'dynamic') {
+    if (s.factor === undefined) throw new ModelLoadError(file, 'rope_scaling dynamic needs a factor');
+    return { type: 'dynamic', factor: s.factor, originalMaxPositionEmbeddings: s.original_max_position_embeddings ?? ctx.maxPositions };
+  }
   if (type === 'linear') {
     if (s.factor === undefined) throw new ModelLoadError(file, 'rope_scaling linear needs a factor');
     return { type: 'linear', factor: s.factor };
@@ -312,7 +420,7 @@ function ropeScalingFromHf(s: z.infer<typeof ropeScalingSchema> | null, file: st
     }
     return { type: 'llama3', factor, lowFreqFactor: low_freq_factor, highFreqFactor: high_freq_factor, originalMaxPositionEmbeddings: original_max_position_embeddings };
   }
-  throw new ModelLoadError(file, `rope_scaling type ${type} is not supported; supported: llama3, linear, default`);
+  throw new ModelLoadError(file, `rope_scaling type ${type} is not supported; supported: llama3, linear, longrope, yarn, dynamic, default`);
 }
 
 /** Throws ModelLoadError unless the config describes a model the engine can run. */
@@ -329,12 +437,24 @@ export function validateConfig(config: ModelConfig, file: string): void {
   if (!(config.rmsNormEps > 0 && config.rmsNormEps < 1)) throw new ModelLoadError(file, `rmsNormEps ${config.rmsNormEps} is out of range`);
   if (!(config.ropeTheta > 0 && Number.isFinite(config.ropeTheta))) throw new ModelLoadError(file, `ropeTheta ${config.ropeTheta} is out of range`);
   const rs = config.ropeScaling;
-  if (rs && !(rs.factor > 0)) throw new ModelLoadError(file, `rope scaling factor ${rs.factor} must be positive`);
+  if (rs && 'factor' in rs && !(rs.factor > 0)) throw new ModelLoadError(file, `rope scaling factor ${rs.factor} must be positive`);
   if (rs?.type === 'llama3' && !(rs.highFreqFactor > rs.lowFreqFactor)) {
     throw new ModelLoadError(file, 'rope scaling llama3 needs high_freq_factor > low_freq_factor');
   }
-  if (config.ropeFreqFactors && config.ropeFreqFactors.length !== config.headDim / 2) {
-    throw new ModelLoadError(file, `rope_freqs has ${config.ropeFreqFactors.length} values, expected headDim/2 = ${config.headDim / 2}`);
+  const rotaryDim = config.rotaryDim ?? config.headDim;
+  if (!(Number.isSafeInteger(rotaryDim) && rotaryDim > 0 && rotaryDim <= config.headDim && rotaryDim % 2 === 0)) {
+    throw new ModelLoadError(file, `rotary dims ${rotaryDim} must be even and at most headDim ${config.headDim}`);
+  }
+  if (config.ropeFreqFactors && config.ropeFreqFactors.length !== rotaryDim / 2) {
+    throw new ModelLoadError(file, `rope_freqs has ${config.ropeFreqFactors.length} values, expected ${rotaryDim / 2} (rotary dims / 2)`);
+  }
+  if (rs?.type === 'longrope') {
+    for (const [name, f] of [['short_factor', rs.shortFactor], ['long_factor', rs.longFactor]] as const) {
+      if (f.length !== rotaryDim / 2) throw new ModelLoadError(file, `rope_scaling ${name} has ${f.length} values, expected ${rotaryDim / 2} (rotary dims / 2)`);
+    }
+  }
+  if (config.noRopeLayers?.some((l) => !Number.isSafeInteger(l) || l < 0 || l >= config.numLayers)) {
+    throw new ModelLoadError(file, `no-RoPE layers ${config.noRopeLayers.join(', ')} are not all below ${config.numLayers}`);
   }
   const moe = config.moe;
   const family = architecture(config.architecture);
@@ -390,6 +510,7 @@ export function llama3RopeFactors(scaling: Extract<RopeScaling, { type: 'llama3'
 export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
   if (config.ropeFreqFactors) throw new Error('a config with rope_freqs factors (from a GGUF) has no config.json equivalent');
   const arch = architecture(config.architecture);
+  if (arch.opt) return optHfConfigJson(config);
   if (config.attentionBias !== (arch.hfQkvBias === 'always')) {
     throw new Error(`${arch.name} ${config.attentionBias ? 'with' : 'without'} q/k/v biases has no config.json equivalent`);
   }
@@ -397,7 +518,15 @@ export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
   if ((config.normWeightOffset ?? 0) !== (arch.hfNormPlusOne ? 1 : 0)) {
     throw new Error(`${arch.name} norm weights with offset ${config.normWeightOffset ?? 0} have no config.json equivalent (GGUF norms are stored with their 1 added)`);
   }
+  if (config.noRopeLayers?.length && config.architecture !== 'smollm3') throw new Error(`${arch.name} with no-RoPE layers has no config.json equivalent`);
+  if (config.rotaryDim !== undefined && config.rotaryDim !== config.headDim && config.architecture !== 'phi3') {
+    throw new Error(`${arch.name} with partial RoPE has no config.json equivalent`);
+  }
   const rs = config.ropeScaling;
+  // transformers reads YaRN's factor as max_position_embeddings / original (see ropeScalingFromHf).
+  if (rs?.type === 'yarn' && Math.abs(rs.factor * rs.originalMaxPositionEmbeddings - config.maxPositionEmbeddings) > 1e-6 * config.maxPositionEmbeddings) {
+    throw new Error(`yarn factor ${rs.factor} over ${rs.originalMaxPositionEmbeddings} positions with a context of ${config.maxPositionEmbeddings} has no config.json equivalent`);
+  }
   const moe = config.moe;
   let experts: Record<string, unknown> = {};
   if (moe && arch.name === 'mixtral') {
@@ -424,12 +553,12 @@ export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
     max_position_embeddings: config.maxPositionEmbeddings,
     rms_norm_eps: config.rmsNormEps,
     rope_theta: config.ropeTheta,
-    rope_scaling: rs === null ? null
-      : rs.type === 'linear' ? { rope_type: 'linear', factor: rs.factor }
-      : {
-        rope_type: 'llama3', factor: rs.factor, low_freq_factor: rs.lowFreqFactor,
-        high_freq_factor: rs.highFreqFactor, original_max_position_embeddings: rs.originalMaxPositionEmbeddings,
-      },
+    rope_scaling: hfRopeScaling(rs),
+    ...(rs?.type === 'longrope' ? { original_max_position_embeddings: rs.originalMaxPositionEmbeddings } : {}),
+    ...(config.rotaryDim !== undefined && config.rotaryDim !== config.headDim ? { partial_rotary_factor: config.rotaryDim / config.headDim } : {}),
+    ...(config.architecture === 'smollm3'
+      ? { no_rope_layers: Array.from({ length: config.numLayers }, (_, l) => (config.noRopeLayers?.includes(l) ? 0 : 1)) }
+      : {}),
     hidden_act: arch.ffnActivation === 'silu' ? 'silu' : 'gelu_pytorch_tanh',
     ...(arch.scaleEmbedding ? gemmaHfJson(config) : {}),
     tie_word_embeddings: config.tieWordEmbeddings,
@@ -455,4 +584,22 @@ function gemmaHfJson(config: ModelConfig): Record<string, unknown> {
     attn_logit_softcapping: config.attnLogitSoftcap ?? null,
     final_logit_softcapping: config.finalLogitSoftcap ?? null,
   };
+}
+
+function hfRopeScaling(rs: RopeScaling | null): Record<string, unknown> | null {
+  switch (rs?.type) {
+    case undefined: return null;
+    case 'linear': return { rope_type: 'linear', factor: rs.factor };
+    case 'llama3': return {
+      rope_type: 'llama3', factor: rs.factor, low_freq_factor: rs.lowFreqFactor,
+      high_freq_factor: rs.highFreqFactor, original_max_position_embeddings: rs.originalMaxPositionEmbeddings,
+    };
+    // Phi-3 configs spell it `type`; attention_factor is explicit so no context cap can change it.
+    case 'longrope': return { type: 'longrope', short_factor: rs.shortFactor, long_factor: rs.longFactor, attention_factor: rs.attentionFactor };
+    case 'yarn': return {
+      rope_type: 'yarn', factor: rs.factor, original_max_position_embeddings: rs.originalMaxPositionEmbeddings,
+      beta_fast: rs.betaFast, beta_slow: rs.betaSlow, attention_factor: rs.attentionFactor,
+    };
+    case 'dynamic': return { rope_type: 'dynamic', factor: rs.factor, original_max_position_embeddings: rs.originalMaxPositionEmbeddings };
+  }
 }

@@ -1,5 +1,6 @@
-// A layer's gated feed-forward block (SwiGLU, or Gemma's GeGLU), dense or a routed mixture of experts: the one call the
-// forward pass makes for it (transformer.ts).
+// A layer's feed-forward block (gated: SwiGLU, or Gemma's GeGLU; or OPT's ungated ReLU with
+// biases), dense or a routed mixture of experts: the one call the forward pass makes for it
+// (transformer.ts).
 //
 // Experts run batched by expert, not by token: the batch's T rows are routed (moe-routing.ts),
 // grouped by the expert they chose, and each used expert gathers its rows and runs once over
@@ -8,13 +9,17 @@
 // each: decode (T small) streams k of the E experts' weights, which is why a mixture of experts
 // decodes faster than a dense model of its total size.
 import type { Kernels } from '../kernels/types.js';
+import { relu } from './layer-norm.js';
 import { matmulStack } from './matrix-stack.js';
 import { groupByExpert, routeTokens } from './moe-routing.js';
 import type { Scratch } from './scratch.js';
 import type { FfnWeights, MoeFfn } from './weights.js';
 
-/** The gate's activation: SiLU (SwiGLU) or tanh-approximated GELU (GeGLU). */
-export type FfnActivation = 'silu' | 'gelu_tanh';
+/**
+ * The gate's activation: SiLU (SwiGLU) or tanh-approximated GELU (GeGLU); or 'relu', OPT's
+ * ungated FFN (fc1 = the stack's one output, ReLU, fc2, each with its bias).
+ */
+export type FfnActivation = 'silu' | 'gelu_tanh' | 'relu';
 
 /** out [T][hidden] = FFN(x [T][hidden]); out must not alias x. */
 export function feedForward(k: Kernels, ffn: FfnWeights, x: Float32Array, T: number, out: Float32Array, s: Scratch, activation: FfnActivation = 'silu'): void {
@@ -24,6 +29,12 @@ export function feedForward(k: Kernels, ffn: FfnWeights, x: Float32Array, T: num
   }
   const width = ffn.down.cols;
   const gate = s.get('gate', T * width);
+  if (activation === 'relu') {
+    matmulStack(k, ffn.gateUp, x, T, [gate], ffn.upBias);
+    relu(gate);
+    k.matmul(ffn.down, gate, T, out, ffn.downBias);
+    return;
+  }
   const up = s.get('up', T * width);
   matmulStack(k, ffn.gateUp, x, T, [gate, up]);
   activate(k, activation, gate, up);
@@ -32,6 +43,7 @@ export function feedForward(k: Kernels, ffn: FfnWeights, x: Float32Array, T: num
 
 /** gate = act(gate) · up. */
 function activate(k: Kernels, activation: FfnActivation, gate: Float32Array, up: Float32Array): void {
+  if (activation === 'relu') throw new Error('relu is an ungated FFN: it has no experts');
   if (activation === 'gelu_tanh') k.geluTanhMul(gate, up, gate);
   else k.siluMul(gate, up, gate);
 }

@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import { architecture } from './architectures/index.js';
 import { configFromHf, type ModelConfig } from './config.js';
 import { asModelLoadError, ModelLoadError } from './errors.js';
 import { GGUF_MAGIC, readGguf } from './formats/gguf.js';
@@ -139,8 +140,25 @@ function openHfDir(dir: string, given: string): ModelFiles {
   if (!weights) {
     throw new ModelLoadError(dir, 'no model.safetensors or model.safetensors.index.json (other weight formats, such as pytorch_model.bin, are not supported)');
   }
-  const tensors = config.tieWordEmbeddings ? tiedUnderEitherName(weights.tensors) : weights.tensors;
+  // A family whose checkpoints name tensors otherwise (OPT's model.decoder.*) is seen under the Llama names.
+  const names = architecture(config.architecture).hfTensorNames;
+  const named = names ? renamed(weights.tensors, names.toCanonical, names.fromCanonical) : weights.tensors;
+  const tensors = config.tieWordEmbeddings ? tiedUnderEitherName(named) : named;
   return checked({ format: 'safetensors', path: given, config, tensors, hfDir: dir });
+}
+
+/** The store with every name passed through toName (fromName its inverse). */
+function renamed(store: TensorStore, toName: (n: string) => string, fromName: (n: string) => string): TensorStore {
+  return {
+    path: store.path,
+    names: () => store.names().map(toName),
+    info: (name: string): TensorInfo | undefined => {
+      const info = store.info(fromName(name));
+      return info && { ...info, name };
+    },
+    read: (name: string): RawTensor => ({ ...store.read(fromName(name)), name }),
+    close: () => store.close(),
+  };
 }
 
 const EMBED = 'model.embed_tokens.weight';

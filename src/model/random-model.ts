@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { fromFloat32, toFloat32, type TensorDType } from '../kernels/dtype.js';
+import { architecture } from './architectures/index.js';
 import { hfConfigJson, type ModelConfig } from './config.js';
 import { ggufMetadataFor, hfToGgufTensors } from './formats/gguf-convert.js';
 import type { GgufMetadata, GgufValue } from './formats/gguf-types.js';
@@ -95,7 +96,10 @@ export function saveHfModel(dir: string, config: ModelConfig, tensors: readonly 
   fs.mkdirSync(dir, { recursive: true });
   const json = { ...hfConfigJson(config), torch_dtype: torchDtype(tensors) };
   fs.writeFileSync(nodePath.join(dir, 'config.json'), JSON.stringify(json, null, 2) + '\n');
-  writeSafetensors(nodePath.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  // Under the family's own names where they differ (OPT's model.decoder.*), as transformers saves.
+  const names = architecture(config.architecture).hfTensorNames;
+  const named = names ? tensors.map((t) => ({ ...t, name: names.fromCanonical(t.name) })) : tensors;
+  writeSafetensors(nodePath.join(dir, 'model.safetensors'), named, { format: 'pt' });
 }
 
 function torchDtype(tensors: readonly RawTensor[]): string {

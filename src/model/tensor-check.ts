@@ -80,6 +80,8 @@ export function checkTensors(config: ModelConfig, store: TensorStore, ggufNames 
 function harmlessReason(config: ModelConfig, store: TensorStore, name: string): 'used' | string | null {
   // Llama 3 GGUFs carry llama3 rope scaling as this tensor; configFromGguf reads it.
   if (name === 'rope_freqs.weight' && config.ropeFreqFactors) return 'used';
+  // Phi-3's LongRoPE factor sets; configFromGguf reads them.
+  if ((name === 'rope_factors_long.weight' || name === 'rope_factors_short.weight') && config.ropeScaling?.type === 'longrope') return 'used';
   // A buffer older transformers saved: theta^(-2j/d), which rope.ts computes from the config.
   if (/(^|\.)rotary_emb\.inv_freq$/.test(name)) return 'RoPE frequencies are computed from the config';
   // transformers ties lm_head to embed_tokens after loading, so the embedding wins.

@@ -12,31 +12,40 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
   const { hiddenSize: d, intermediateSize: ff, vocabSize: v, numHeads, numKvHeads, headDim } = config;
   const q = numHeads * headDim;
   const kv = numKvHeads * headDim;
-  const sandwich = architecture(config.architecture).sandwichNorms;
+  const arch = architecture(config.architecture);
+  const sandwich = arch.sandwichNorms;
+  const post = arch.normPlacement === 'post';
+  const qkNormWhole = arch.qkNormOver === 'projection';
   const out = new Map<string, number[]>();
   out.set('model.embed_tokens.weight', [v, d]);
+  if (arch.opt) out.set('model.embed_positions.weight', [config.maxPositionEmbeddings + arch.opt.positionOffset, d]);
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}.`;
-    out.set(`${p}input_layernorm.weight`, [d]);
-    out.set(`${p}self_attn.q_proj.weight`, [q, d]);
-    out.set(`${p}self_attn.k_proj.weight`, [kv, d]);
-    out.set(`${p}self_attn.v_proj.weight`, [kv, d]);
+    if (!post) out.set(`${p}input_layernorm.weight`, [d]);
+    if (arch.opt) out.set(`${p}input_layernorm.bias`, [d]);
+    if (arch.fusedProjections) {
+      out.set(`${p}self_attn.qkv_proj.weight`, [q + 2 * kv, d]);
+    } else {
+      out.set(`${p}self_attn.q_proj.weight`, [q, d]);
+      out.set(`${p}self_attn.k_proj.weight`, [kv, d]);
+      out.set(`${p}self_attn.v_proj.weight`, [kv, d]);
+    }
     if (config.attentionBias) {
       out.set(`${p}self_attn.q_proj.bias`, [q]);
       out.set(`${p}self_attn.k_proj.bias`, [kv]);
       out.set(`${p}self_attn.v_proj.bias`, [kv]);
     }
     if (config.qkNorm) {
-      out.set(`${p}self_attn.q_norm.weight`, [headDim]);
-      out.set(`${p}self_attn.k_norm.weight`, [headDim]);
+      out.set(`${p}self_attn.q_norm.weight`, [qkNormWhole ? q : headDim]);
+      out.set(`${p}self_attn.k_norm.weight`, [qkNormWhole ? kv : headDim]);
     }
     out.set(`${p}self_attn.o_proj.weight`, [d, q]);
+    if (arch.opt) out.set(`${p}self_attn.o_proj.bias`, [d]);
     out.set(`${p}post_attention_layernorm.weight`, [d]);
-    if (sandwich) {
-      out.set(`${p}pre_feedforward_layernorm.weight`, [d]);
-      out.set(`${p}post_feedforward_layernorm.weight`, [d]);
-    }
-    const experts = architecture(config.architecture).experts;
+    if (arch.opt) out.set(`${p}post_attention_layernorm.bias`, [d]);
+    if (sandwich) out.set(`${p}pre_feedforward_layernorm.weight`, [d]);
+    if (sandwich || post) out.set(`${p}post_feedforward_layernorm.weight`, [d]);
+    const experts = arch.experts;
     if (config.moe && experts) {
       const { numExperts, expertIntermediateSize: eff } = config.moe;
       out.set(`${p}${experts.router}`, [numExperts, d]);
@@ -47,11 +56,21 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
       }
       continue;
     }
-    out.set(`${p}mlp.gate_proj.weight`, [ff, d]);
-    out.set(`${p}mlp.up_proj.weight`, [ff, d]);
+    if (arch.opt) {
+      // ReLU FFN: fc1 (here up_proj) and fc2 (down_proj), both with biases; no gate.
+      out.set(`${p}mlp.up_proj.weight`, [ff, d]);
+      out.set(`${p}mlp.up_proj.bias`, [ff]);
+      out.set(`${p}mlp.down_proj.bias`, [d]);
+    } else if (arch.fusedProjections) {
+      out.set(`${p}mlp.gate_up_proj.weight`, [2 * ff, d]);
+    } else {
+      out.set(`${p}mlp.gate_proj.weight`, [ff, d]);
+      out.set(`${p}mlp.up_proj.weight`, [ff, d]);
+    }
     out.set(`${p}mlp.down_proj.weight`, [d, ff]);
   }
   out.set('model.norm.weight', [d]);
+  if (arch.opt) out.set('model.norm.bias', [d]);
   if (!config.tieWordEmbeddings) out.set('lm_head.weight', [v, d]);
   return out;
 }
@@ -74,6 +93,7 @@ const LAYER_NAMES: [gguf: string, hf: string][] = [
   ['attn_q_norm.weight', 'self_attn.q_norm.weight'],
   ['attn_k_norm.weight', 'self_attn.k_norm.weight'],
   ['attn_output.weight', 'self_attn.o_proj.weight'],
+  ['attn_qkv.weight', 'self_attn.qkv_proj.weight'],
   ['ffn_gate.weight', 'mlp.gate_proj.weight'],
   ['ffn_up.weight', 'mlp.up_proj.weight'],
   ['ffn_down.weight', 'mlp.down_proj.weight'],
@@ -93,13 +113,26 @@ const SANDWICH_LAYER_NAMES: [gguf: string, hf: string][] = [
 
 const GGUF_TO_HF_GLOBAL = new Map(GLOBAL_NAMES);
 const HF_TO_GGUF_GLOBAL = new Map(GLOBAL_NAMES.map(([g, h]) => [h, g]));
-const layerMaps = (names: [string, string][]) => ({ toHf: new Map(names), toGguf: new Map(names.map(([g, h]) => [h, g])) });
+const layerMaps = (names: readonly (readonly [string, string])[]) => ({ toHf: new Map(names), toGguf: new Map(names.map(([g, h]) => [h, g])) });
 const PLAIN_LAYERS = layerMaps(LAYER_NAMES);
-const SANDWICH_LAYERS = layerMaps(SANDWICH_LAYER_NAMES);
+const LAYER_MAPS = new Map<string, ReturnType<typeof layerMaps>>();
 
-/** The layer name maps of a GGUF architecture (general.architecture); unknown ones get Llama's. */
+/**
+ * The layer name maps of a GGUF architecture (general.architecture): Gemma's sandwich names or
+ * Llama's, then the family's own (Architecture.ggufLayerNames: OLMo 2's post-norms, Phi-3's
+ * gate|up) in place of the entries they rename. Unknown archs get Llama's.
+ */
 function layerNames(ggufArch: string | undefined) {
-  return ggufArch === 'gemma2' || ggufArch === 'gemma3' ? SANDWICH_LAYERS : PLAIN_LAYERS;
+  if (ggufArch === undefined) return PLAIN_LAYERS;
+  let maps = LAYER_MAPS.get(ggufArch);
+  if (!maps) {
+    const families = ARCHITECTURES.filter((a) => a.ggufName === ggufArch);
+    const base = families.some((a) => a.sandwichNorms) ? SANDWICH_LAYER_NAMES : LAYER_NAMES;
+    const own = families.flatMap((a) => a.ggufLayerNames ?? []);
+    maps = layerMaps([...base.filter(([g, h]) => !own.some(([og, oh]) => og === g || oh === h)), ...own]);
+    LAYER_MAPS.set(ggufArch, maps);
+  }
+  return maps;
 }
 
 /**

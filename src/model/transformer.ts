@@ -1,19 +1,21 @@
 // The Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral; Qwen2, which is Llama
-// The Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral; Qwen2, which is Llama
 // with q/k/v biases; Qwen3, which norms each q and k head before RoPE; Qwen3-MoE and Mixtral,
 // whose FFN is a routed mixture of experts; Gemma 2/3, which scale the embedding, norm attention
-// and FFN outputs again, use GeGLU, soft-caps and sliding-window layers). What a family changes
-// is a flag of its config (see architectures/) or the kind of its FFN weights (feed-forward.ts);
-// the pass is one. One forward pass runs a ragged batch: any mix of prefill chunks, recomputed
-// prefixes and decode tokens, each request with its own block table. Reads top to bottom like
-// the math; the kernels carry the speed.
+// and FFN outputs again, use GeGLU, soft-caps and sliding-window layers; Phi-3 with partial
+// RoPE; OLMo 2 with post-norms; SmolLM3 with NoPE layers; OPT with learned positions,
+// LayerNorm, biases and a ReLU FFN). What a family changes is a flag of its config (see
+// architectures/) or the kind of its FFN weights (feed-forward.ts); the pass is one. One forward
+// pass runs a ragged batch: any mix of prefill chunks, recomputed prefixes and decode tokens,
+// each request with its own block table. Reads top to bottom like the math; the kernels carry
+// the speed.
 import type { Kernels } from '../kernels/types.js';
 import { architecture, type Architecture } from './architectures/index.js';
 import { isSlidingLayer, type ModelConfig } from './config.js';
 import { feedForward } from './feed-forward.js';
 import type { KvCache } from './kv-cache.js';
+import { layerNorm, relu } from './layer-norm.js';
 import { matmulStack } from './matrix-stack.js';
-import { ropeInvFreq } from './rope.js';
+import { applyRope, ropeTables, type RopeTables } from './rope.js';
 import { Scratch } from './scratch.js';
 import type { ModelWeights } from './weights.js';
 
@@ -36,30 +38,45 @@ export interface ForwardBatch {
   logitRows: Int32Array;
 }
 
-/** How one layer attends: its RoPE frequencies, window (0: none) and soft-cap (0: none). */
+/** How one layer attends: its RoPE tables (null: no RoPE), window (0: none) and soft-cap (0: none). */
 interface LayerAttention {
-  invFreq: Float32Array;
+  rope: RopeTables | null;
   slidingWindow: number;
   softcap: number;
 }
 
 export class Transformer {
-  /** The global layers' RoPE frequencies. */
-  readonly invFreq: Float32Array;
+  /** The global layers' RoPE tables. */
+  readonly rope: RopeTables;
   private readonly arch: Architecture;
   private readonly layerAttention: LayerAttention[];
   private readonly scratch = new Scratch();
+  /** OPT's decoder: learned positions at this row offset, LayerNorm, ReLU FFN (null otherwise). */
+  private readonly opt: { positionOffset: number } | null;
 
   constructor(readonly config: ModelConfig, readonly weights: ModelWeights, readonly kernels: Kernels) {
     this.arch = architecture(config.architecture);
-    this.invFreq = ropeInvFreq(config);
+    this.opt = this.arch.opt ?? null;
+    this.rope = ropeTables(config);
     // Gemma 3's local layers rotate with their own theta and no scaling.
-    const localInvFreq = config.ropeLocalTheta === undefined ? this.invFreq
-      : ropeInvFreq({ ...config, ropeTheta: config.ropeLocalTheta, ropeScaling: null, ropeFreqFactors: undefined });
+    const localRope = config.ropeLocalTheta === undefined ? this.rope
+      : ropeTables({ ...config, ropeTheta: config.ropeLocalTheta, ropeScaling: null, ropeFreqFactors: undefined });
+    const noRope = new Set(config.noRopeLayers ?? []);
     this.layerAttention = Array.from({ length: config.numLayers }, (_, l) => {
       const local = isSlidingLayer(config, l);
-      return { invFreq: local ? localInvFreq : this.invFreq, slidingWindow: local ? config.slidingWindow!.size : 0, softcap: config.attnLogitSoftcap ?? 0 };
+      return {
+        // OPT's positions are learned (added to the embedding); SmolLM3's NoPE layers turn nothing.
+        rope: this.opt || noRope.has(l) ? null : local ? localRope : this.rope,
+        slidingWindow: local ? config.slidingWindow!.size : 0,
+        softcap: config.attnLogitSoftcap ?? 0,
+      };
     });
+  }
+
+  /** RMSNorm, or OPT's LayerNorm (which has a bias). */
+  private norm(x: Float32Array, weight: Float32Array, bias: Float32Array | undefined, out: Float32Array): void {
+    if (this.opt) layerNorm(x, weight, bias!, this.config.rmsNormEps, out);
+    else this.kernels.rmsnorm(x, weight, this.config.rmsNormEps, out);
   }
 
   /**
@@ -98,28 +115,38 @@ export class Transformer {
       const scale = Math.fround(Math.sqrt(c.hiddenSize));
       for (let i = 0; i < x.length; i++) x[i] = x[i]! * scale;
     }
+    if (this.opt) {
+      // OPT's learned absolute positions: row position + 2 of the table.
+      const offset = this.opt.positionOffset;
+      k.embedding(w.posEmbed!, Int32Array.from(batch.positions, (p) => p + offset), xb);
+      k.add(x, xb);
+    }
     for (let l = 0; l < c.numLayers; l++) {
       const lw = w.layers[l]!;
       const cache = kv.layers[l]!;
       const la = this.layerAttention[l]!;
 
-      // Attention block.
-      k.rmsnorm(x, lw.attnNorm, c.rmsNormEps, xb);
-      matmulStack(k, lw.wqkv, xb, T, [q, kk, vv], lw.bqkv ?? undefined);
-      // rmsnorm works on rows of its weight's length: here, one row per head.
+      // Attention block (OLMo 2 norms its output instead of its input).
+      if (lw.attnNorm) this.norm(x, lw.attnNorm, lw.attnNormBias, xb);
+      matmulStack(k, lw.wqkv, lw.attnNorm ? xb : x, T, [q, kk, vv], lw.bqkv ?? undefined);
+      // rmsnorm works on rows of its weight's length: one row per head (Qwen3), or per token (OLMo 2).
       if (lw.qNorm) k.rmsnorm(q, lw.qNorm, c.rmsNormEps, q);
       if (lw.kNorm) k.rmsnorm(kk, lw.kNorm, c.rmsNormEps, kk);
-      k.rope(q, batch.positions, c.numHeads, c.headDim, la.invFreq, c.ropeStyle);
-      k.rope(kk, batch.positions, c.numKvHeads, c.headDim, la.invFreq, c.ropeStyle);
+      if (la.rope) {
+        const gather = (n: number) => s.get('rope', n);
+        applyRope(k, q, batch.positions, c.numHeads, c.headDim, la.rope, c.ropeStyle, gather);
+        applyRope(k, kk, batch.positions, c.numKvHeads, c.headDim, la.rope, c.ropeStyle, gather);
+      }
       k.writeKV(kk, vv, batch.slotMapping, cache.k, cache.v, c.numKvHeads, c.headDim, kv.blockSize);
       k.pagedAttention({ ...attention, slidingWindow: la.slidingWindow, softcap: la.softcap }, q, cache.k, cache.v, att);
-      k.matmul(lw.wo, att, T, xb);
+      k.matmul(lw.wo, att, T, xb, lw.bo);
       if (lw.postAttnNorm) k.rmsnorm(xb, lw.postAttnNorm, c.rmsNormEps, xb);
       k.add(x, xb);
 
-      // Gated feed-forward block (SwiGLU or Gemma's GeGLU; dense, or routed experts).
-      k.rmsnorm(x, lw.ffnNorm, c.rmsNormEps, xb);
-      feedForward(k, lw.ffn, xb, T, ffnOut, s, this.arch.ffnActivation);
+      // Feed-forward block: gated (SwiGLU or Gemma's GeGLU; dense, or routed experts), or OPT's
+      // ReLU fc1/fc2 with biases. OLMo 2 norms its output instead of its input.
+      if (lw.ffnNorm) this.norm(x, lw.ffnNorm, lw.ffnNormBias, xb);
+      feedForward(k, lw.ffn, lw.ffnNorm ? xb : x, T, ffnOut, s, this.arch.ffnActivation);
       if (lw.postFfnNorm) k.rmsnorm(ffnOut, lw.postFfnNorm, c.rmsNormEps, ffnOut);
       k.add(x, ffnOut);
     }
@@ -128,7 +155,7 @@ export class Transformer {
     const R = batch.logitRows.length;
     const h = s.get('h', R * c.hiddenSize);
     batch.logitRows.forEach((row, i) => h.set(x.subarray(row * c.hiddenSize, (row + 1) * c.hiddenSize), i * c.hiddenSize));
-    k.rmsnorm(h, w.norm, c.rmsNormEps, h);
+    this.norm(h, w.norm, w.normBias, h);
     const logits = out && out.length >= R * c.vocabSize ? out.subarray(0, R * c.vocabSize) : new Float32Array(R * c.vocabSize);
     k.matmul(w.lmHead, h, R, logits);
     if (c.finalLogitSoftcap) k.softcap(logits, c.finalLogitSoftcap);

@@ -10,7 +10,8 @@ import type { RawTensor, TensorStore } from './formats/tensor.js';
 import { stackMatrices, type MatrixStack } from './matrix-stack.js';
 
 export interface LayerWeights {
-  attnNorm: Float32Array;
+  /** Pre-norms of the attention and FFN inputs; null where the family norms outputs instead (OLMo 2). */
+  attnNorm: Float32Array | null;
   /**
    * q, k and v projections stacked by rows ([qDim + 2·kvDim][hidden]) and gate and up
    * ([2·intermediate][hidden]): one pass over each stack per step instead of three and two,
@@ -19,27 +20,40 @@ export interface LayerWeights {
    */
   wqkv: MatrixStack;
   bqkv: Float32Array | null;
-  /** Per-head RMSNorm weights [headDim] for q and k (Qwen3), or null. */
+  /** RMSNorm weights for q and k, per head [headDim] (Qwen3) or whole [qDim], [kvDim] (OLMo 2), or null. */
   qNorm: Float32Array | null;
   kNorm: Float32Array | null;
   wo: Matrix;
-  /** Gemma's norm of the attention output before the residual add, or null. */
+  /** Norm of the attention output before the residual add (Gemma's sandwich, OLMo 2's post-norm), or null. */
   postAttnNorm: Float32Array | null;
-  /** The FFN's input norm (HF post_attention_layernorm, or Gemma's pre_feedforward_layernorm). */
-  ffnNorm: Float32Array;
+  /**
+   * The FFN's input norm (HF post_attention_layernorm, or Gemma's pre_feedforward_layernorm);
+   * null where the family norms outputs instead (OLMo 2).
+   */
+  ffnNorm: Float32Array | null;
   ffn: FfnWeights;
-  /** Gemma's norm of the FFN output before the residual add, or null. */
+  /** Norm of the FFN output before the residual add (Gemma, OLMo 2), or null. */
   postFfnNorm: Float32Array | null;
+  /** OPT: LayerNorm biases of attnNorm and ffnNorm, and the bias of wo. */
+  attnNormBias?: Float32Array;
+  ffnNormBias?: Float32Array;
+  bo?: Float32Array;
 }
 
-/** A layer's SwiGLU feed-forward block: one dense FFN, or routed experts (see feed-forward.ts). */
+/** A layer's feed-forward block: one dense FFN, or routed experts (see feed-forward.ts). */
 export type FfnWeights = DenseFfn | MoeFfn;
 
 export interface DenseFfn {
   kind: 'dense';
-  /** gate and up stacked by rows ([2·intermediate][hidden]). */
+  /**
+   * gate and up stacked by rows ([2·intermediate][hidden]); OPT's ungated FFN: up (fc1) alone
+   * ([intermediate][hidden]).
+   */
   gateUp: MatrixStack;
   down: Matrix;
+  /** OPT: biases of up (fc1) and down (fc2). */
+  upBias?: Float32Array;
+  downBias?: Float32Array;
 }
 
 export interface MoeFfn {
@@ -58,6 +72,9 @@ export interface ModelWeights {
   norm: Float32Array;
   /** The classifier; the same Matrix as `embed` when the model ties them. */
   lmHead: Matrix;
+  /** OPT: learned position embeddings (row = position + offset), f32, and the final norm's bias. */
+  posEmbed?: Matrix;
+  normBias?: Float32Array;
 }
 
 /**
@@ -92,10 +109,16 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
   // A tied model's classifier is its embedding even when the file also stores lm_head.weight
   // (transformers ties them after loading; tensor-check.ts warns that it is ignored).
   const hasLmHead = !config.tieWordEmbeddings;
-  const ffnTensors = config.moe ? 1 + 3 * config.moe.numExperts : 3;
-  const sandwich = architecture(config.architecture).sandwichNorms;
-  const perLayer = 6 + ffnTensors + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (sandwich ? 2 : 0);
-  const total = 2 + config.numLayers * perLayer + (hasLmHead ? 1 : 0);
+  const arch = architecture(config.architecture);
+  const sandwich = arch.sandwichNorms;
+  const post = arch.normPlacement === 'post';
+  // Per layer: q, k, v and o (q|k|v fused: 2), the input norms (none when post-placed), the
+  // output norms (sandwich or post), the FFN (gate, up, down; gate|up fused or OPT's fc1: 2;
+  // experts: router and 3 each), biases; OPT adds LayerNorm biases and o, fc1 and fc2 biases.
+  const ffnTensors = config.moe ? 1 + 3 * config.moe.numExperts : arch.fusedProjections || arch.opt ? 2 : 3;
+  const perLayer = (arch.fusedProjections ? 2 : 4) + (post ? 0 : 2) + (sandwich || post ? 2 : 0) + ffnTensors
+    + (config.attentionBias ? 3 : 0) + (config.qkNorm ? 2 : 0) + (arch.opt ? 5 : 0);
+  const total = 2 + config.numLayers * perLayer + (hasLmHead ? 1 : 0) + (arch.opt ? 2 : 0);
   let done = 0;
   const tick = () => opts.onProgress?.(++done, total);
 
@@ -145,10 +168,20 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
     return v;
   };
 
-  const experts = architecture(config.architecture).experts;
+  // Phi-3 stores each stack as one tensor already (gate rows before up rows).
+  const fused = (name: string, outputs: number): MatrixStack => ({ parts: [{ w: matrix(name), outputs }] });
+  const experts = arch.experts;
   const ffn = (p: string): FfnWeights => {
+    if (arch.opt) {
+      return {
+        kind: 'dense', gateUp: fused(`${p}.mlp.up_proj.weight`, 1), down: matrix(`${p}.mlp.down_proj.weight`),
+        upBias: vector(`${p}.mlp.up_proj.bias`), downBias: vector(`${p}.mlp.down_proj.bias`),
+      };
+    }
     if (!config.moe || !experts) {
-      return { kind: 'dense', gateUp: stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]), down: matrix(`${p}.mlp.down_proj.weight`) };
+      const gateUp = arch.fusedProjections ? fused(`${p}.mlp.gate_up_proj.weight`, 2)
+        : stacked([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]);
+      return { kind: 'dense', gateUp, down: matrix(`${p}.mlp.down_proj.weight`) };
     }
     // The router decides which experts run: a small matrix whose rounding could flip a choice,
     // so it runs in f32 whatever the format asked (llama.cpp's converter and quantizer keep
@@ -173,21 +206,29 @@ export function loadWeights(config: ModelConfig, store: TensorStore, kernels: Ke
     const p = `model.layers.${i}`;
     const qkv = ['q', 'k', 'v'].map((x) => `${p}.self_attn.${x}_proj`);
     layers.push({
-      attnNorm: norm(`${p}.input_layernorm.weight`),
-      wqkv: stacked(qkv.map((x) => `${x}.weight`)),
+      attnNorm: post ? null : norm(`${p}.input_layernorm.weight`),
+      wqkv: arch.fusedProjections ? fused(`${p}.self_attn.qkv_proj.weight`, 3) : stacked(qkv.map((x) => `${x}.weight`)),
       bqkv: config.attentionBias ? concat(qkv.map((x) => vector(`${x}.bias`))) : null,
       qNorm: config.qkNorm ? norm(`${p}.self_attn.q_norm.weight`) : null,
       kNorm: config.qkNorm ? norm(`${p}.self_attn.k_norm.weight`) : null,
       wo: matrix(`${p}.self_attn.o_proj.weight`),
-      postAttnNorm: sandwich ? norm(`${p}.post_attention_layernorm.weight`) : null,
-      ffnNorm: norm(`${p}.${sandwich ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}.weight`),
+      postAttnNorm: sandwich || post ? norm(`${p}.post_attention_layernorm.weight`) : null,
+      ffnNorm: post ? null : norm(`${p}.${sandwich ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}.weight`),
       ffn: ffn(p),
-      postFfnNorm: sandwich ? norm(`${p}.post_feedforward_layernorm.weight`) : null,
+      postFfnNorm: sandwich || post ? norm(`${p}.post_feedforward_layernorm.weight`) : null,
+      ...(arch.opt ? {
+        attnNormBias: vector(`${p}.input_layernorm.bias`), ffnNormBias: vector(`${p}.post_attention_layernorm.bias`),
+        bo: vector(`${p}.self_attn.o_proj.bias`),
+      } : {}),
     });
   }
   const finalNorm = norm('model.norm.weight');
   const lmHead = hasLmHead ? matrix('lm_head.weight') : embed;
-  return { embed, layers, norm: finalNorm, lmHead };
+  if (!arch.opt) return { embed, layers, norm: finalNorm, lmHead };
+  // Position rows are only ever gathered (embedding), so f32 keeps them exact whatever the format.
+  const pos = read2d('model.embed_positions.weight');
+  const posEmbed = kernels.packMatrix({ dtype: pos.dtype, rows: pos.shape[0]!, cols: pos.shape[1]!, data: pos.data }, 'f32');
+  return { embed, layers, norm: finalNorm, lmHead, posEmbed, normBias: vector('model.norm.bias') };
 }
 
 /**
@@ -211,7 +252,7 @@ function concatRows(tensors: RawTensor[], cols: number): { dtype: TensorDType; r
 
 /** Every packed matrix of a model, each once (a tied classifier is the embedding). */
 export function weightMatrices(w: ModelWeights): Matrix[] {
-  const all = [w.embed, ...w.layers.flatMap((l) => [...stackMatrices(l.wqkv), l.wo, ...ffnMatrices(l.ffn)]), w.lmHead];
+  const all = [w.embed, ...(w.posEmbed ? [w.posEmbed] : []), ...w.layers.flatMap((l) => [...stackMatrices(l.wqkv), l.wo, ...ffnMatrices(l.ffn)]), w.lmHead];
   return [...new Set(all)];
 }
 
@@ -228,7 +269,10 @@ export function ffnMatrices(ffn: FfnWeights): Matrix[] {
  */
 export function packedWeightBytes(w: ModelWeights): number {
   const matrices = weightMatrices(w).reduce((n, m) => n + byteSize(m.dtype, m.rows * m.cols), 0);
-  const vectors = [w.norm, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, ...[l.bqkv, l.qNorm, l.kNorm, l.postAttnNorm, l.postFfnNorm].filter((v) => v !== null)])];
+  const vectors = [w.norm, w.normBias ?? null, ...w.layers.flatMap((l) => [
+    l.attnNorm, l.ffnNorm, l.bqkv, l.qNorm, l.kNorm, l.postAttnNorm, l.postFfnNorm, l.attnNormBias, l.ffnNormBias, l.bo,
+    ...(l.ffn.kind === 'dense' ? [l.ffn.upBias, l.ffn.downBias] : []),
+  ].map((v) => v ?? null))].filter((v) => v !== null);
   return matrices + vectors.reduce((n, v) => n + v.byteLength, 0);
 }
 

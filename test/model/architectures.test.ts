@@ -110,7 +110,7 @@ for (const family of families) {
     for (const [form, modelPath] of [['GGUF', gguf], ['safetensors', hf]] as const) {
       it(`${form}: logits within ${maxError} of llama.cpp's; greedy ${ref.generated.length} tokens equal`, (t) => {
         const { runner: all, vocab, arch } = runner(modelPath);
-        assert.equal(arch, config.architecture);
+        assert.equal(arch, config.architecture); // qwen3-yarn: a qwen3 with YaRN scaling; gemma3-4b: a gemma3
         const tokens = [...ref.prompt, ...ref.generated];
         const [logits] = all.step([{ tokens, positions: tokens.map((_, i) => i), blockTable: TABLE, contextLen: tokens.length, logits: 'all' }]);
         assert.equal(logits!.length, want.length);

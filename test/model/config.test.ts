@@ -114,7 +114,7 @@ describe('configFromHf edge cases', () => {
   test('rope_scaling: linear, default and legacy "type" key', () => {
     assert.deepEqual(configFromHf({ ...base, rope_scaling: { type: 'linear', factor: 4 } }, 'x').ropeScaling, { type: 'linear', factor: 4 });
     assert.equal(configFromHf({ ...base, rope_scaling: { rope_type: 'default' } }, 'x').ropeScaling, null);
-    rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c.json'), 'c.json', /rope_scaling type yarn is not supported/);
+    rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'longrope2', factor: 4 } }, 'c.json'), 'c.json', /rope_scaling type longrope2 is not supported/);
     rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c.json'), 'c.json', /llama3 needs/);
   });
 
@@ -142,8 +142,8 @@ describe('configFromHf edge cases', () => {
     rejects(() => configFromHf({ ...qwen3, use_sliding_window: true, sliding_window: 4096 }, 'c.json'), 'c.json', /use_sliding_window \(sliding-window attention, window 4096\) is not supported/);
     rejects(() => configFromHf({ ...qwen3, layer_types: ['sliding_attention', 'full_attention'] }, 'c.json'), 'c.json', /layer_types sliding_attention, full_attention/);
     rejects(() => configFromHf({ ...base, num_local_experts: 8 }, 'c.json'), 'c.json', /mixture of experts \(8 experts\) for llama is not supported/);
-    rejects(() => configFromHf({ ...base, partial_rotary_factor: 0.5 }, 'c.json'), 'c.json', /partial_rotary_factor 0.5 is not supported/);
-    rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'longrope', factor: 4 } }, 'c.json'), 'c.json', /rope_scaling type longrope is not supported/);
+    rejects(() => configFromHf({ ...base, partial_rotary_factor: 0.5 }, 'c.json'), 'c.json', /partial_rotary_factor 0.5 for llama is not supported/);
+    rejects(() => configFromHf({ ...base, rope_scaling: { rope_type: 'longrope', factor: 4 } }, 'c.json'), 'c.json', /rope_scaling longrope needs short_factor, long_factor and original_max_position_embeddings/);
     const moe = load('Qwen3-30B-A3B.json') as Record<string, unknown>;
     rejects(() => configFromHf({ ...moe, decoder_sparse_step: 2 }, 'c.json'), 'c.json', /decoder_sparse_step 2 \(dense FFN layers between sparse ones\) is not supported/);
     rejects(() => configFromHf({ ...moe, mlp_only_layers: [0, 3] }, 'c.json'), 'c.json', /mlp_only_layers 0, 3 \(dense FFN layers among sparse ones\) is not supported/);
@@ -191,7 +191,7 @@ describe('RoPE frequencies', () => {
 
   test('validateConfig checks the factor count', () => {
     const c = llama31();
-    assert.throws(() => validateConfig({ ...c, ropeFreqFactors: new Float32Array(3) }, 'f'), /rope_freqs has 3 values, expected headDim\/2 = 64/);
+    assert.throws(() => validateConfig({ ...c, ropeFreqFactors: new Float32Array(3) }, 'f'), /rope_freqs has 3 values, expected 64 \(rotary dims \/ 2\)/);
   });
 });
 

@@ -3,14 +3,30 @@ import { gemma2 } from './gemma2.js';
 import { gemma3 } from './gemma3.js';
 import { llama } from './llama.js';
 import { mixtral } from './mixtral.js';
+import { olmo2 } from './olmo2.js';
+import { opt } from './opt.js';
+import { phi3 } from './phi3.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
 import { qwen3moe } from './qwen3moe.js';
+import { smollm3 } from './smollm3.js';
 import type { Architecture, ArchitectureName, ExpertNames, ExpertProjection } from './types.js';
 
 export type { Architecture, ArchitectureName, ExpertNames, ExpertProjection } from './types.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, mixtral, gemma2, gemma3];
+export const ARCHITECTURES: readonly Architecture[] = [
+  llama,
+  qwen2,
+  qwen3,
+  qwen3moe,
+  mixtral,
+  gemma2,
+  gemma3,
+  phi3,
+  olmo2,
+  smollm3,
+  opt,
+];
 
 export function architecture(name: ArchitectureName): Architecture {
   return ARCHITECTURES.find((a) => a.name === name)!;
@@ -36,4 +52,5 @@ export function expertLeaf(experts: ExpertNames, e: number, p: ExpertProjection)
 
 /** "LlamaForCausalLM, MistralForCausalLM, ..." for error messages. */
 export const SUPPORTED_HF_CLASSES = ARCHITECTURES.flatMap((a) => a.hfClasses).join(', ');
-export const SUPPORTED_GGUF_NAMES = [...new Set(ARCHITECTURES.map((a) => a.ggufName))].join(', ');
+/** GGUF archs, once each (Llama and Mixtral share `llama`); OPT has none (llama.cpp lacks it). */
+export const SUPPORTED_GGUF_NAMES = [...new Set(ARCHITECTURES.filter((a) => !a.opt).map((a) => a.ggufName))].join(', ');

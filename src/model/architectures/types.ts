@@ -3,7 +3,18 @@
 // Each family has its own module; index.ts is the registry the loaders look names up in.
 import type { RopeStyle } from '../../kernels/types.js';
 
-export type ArchitectureName = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'mixtral' | 'gemma2' | 'gemma3';
+export type ArchitectureName =
+  | 'llama'
+  | 'qwen2'
+  | 'qwen3'
+  | 'qwen3moe'
+  | 'mixtral'
+  | 'gemma2'
+  | 'gemma3'
+  | 'phi3'
+  | 'olmo2'
+  | 'smollm3'
+  | 'opt';
 
 /** The three matrices of an expert's SwiGLU FFN. */
 export type ExpertProjection = 'gate' | 'up' | 'down';
@@ -51,8 +62,11 @@ export interface Architecture {
   experts: ExpertNames | null;
   /** tie_word_embeddings when config.json omits it (transformers' default for the class). */
   defaultTiedEmbeddings: boolean;
-  /** The gated FFN's activation: SwiGLU, or Gemma's GeGLU with tanh-approximated GELU. */
-  ffnActivation: 'silu' | 'gelu_tanh';
+  /**
+   * The FFN's activation: SwiGLU, Gemma's GeGLU with tanh-approximated GELU, or OPT's ungated
+   * ReLU (fc1, fc2; see feed-forward.ts).
+   */
+  ffnActivation: 'silu' | 'gelu_tanh' | 'relu';
   /**
    * Gemma's "sandwich" norms: the attention and FFN outputs are normed again before they join
    * the residual (HF post_attention_layernorm / post_feedforward_layernorm, GGUF
@@ -72,4 +86,32 @@ export interface Architecture {
    * one global (Gemma 3). 0: every layer is global.
    */
   defaultSlidingWindowPattern: number;
+  /**
+   * What q_norm/k_norm normalize when qkNorm is set: each head (Qwen3, weights [headDim]) or the
+   * whole q and k projections (OLMo 2, weights [qDim] and [kvDim]). Default 'head'.
+   */
+  qkNormOver?: 'head' | 'projection';
+  /**
+   * q|k|v and gate|up stored as one tensor each (Phi-3: qkv_proj, gate_up_proj; GGUF attn_qkv
+   * and an ffn_up of 2·intermediate rows, gate first). Default false.
+   */
+  fusedProjections?: boolean;
+  /**
+   * Where the block norms sit: 'pre' (Llama: before attention and FFN) or 'post' (OLMo 2: on the
+   * attention and FFN outputs, before each residual add; no input norms). Default 'pre'.
+   */
+  normPlacement?: 'pre' | 'post';
+  /**
+   * Layer tensors whose GGUF name differs from the Llama mapping for this family, as
+   * [gguf leaf, HF leaf] (e.g. OLMo 2's post_attention_layernorm is attn_post_norm, not ffn_norm).
+   */
+  ggufLayerNames?: readonly (readonly [gguf: string, hf: string])[];
+  /**
+   * OPT's decoder (opt.ts): learned absolute positions (row = position + positionOffset) instead
+   * of RoPE, LayerNorm with bias instead of RMSNorm, ReLU FFN (up_proj = fc1, no gate), biases on
+   * o_proj, up and down. Absent for the RMSNorm/RoPE/SwiGLU families.
+   */
+  opt?: { positionOffset: number };
+  /** A family whose checkpoints name tensors otherwise: their names ↔ the Llama names used here. */
+  hfTensorNames?: { toCanonical(name: string): string; fromCanonical(name: string): string };
 }

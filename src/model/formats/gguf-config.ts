@@ -3,7 +3,8 @@
 
 import { toFloat32 } from '../../kernels/dtype.js';
 import { architectureByGgufName, SUPPORTED_GGUF_NAMES } from '../architectures/index.js';
-import { validateConfig, type ModelConfig, type MoeConfig, type RopeScaling } from '../config.js';
+import { SMOLLM3_NO_ROPE_STEP } from '../architectures/smollm3.js';
+import { validateConfig, yarnMscale, type ModelConfig, type MoeConfig, type RopeScaling } from '../config.js';
 import { ModelLoadError } from '../errors.js';
 import { ggufArrayLength, ggufNumber, ggufString, type GgufMetadata } from './gguf-types.js';
 import type { TensorStore } from './tensor.js';
@@ -34,10 +35,8 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
   if (valueLength !== undefined && valueLength !== headDim) {
     throw new ModelLoadError(file, `attention.value_length ${valueLength} differs from key_length ${headDim}, which is not supported`);
   }
-  const ropeDims = num('rope.dimension_count');
-  if (ropeDims !== undefined && ropeDims !== headDim) {
-    throw new ModelLoadError(file, `rope.dimension_count ${ropeDims} differs from the head size ${headDim}: partial RoPE is not supported`);
-  }
+  // Fewer rotary dims than the head (Phi-4-mini: 96 of 128) turn the leading ones (rope.ts).
+  const ropeDims = num('rope.dimension_count') ?? headDim;
 
   const embedding = tensors.info('model.embed_tokens.weight');
   const vocabSize = num('vocab_size') ?? embedding?.shape[0] ?? ggufArrayLength(meta, 'tokenizer.ggml.tokens', file);
@@ -61,7 +60,7 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
     maxPositionEmbeddings: req('context_length'),
     rmsNormEps: shortestF32(req('attention.layer_norm_rms_epsilon')),
     ropeTheta: shortestF32(num('rope.freq_base') ?? 10000),
-    ropeScaling: ropeScalingFromGguf(meta, arch, file),
+    ropeScaling: ropeScalingFromGguf(meta, arch, file, tensors),
     ropeStyle: family.ggufRopeStyle,
     tieWordEmbeddings: tensors.info('lm_head.weight') === undefined,
     attentionBias: tensors.info('model.layers.0.self_attn.q_proj.bias') !== undefined,
@@ -71,6 +70,11 @@ export function configFromGguf(meta: GgufMetadata, file: string, tensors: Tensor
   };
   if (family.experts) config.moe = moeFromGguf(meta, arch, file, config.intermediateSize, expertCount);
   if (family.scaleEmbedding) Object.assign(config, gemmaFromGguf(meta, arch, config, file));
+  if (ropeDims !== headDim) config.rotaryDim = ropeDims;
+  if (family.name === 'smollm3') {
+    const noRope = Array.from({ length: config.numLayers }, (_, l) => l).filter((l) => (l + 1) % SMOLLM3_NO_ROPE_STEP === 0);
+    if (noRope.length > 0) config.noRopeLayers = noRope;
+  }
   const factors = ropeFreqFactors(tensors, file);
   if (factors) {
     if (config.ropeScaling) throw new ModelLoadError(file, 'rope_freqs.weight and rope.scaling keys are both present');
@@ -131,9 +135,39 @@ function moeFromGguf(meta: GgufMetadata, arch: string, file: string, feedForward
   };
 }
 
-function ropeScalingFromGguf(meta: GgufMetadata, arch: string, file: string): RopeScaling | null {
+function ropeScalingFromGguf(meta: GgufMetadata, arch: string, file: string, tensors: TensorStore): RopeScaling | null {
   const type = ggufString(meta, `${arch}.rope.scaling.type`, file);
   const factor = ggufNumber(meta, `${arch}.rope.scaling.factor`, file);
+  const original = ggufNumber(meta, `${arch}.rope.scaling.original_context_length`, file);
+  const attnFactor = shortestF32(ggufNumber(meta, `${arch}.rope.scaling.attn_factor`, file) ?? 1);
+  const logMul = ggufNumber(meta, `${arch}.rope.scaling.yarn_log_multiplier`, file);
+  if (logMul !== undefined && logMul !== 0) throw new ModelLoadError(file, `${arch}.rope.scaling.yarn_log_multiplier is not supported`);
+  // Phi-3's LongRoPE: both factor sets as tensors (llama.cpp picks one by its context size).
+  const long = tensors.info('rope_factors_long.weight'), short = tensors.info('rope_factors_short.weight');
+  if (long || short) {
+    if (!long || !short) throw new ModelLoadError(file, 'rope_factors_long.weight and rope_factors_short.weight must come together');
+    if (type !== undefined && type !== 'none' && type !== 'linear') throw new ModelLoadError(file, `rope_factors tensors with rope scaling type ${type} are not supported`);
+    if (factor !== undefined && factor !== 1) throw new ModelLoadError(file, `rope_factors tensors with rope.scaling.factor ${factor} are not supported`);
+    const read = (name: string, info: { dtype: string; shape: number[] }) => {
+      if (info.dtype !== 'f32' || info.shape.length !== 1) throw new ModelLoadError(file, `${name} should be a 1-D F32 tensor`);
+      return Array.from(toFloat32('f32', tensors.read(name).data, info.shape[0]!));
+    };
+    return {
+      type: 'longrope', longFactor: read('rope_factors_long.weight', long), shortFactor: read('rope_factors_short.weight', short),
+      originalMaxPositionEmbeddings: original ?? req(meta, `${arch}.context_length`, file), attentionFactor: attnFactor,
+    };
+  }
+  if (attnFactor !== 1 && type !== 'yarn') throw new ModelLoadError(file, `${arch}.rope.scaling.attn_factor ${attnFactor} is only supported with yarn or rope_factors tensors`);
+  if (type === 'yarn') {
+    if (factor === undefined) throw new ModelLoadError(file, `${arch}.rope.scaling.type is yarn but no factor is given`);
+    const f = shortestF32(factor);
+    return {
+      type: 'yarn', factor: f, originalMaxPositionEmbeddings: original ?? req(meta, `${arch}.context_length`, file),
+      betaFast: shortestF32(ggufNumber(meta, `${arch}.rope.scaling.yarn_beta_fast`, file) ?? 32),
+      betaSlow: shortestF32(ggufNumber(meta, `${arch}.rope.scaling.yarn_beta_slow`, file) ?? 1),
+      attentionFactor: yarnMscale(f) * attnFactor,
+    };
+  }
   // Older converters wrote only this key for linear scaling.
   const legacyLinear = ggufNumber(meta, `${arch}.rope.scale_linear`, file);
   if (type === undefined || type === 'none') {
@@ -144,7 +178,13 @@ function ropeScalingFromGguf(meta: GgufMetadata, arch: string, file: string): Ro
     if (f === undefined) throw new ModelLoadError(file, `${arch}.rope.scaling.type is linear but no factor is given`);
     return { type: 'linear', factor: shortestF32(f) };
   }
-  throw new ModelLoadError(file, `rope scaling type ${type} is not supported; supported: linear, none (llama3 via rope_freqs.weight)`);
+  throw new ModelLoadError(file, `rope scaling type ${type} is not supported; supported: linear, yarn, none (llama3 via rope_freqs.weight, longrope via rope_factors_long/short)`);
+}
+
+function req(meta: GgufMetadata, key: string, file: string): number {
+  const v = ggufNumber(meta, key, file);
+  if (v === undefined) throw new ModelLoadError(file, `metadata ${key} is missing`);
+  return v;
 }
 
 function ropeFreqFactors(tensors: TensorStore, file: string): Float32Array | undefined {

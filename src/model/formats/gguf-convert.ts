@@ -4,7 +4,8 @@
 
 import { byteSize, fromFloat32, toFloat32 } from '../../kernels/dtype.js';
 import { architecture } from '../architectures/index.js';
-import { llama3RopeFactors, type ModelConfig } from '../config.js';
+import { SMOLLM3_NO_ROPE_STEP } from '../architectures/smollm3.js';
+import { llama3RopeFactors, yarnMscale, type ModelConfig } from '../config.js';
 import { expertSlot, hfToGgufName, splitLayerName } from '../tensor-names.js';
 import type { GgufMetadata, GgufValue } from './gguf-types.js';
 import { elementCount, type RawTensor } from './tensor.js';
@@ -17,7 +18,8 @@ import { elementCount, type RawTensor } from './tensor.js';
 export function hfToGgufTensors(config: ModelConfig, tensors: readonly RawTensor[]): RawTensor[] {
   const arch = architecture(config.architecture);
   const out: RawTensor[] = [];
-  const interleaved = architecture(config.architecture).ggufRopeStyle === 'interleaved';
+  // llama.cpp's converter permutes q/k rows for the families it rotates by consecutive pairs.
+  const interleaved = arch.ggufRopeStyle === 'interleaved';
   // GGUF name → the position its stack takes in `out`, and the experts gathered so far.
   const stacks = new Map<string, { at: number; experts: RawTensor[] }>();
   for (const t of tensors) {
@@ -50,6 +52,13 @@ export function hfToGgufTensors(config: ModelConfig, tensors: readonly RawTensor
     ?? (config.ropeScaling?.type === 'llama3' ? llama3RopeFactors(config.ropeScaling, config.headDim, config.ropeTheta) : null);
   if (factors) {
     out.push({ name: 'rope_freqs.weight', dtype: 'f32', shape: [factors.length], data: fromFloat32('f32', factors) });
+  }
+  // LongRoPE's two sets, once for all layers (llama.cpp duplicates them per layer at load).
+  const rs = config.ropeScaling;
+  if (rs?.type === 'longrope') {
+    for (const [name, f] of [['rope_factors_long.weight', rs.longFactor], ['rope_factors_short.weight', rs.shortFactor]] as const) {
+      out.push({ name, dtype: 'f32', shape: [f.length], data: fromFloat32('f32', Float32Array.from(f)) });
+    }
   }
   return out;
 }
@@ -109,12 +118,15 @@ function moveRows(
  * eosTokenIds beyond the first become eot/eom ids, which llama.cpp also treats as end of turn.
  */
 export function ggufMetadataFor(config: ModelConfig, tokenizerKeys?: GgufMetadata): Map<string, GgufValue> {
+  if (architecture(config.architecture).opt) throw new Error('OPT has no GGUF form: llama.cpp has no OPT architecture (save it as safetensors)');
   const arch = architecture(config.architecture).ggufName;
   const m = new Map<string, GgufValue>();
   const u32 = (key: string, value: number): void => { m.set(key, { type: 'u32', value }); };
   const f32 = (key: string, value: number): void => { m.set(key, { type: 'f32', value }); };
   m.set('general.architecture', { type: 'string', value: arch });
-  m.set('general.name', { type: 'string', value: arch });
+  // llama.cpp sets Phi-3 SentencePiece token attributes (</s>, ...) when the name says phi3,
+  // which a BPE vocabulary lacks; Phi-4-mini's own GGUFs are named "Phi 4 Mini ...".
+  m.set('general.name', { type: 'string', value: arch === 'phi3' ? 'phi-4 shape' : arch });
   u32(`${arch}.context_length`, config.maxPositionEmbeddings);
   u32(`${arch}.embedding_length`, config.hiddenSize);
   u32(`${arch}.feed_forward_length`, config.intermediateSize);
@@ -125,7 +137,7 @@ export function ggufMetadataFor(config: ModelConfig, tokenizerKeys?: GgufMetadat
     u32(`${arch}.attention.key_length`, config.headDim);
     u32(`${arch}.attention.value_length`, config.headDim);
   }
-  u32(`${arch}.rope.dimension_count`, config.headDim);
+  u32(`${arch}.rope.dimension_count`, config.rotaryDim ?? config.headDim);
   f32(`${arch}.rope.freq_base`, config.ropeTheta);
   f32(`${arch}.attention.layer_norm_rms_epsilon`, config.rmsNormEps);
   u32(`${arch}.vocab_size`, config.vocabSize);
@@ -142,9 +154,31 @@ export function ggufMetadataFor(config: ModelConfig, tokenizerKeys?: GgufMetadat
     if (arch !== 'llama') u32(`${arch}.expert_feed_forward_length`, moe.expertIntermediateSize);
   }
   // llama3 scaling travels as the rope_freqs tensor (see hfToGgufTensors), as llama.cpp does.
-  if (config.ropeScaling?.type === 'linear') {
+  const rs = config.ropeScaling;
+  if (rs?.type === 'linear') {
     m.set(`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' });
-    f32(`${arch}.rope.scaling.factor`, config.ropeScaling.factor);
+    f32(`${arch}.rope.scaling.factor`, rs.factor);
+  } else if (rs?.type === 'longrope') {
+    // As conversion/phi.py: the factors travel as tensors, the attention factor as a key.
+    u32(`${arch}.rope.scaling.original_context_length`, rs.originalMaxPositionEmbeddings);
+    f32(`${arch}.rope.scaling.attn_factor`, rs.attentionFactor);
+  } else if (rs?.type === 'yarn') {
+    m.set(`${arch}.rope.scaling.type`, { type: 'string', value: 'yarn' });
+    f32(`${arch}.rope.scaling.factor`, rs.factor);
+    u32(`${arch}.rope.scaling.original_context_length`, rs.originalMaxPositionEmbeddings);
+    if (rs.betaFast !== 32) f32(`${arch}.rope.scaling.yarn_beta_fast`, rs.betaFast);
+    if (rs.betaSlow !== 1) f32(`${arch}.rope.scaling.yarn_beta_slow`, rs.betaSlow);
+    // llama.cpp multiplies its own get_mscale(factor) by this key.
+    const extra = rs.attentionFactor / yarnMscale(rs.factor);
+    if (Math.abs(extra - 1) > 1e-7) f32(`${arch}.rope.scaling.attn_factor`, extra);
+  } else if (rs?.type === 'dynamic') {
+    throw new Error('dynamic NTK rope scaling has no GGUF equivalent (llama.cpp does not implement it)');
+  }
+  if (arch === 'phi3') u32(`${arch}.attention.sliding_window`, 0);
+  const noRope = config.noRopeLayers ?? [];
+  const llamaCppNoRope = arch === 'smollm3' ? Array.from({ length: config.numLayers }, (_, l) => l).filter((l) => (l + 1) % SMOLLM3_NO_ROPE_STEP === 0) : [];
+  if (noRope.join() !== llamaCppNoRope.join()) {
+    throw new Error(`no-RoPE layers ${noRope.join(', ') || 'none'} have no GGUF equivalent for ${arch} (llama.cpp: ${llamaCppNoRope.join(', ') || 'none'})`);
   }
   if (arch === 'gemma2' || arch === 'gemma3') gemmaMetadata(config, u32, f32);
   if (config.bosTokenId !== null) u32('tokenizer.ggml.bos_token_id', config.bosTokenId);

@@ -134,7 +134,10 @@ describe('GGUF config keys', () => {
     m.tensors.close();
     const yarn = ggufMetadataFor(llama);
     yarn.set('llama.rope.scaling.type', { type: 'string', value: 'yarn' });
-    assert.throws(() => reopen(dir, yarn), /rope scaling type yarn is not supported/);
+    assert.throws(() => reopen(dir, yarn), /rope.scaling.type is yarn but no factor is given/);
+    const other = ggufMetadataFor(llama);
+    other.set('llama.rope.scaling.type', { type: 'string', value: 'longrope' });
+    assert.throws(() => reopen(dir, other), /rope scaling type longrope is not supported/);
   });
 
   test('end-of-turn ids join eos; a head size other than hidden/heads travels as key_length', (t) => {
@@ -149,7 +152,9 @@ describe('GGUF config keys', () => {
     m.tensors.close();
     const partial = ggufMetadataFor(config);
     partial.set('llama.rope.dimension_count', { type: 'u32', value: 8 });
-    assert.throws(() => reopen(dir, partial, config), /partial RoPE is not supported/);
+    const p = reopen(dir, partial, config);
+    assert.equal(p.config.rotaryDim, 8); // the leading 8 dims of each head turn (rope.ts)
+    p.tensors.close();
   });
 
   test('missing required keys are named', (t) => {

@@ -110,7 +110,7 @@ describe('broken GGUF', () => {
     const at = bytes.indexOf(Buffer.from('llama', 'utf8'), bytes.indexOf(Buffer.from('general.architecture')));
     bytes.write('gemma', at, 'utf8');
     fs.writeFileSync(p, bytes);
-    assertLoadError(() => openModelFiles(p), p, /^unsupported architecture gemma; supported: llama, qwen2, qwen3, qwen3moe, gemma2, gemma3$/);
+    assertLoadError(() => openModelFiles(p), p, /^unsupported architecture gemma; supported: llama, qwen2, qwen3, qwen3moe, gemma2, gemma3, phi3, olmo2, smollm3$/);
   });
 
   test('a missing tensor is named in both GGUF and HF terms', (t) => {
