@@ -16,7 +16,7 @@ export function rootRoutes(app: FastifyInstance, ctx: ServerContext, page?: WebA
     model: ctx.modelNames()[0],
     // The base an OpenAI client takes (base_url / baseURL), as this client reached the server.
     api_base: `${request.protocol}://${request.host}/v1`,
-    endpoints: ['/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/responses', '/v1/conversations'],
+    endpoints: ['/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/responses', '/v1/conversations', '/v1/pensieve/cache'],
     health: '/health',
     metrics: '/metrics',
     docs: 'README.md of the Pensieve repository: the Usage section lists every route and flag',

@@ -148,6 +148,12 @@ function record(view) {
 }
 
 async function poll() {
+  // A hidden tab polls nothing; the next poll after it shows again starts a fresh rate.
+  if (document.hidden) {
+    last = null;
+    if (timer !== null) timer = setTimeout(poll, POLL_MS);
+    return;
+  }
   try {
     const view = await getJson('/pensieve/cache');
     record(view);

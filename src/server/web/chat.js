@@ -183,7 +183,8 @@ async function send(text) {
   controller = new AbortController();
   setBusy(true);
   const body = {
-    model: settings.model || undefined,
+    // The settings keep the model once it is chosen; until then, the list's first.
+    model: settings.model || $('model').value || undefined,
     input: text,
     temperature: Number(settings.temperature),
     max_output_tokens: Number(settings.maxTokens),

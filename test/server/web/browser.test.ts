@@ -143,6 +143,23 @@ test('the web page: a streamed chat, a branch, and a conversation\'s bar moving 
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-cache.png') });
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-cache-dark.png') });
+
+    // Stop, from the keyboard: a long reply, aborted while it streams, is marked stopped.
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.locator('#nav-chat').click();
+    await page.locator('#new-chat').click();
+    await page.locator('.settings summary').click();
+    await page.locator('#max-tokens').fill('500');
+    await page.locator('.settings summary').click();
+    await page.locator('#prompt').fill('Once upon a time');
+    await page.locator('#prompt').press('Enter');
+    // At once: the whole reply takes the tiny model about half a second.
+    await page.locator('#stop').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'stop', 'the stop button takes the focus');
+    await page.keyboard.press('Escape');
+    await page.locator('.message.assistant .status', { hasText: 'stopped' }).waitFor({ timeout: 5_000 });
+    assert.equal(await page.locator('#send').isVisible(), true);
+    assert.equal(await page.locator('.message.assistant .branch').count(), 0, 'a stopped turn is no point to branch from');
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
