@@ -156,7 +156,8 @@ function branchFrom(turnIndex) {
   const conv = current();
   if (conv === null || controller !== null) return;
   const turns = conv.turns.slice(0, turnIndex + 1).map((t) => ({ ...t }));
-  startConversation(`${conv.title} (branch at turn ${turnIndex + 1})`, turns, conv.id);
+  // The list shows a title's start: the branch's part first.
+  startConversation(`Branch at turn ${turnIndex + 1} of ${conv.title}`, turns, conv.id);
   render();
   $('prompt').focus();
 }
@@ -180,6 +181,8 @@ async function send(text) {
   const reply = $('messages').lastElementChild;
   const out = reply.querySelector('.text');
   reply.classList.add('streaming');
+  // Screen readers hear the reply once it is whole, not a word at a time.
+  reply.setAttribute('aria-busy', 'true');
   controller = new AbortController();
   setBusy(true);
   const body = {

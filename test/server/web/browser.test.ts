@@ -18,8 +18,9 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO_ROOT, '.pensieve', 'artifacts');
 const KEY = 'sk-web-test';
 // stories260K's KV is 40 KiB per 32-token chunk (f32): 20 chunks on device, 4 in host memory,
-// about 46 on disk, so a few 500-token replies push an idle conversation down the tiers.
-const TINY_TIERS = ['--kv-cache-memory', '800K', '--kv-host-memory', '160K', '--kv-disk-space', '2M'];
+// about 93 on disk, so a few 500-token replies push an idle conversation down the tiers (and
+// mostly not off the disk: continuing it then swaps its chunks back in).
+const TINY_TIERS = ['--kv-cache-memory', '800K', '--kv-host-memory', '160K', '--kv-disk-space', '4M'];
 
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
 
@@ -139,6 +140,12 @@ test('the web page: a streamed chat, a branch, and a conversation\'s bar moving 
     await page.locator('#nav-cache').click();
     const back = await waitForLayout(page, root, (l) => l.device > after.device, 10_000);
     assert.ok(back.device > after.device, `back on the device: ${JSON.stringify(after)} → ${JSON.stringify(back)}`);
+    const view = (await (await fetch(`${server.baseURL}/pensieve/cache`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as {
+      served_tokens: { host: number; disk: number };
+      recomputed_tokens: number;
+    };
+    const fromBelow = view.served_tokens.host + view.served_tokens.disk + view.recomputed_tokens;
+    assert.ok(fromBelow > 0, `its history came back from a lower tier or was recomputed: ${JSON.stringify(view)}`);
     await page.waitForTimeout(2500); // a few polls, so the charts have a history
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-cache.png') });
     await page.emulateMedia({ colorScheme: 'dark' });
