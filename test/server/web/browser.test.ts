@@ -1,7 +1,8 @@
 // The web page in a real browser (Debian's chromium, driven by playwright-core; no browser is
-// downloaded): type a message and watch the reply stream in, continue, branch from the first
-// turn, then fill tiny KV tiers from outside and watch the first conversation's bar on the cache
-// page leave the device. Screenshots of both pages go to .pensieve/artifacts/ (gitignored).
+// downloaded): type a message and see the streamed reply (the text of the SSE deltas the page
+// read), continue, branch from the first turn, then fill tiny KV tiers from outside and watch the
+// first conversation's bar on the cache page leave the device and, continued, come back; stop a
+// reply from the keyboard. Screenshots of both pages go to .pensieve/artifacts/ (gitignored).
 // Skips, saying why, where /usr/bin/chromium is absent (CI installs it: .ci/run).
 
 import assert from 'node:assert/strict';
