@@ -12,6 +12,7 @@ import { LruPolicy, RetentionPolicy, type ChunkCostFn, type EvictionPolicy } fro
 import { KvCacheManager, type CacheMode, type KvCacheStats } from '../cache/kv-cache-manager.js';
 import { KvCache, kvDTypeForWeights, type KvDType } from '../model/kv-cache.js';
 import type { LoadedModel } from '../model/load.js';
+import { conversationLayouts, type ConversationLayout } from './conversation-layout.js';
 import { profileChunkCost, type CostPoint } from './cost-profile.js';
 import { Grammars, type GrammarMatcher } from './grammar/matcher.js';
 import { SchemaError } from './grammar/schema.js';
@@ -101,6 +102,8 @@ export interface EngineStats {
   /** Decode rows computed. */
   decodeTokensComputed: number;
   generatedTokens: number;
+  /** Each live conversation's chunks by tier, most recently used first (conversation-layout.ts). */
+  conversations: ConversationLayout[];
 }
 
 
@@ -305,6 +308,7 @@ export class Engine {
       waiting: this.scheduler.waiting.length,
       running: this.scheduler.running.length,
       ...this.counters,
+      conversations: conversationLayouts(this.kv),
     };
   }
 

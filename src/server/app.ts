@@ -26,7 +26,10 @@ import { conversationsRoutes } from './routes/conversations.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
 import { responsesRoutes } from './routes/responses.js';
+import { pensieveCacheRoutes } from './routes/pensieve-cache.js';
 import { rootRoutes } from './routes/root.js';
+import { webRoutes } from './routes/web.js';
+import { loadWebAssets } from './web-assets.js';
 
 export interface ServerOptions {
   /** The engine; leave it out to listen while the model loads and attach it to `lifecycle` when ready. */
@@ -103,7 +106,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerBodyLimit(app, () => (maxRequestBytes ??= defaultMaxRequestBytes(lifecycle.engine.model)));
   registerJsonBody(app, () => lifecycle.engine.model);
 
-  rootRoutes(app, ctx);
+  const web = loadWebAssets();
+  rootRoutes(app, ctx, web.get('index.html'));
+  webRoutes(app, web);
   healthRoutes(app, ctx);
   metricsRoutes(app, ctx.metrics, ctx);
   modelsRoutes(app, ctx);
@@ -113,5 +118,6 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   conversationsRoutes(app, ctx);
   conversationItemsRoutes(app, ctx);
   tokenizeRoutes(app, ctx);
+  pensieveCacheRoutes(app, ctx);
   return app;
 }

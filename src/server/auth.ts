@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Owner } from '../store/index.js';
 import type { KeyRing } from './api-keys.js';
 import { ApiError } from './errors.js';
+import { wantsPage } from './web-assets.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,7 +28,9 @@ export interface AuthOptions {
 }
 
 // Route patterns, as registered: the router has already mapped every spelling of a path to one.
-const ALWAYS_PUBLIC = ['/health'];
+// The web page's files are public (they hold no secrets; web-assets.ts), and so is GET / when a
+// browser asks for the page: the JSON index at / still needs the key.
+const ALWAYS_PUBLIC = ['/health', '/ui/:file'];
 
 export class Authenticator {
   private readonly publicRoutes: ReadonlySet<string>;
@@ -40,6 +43,7 @@ export class Authenticator {
   check(request: FastifyRequest): void {
     // routeOptions.url is the matched route's pattern; a 404 matched none and is never public.
     if (!request.is404 && request.routeOptions.url !== undefined && this.publicRoutes.has(request.routeOptions.url)) return;
+    if (!request.is404 && request.routeOptions.url === '/' && wantsPage(request)) return;
     const header = request.headers.authorization;
     if (header === undefined) {
       throw new ApiError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", 'invalid_request_error', null, 'missing_api_key');
