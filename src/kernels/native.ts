@@ -33,6 +33,8 @@ interface Addon {
   siluMul(gate: Float32Array, up: Float32Array, out: Float32Array): void;
   add(dst: Float32Array, src: Float32Array): void;
   argmax(x: Float32Array, out: Int32Array): void;
+  /** CRC-32C of the bytes, continuing `crc` (native/crc32c.cc). */
+  crc32c(data: Uint8Array, crc?: number): number;
   writeKV(
     k: Float32Array, v: Float32Array, slotMapping: Int32Array, kCache: KvPool, vCache: KvPool,
     numKvHeads: number, headDim: number, blockSize: number,
