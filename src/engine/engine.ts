@@ -212,10 +212,10 @@ export class Engine {
 
   /**
    * When the last step could schedule nothing because disk reads are in flight: a
-   * promise for the next one to land (the worker waits on it instead of spinning).
+   * promise for them to land (the worker waits on it instead of spinning).
    */
   ioWait(): Promise<void> | null {
-    return this.scheduler.waitingOnIo > 0 && this.scheduler.running.length === 0 ? this.io.nextCompletion() : null;
+    return this.scheduler.waitingOnIo > 0 && this.scheduler.running.length === 0 ? this.io.readsLanded() : null;
   }
 
   /**

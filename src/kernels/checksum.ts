@@ -1,24 +1,22 @@
 // The checksum of KV chunk files: CRC-32C, natively at memory speed (native/crc32c.cc),
-// or the TypeScript reference under PENSIEVE_KERNELS=reference.
+// or the TypeScript reference under PENSIEVE_KERNELS=reference. Loaded synchronously on
+// first use (the disk tier opens inside the Engine's constructor).
+import { createRequire } from 'node:module';
 import { crc32c as crc32cReference } from './reference.js';
 
 type Crc32c = (data: Uint8Array, crc?: number) => number;
 
 let impl: Crc32c | null = null;
 
-async function load(): Promise<Crc32c> {
+function load(): Crc32c {
   if (process.env.PENSIEVE_KERNELS === 'reference') return crc32cReference;
-  const { addon } = await import('./native.js');
+  // The same addon native.ts loads (require caches it: one instance).
+  const addon = createRequire(import.meta.url)('../../build/Release/pensieve_native.node') as { crc32c: Crc32c };
   return (data, crc) => addon.crc32c(data, crc);
-}
-
-/** Resolves the implementation once (call before the first crc32c). */
-export async function loadChecksum(): Promise<void> {
-  impl ??= await load();
 }
 
 /** CRC-32C of `data` continuing `crc` (0 to start), as an unsigned 32-bit number. */
 export function crc32c(data: Uint8Array, crc = 0): number {
-  if (impl === null) throw new Error('crc32c: call loadChecksum() first');
+  impl ??= load();
   return impl(data, crc);
 }

@@ -159,9 +159,27 @@ export class TierIo {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /**
+   * Resolves once no read is in flight (at once when none is). What a loop with nothing to
+   * compute waits on: waking at each of a long history's reads only to find the request
+   * still waiting on the others costs a scheduling pass per chunk.
+   */
+  readsLanded(): Promise<void> {
+    if (!this.hasReads()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => (this.hasReads() ? this.waiters.push(check) : resolve());
+      this.waiters.push(check);
+    });
+  }
+
   /** Resolves once every disk operation issued so far has finished (before shutdown). */
   async idle(): Promise<void> {
     await this.disk?.idle();
+  }
+
+  private hasReads(): boolean {
+    for (const s of this.diskSlots.values()) if (s.reading) return true;
+    return false;
   }
 
   stats(): TierIoStats {
