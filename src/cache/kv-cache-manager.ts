@@ -57,12 +57,16 @@ export interface CacheMatch {
   computeRanges: PositionRange[];
 }
 
-/** Where this step's query tokens of one request go. */
+/**
+ * This step's query tokens of one request and the blocks they read and write. The slot of
+ * position p is blockTable[p / blockSize] * blockSize + p % blockSize; the model runner
+ * computes it, once, as vLLM's does.
+ */
 export interface ScheduledSlots {
   positions: number[];
   tokenIds: number[];
-  /** Per position: block id * blockSize + offset, where its K/V is written. */
-  slotMapping: number[];
+  /** Physical block per logical block of positions [0, contextLength). */
+  blockTable: number[];
   /** Attention reads positions [0, contextLength) through the block table. */
   contextLength: number;
 }
@@ -296,12 +300,10 @@ export class KvCacheManager {
       const ids = this.pool.allocate(missing.length)!;
       missing.forEach((b, i) => seq.setBlock(b, ids[i]!));
     }
-    return {
-      positions,
-      tokenIds: positions.map((p) => seq.tokens[p]!),
-      slotMapping: seq.slotsFor(positions),
-      contextLength: positions[positions.length - 1]! + 1,
-    };
+    const contextLength = positions[positions.length - 1]! + 1;
+    const blockTable = seq.blockTable.slice(0, Math.ceil(contextLength / this.blockSize));
+    for (const p of positions) if ((blockTable[Math.floor(p / this.blockSize)] ?? NO_BLOCK) === NO_BLOCK) throw new Error(`position ${p} of ${requestId} has no block`);
+    return { positions, tokenIds: positions.map((p) => seq.tokens[p]!), blockTable, contextLength };
   }
 
   /**

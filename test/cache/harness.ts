@@ -59,7 +59,8 @@ export class FakeEngine {
     this.sync();
     if (slots === null) return null;
     const keys = prefixKeys(this.m.sequence(requestId)!.tokens);
-    slots.positions.forEach((p, i) => this.memory.set(slots.slotMapping[i]!, keys[p]!));
+    const bs = this.m.blockSize;
+    slots.positions.forEach((p) => this.memory.set(slots.blockTable[Math.floor(p / bs)]! * bs + (p % bs), keys[p]!));
     this.m.markComputed(requestId, n);
     return slots;
   }
