@@ -21,6 +21,7 @@ import { BlockPool } from './block-pool.js';
 import type { ChunkTransfer } from './chunk-transfer.js';
 import { hashChain, type BlockHash } from './block-hash.js';
 import { ChainIndex } from './chain-index.js';
+import { BLOCK_SIZE, CHUNK_SIZE } from './chunk-layout.js';
 import { ChunkTiers, type PersistedChunk, type RestoreItem, type TierCapacities, type TierStats } from './chunk-tiers.js';
 import { ConversationState, type ConversationView } from './conversation-state.js';
 import { LruPolicy, reclaimableBlocks, type EvictionPolicy } from './eviction-policy.js';
@@ -33,9 +34,9 @@ export type CacheMode = 'stateless' | 'prefix' | 'pensieve';
 export interface KvCacheConfig {
   numBlocks: number;
   mode: CacheMode;
-  /** Tokens per block (16). */
+  /** Tokens per block (default BLOCK_SIZE). */
   blockSize?: number;
-  /** Tokens per residency chunk (32, the paper's); a multiple of blockSize. */
+  /** Tokens per residency chunk (default CHUNK_SIZE); a multiple of blockSize. */
   chunkSize?: number;
   /** The model id: blocks of different models never match. */
   salt?: string;
@@ -136,8 +137,8 @@ export class KvCacheManager {
   constructor(config: KvCacheConfig) {
     this.pool = new BlockPool(config.numBlocks);
     this.mode = config.mode;
-    this.blockSize = config.blockSize ?? 16;
-    this.chunkSize = config.chunkSize ?? 32;
+    this.blockSize = config.blockSize ?? BLOCK_SIZE;
+    this.chunkSize = config.chunkSize ?? CHUNK_SIZE;
     if (!Number.isInteger(this.blockSize) || this.blockSize <= 0) throw new RangeError(`bad block size ${this.blockSize}`);
     if (this.chunkSize % this.blockSize !== 0) throw new RangeError(`chunk size ${this.chunkSize} is not a multiple of block size ${this.blockSize}`);
     this.salt = config.salt ?? '';

@@ -8,6 +8,7 @@
 // the swap-out threshold) and the chunk transfers all that decided; the transfers run in
 // order (host copies now, disk writes started); then the forward pass. Transfers decided
 // between steps (a finished or aborted request's released copies) ride in the next plan.
+import { BLOCK_SIZE, CHUNK_SIZE } from '../cache/chunk-layout.js';
 import type { RestoreItem } from '../cache/chunk-tiers.js';
 import { LruPolicy, RetentionPolicy, type ChunkCostFn, type EvictionPolicy } from '../cache/eviction-policy.js';
 import { KvCacheManager, type CacheMode, type KvCacheStats } from '../cache/kv-cache-manager.js';
@@ -106,7 +107,6 @@ export interface EngineStats {
 }
 
 
-const CHUNK_SIZE = 32;
 /** Disk operations in flight beyond which no ahead-of-time copy is started. */
 const MAX_PENDING_IO = 32;
 
@@ -126,7 +126,7 @@ export class Engine {
   private grammarCache: Grammars | null = null;
 
   constructor(readonly model: LoadedModel, readonly options: EngineOptions) {
-    const blockSize = options.blockSize ?? 16;
+    const blockSize = options.blockSize ?? BLOCK_SIZE;
     const kvDType = resolveKvDType(options.kvDType ?? 'auto', model);
     const numBlocks = KvCache.blocksFor(model.config, options.kvCacheMemory, blockSize, kvDType);
     if (numBlocks < 2) {
