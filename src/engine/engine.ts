@@ -367,14 +367,10 @@ export class Engine {
     return new RetentionPolicy(cost, CHUNK_SIZE);
   }
 
-  /** Whether the items' bytes can be copied to device now; starts the disk reads they need. */
+  /** Whether the items' bytes can be copied to device now; starts the reads they wait on. */
   private swapInReady(items: readonly RestoreItem[]): boolean {
     let ready = true;
-    for (const it of items) {
-      if (it.tier !== 'disk' || this.io.isLoaded(it.slot)) continue;
-      this.io.prefetch(it.slot, it.meta);
-      ready = false;
-    }
+    for (const it of items) if (!this.io.ready(it.tier, it.slot, it.meta)) ready = false;
     return ready;
   }
 
