@@ -38,7 +38,7 @@ export function swapOutAhead(t: ChunkTiers, threshold: number, maxChunks: number
     if (slot === null) break; // everything below is worth more
     const blocks = conv.deviceBlocksOf(c);
     t.outbox.push({ op: 'save', blocks, to: tier, slot, chunk: t.meta(conv, c) });
-    conv.slots(tier)[c] = slot;
+    conv.setSlot(tier, c, slot);
     t.counters.savedChunks[tier]++;
     t.counters.aheadOfTimeChunks++;
     available += blocks.filter((id) => pool.refCount(id) === 1).length;

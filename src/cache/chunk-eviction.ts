@@ -63,7 +63,7 @@ export function lostChunk(t: ChunkTiers, tier: LowerTier, slot: number): void {
   const conv = t.ctx.conversations.get(owner.conversationId);
   if (conv === undefined || conv.slots(tier)[owner.chunk] !== slot) throw new Error(`${tier} slot ${slot} has no owner chunk`);
   if (conv.isCopy(tier, owner.chunk)) {
-    conv.slots(tier)[owner.chunk] = NO_SLOT;
+    conv.clearSlot(tier, owner.chunk);
     t.release(tier, slot);
   } else {
     dropPrefix(t, conv, owner.chunk);
@@ -98,14 +98,13 @@ export function evictDeviceChunk(t: ChunkTiers, conv: ConversationState, c: numb
       const slot = obtainSlot(t, lower, conv, c, exclude, Infinity);
       if (slot === null) continue;
       t.outbox.push({ op: 'save', blocks, to: lower, slot, chunk: t.meta(conv, c) });
-      conv.slots(lower)[c] = slot;
+      conv.setSlot(lower, c, slot);
       t.counters.savedChunks[lower]++;
       tier = lower;
       break;
     }
   }
-  conv.releaseDeviceBlocks(c);
-  conv.chunks[c] = tier;
+  conv.moveDown(c, tier);
   if (tier === 'dropped') {
     if (!shared) t.counters.droppedChunks++;
     dropPrefix(t, conv, c - 1);
@@ -176,15 +175,14 @@ export function evictLowerEntry(t: ChunkTiers, e: LowerEntry, exclude: readonly 
   const c = e.chunk;
   const slot = conv.slots(e.tier)[c]!;
   if (conv.isCopy(e.tier, c)) {
-    conv.slots(e.tier)[c] = NO_SLOT;
+    conv.clearSlot(e.tier, c);
     t.release(e.tier, slot);
     return;
   }
   if (e.tier === 'host') {
     if (conv.disk[c] !== NO_SLOT) {
-      conv.host[c] = NO_SLOT;
+      conv.keepOnDisk(c);
       t.release('host', slot);
-      conv.chunks[c] = 'disk';
       return;
     }
     // Dropping one of the conversation's disk chunks after c would drop c too, in the
@@ -192,10 +190,8 @@ export function evictLowerEntry(t: ChunkTiers, e: LowerEntry, exclude: readonly 
     const d = t.disk.capacity > 0 ? obtainSlot(t, 'disk', conv, c, [...exclude, { conv, from: c }], Infinity) : null;
     if (d !== null) {
       t.outbox.push({ op: 'demote', hostSlot: slot, slot: d, chunk: t.meta(conv, c) });
-      conv.disk[c] = d;
-      conv.host[c] = NO_SLOT;
+      conv.demote(c, d);
       t.host.release(slot);
-      conv.chunks[c] = 'disk';
       t.counters.demotedChunks++;
       return;
     }
@@ -205,15 +201,7 @@ export function evictLowerEntry(t: ChunkTiers, e: LowerEntry, exclude: readonly 
 
 /** Drops chunks [0, c] of a conversation: no tier keeps them. */
 export function dropPrefix(t: ChunkTiers, conv: ConversationState, c: number): void {
-  for (let i = 0; i <= c; i++) {
-    if (conv.chunks[i] === 'device') throw new Error(`conversation ${conv.id}: dropping chunk ${c} would drop device chunk ${i}`);
-    for (const tier of ['host', 'disk'] as const) {
-      const slot = conv.slots(tier)[i]!;
-      if (slot === NO_SLOT) continue;
-      conv.slots(tier)[i] = NO_SLOT;
-      t.release(tier, slot);
-    }
-    if (conv.chunks[i] !== 'dropped') t.counters.droppedChunks++;
-    conv.chunks[i] = 'dropped';
-  }
+  const { slots, newlyDropped } = conv.dropPrefix(c);
+  for (const { tier, slot } of slots) t.release(tier, slot);
+  t.counters.droppedChunks += newlyDropped;
 }

@@ -235,11 +235,11 @@ export class ChunkTiers {
    * Gives a conversation its lower-tier copies back after a request ran on it: a copy
    * stays where its chunk is on device again; the others are released.
    */
-  reattachCopies(conv: ConversationState, copies: { host: number[]; disk: number[] }): void {
+  reattachCopies(conv: ConversationState, copies: { host: readonly number[]; disk: readonly number[] }): void {
     for (const tier of ['host', 'disk'] as const) {
       copies[tier].forEach((slot, c) => {
         if (slot === NO_SLOT) return;
-        if (conv.chunks[c] === 'device') conv.slots(tier)[c] = slot;
+        if (conv.chunks[c] === 'device') conv.setSlot(tier, c, slot);
         else this.release(tier, slot);
       });
     }

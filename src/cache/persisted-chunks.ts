@@ -34,7 +34,7 @@ export function persistAll(t: ChunkTiers): number {
     const meta = t.meta(conv, c);
     if (conv.chunks[c] === 'device') t.outbox.push({ op: 'save', blocks: conv.deviceBlocksOf(c), to: 'disk', slot, chunk: meta });
     else t.outbox.push({ op: 'copy', hostSlot: conv.host[c]!, slot, chunk: meta });
-    conv.disk[c] = slot;
+    conv.setSlot('disk', c, slot);
     t.counters.savedChunks.disk++;
     copied++;
   }
@@ -100,8 +100,7 @@ export function attachPersisted(t: ChunkTiers, prompt: readonly number[], covere
   conv.lastAccess = Math.max(...run.map((p) => p.lastAccess));
   for (const p of run) {
     t.persisted.delete(p.tokenHash);
-    conv.chunks[p.chunkIndex] = 'disk';
-    conv.disk[p.chunkIndex] = p.slot;
+    conv.attachDiskChunk(p.chunkIndex, p.slot);
     t.disk.reassign(p.slot, { conversationId: conv.id, chunk: p.chunkIndex });
   }
   t.ctx.index.update(conv);

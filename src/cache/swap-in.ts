@@ -45,17 +45,15 @@ export function restore(t: ChunkTiers, conv: ConversationState, items: readonly 
     }
     if (found.length < end - first) return void copy.push(i);
     pool.touch(found);
-    found.forEach((id, k) => (conv.blocks[first + k] = id));
-    conv.chunks[it.chunk] = 'device';
+    conv.swappedIn(it.chunk, found);
   });
   for (const i of copy) {
     const it = items[i]!;
     const { first, end } = ranges[i]!;
     const ids = pool.allocate(end - first);
     if (ids === null) throw new Error(`restore of ${conv.id} could not get the blocks it made free`);
-    ids.forEach((id, k) => (conv.blocks[first + k] = id));
+    conv.swappedIn(it.chunk, ids);
     t.outbox.push({ op: 'load', from: it.tier, slot: it.slot, blocks: ids, chunk: it.meta });
-    conv.chunks[it.chunk] = 'device';
     t.counters.loadedChunks[it.tier]++;
   }
   return true;
