@@ -27,9 +27,15 @@ import { ConversationState, type ConversationView } from './conversation-state.j
 import { LruPolicy, reclaimableBlocks, type EvictionPolicy } from './eviction-policy.js';
 import { commonPrefix, matchCachedPrefix } from './prefix-match.js';
 import { NO_BLOCK, Sequence, type PositionRange } from './sequence.js';
-import type { LowerTier } from './tier-slots.js';
+import type { LowerTier, TierSlots } from './tier-slots.js';
 
 export type CacheMode = 'stateless' | 'prefix' | 'pensieve';
+
+/** What may be read of the device block pool from outside (tests, stats): no moves. */
+export type BlockPoolView = Pick<BlockPool, 'numBlocks' | 'numFree' | 'numUsed' | 'numCachedFree' | 'refCount' | 'isFree' | 'hashOf' | 'lookup' | 'freeBlockIds'>;
+
+/** What may be read of a lower tier's slots from outside: who holds which slot. */
+export type TierSlotsView = Pick<TierSlots, 'tier' | 'capacity' | 'numUsed' | 'numFree' | 'ownerOf' | 'slotsWithKey' | 'used'>;
 
 export interface KvCacheConfig {
   numBlocks: number;
@@ -114,7 +120,7 @@ interface Running {
 }
 
 export class KvCacheManager {
-  readonly pool: BlockPool;
+  private readonly pool: BlockPool;
   readonly mode: CacheMode;
   readonly blockSize: number;
   readonly chunkSize: number;
@@ -132,7 +138,7 @@ export class KvCacheManager {
   private readonly promptHashes = new Map<string, { length: number; hashes: BlockHash[] }>();
   private nextChain = 0;
   private readonly counters = { prefixCacheQueries: 0, prefixCacheHits: 0, recomputedTokens: 0, preemptions: 0 };
-  readonly tiers: ChunkTiers;
+  private readonly tiers: ChunkTiers;
 
   constructor(config: KvCacheConfig) {
     this.pool = new BlockPool(config.numBlocks);
@@ -163,6 +169,16 @@ export class KvCacheManager {
 
   get policyName(): string {
     return this.policy.name;
+  }
+
+  /** The device block pool, read-only. */
+  get blocks(): BlockPoolView {
+    return this.pool;
+  }
+
+  /** A lower tier's slots, read-only (who holds which slot). */
+  lowerSlots(tier: LowerTier): TierSlotsView {
+    return this.tiers.slotsOf(tier);
   }
 
   /**

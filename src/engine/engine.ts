@@ -161,7 +161,7 @@ export class Engine {
     if (disk !== null) {
       // Chunk files of a previous run wait for their conversations to return.
       for (const p of this.kv.adoptPersisted(disk.scan.persisted)) {
-        if (this.kv.tiers.disk.ownerOf(p.slot) === null) void disk.tier.remove(p.slot);
+        if (this.kv.lowerSlots('disk').ownerOf(p.slot) === null) void disk.tier.remove(p.slot);
       }
     }
     const gate: SwapInGate = { ready: (items) => this.swapInReady(items), acceptsCopies: () => this.io.pending < MAX_PENDING_IO };
