@@ -124,8 +124,10 @@ function dropPageCache(): void {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const model = await qwenShapedModel(layers);
-const chunkKiB = (2 * KvCache.bytesPerBlock(model.config)) / 1024;
-console.log(`model: Qwen2.5-0.5B shape, ${layers} layers, random bf16 weights; KV chunk (32 tokens) = ${chunkKiB} KiB; ${os.cpus().length} cores`);
+// The KV dtype the engine picks for these weights ('auto': bf16 for bf16 weights).
+const kvDType = new Engine(model, { kvCacheMemory: 2 * KvCache.bytesPerBlock(model.config), maxNumSeqs: 1, maxNumBatchedTokens: 16, cacheMode: 'stateless' }).kvDType;
+const chunkKiB = (2 * KvCache.bytesPerBlock(model.config, 16, kvDType)) / 1024;
+console.log(`model: Qwen2.5-0.5B shape, ${layers} layers, random bf16 weights; ${kvDType} K/V, KV chunk (32 tokens) = ${chunkKiB} KiB; ${os.cpus().length} cores`);
 console.log(`time to first token of a returning conversation (16 new tokens), median of ${repeats}${values.cold ? '; disk: page cache dropped before each return' : '; disk: page cache warm'}`);
 console.log('| history (tokens) | device (in place) | host swap-in | disk swap-in | recompute | host adds per 1K | disk adds per 1K | recompute / host | recompute / disk |');
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
