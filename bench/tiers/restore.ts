@@ -8,7 +8,11 @@
 // ahead-of-time swap-out copy the filler conversation down, so the return measures the
 // swap-in (and the 16 tokens), not the eviction it triggers.
 //
+// The targets (issue 14) are per 1K tokens of history over the in-place turn: host ≤ 2 ms,
+// warm disk ≤ 5 ms, cold disk ≤ 10 ms; and recompute ÷ host ≥ 100× at 4K.
+//
 // Run: npx tsx bench/tiers/restore.ts [--layers 8] [--history 1024,4096] [--repeats 3] [--cold]
+//        [--scenarios device,host,disk,recompute]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -25,11 +29,13 @@ const { values } = parseArgs({
     history: { type: 'string', default: '1024,4096' },
     repeats: { type: 'string', default: '3' },
     cold: { type: 'boolean', default: false },
+    scenarios: { type: 'string', default: 'device,host,disk,recompute' },
   },
 });
 const layers = Number(values.layers);
 const histories = values.history!.split(',').map(Number);
 const repeats = Number(values.repeats);
+const scenarios = values.scenarios!.split(',') as Scenario[];
 
 type Scenario = 'device' | 'host' | 'disk' | 'recompute';
 
@@ -118,18 +124,23 @@ function dropPageCache(): void {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const model = await qwenShapedModel(layers);
-const chunkKiB = (2 * KvCache.bytesPerBlock(model.config)) / 1024;
-console.log(`model: Qwen2.5-0.5B shape, ${layers} layers, random bf16 weights; KV chunk (32 tokens) = ${chunkKiB} KiB; ${os.cpus().length} cores`);
+// The KV dtype the engine picks for these weights ('auto': bf16 for bf16 weights).
+const kvDType = new Engine(model, { kvCacheMemory: 2 * KvCache.bytesPerBlock(model.config), maxNumSeqs: 1, maxNumBatchedTokens: 16, cacheMode: 'stateless' }).kvDType;
+const chunkKiB = (2 * KvCache.bytesPerBlock(model.config, 16, kvDType)) / 1024;
+console.log(`model: Qwen2.5-0.5B shape, ${layers} layers, random bf16 weights; ${kvDType} K/V, KV chunk (32 tokens) = ${chunkKiB} KiB; ${os.cpus().length} cores`);
 console.log(`time to first token of a returning conversation (16 new tokens), median of ${repeats}${values.cold ? '; disk: page cache dropped before each return' : '; disk: page cache warm'}`);
-console.log('| history (tokens) | device (in place) | host swap-in | disk swap-in | recompute | recompute / host | recompute / disk |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| history (tokens) | device (in place) | host swap-in | disk swap-in | recompute | host adds per 1K | disk adds per 1K | recompute / host | recompute / disk |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const history of histories) {
-  const ms: Record<Scenario, number> = { device: 0, host: 0, disk: 0, recompute: 0 };
+  const ms: Record<Scenario, number> = { device: NaN, host: NaN, disk: NaN, recompute: NaN };
   for (const s of ['device', 'host', 'disk', 'recompute'] as const) {
+    if (!scenarios.includes(s)) continue;
     const { ttft, stats } = await measure(model, s, history);
     ms[s] = median(ttft);
     if (s === 'disk' && stats.io.syncReads > 0) console.warn(`warning: ${stats.io.syncReads} synchronous disk reads`);
   }
-  const f = (x: number) => `${x.toFixed(1)} ms`;
-  console.log(`| ${history} | ${f(ms.device)} | ${f(ms.host)} | ${f(ms.disk)} | ${f(ms.recompute)} | ${(ms.recompute / ms.host).toFixed(1)}× | ${(ms.recompute / ms.disk).toFixed(1)}× |`);
+  const f = (x: number) => (Number.isNaN(x) ? '–' : `${x.toFixed(1)} ms`);
+  const per1k = (x: number) => f(((x - ms.device) * 1024) / history);
+  const ratio = (x: number) => (Number.isNaN(x) ? '–' : `${x.toFixed(1)}×`);
+  console.log(`| ${history} | ${f(ms.device)} | ${f(ms.host)} | ${f(ms.disk)} | ${f(ms.recompute)} | ${per1k(ms.host)} | ${per1k(ms.disk)} | ${ratio(ms.recompute / ms.host)} | ${ratio(ms.recompute / ms.disk)} |`);
 }

@@ -11,6 +11,10 @@
 // While a request runs on the conversation it has checked the state out: the request's
 // sequence holds the blocks, and this record remembers the history and the lower-tier
 // copies of chunks the request does not change, for when it gives the state back.
+//
+// The record owns its layout: residency, blocks and slots change only through the
+// methods below (one per move the tier mechanisms make), which keep dropped chunks a
+// prefix with no blocks and no slots, and a lower chunk's slot in its tier.
 import { prefixHash, type BlockHash } from './block-hash.js';
 import { NO_BLOCK, type Sequence } from './sequence.js';
 import type { LowerTier } from './tier-slots.js';
@@ -43,11 +47,11 @@ export interface ConversationView {
 
 export class ConversationState implements ConversationView {
   tokens: number[] = [];
-  blocks: number[] = [];
   hashes: BlockHash[] = [];
-  chunks: ChunkTier[] = [];
-  host: number[] = [];
-  disk: number[] = [];
+  private blockIds: number[] = [];
+  private tiers: ChunkTier[] = [];
+  private hostSlots: number[] = [];
+  private diskSlots: number[] = [];
   owner: string | null = null;
   pins = 0;
 
@@ -60,6 +64,22 @@ export class ConversationState implements ConversationView {
     readonly salt = '',
   ) {
     if (chunkSize % blockSize !== 0) throw new RangeError(`chunk size ${chunkSize} is not a multiple of block size ${blockSize}`);
+  }
+
+  get blocks(): readonly number[] {
+    return this.blockIds;
+  }
+
+  get chunks(): readonly ChunkTier[] {
+    return this.tiers;
+  }
+
+  get host(): readonly number[] {
+    return this.hostSlots;
+  }
+
+  get disk(): readonly number[] {
+    return this.diskSlots;
   }
 
   get numTokens(): number {
@@ -126,8 +146,94 @@ export class ConversationState implements ConversationView {
     return this.blocks.slice(first, end);
   }
 
-  slots(tier: LowerTier): number[] {
-    return tier === 'host' ? this.host : this.disk;
+  slots(tier: LowerTier): readonly number[] {
+    return tier === 'host' ? this.hostSlots : this.diskSlots;
+  }
+
+  /** Chunk `c` now has (a copy in) slot `slot` of `tier`: an ahead-of-time copy, a save, a persisted copy. */
+  setSlot(tier: LowerTier, c: number, slot: number): void {
+    this.check(c);
+    if (this.tiers[c] === 'dropped') throw new Error(`conversation ${this.id}: dropped chunk ${c} cannot hold a ${tier} slot`);
+    this.writable(tier)[c] = slot;
+  }
+
+  /** Chunk `c` no longer holds a slot in `tier`; only a copy may go this way (else dropPrefix). */
+  clearSlot(tier: LowerTier, c: number): void {
+    this.check(c);
+    if (this.tiers[c] === tier && this.owner === null) throw new Error(`conversation ${this.id}: chunk ${c} lives in its ${tier} slot`);
+    this.writable(tier)[c] = NO_SLOT;
+  }
+
+  /**
+   * The leading device chunk `c` leaves the device for `tier`, where it must hold a slot
+   * (or for nowhere: the caller drops the prefix before it). Returns its blocks, whose
+   * references the caller drops.
+   */
+  moveDown(c: number, tier: Exclude<ChunkTier, 'device'>): number[] {
+    if (this.tiers[c] !== 'device') throw new Error(`conversation ${this.id}: chunk ${c} is not on device`);
+    if (tier !== 'dropped' && this.slots(tier)[c] === NO_SLOT) throw new Error(`conversation ${this.id}: chunk ${c} has no ${tier} slot to move to`);
+    const released = this.releaseDeviceBlocks(c);
+    this.tiers[c] = tier;
+    return released;
+  }
+
+  /** Host chunk `c` now lives in disk slot `diskSlot` (a demotion); its host slot is forgotten. */
+  demote(c: number, diskSlot: number): void {
+    if (this.tiers[c] !== 'host') throw new Error(`conversation ${this.id}: chunk ${c} is not in the host tier`);
+    this.diskSlots[c] = diskSlot;
+    this.hostSlots[c] = NO_SLOT;
+    this.tiers[c] = 'disk';
+  }
+
+  /** A host chunk whose disk copy exists loses its host slot: it lives on disk now. */
+  keepOnDisk(c: number): void {
+    if (this.tiers[c] !== 'host' || this.diskSlots[c] === NO_SLOT) throw new Error(`conversation ${this.id}: chunk ${c} has no disk copy to keep`);
+    this.hostSlots[c] = NO_SLOT;
+    this.tiers[c] = 'disk';
+  }
+
+  /** Chunk `c` is back on device in `blocks` (swapped in, or revived by hash); lower slots stay as copies. */
+  swappedIn(c: number, blocks: readonly number[]): void {
+    const { first, end } = this.chunkBlocks(c);
+    if (blocks.length !== end - first) throw new Error(`conversation ${this.id}: chunk ${c} takes ${end - first} blocks, got ${blocks.length}`);
+    blocks.forEach((id, k) => (this.blockIds[first + k] = id));
+    this.tiers[c] = 'device';
+  }
+
+  /** Chunk `c`, known only as a chunk file, lives in disk slot `slot` (a restart's file attached). */
+  attachDiskChunk(c: number, slot: number): void {
+    this.check(c);
+    this.diskSlots[c] = slot;
+    this.tiers[c] = 'disk';
+  }
+
+  /**
+   * Drops chunks [0, c]: no tier keeps them. None may be on device. Returns the slots they
+   * held, for release, and how many were not dropped before.
+   */
+  dropPrefix(c: number): { slots: { tier: LowerTier; slot: number }[]; newlyDropped: number } {
+    const slots: { tier: LowerTier; slot: number }[] = [];
+    let newlyDropped = 0;
+    for (let i = 0; i <= c; i++) {
+      if (this.tiers[i] === 'device') throw new Error(`conversation ${this.id}: dropping chunk ${c} would drop device chunk ${i}`);
+      for (const tier of ['host', 'disk'] as const) {
+        const slot = this.slots(tier)[i]!;
+        if (slot === NO_SLOT) continue;
+        this.writable(tier)[i] = NO_SLOT;
+        slots.push({ tier, slot });
+      }
+      if (this.tiers[i] !== 'dropped') newlyDropped++;
+      this.tiers[i] = 'dropped';
+    }
+    return { slots, newlyDropped };
+  }
+
+  private writable(tier: LowerTier): number[] {
+    return tier === 'host' ? this.hostSlots : this.diskSlots;
+  }
+
+  private check(c: number): void {
+    if (!Number.isInteger(c) || c < 0 || c >= this.tiers.length) throw new RangeError(`conversation ${this.id} has no chunk ${c}`);
   }
 
   /**
@@ -156,12 +262,12 @@ export class ConversationState implements ConversationView {
    */
   retain(tokens: number[], blocks: number[], hashes: BlockHash[], droppedChunks: number, now: number): void {
     this.tokens = tokens;
-    this.blocks = blocks;
+    this.blockIds = blocks;
     this.hashes = hashes;
     const numChunks = Math.ceil(tokens.length / this.chunkSize);
-    this.chunks = Array.from({ length: numChunks }, (_, c) => (c < droppedChunks ? 'dropped' : 'device'));
-    this.host = new Array<number>(numChunks).fill(NO_SLOT);
-    this.disk = new Array<number>(numChunks).fill(NO_SLOT);
+    this.tiers = Array.from({ length: numChunks }, (_, c) => (c < droppedChunks ? 'dropped' : 'device'));
+    this.hostSlots = new Array<number>(numChunks).fill(NO_SLOT);
+    this.diskSlots = new Array<number>(numChunks).fill(NO_SLOT);
     this.lastAccess = now;
   }
 
@@ -197,10 +303,10 @@ export class ConversationState implements ConversationView {
    * not change; the others are returned for release.
    */
   checkOut(requestId: string, now: number, keepCopies = 0): { blocks: number[]; released: { tier: LowerTier; slot: number }[] } {
-    const held = this.blocks;
+    const held = this.blockIds;
     const released = this.trimCopies(keepCopies);
-    this.blocks = new Array<number>(held.length).fill(NO_BLOCK);
-    this.chunks = this.chunks.map(() => 'dropped');
+    this.blockIds = new Array<number>(held.length).fill(NO_BLOCK);
+    this.tiers = this.tiers.map(() => 'dropped');
     this.owner = requestId;
     this.lastAccess = now;
     return { blocks: held, released };
@@ -210,7 +316,7 @@ export class ConversationState implements ConversationView {
   trimCopies(keep: number): { tier: LowerTier; slot: number }[] {
     const out: { tier: LowerTier; slot: number }[] = [];
     for (const tier of ['host', 'disk'] as const) {
-      const slots = this.slots(tier);
+      const slots = this.writable(tier);
       for (let c = keep; c < slots.length; c++) {
         if (slots[c] !== NO_SLOT) out.push({ tier, slot: slots[c]! });
         slots[c] = NO_SLOT;
@@ -222,17 +328,17 @@ export class ConversationState implements ConversationView {
   /** Marks chunk `c` dropped; returns its device blocks, whose references the caller drops. */
   dropChunk(c: number): number[] {
     const released = this.releaseDeviceBlocks(c);
-    this.chunks[c] = 'dropped';
+    this.tiers[c] = 'dropped';
     return released;
   }
 
   /** Takes chunk `c`'s blocks off the record; returns them (the caller sets its new tier). */
-  releaseDeviceBlocks(c: number): number[] {
+  private releaseDeviceBlocks(c: number): number[] {
     const { first, end } = this.chunkBlocks(c);
     const released: number[] = [];
     for (let b = first; b < end; b++) {
-      if (this.blocks[b] !== NO_BLOCK) released.push(this.blocks[b]!);
-      this.blocks[b] = NO_BLOCK;
+      if (this.blockIds[b] !== NO_BLOCK) released.push(this.blockIds[b]!);
+      this.blockIds[b] = NO_BLOCK;
     }
     return released;
   }
@@ -242,11 +348,11 @@ export class ConversationState implements ConversationView {
     const blocks = this.deviceBlocks();
     const slots = this.lowerSlots();
     this.tokens = [];
-    this.blocks = [];
+    this.blockIds = [];
     this.hashes = [];
-    this.chunks = [];
-    this.host = [];
-    this.disk = [];
+    this.tiers = [];
+    this.hostSlots = [];
+    this.diskSlots = [];
     return { blocks, slots };
   }
 }

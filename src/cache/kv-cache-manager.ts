@@ -21,21 +21,28 @@ import { BlockPool } from './block-pool.js';
 import type { ChunkTransfer } from './chunk-transfer.js';
 import { hashChain, type BlockHash } from './block-hash.js';
 import { ChainIndex } from './chain-index.js';
+import { BLOCK_SIZE, CHUNK_SIZE } from './chunk-layout.js';
 import { ChunkTiers, type PersistedChunk, type RestoreItem, type TierCapacities, type TierStats } from './chunk-tiers.js';
 import { ConversationState, type ConversationView } from './conversation-state.js';
 import { LruPolicy, reclaimableBlocks, type EvictionPolicy } from './eviction-policy.js';
 import { commonPrefix, matchCachedPrefix } from './prefix-match.js';
 import { NO_BLOCK, Sequence, type PositionRange } from './sequence.js';
-import type { LowerTier } from './tier-slots.js';
+import type { LowerTier, TierSlots } from './tier-slots.js';
 
 export type CacheMode = 'stateless' | 'prefix' | 'pensieve';
+
+/** What may be read of the device block pool from outside (tests, stats): no moves. */
+export type BlockPoolView = Pick<BlockPool, 'numBlocks' | 'numFree' | 'numUsed' | 'numCachedFree' | 'refCount' | 'isFree' | 'hashOf' | 'lookup' | 'freeBlockIds'>;
+
+/** What may be read of a lower tier's slots from outside: who holds which slot. */
+export type TierSlotsView = Pick<TierSlots, 'tier' | 'capacity' | 'numUsed' | 'numFree' | 'ownerOf' | 'slotsWithKey' | 'used'>;
 
 export interface KvCacheConfig {
   numBlocks: number;
   mode: CacheMode;
-  /** Tokens per block (16). */
+  /** Tokens per block (default BLOCK_SIZE). */
   blockSize?: number;
-  /** Tokens per residency chunk (32, the paper's); a multiple of blockSize. */
+  /** Tokens per residency chunk (default CHUNK_SIZE); a multiple of blockSize. */
   chunkSize?: number;
   /** The model id: blocks of different models never match. */
   salt?: string;
@@ -57,12 +64,16 @@ export interface CacheMatch {
   computeRanges: PositionRange[];
 }
 
-/** Where this step's query tokens of one request go. */
+/**
+ * This step's query tokens of one request and the blocks they read and write. The slot of
+ * position p is blockTable[p / blockSize] * blockSize + p % blockSize; the model runner
+ * computes it, once, as vLLM's does.
+ */
 export interface ScheduledSlots {
   positions: number[];
   tokenIds: number[];
-  /** Per position: block id * blockSize + offset, where its K/V is written. */
-  slotMapping: number[];
+  /** Physical block per logical block of positions [0, contextLength). */
+  blockTable: number[];
   /** Attention reads positions [0, contextLength) through the block table. */
   contextLength: number;
 }
@@ -109,7 +120,7 @@ interface Running {
 }
 
 export class KvCacheManager {
-  readonly pool: BlockPool;
+  private readonly pool: BlockPool;
   readonly mode: CacheMode;
   readonly blockSize: number;
   readonly chunkSize: number;
@@ -127,13 +138,13 @@ export class KvCacheManager {
   private readonly promptHashes = new Map<string, { length: number; hashes: BlockHash[] }>();
   private nextChain = 0;
   private readonly counters = { prefixCacheQueries: 0, prefixCacheHits: 0, recomputedTokens: 0, preemptions: 0 };
-  readonly tiers: ChunkTiers;
+  private readonly tiers: ChunkTiers;
 
   constructor(config: KvCacheConfig) {
     this.pool = new BlockPool(config.numBlocks);
     this.mode = config.mode;
-    this.blockSize = config.blockSize ?? 16;
-    this.chunkSize = config.chunkSize ?? 32;
+    this.blockSize = config.blockSize ?? BLOCK_SIZE;
+    this.chunkSize = config.chunkSize ?? CHUNK_SIZE;
     if (!Number.isInteger(this.blockSize) || this.blockSize <= 0) throw new RangeError(`bad block size ${this.blockSize}`);
     if (this.chunkSize % this.blockSize !== 0) throw new RangeError(`chunk size ${this.chunkSize} is not a multiple of block size ${this.blockSize}`);
     this.salt = config.salt ?? '';
@@ -158,6 +169,16 @@ export class KvCacheManager {
 
   get policyName(): string {
     return this.policy.name;
+  }
+
+  /** The device block pool, read-only. */
+  get blocks(): BlockPoolView {
+    return this.pool;
+  }
+
+  /** A lower tier's slots, read-only (who holds which slot). */
+  lowerSlots(tier: LowerTier): TierSlotsView {
+    return this.tiers.slotsOf(tier);
   }
 
   /**
@@ -296,12 +317,10 @@ export class KvCacheManager {
       const ids = this.pool.allocate(missing.length)!;
       missing.forEach((b, i) => seq.setBlock(b, ids[i]!));
     }
-    return {
-      positions,
-      tokenIds: positions.map((p) => seq.tokens[p]!),
-      slotMapping: seq.slotsFor(positions),
-      contextLength: positions[positions.length - 1]! + 1,
-    };
+    const contextLength = positions[positions.length - 1]! + 1;
+    const blockTable = seq.blockTable.slice(0, Math.ceil(contextLength / this.blockSize));
+    for (const p of positions) if ((blockTable[Math.floor(p / this.blockSize)] ?? NO_BLOCK) === NO_BLOCK) throw new Error(`position ${p} of ${requestId} has no block`);
+    return { positions, tokenIds: positions.map((p) => seq.tokens[p]!), blockTable, contextLength };
   }
 
   /**

@@ -121,15 +121,6 @@ export class Sequence {
     this.blockTable[b] = id;
   }
 
-  /** The slot (block * blockSize + offset) of each position; their blocks must exist. */
-  slotsFor(positions: readonly number[]): number[] {
-    return positions.map((p) => {
-      const id = this.blockTable[Math.floor(p / this.blockSize)];
-      if (id === undefined || id === NO_BLOCK) throw new Error(`position ${p} of ${this.requestId} has no block`);
-      return id * this.blockSize + (p % this.blockSize);
-    });
-  }
-
   /**
    * How much of this sequence a conversation can keep: `numTokens` ends the computed
    * history (where the trailing missing range starts, e.g. at the last sampled token that

@@ -13,6 +13,7 @@ import { readReports, writeReport } from '../../bench/multiturn/report.js';
 import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
 import { DEFAULT_COMPARE, SYSTEMS, isPensieveMode, parseServerArgs, parseSystem, systemSpec } from '../../bench/multiturn/systems.js';
 import { SYNTHETIC_DEFAULTS, WORKLOADS, type WorkloadKind } from '../../bench/multiturn/workload.js';
+import { BLOCK_SIZE } from '../cache/chunk-layout.js';
 import { KvCache, kvDTypeForWeights } from '../model/kv-cache.js';
 import { openModelFiles } from '../model/model-files.js';
 import { parseBytes } from './engine-flags.js';
@@ -261,11 +262,11 @@ function selectSystems(compare: boolean, positionals: string[], system: string |
 }
 
 /**
- * How many tokens of KV `bytes` hold for this model in Pensieve (16-token blocks, the KV dtype
+ * How many tokens of KV `bytes` hold for this model in Pensieve (BLOCK_SIZE-token blocks, the KV dtype
  * --kv-dtype auto picks: bf16 for bf16 and q8_0 weights, f32 otherwise).
  */
 function kvCapacityTokens(model: string, bytes: number): number {
   const { config, tensors } = openModelFiles(model);
   const weights = tensors.info('model.layers.0.self_attn.q_proj.weight')?.dtype ?? 'f32';
-  return KvCache.blocksFor(config, bytes, 16, kvDTypeForWeights(weights)) * 16;
+  return KvCache.blocksFor(config, bytes, BLOCK_SIZE, kvDTypeForWeights(weights)) * BLOCK_SIZE;
 }

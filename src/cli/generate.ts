@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { GREEDY } from '../engine/sampler.js';
 import { generate } from '../engine/generate.js';
 import { ModelRunner } from '../engine/model-runner.js';
-import { KvCache } from '../model/kv-cache.js';
+import { DEFAULT_BLOCK_SIZE, KvCache } from '../model/kv-cache.js';
 import { loadModel } from '../model/load.js';
 import { StreamDecoder } from '../model/tokenizer/stream.js';
 import { CliError } from './errors.js';
@@ -76,7 +76,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
 
   const promptIds = model.tokenizer.encode(values.prompt);
   const positions = Math.min(model.config.maxPositionEmbeddings, promptIds.length + maxTokens);
-  const kv = new KvCache(model.config, Math.max(1, Math.ceil(positions / 16)));
+  const kv = new KvCache(model.config, Math.max(1, Math.ceil(positions / DEFAULT_BLOCK_SIZE)));
   const runner = new ModelRunner(model.transformer, kv);
   const decoder = new StreamDecoder(model.tokenizer);
   const started = performance.now();

@@ -4,6 +4,7 @@
 // spans the contexts that matter), within a time budget, and interpolated linearly
 // between them (attention is linear in l for a fixed chunk; the constant is the chunk's
 // GEMMs). Beyond the last point it is extrapolated with the last slope.
+import { CHUNK_SIZE } from '../cache/chunk-layout.js';
 import type { ChunkCostFn } from '../cache/eviction-policy.js';
 import type { ModelRunner } from './model-runner.js';
 
@@ -34,7 +35,7 @@ export interface ProfileOptions {
  * runner's cache (the block table wraps around the pool), so run it before serving.
  */
 export function profileChunkCost(runner: ModelRunner, options: ProfileOptions): CostProfile {
-  const cs = options.chunkSize ?? 32;
+  const cs = options.chunkSize ?? CHUNK_SIZE;
   const budget = options.budgetMs ?? 1500;
   const repeats = options.repeats ?? 3;
   const { blockSize, numBlocks } = runner.kv;

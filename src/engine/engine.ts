@@ -3,10 +3,12 @@
 // runner, and knows nothing of HTTP; the worker thread (engine-worker.ts) drives it.
 //
 // A step, in order: chunks lost to disk errors are dropped from the bookkeeping; the
-// scheduler picks the batch (swapping returning conversations in, evicting idle chunks
-// down the tiers to make room); below the swap-out threshold idle chunks are copied down
-// ahead of time (not in a step that swaps in); the chunk transfers all that decided run
-// in order (host copies now, disk writes started); then the forward pass.
+// scheduler returns the step plan (step-plan.ts): the batch (returning conversations
+// swapped in, idle chunks evicted down the tiers to make room, ahead-of-time copies below
+// the swap-out threshold) and the chunk transfers all that decided; the transfers run in
+// order (host copies now, disk writes started); then the forward pass. Transfers decided
+// between steps (a finished or aborted request's released copies) ride in the next plan.
+import { BLOCK_SIZE, CHUNK_SIZE } from '../cache/chunk-layout.js';
 import type { RestoreItem } from '../cache/chunk-tiers.js';
 import { LruPolicy, RetentionPolicy, type ChunkCostFn, type EvictionPolicy } from '../cache/eviction-policy.js';
 import { KvCacheManager, type CacheMode, type KvCacheStats } from '../cache/kv-cache-manager.js';
@@ -16,11 +18,12 @@ import { conversationLayouts, type ConversationLayout } from './conversation-lay
 import { profileChunkCost, type CostPoint } from './cost-profile.js';
 import { Grammars, type GrammarMatcher } from './grammar/matcher.js';
 import { SchemaError } from './grammar/schema.js';
-import { ModelRunner, type SequenceStep } from './model-runner.js';
+import { ModelRunner } from './model-runner.js';
 import { EngineRequestError } from './request-error.js';
 import { tokenLogprob, type TokenLogprob } from './logprobs.js';
 import { Request, type FinishReason, type RequestInput, type RequestUsage, type TierTokens } from './request.js';
 import { Scheduler, type SwapInGate } from './scheduler.js';
+import { sequenceStep } from './step-plan.js';
 import { DiskTier } from './tiers/disk-tier.js';
 import { HostTier } from './tiers/host-tier.js';
 import { modelFingerprint } from './tiers/model-fingerprint.js';
@@ -107,7 +110,6 @@ export interface EngineStats {
 }
 
 
-const CHUNK_SIZE = 32;
 /** Disk operations in flight beyond which no ahead-of-time copy is started. */
 const MAX_PENDING_IO = 32;
 
@@ -127,7 +129,7 @@ export class Engine {
   private grammarCache: Grammars | null = null;
 
   constructor(readonly model: LoadedModel, readonly options: EngineOptions) {
-    const blockSize = options.blockSize ?? 16;
+    const blockSize = options.blockSize ?? BLOCK_SIZE;
     const kvDType = resolveKvDType(options.kvDType ?? 'auto', model);
     const numBlocks = KvCache.blocksFor(model.config, options.kvCacheMemory, blockSize, kvDType);
     if (numBlocks < 2) {
@@ -162,10 +164,10 @@ export class Engine {
     if (disk !== null) {
       // Chunk files of a previous run wait for their conversations to return.
       for (const p of this.kv.adoptPersisted(disk.scan.persisted)) {
-        if (this.kv.tiers.disk.ownerOf(p.slot) === null) void disk.tier.remove(p.slot);
+        if (this.kv.lowerSlots('disk').ownerOf(p.slot) === null) void disk.tier.remove(p.slot);
       }
     }
-    const gate: SwapInGate = { ready: (items) => this.swapInReady(items) };
+    const gate: SwapInGate = { ready: (items) => this.swapInReady(items), acceptsCopies: () => this.io.pending < MAX_PENDING_IO };
     this.scheduler = new Scheduler(this.kv, options, gate);
   }
 
@@ -197,16 +199,13 @@ export class Engine {
     this.scheduler.add(request);
     // Prefetch: disk reads of the prompt's chunks start now, while others compute.
     this.swapInReady(this.kv.prepareRequest(input.id, input.promptTokens, input.conversationId));
-    this.io.execute(this.kv.takeTransfers());
   }
 
   /** Stops a request (client gone); its finish event comes from this call. */
   abort(requestId: string): EngineEvent[] {
     const request = this.requests.get(requestId);
     if (!request) return [];
-    const event = this.finish(request, 'abort');
-    this.io.execute(this.kv.takeTransfers());
-    return [event];
+    return [this.finish(request, 'abort')];
   }
 
   hasWork(): boolean {
@@ -215,10 +214,10 @@ export class Engine {
 
   /**
    * When the last step could schedule nothing because disk reads are in flight: a
-   * promise for the next one to land (the worker waits on it instead of spinning).
+   * promise for them to land (the worker waits on it instead of spinning).
    */
   ioWait(): Promise<void> | null {
-    return this.scheduler.waitingOnIo > 0 && this.scheduler.running.length === 0 ? this.io.nextCompletion() : null;
+    return this.scheduler.waitingOnIo > 0 && this.scheduler.running.length === 0 ? this.io.readsLanded() : null;
   }
 
   /**
@@ -235,25 +234,12 @@ export class Engine {
   /** Runs one forward pass over everything scheduled; returns what happened to each request. */
   step(): EngineEvent[] {
     for (const { tier, slot } of this.io.takeLost()) this.kv.lostChunk(tier, slot);
-    const scheduled = this.scheduler.schedule();
-    const transfers = this.kv.takeTransfers();
-    // Swap-out and swap-in contend for the same copy bandwidth: never both in one step.
-    // And a disk that cannot keep up gets no new ahead-of-time work (its bytes wait in RAM).
-    if (this.kv.mode === 'pensieve' && !transfers.some((t) => t.op === 'load') && this.io.pending < MAX_PENDING_IO) {
-      this.kv.swapOutAhead(this.options.swapOutThreshold ?? 0.25, this.options.swapOutChunksPerStep ?? 4);
-      transfers.push(...this.kv.takeTransfers());
-    }
-    this.io.execute(transfers);
+    const plan = this.scheduler.schedule();
+    this.io.execute(plan.transfers);
+    const scheduled = plan.batch;
     if (scheduled.length === 0) return this.scheduler.waitingOnIo > 0 ? [] : this.failUnschedulable();
     this.counters.steps++;
-    const seqs: SequenceStep[] = scheduled.map(({ request, slots, sample }) => ({
-      tokens: slots.tokenIds,
-      positions: slots.positions,
-      blockTable: this.kv.blockTable(request.id).slice(0, Math.ceil(slots.contextLength / this.memory.blockSize)),
-      contextLen: slots.contextLength,
-      logits: sample ? 'last' : 'none',
-    }));
-    const logits = this.runner.step(seqs);
+    const logits = this.runner.step(scheduled.map(sequenceStep));
 
     const events: EngineEvent[] = [];
     scheduled.forEach(({ request, slots, sample }, i) => {
@@ -268,8 +254,6 @@ export class Engine {
       this.counters.decodeTokensComputed += n - promptRows;
       if (sample) events.push(...this.sampleNext(request, logits[i]!));
     });
-    // Finishing requests gives back lower-tier copies their turn changed.
-    this.io.execute(this.kv.takeTransfers());
     return events;
   }
 
@@ -390,14 +374,10 @@ export class Engine {
     return new RetentionPolicy(cost, CHUNK_SIZE);
   }
 
-  /** Whether the items' bytes can be copied to device now; starts the disk reads they need. */
+  /** Whether the items' bytes can be copied to device now; starts the reads they wait on. */
   private swapInReady(items: readonly RestoreItem[]): boolean {
     let ready = true;
-    for (const it of items) {
-      if (it.tier !== 'disk' || this.io.isLoaded(it.slot)) continue;
-      this.io.prefetch(it.slot, it.meta);
-      ready = false;
-    }
+    for (const it of items) if (!this.io.ready(it.tier, it.slot, it.meta)) ready = false;
     return ready;
   }
 

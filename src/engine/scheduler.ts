@@ -9,31 +9,35 @@
 // each chunk swapped in from a lower tier costs `restoreChunkCost` tokens. Every request
 // is matched against the chunk store, conversation or not (KvCacheManager.prepareRequest). A request
 // whose chunks are still being read from disk waits without holding up the queue.
+//
+// The result is the step plan (step-plan.ts): the batch and every chunk transfer the cache
+// decided for it, ahead-of-time swap-out included (below the threshold of free device
+// blocks, in a step that swaps nothing in: both would contend for the same copy bandwidth).
 import type { RestoreItem } from '../cache/chunk-tiers.js';
-import type { KvCacheManager, ScheduledSlots } from '../cache/kv-cache-manager.js';
+import type { KvCacheManager } from '../cache/kv-cache-manager.js';
 import type { Request } from './request.js';
+import type { ScheduledRequest, StepPlan } from './step-plan.js';
 
 export interface SchedulerConfig {
   maxNumSeqs: number;
   maxNumBatchedTokens: number;
   /** Budget tokens one swapped-in chunk costs (default 1). */
   restoreChunkCost?: number;
+  /** Copy idle chunks down ahead of time while fewer device blocks than this fraction are free (default 0.25). */
+  swapOutThreshold?: number;
+  /** Ahead-of-time copies per step at most (default 4). */
+  swapOutChunksPerStep?: number;
 }
 
 /** The side of the engine that moves chunk bytes: tells whether a swap-in can happen now. */
 export interface SwapInGate {
   /** Starts reading what is not in memory yet; true when every item can be swapped in now. */
   ready(items: readonly RestoreItem[]): boolean;
+  /** Whether the lower tiers take new ahead-of-time copies now (a disk that cannot keep up does not). */
+  acceptsCopies(): boolean;
 }
 
-const ALWAYS_READY: SwapInGate = { ready: () => true };
-
-export interface ScheduledRequest {
-  request: Request;
-  slots: ScheduledSlots;
-  /** This chunk completes the request's pending tokens: sample from its last row. */
-  sample: boolean;
-}
+const ALWAYS_READY: SwapInGate = { ready: () => true, acceptsCopies: () => true };
 
 export class Scheduler {
   readonly waiting: Request[] = [];
@@ -75,7 +79,18 @@ export class Scheduler {
     return this.waiting.length > 0 || this.running.length > 0;
   }
 
-  schedule(): ScheduledRequest[] {
+  /** The next step's plan: its batch, and the transfers to run before it. */
+  schedule(): StepPlan {
+    const batch = this.pickBatch();
+    const transfers = this.kv.takeTransfers();
+    if (this.kv.mode === 'pensieve' && !transfers.some((t) => t.op === 'load') && this.gate.acceptsCopies()) {
+      this.kv.swapOutAhead(this.config.swapOutThreshold ?? 0.25, this.config.swapOutChunksPerStep ?? 4);
+      transfers.push(...this.kv.takeTransfers());
+    }
+    return { transfers, batch };
+  }
+
+  private pickBatch(): ScheduledRequest[] {
     const out: ScheduledRequest[] = [];
     let budget = this.config.maxNumBatchedTokens;
 

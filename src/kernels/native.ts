@@ -35,6 +35,8 @@ interface Addon {
   softcap(x: Float32Array, cap: number): void;
   add(dst: Float32Array, src: Float32Array): void;
   argmax(x: Float32Array, out: Int32Array): void;
+  /** CRC-32C of the bytes, continuing `crc` (native/crc32c.cc). */
+  crc32c(data: Uint8Array, crc?: number): number;
   writeKV(
     k: Float32Array, v: Float32Array, slotMapping: Int32Array, kCache: KvPool, vCache: KvPool,
     numKvHeads: number, headDim: number, blockSize: number,

@@ -274,3 +274,20 @@ export function argmaxRow(x: Float32Array): number {
   }
   return best < 0 ? 0 : best;
 }
+
+const CRC32C_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32C (Castagnoli) of `data`, continuing `crc`: the reference for native/crc32c.cc. */
+export function crc32c(data: Uint8Array, crc = 0): number {
+  let c = ~crc >>> 0;
+  for (let i = 0; i < data.length; i++) c = (c >>> 8) ^ CRC32C_TABLE[(c ^ data[i]!) & 0xff]!;
+  return ~c >>> 0;
+}

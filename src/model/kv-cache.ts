@@ -3,7 +3,8 @@
 // DESIGN.md §3). Which block belongs to whom is decided elsewhere (src/cache/).
 // A chunk's blocks leave for a lower tier, and come back, as one contiguous buffer
 // [layer][K, V][block][numKvHeads][blockSize][headDim] (gatherBlocks / scatterBlocks):
-// one copy per layer and block, whatever the tier.
+// one copy per layer and run of consecutive block ids (a chunk swapped into blocks freshly
+// allocated together is usually one run), whatever the tier.
 import type { KvPool } from '../kernels/types.js';
 import type { ModelConfig } from './config.js';
 
@@ -71,13 +72,14 @@ export class KvCache {
   /** Copies `blocks` of every layer, in order, into `out` (see gatheredFloats). */
   gatherBlocks(blocks: readonly number[], out: KvPool): void {
     this.checkGathered(blocks, out);
+    const runs = blockRuns(blocks);
     const bf = this.blockFloats;
     let at = 0;
     for (const { k, v } of this.layers) {
       for (const pool of [k, v]) {
-        for (const id of blocks) {
-          (out as Float32Array).set(pool.subarray(id * bf, (id + 1) * bf) as Float32Array, at);
-          at += bf;
+        for (const { first, count } of runs) {
+          (out as Float32Array).set(pool.subarray(first * bf, (first + count) * bf) as Float32Array, at);
+          at += count * bf;
         }
       }
     }
@@ -86,13 +88,14 @@ export class KvCache {
   /** The inverse of gatherBlocks: writes `src` into `blocks` of every layer. */
   scatterBlocks(blocks: readonly number[], src: KvPool): void {
     this.checkGathered(blocks, src);
+    const runs = blockRuns(blocks);
     const bf = this.blockFloats;
     let at = 0;
     for (const { k, v } of this.layers) {
       for (const pool of [k, v]) {
-        for (const id of blocks) {
-          (pool as Float32Array).set(src.subarray(at, at + bf) as Float32Array, id * bf);
-          at += bf;
+        for (const { first, count } of runs) {
+          (pool as Float32Array).set(src.subarray(at, at + count * bf) as Float32Array, first * bf);
+          at += count * bf;
         }
       }
     }
@@ -113,4 +116,15 @@ export class KvCache {
   static blocksFor(config: ModelConfig, bytes: number, blockSize = DEFAULT_BLOCK_SIZE, dtype: KvDType = 'f32'): number {
     return Math.floor(bytes / KvCache.bytesPerBlock(config, blockSize, dtype));
   }
+}
+
+/** Consecutive block ids merged into runs: one copy each instead of one per block. */
+function blockRuns(blocks: readonly number[]): { first: number; count: number }[] {
+  const runs: { first: number; count: number }[] = [];
+  for (const id of blocks) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last.first + last.count === id) last.count++;
+    else runs.push({ first: id, count: 1 });
+  }
+  return runs;
 }

@@ -81,7 +81,7 @@ test('ahead-of-time swap-out copies the lowest-value chunks; eviction then recla
   const { m, e, turn, check } = setup(8, { hostChunks: 4, diskChunks: 0 });
   turn('a', range(64, 100), 0);
   turn('b', range(64, 200), 5);
-  assert.equal(m.pool.numFree, 0);
+  assert.equal(m.blocks.numFree, 0);
   assert.equal(m.swapOutAhead(0.5, 1), 1, 'one chunk per call at most');
   assert.deepEqual(m.conversation('a')!.host, [0, -1]);
   assert.equal(m.swapOutAhead(0.5, 8), 1, 'stops once half of the pool is free for the asking');
@@ -184,7 +184,7 @@ test('chunk files found at start-up serve any prompt with their tokens, whicheve
   assert.equal(m.stats().tiers.persistedChunks, 0);
   assert.equal(m.conversation('d')!.chunks[0], 'disk', 'd names the chain its file became');
   e.sync();
-  for (const [slot] of m.tiers.disk.used()) assert.ok(e.lower.disk.has(slot));
+  for (const [slot] of m.lowerSlots('disk').used()) assert.ok(e.lower.disk.has(slot));
   checkInvariants(m);
   void check;
 });

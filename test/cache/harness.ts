@@ -59,7 +59,8 @@ export class FakeEngine {
     this.sync();
     if (slots === null) return null;
     const keys = prefixKeys(this.m.sequence(requestId)!.tokens);
-    slots.positions.forEach((p, i) => this.memory.set(slots.slotMapping[i]!, keys[p]!));
+    const bs = this.m.blockSize;
+    slots.positions.forEach((p) => this.memory.set(slots.blockTable[Math.floor(p / bs)]! * bs + (p % bs), keys[p]!));
     this.m.markComputed(requestId, n);
     return slots;
   }
@@ -119,7 +120,7 @@ export class FakeEngine {
 
 /** The bookkeeping invariants of the pool, the requests and the conversations. */
 export function checkInvariants(m: KvCacheManager): void {
-  const pool = m.pool;
+  const pool = m.blocks;
   const bs = m.blockSize;
   const holders = new Int32Array(pool.numBlocks);
   const hold = (owner: string, table: readonly number[]) => {
@@ -163,7 +164,7 @@ export function checkInvariants(m: KvCacheManager): void {
       }
       for (const [tier2, slot] of [['host', host], ['disk', disk]] as const) {
         if (slot === NO_SLOT) continue;
-        const owner = m.tiers.slotsOf(tier2).ownerOf(slot);
+        const owner = m.lowerSlots(tier2).ownerOf(slot);
         assert.ok(owner && owner.conversationId === cid && owner.chunk === ci && !owner.persisted, `${tier2} slot ${slot} is not owned by ${cid}:${ci}`);
       }
     });
@@ -192,7 +193,7 @@ export function checkInvariants(m: KvCacheManager): void {
   for (const name of m.conversationIds()) assert.ok(m.conversation(name), `name ${name} points at no chain`);
   // Every used lower-tier slot belongs to the chunk that names it (or waits as a persisted chunk).
   for (const tier of ['host', 'disk'] as const) {
-    const slots = m.tiers.slotsOf(tier);
+    const slots = m.lowerSlots(tier);
     let used = 0;
     for (const [slot, owner] of slots.used()) {
       used++;

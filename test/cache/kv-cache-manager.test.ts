@@ -65,13 +65,13 @@ test('a history edited inside its chunks becomes a new chain: common full blocks
   const old = m.chain('c')!;
   assert.notEqual(m.conversation('c'), old, 'the name points at the new chain');
   assert.deepEqual(old.blocks, before, 'the old chain keeps its history');
-  for (const id of before) assert.equal(m.pool.hashOf(id) === null, id === before[3], 'its full blocks keep their content');
+  for (const id of before) assert.equal(m.blocks.hashOf(id) === null, id === before[3], 'its full blocks keep their content');
   check();
   e.prefill('b');
   check();
   m.finishRequest('b');
   assert.deepEqual(m.conversation('c')!.tokens, edited);
-  assert.equal(m.pool.refCount(before[0]!), 2);
+  assert.equal(m.blocks.refCount(before[0]!), 2);
   check();
 });
 
@@ -105,8 +105,8 @@ test('two stateless requests with a shared prefix share its full blocks', () => 
     const a = m.blockTable('a');
     const b = m.blockTable('b');
     assert.deepEqual(b.slice(0, 2), a.slice(0, 2));
-    assert.equal(m.pool.refCount(a[0]!), 2);
-    assert.equal(m.pool.refCount(a[1]!), 2);
+    assert.equal(m.blocks.refCount(a[0]!), 2);
+    assert.equal(m.blocks.refCount(a[1]!), 2);
     assert.notEqual(b[2], a[2]);
     e.prefill('b');
     check();
@@ -171,13 +171,13 @@ test('a shared partial block is copied on write by recompute (branching)', () =>
   m.finishRequest('a');
   assert.ok(m.forkConversation('x', 'y'));
   const last = m.conversation('x')!.blocks[2]!;
-  assert.equal(m.pool.refCount(last), 2);
+  assert.equal(m.blocks.refCount(last), 2);
   check();
   const match = m.beginRequest('b', [...range(40), 77, 78], 'x');
   assert.equal(match.numCachedTokens, 32);
   assert.equal(match.numRecomputedTokens, 8);
   assert.deepEqual(match.computeRanges, [{ start: 32, end: 42 }]);
-  assert.equal(m.pool.refCount(last), 1, 'x let go of the shared block; y still reads it');
+  assert.equal(m.blocks.refCount(last), 1, 'x let go of the shared block; y still reads it');
   e.prefill('b');
   assert.notEqual(m.blockTable('b')[2], last);
   check();
@@ -198,7 +198,7 @@ test('a boundary block another request reads is not written over', () => {
   // A stateless client holds the first two blocks through the prefix cache.
   m.beginRequest('s', [...history.slice(0, 32), 1, 2, 3]);
   const shared = m.blockTable('s')[1]!;
-  assert.equal(m.pool.refCount(shared), 2);
+  assert.equal(m.blocks.refCount(shared), 2);
   const match = m.beginRequest('b', [...history.slice(0, 20), 9, 9, 9], 'x');
   assert.equal(match.numCachedTokens, 16);
   // A branch inside x's first chunk: a new chain, whose block 1 is its own from the start.
@@ -206,7 +206,7 @@ test('a boundary block another request reads is not written over', () => {
   e.prefill('b');
   e.prefill('s');
   check();
-  assert.equal(m.pool.lookup(m.pool.hashOf(shared)!), shared, 'the shared block keeps its content and hash');
+  assert.equal(m.blocks.lookup(m.blocks.hashOf(shared)!), shared, 'the shared block keeps its content and hash');
 });
 
 test('a second request on a busy conversation uses the prefix cache and does not overwrite it', () => {
@@ -232,7 +232,7 @@ test('under pressure idle conversations lose leading chunks, least recently used
     e.prefill(c);
     m.finishRequest(c);
   }
-  assert.equal(m.pool.numFree, 0);
+  assert.equal(m.blocks.numFree, 0);
   clock.now = 20;
   m.beginRequest('s', range(32, 900));
   assert.ok(m.canAllocate('s', 32));
@@ -289,7 +289,7 @@ test('preemption gives the blocks back, and the request resumes from what is lef
   e.decode('a', [1, 2, 3]);
   const tokens = [...m.sequence('a')!.tokens];
   m.preempt('a');
-  assert.equal(m.pool.numFree, 6);
+  assert.equal(m.blocks.numFree, 6);
   assert.equal(m.stats().preemptions, 1);
   check();
   // It had computed every token but the last sampled one; what it computes again of those is recomputed.
@@ -331,13 +331,13 @@ test('dropping a conversation frees its blocks, also after the request it ran en
   e.prefill('a');
   m.finishRequest('a');
   m.dropConversation('c');
-  assert.equal(m.pool.numFree, 64);
+  assert.equal(m.blocks.numFree, 64);
   m.beginRequest('b', range(40), 'd');
   e.prefill('b');
   m.dropConversation('d');
   check();
   m.finishRequest('b');
-  assert.equal(m.pool.numFree, 64);
+  assert.equal(m.blocks.numFree, 64);
   assert.equal(m.conversation('d'), undefined);
   check();
 });

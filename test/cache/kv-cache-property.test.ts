@@ -98,7 +98,7 @@ function run(mode: CacheMode, seed: number, ops: number, tiers?: TierCapacities,
       else m.swapOutAhead(0.5, 1 + rand(3));
     } else if (r < 87 && tiers !== undefined && rand(3) === 0) {
       // A disk file turned out corrupt, or a write failed.
-      const used = [...m.tiers.disk.used()];
+      const used = [...m.lowerSlots('disk').used()];
       if (used.length > 0) {
         const [slot] = pick(used);
         m.lostChunk('disk', slot);
@@ -150,8 +150,8 @@ function run(mode: CacheMode, seed: number, ops: number, tiers?: TierCapacities,
   for (const c of m.chainIds()) m.dropChain(c);
   e.sync();
   checkInvariants(m);
-  assert.equal(m.pool.numFree, m.pool.numBlocks, 'everything comes back');
-  assert.equal(m.tiers.host.numUsed + m.tiers.disk.numUsed, 0, 'every lower-tier slot comes back');
+  assert.equal(m.blocks.numFree, m.blocks.numBlocks, 'everything comes back');
+  assert.equal(m.lowerSlots('host').numUsed + m.lowerSlots('disk').numUsed, 0, 'every lower-tier slot comes back');
   assert.equal(e.lower.host.size + e.lower.disk.size, 0, 'every released slot was told to the engine');
 }
 

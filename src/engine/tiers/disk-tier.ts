@@ -80,7 +80,7 @@ export class DiskTier {
         layout: this.options.layout,
         numBlocks,
         payloadBytes: payload.byteLength,
-        checksum: await checksum(payload),
+        checksum: checksum(payload),
       };
       const file = this.pathOf(slot);
       const tmp = `${file}.tmp`;
@@ -97,33 +97,43 @@ export class DiskTier {
 
   /**
    * Reads a slot's chunk, checking it is `expect` and intact. Resolves to the payload
-   * (gathered values), or to the reason it cannot be used.
+   * (gathered values), or to the reason it cannot be used. One vectored read puts the
+   * header in a page of its own and the payload straight into the array the swap-in
+   * scatters from: no intermediate buffer, no copy.
    */
   read(slot: number, expect: ChunkMeta): Promise<KvPool | string> {
     return this.enqueueValue(slot, async () => {
-      let buf: Buffer;
+      const { header, payload, extra } = this.readBuffers(expect);
+      let n: number;
       try {
-        buf = await fsp.readFile(this.pathOf(slot));
+        const handle = await fsp.open(this.pathOf(slot), 'r');
+        try {
+          n = (await handle.readv([header, new Uint8Array(payload.buffer), extra], 0)).bytesRead;
+        } finally {
+          await handle.close();
+        }
       } catch (err) {
         return `unreadable: ${(err as Error).message}`;
       }
-      return this.verify(buf, expect);
+      return this.verify(header, payload, n, expect);
     });
   }
 
-  /** The same check, synchronously (a fallback when a read was not started in time). */
+  /** The same read and checks, synchronously (a fallback when a read was not started in time). */
   readSync(slot: number, expect: ChunkMeta): KvPool | string {
-    let buf: Buffer;
+    const { header, payload, extra } = this.readBuffers(expect);
+    let n: number;
     try {
-      buf = fs.readFileSync(this.pathOf(slot));
+      const fd = fs.openSync(this.pathOf(slot), 'r');
+      try {
+        n = fs.readvSync(fd, [header, new Uint8Array(payload.buffer), extra], 0);
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (err) {
       return `unreadable: ${(err as Error).message}`;
     }
-    const h = this.checkHeader(buf, expect);
-    if (typeof h === 'string') return h;
-    const payload = buf.subarray(HEADER_BYTES, HEADER_BYTES + h.payloadBytes);
-    if (createHash('sha256').update(payload).digest('hex') !== h.checksum) return 'checksum mismatch';
-    return toValues(payload, this.options.layout);
+    return this.verify(header, payload, n, expect);
   }
 
   /** Deletes a slot's file (if any). */
@@ -139,21 +149,26 @@ export class DiskTier {
     while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
   }
 
-  private async verify(buf: Buffer, expect: ChunkMeta): Promise<KvPool | string> {
-    const h = this.checkHeader(buf, expect);
-    if (typeof h === 'string') return h;
-    const payload = buf.subarray(HEADER_BYTES, HEADER_BYTES + h.payloadBytes);
-    if ((await checksum(payload)) !== h.checksum) return 'checksum mismatch';
-    return toValues(payload, this.options.layout);
+  /** Where a read of `expect` lands: its header, its payload (exactly as long as the chunk's), one byte past. */
+  private readBuffers(expect: ChunkMeta): { header: Buffer; payload: KvPool; extra: Buffer } {
+    const { layout } = this.options;
+    const numBlocks = Math.ceil(expect.numTokens / layout.blockSize);
+    const bytes = payloadBytes(layout, numBlocks);
+    const payload = layout.dtype === 'bf16' ? new Uint16Array(bytes / 2) : new Float32Array(bytes / 4);
+    return { header: Buffer.alloc(HEADER_BYTES), payload, extra: Buffer.alloc(1) };
   }
 
-  private checkHeader(buf: Buffer, expect: ChunkMeta): ChunkHeader | string {
-    const h = decodeHeader(buf.subarray(0, HEADER_BYTES));
+  /** The payload of a read of `n` bytes into readBuffers, or why it is not `expect` intact. */
+  private verify(header: Buffer, payload: KvPool, n: number, expect: ChunkMeta): KvPool | string {
+    const h = decodeHeader(header.subarray(0, Math.min(n, HEADER_BYTES)));
     if (typeof h === 'string') return h;
     const why = headerMismatch(h, this.options.modelId, this.options.layout, expect);
     if (why !== null) return why;
-    if (buf.length !== HEADER_BYTES + h.payloadBytes) return `truncated: ${buf.length} bytes, ${HEADER_BYTES + h.payloadBytes} expected`;
-    return h;
+    if (h.payloadBytes !== payload.byteLength) return `payload of ${h.payloadBytes} bytes, ${payload.byteLength} expected`;
+    const total = HEADER_BYTES + h.payloadBytes;
+    if (n !== total) return n < total ? `truncated: ${n} bytes, ${total} expected` : `more bytes than the ${total} its header describes`;
+    if (checksum(new Uint8Array(payload.buffer)) !== h.checksum) return 'checksum mismatch';
+    return payload;
   }
 
   private scan(): DiskScan {
@@ -219,13 +234,6 @@ function readHeader(file: string): ChunkHeader | string {
   } catch (err) {
     return `unreadable: ${(err as Error).message}`;
   }
-}
-
-function toValues(payload: Buffer, layout: KvLayout): KvPool {
-  // A copy: the file buffer's offset is not aligned in general, and it is short-lived.
-  const out = layout.dtype === 'bf16' ? new Uint16Array(payload.length / 2) : new Float32Array(payload.length / 4);
-  new Uint8Array(out.buffer).set(payload);
-  return out;
 }
 
 /** A directory name for a model id: readable, and unique through a short hash. */
