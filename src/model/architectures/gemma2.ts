@@ -3,10 +3,11 @@
 // attention-logit (50) and final-logit (30) soft-capping, and local (sliding-window, 4096) and
 // global layers alternating, local first. As llama.cpp's src/models/gemma2.cpp and
 // transformers' modeling_gemma2.py.
-import type { Architecture } from './types.js';
+import { LLAMA_DEFAULTS, type Architecture } from './types.js';
 
 export const gemma2: Architecture = {
   name: 'gemma2',
+  ...LLAMA_DEFAULTS,
   hfClasses: ['Gemma2ForCausalLM'],
   hfModelTypes: ['gemma2'],
   ggufName: 'gemma2',
@@ -19,6 +20,5 @@ export const gemma2: Architecture = {
   sandwichNorms: true,
   scaleEmbedding: true,
   hfNormPlusOne: true,
-  experts: null,
   defaultSlidingWindowPattern: 2,
 };

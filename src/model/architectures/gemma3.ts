@@ -3,10 +3,11 @@
 // local layers to one global: local layers rotate with rope_local_base_freq (10000) unscaled,
 // global ones with rope_theta (1e6) and its rope_scaling. As llama.cpp's src/models/gemma3.cpp.
 // The multimodal Gemma3ForConditionalGeneration (model_type gemma3) is not this class.
-import type { Architecture } from './types.js';
+import { LLAMA_DEFAULTS, type Architecture } from './types.js';
 
 export const gemma3: Architecture = {
   name: 'gemma3',
+  ...LLAMA_DEFAULTS,
   hfClasses: ['Gemma3ForCausalLM'],
   hfModelTypes: ['gemma3_text'],
   ggufName: 'gemma3',
@@ -19,6 +20,5 @@ export const gemma3: Architecture = {
   sandwichNorms: true,
   scaleEmbedding: true,
   hfNormPlusOne: true,
-  experts: null,
   defaultSlidingWindowPattern: 6,
 };

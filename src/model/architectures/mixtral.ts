@@ -4,10 +4,11 @@
 // llama.cpp's build_moe_ffn with norm_w). HF names the router block_sparse_moe.gate and the
 // experts block_sparse_moe.experts.E.w1 (gate), w3 (up), w2 (down); llama.cpp writes the model as
 // GGUF arch `llama` with llama.expert_count and stacked ffn_{gate,up,down}_exps.
-import type { Architecture } from './types.js';
+import { LLAMA_DEFAULTS, type Architecture } from './types.js';
 
 export const mixtral: Architecture = {
   name: 'mixtral',
+  ...LLAMA_DEFAULTS,
   hfClasses: ['MixtralForCausalLM'],
   hfModelTypes: ['mixtral'],
   ggufName: 'llama',
@@ -15,12 +16,6 @@ export const mixtral: Architecture = {
   // transformers' MixtralConfig default (4096 * 32).
   defaultMaxPositions: 131072,
   hfQkvBias: 'never',
-  defaultTiedEmbeddings: false,
-  ffnActivation: 'silu',
-  sandwichNorms: false,
-  scaleEmbedding: false,
-  hfNormPlusOne: false,
-  defaultSlidingWindowPattern: 0,
   qkNorm: false,
   experts: {
     router: 'block_sparse_moe.gate.weight',

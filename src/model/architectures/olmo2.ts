@@ -2,10 +2,11 @@
 // residual add; no input norms), and q/k RMSNorm over the whole q and k projections rather than
 // per head, as llama.cpp's src/models/olmo2.cpp. HF's post_attention_layernorm is here the
 // attention output's norm (GGUF post_attention_norm), not the FFN input's.
-import type { Architecture } from './types.js';
+import { LLAMA_DEFAULTS, type Architecture } from './types.js';
 
 export const olmo2: Architecture = {
   name: 'olmo2',
+  ...LLAMA_DEFAULTS,
   hfClasses: ['Olmo2ForCausalLM'],
   hfModelTypes: ['olmo2'],
   ggufName: 'olmo2',
@@ -13,13 +14,6 @@ export const olmo2: Architecture = {
   defaultMaxPositions: 2048,
   hfQkvBias: 'never',
   qkNorm: true,
-  defaultTiedEmbeddings: false,
-  ffnActivation: 'silu',
-  sandwichNorms: false,
-  scaleEmbedding: false,
-  hfNormPlusOne: false,
-  experts: null,
-  defaultSlidingWindowPattern: 0,
   qkNormOver: 'projection',
   normPlacement: 'post',
   ggufLayerNames: [

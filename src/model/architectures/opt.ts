@@ -4,7 +4,7 @@
 // 512-wide embedding projection are refused), classifier tied to the embedding. llama.cpp has no
 // OPT architecture, so there is no GGUF form; its checkpoints' names (model.decoder.*) are mapped
 // onto the Llama names every other family uses, as GGUF names are.
-import type { Architecture } from './types.js';
+import { LLAMA_DEFAULTS, type Architecture } from './types.js';
 
 const LAYER_NAMES: [opt: string, canonical: string][] = [
   ['self_attn.q_proj', 'self_attn.q_proj'],
@@ -44,6 +44,7 @@ function fromCanonical(name: string): string {
 
 export const opt: Architecture = {
   name: 'opt',
+  ...LLAMA_DEFAULTS,
   hfClasses: ['OPTForCausalLM'],
   hfModelTypes: ['opt'],
   // No llama.cpp architecture: this name is never found in a GGUF, and saving one is refused.
@@ -54,11 +55,6 @@ export const opt: Architecture = {
   qkNorm: false,
   defaultTiedEmbeddings: true,
   ffnActivation: 'relu',
-  sandwichNorms: false,
-  scaleEmbedding: false,
-  hfNormPlusOne: false,
-  experts: null,
-  defaultSlidingWindowPattern: 0,
   opt: { positionOffset: 2 },
   hfTensorNames: { toCanonical, fromCanonical },
 };

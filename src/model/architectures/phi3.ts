@@ -3,10 +3,11 @@
 // partial rotary (Phi-4-mini rotates 96 of 128 dims: partial_rotary_factor) and LongRoPE
 // (rope_scaling longrope/su: per-frequency short and long divisors, an attention factor), as
 // llama.cpp's src/models/phi3.cpp and conversion/phi.py.
-import type { Architecture } from './types.js';
+import { LLAMA_DEFAULTS, type Architecture } from './types.js';
 
 export const phi3: Architecture = {
   name: 'phi3',
+  ...LLAMA_DEFAULTS,
   hfClasses: ['Phi3ForCausalLM'],
   hfModelTypes: ['phi3'],
   ggufName: 'phi3',
@@ -14,13 +15,6 @@ export const phi3: Architecture = {
   defaultMaxPositions: 4096,
   hfQkvBias: 'never',
   qkNorm: false,
-  defaultTiedEmbeddings: false,
-  ffnActivation: 'silu',
-  sandwichNorms: false,
-  scaleEmbedding: false,
-  hfNormPlusOne: false,
-  experts: null,
-  defaultSlidingWindowPattern: 0,
   fusedProjections: true,
   ggufLayerNames: [['ffn_up.weight', 'mlp.gate_up_proj.weight']],
 };

@@ -4,22 +4,17 @@
 // (llama.cpp's qwen3moe graph always renormalises; Qwen's released configs all ask for it).
 // No shared expert (that is Qwen2-MoE). HF names the router mlp.gate and the experts
 // mlp.experts.E.{gate,up,down}_proj; GGUF stacks them as ffn_{gate,up,down}_exps.
-import type { Architecture } from './types.js';
+import { LLAMA_DEFAULTS, type Architecture } from './types.js';
 
 export const qwen3moe: Architecture = {
   name: 'qwen3moe',
+  ...LLAMA_DEFAULTS,
   hfClasses: ['Qwen3MoeForCausalLM'],
   hfModelTypes: ['qwen3_moe'],
   ggufName: 'qwen3moe',
   ggufRopeStyle: 'neox',
   defaultMaxPositions: 32768,
   hfQkvBias: 'config',
-  defaultTiedEmbeddings: false,
-  ffnActivation: 'silu',
-  sandwichNorms: false,
-  scaleEmbedding: false,
-  hfNormPlusOne: false,
-  defaultSlidingWindowPattern: 0,
   qkNorm: true,
   experts: {
     router: 'mlp.gate.weight',

@@ -115,3 +115,17 @@ export interface Architecture {
   /** A family whose checkpoints name tensors otherwise: their names ↔ the Llama names used here. */
   hfTensorNames?: { toCanonical(name: string): string; fromCanonical(name: string): string };
 }
+
+/**
+ * Llama's values of the ways a family can depart from it (tied embeddings aside, which several
+ * families default to): a family module spreads these and states only where it differs.
+ */
+export const LLAMA_DEFAULTS = {
+  defaultTiedEmbeddings: false,
+  ffnActivation: 'silu',
+  sandwichNorms: false,
+  scaleEmbedding: false,
+  hfNormPlusOne: false,
+  defaultSlidingWindowPattern: 0,
+  experts: null,
+} as const satisfies Partial<Architecture>;
