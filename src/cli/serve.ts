@@ -9,7 +9,7 @@ import { ConnectionTracker } from '../server/connections.js';
 import { drainServer } from '../server/drain.js';
 import { ServerLifecycle } from '../server/lifecycle.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
-import { Store } from '../store/index.js';
+import { openStore, storeLocationFromFlag, type ConversationStore } from '../store/index.js';
 import { ENGINE_FLAG_HELP, ENGINE_FLAG_SPEC, engineOptions, parseBytes } from './engine-flags.js';
 import { serverKeys } from './auth-flags.js';
 import { CliError } from './errors.js';
@@ -33,6 +33,8 @@ ${ENGINE_FLAG_HELP}  --host HOST                  (default 127.0.0.1)
                                fits the context can take as JSON, plus 4 MiB); larger is a 413
   --served-model-name NAME     the name requests give as "model" (repeat it, or NAME,NAME, for
                                aliases; replies echo the name used); default: the model file's id
+  --store URL                  where conversations and responses live: "sqlite" (default: the
+                               file in --data-dir) or postgres://USER:PASS@HOST/DB, shared by replicas
 `;
 
 /** At least this long is given to writing the KV cache to disk, however late the drain ended. */
@@ -68,6 +70,7 @@ export async function runServe(argv: string[]): Promise<void> {
       'metrics-public': { type: 'boolean', default: false },
       'max-queued-requests': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
+      store: { type: 'string' },
       'log-format': { type: 'string' },
       'max-request-bytes': { type: 'string' },
       'served-model-name': { type: 'string', multiple: true },
@@ -86,7 +89,12 @@ export async function runServe(argv: string[]): Promise<void> {
   const logFormat = logFormatFlag(values['log-format']);
   const maxRequestBytes = values['max-request-bytes'] === undefined ? undefined : parseBytes(values['max-request-bytes'], 'max-request-bytes');
 
-  const store = Store.open(options.dataDir);
+  let store: ConversationStore;
+  try {
+    store = await openStore(storeLocationFromFlag(values.store, options.dataDir));
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
   const lifecycle = new ServerLifecycle();
   const servedModelNames = servedNames(values['served-model-name']);
   const app = buildServer({ lifecycle, store, ...keys, metricsPublic: values['metrics-public'], maxQueuedRequests, maxRequestBytes, logRequests: true, logFormat, servedModelNames });
@@ -95,7 +103,7 @@ export async function runServe(argv: string[]): Promise<void> {
   try {
     address = await app.listen({ host: values.host, port });
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
 
@@ -115,7 +123,7 @@ export async function runServe(argv: string[]): Promise<void> {
     // The engine writes its resident KV chunks to the disk tier (a restart finds them), in
     // what is left of the deadline.
     await engine?.close({ timeoutMs: Math.max(MIN_PERSIST_MS, deadline - performance.now()) });
-    store.close();
+    await store.close();
     process.exit(0);
   };
   process.on('SIGINT', (s) => void shutdown(s));
@@ -129,7 +137,7 @@ export async function runServe(argv: string[]): Promise<void> {
     });
   } catch (err) {
     await app.close();
-    store.close();
+    await store.close();
     throw err;
   }
   // A signal during the load: the drain is under way; the engine only has to close.

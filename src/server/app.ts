@@ -6,7 +6,7 @@
 
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { EngineClient } from '../engine/client.js';
-import type { Store } from '../store/index.js';
+import { SqliteStore, Store, type ConversationStore } from '../store/index.js';
 import { KeyRing, type ApiKey } from './api-keys.js';
 import { Authenticator, registerAuth } from './auth.js';
 import { defaultMaxRequestBytes, registerBodyLimit } from './body-limit.js';
@@ -36,7 +36,8 @@ export interface ServerOptions {
   engine?: EngineClient;
   /** Loading, serving, draining (see lifecycle.ts); one is made when not given. */
   lifecycle?: ServerLifecycle;
-  store: Store;
+  /** The store; a synchronous SQLite Store is taken as it is (tests, `pensieve chat`). */
+  store: Store | ConversationStore;
   /** When set, requests (but /health) must send "Authorization: Bearer <apiKey>". */
   apiKey?: string;
   /** Several keys, one tenant each (see api-keys.ts); not together with apiKey. */
@@ -86,7 +87,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       return lifecycle.engine;
     },
     lifecycle,
-    store: options.store,
+    store: options.store instanceof Store ? new SqliteStore(options.store) : options.store,
     metrics: new Metrics(),
     locks: new ConversationLock(),
     admission: new Admission(options.maxQueuedRequests, lifecycle),

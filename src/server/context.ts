@@ -2,7 +2,7 @@
 // between them and HTTP (metrics, per-conversation serialization, the bounded request queue).
 
 import type { EngineClient } from '../engine/client.js';
-import type { Store } from '../store/index.js';
+import type { ConversationStore } from '../store/index.js';
 import { ConversationLock } from './conversation-lock.js';
 import { modelNotFound, tooManyRequests } from './errors.js';
 import type { ServerLifecycle } from './lifecycle.js';
@@ -40,7 +40,7 @@ export interface ServerContext {
   /** The engine once the model is loaded; reading it before throws a 503 (see ServerLifecycle). */
   readonly engine: EngineClient;
   lifecycle: ServerLifecycle;
-  store: Store;
+  store: ConversationStore;
   metrics: Metrics;
   locks: ConversationLock;
   admission: Admission;

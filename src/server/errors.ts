@@ -9,7 +9,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { RequestRejectedError } from '../engine/client.js';
-import { StoreInputError } from '../store/index.js';
+import { StoreConflictError, StoreInputError } from '../store/index.js';
 import { drainRejectedBody } from './body-limit.js';
 
 export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'requests' | 'server_error';
@@ -107,6 +107,8 @@ export function rejected(err: RequestRejectedError, promptParam: string): ApiErr
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof StoreInputError) return badRequest(err.message, err.param);
+  // Another replica (or a retry) committed this turn first, or deleted what it continues.
+  if (err instanceof StoreConflictError) return new ApiError(409, err.message, 'invalid_request_error', null, 'conflict');
   if (err instanceof RequestRejectedError) return badRequest(err.message, err.param, err.code);
   const fe = err as Partial<FastifyError>;
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

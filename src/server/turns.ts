@@ -61,15 +61,15 @@ interface Continuation {
 }
 
 /** Checks that what the turn continues exists and picks its key. Runs before waiting for the lock. */
-function continuation(ctx: ServerContext, owner: Owner, p: ResponseParams): Continuation {
+async function continuation(ctx: ServerContext, owner: Owner, p: ResponseParams): Promise<Continuation> {
   if (p.conversationId !== null) {
-    if (ctx.store.getConversation(owner, p.conversationId) === undefined) {
+    if ((await ctx.store.getConversation(owner, p.conversationId)) === undefined) {
       throw conversationNotFound(p.conversationId, 'conversation');
     }
     return { key: p.conversationId, chain: [] };
   }
   if (p.previousResponseId !== null) {
-    const chain = ctx.store.responseChain(owner, p.previousResponseId);
+    const chain = await ctx.store.responseChain(owner, p.previousResponseId);
     if (chain === undefined) {
       throw notFound(`Previous response with id '${p.previousResponseId}' not found.`, 'previous_response_id', 'previous_response_not_found');
     }
@@ -89,23 +89,23 @@ function usableHistory(history: TokenHistory | undefined, model: string): Conver
 }
 
 /** The whole conversation as messages, and its history. Runs inside the lock. */
-function prompt(ctx: ServerContext, turn: TurnRequest, cont: Continuation): { messages: ChatMessage[]; history?: ConversationHistory } {
+async function prompt(ctx: ServerContext, turn: TurnRequest, cont: Continuation): Promise<{ messages: ChatMessage[]; history?: ConversationHistory }> {
   const p = turn.params;
   const system: ChatMessage[] = p.instructions === null ? [] : [{ role: 'system', content: p.instructions }];
   if (p.conversationId !== null) {
-    const items = ctx.store.allItems(turn.owner, p.conversationId);
+    const items = await ctx.store.allItems(turn.owner, p.conversationId);
     if (items === undefined) throw conversationNotFound(p.conversationId, 'conversation');
     const ids = new Set(items.map((i) => i.id));
     turn.input.forEach((item, i) => {
       if (ids.has(item.id)) throw badRequest(`input[${i}].id: item '${item.id}' is already in the conversation`, `input[${i}].id`, 'duplicate_id');
     });
     checkCallOutputs(items, turn.input);
-    const history = usableHistory(ctx.store.getTokenHistory(turn.owner, p.conversationId), p.model);
+    const history = usableHistory(await ctx.store.getTokenHistory(turn.owner, p.conversationId), p.model);
     return { messages: [...system, ...toChatMessages(items), ...toChatMessages(turn.input)], history };
   }
   const past = cont.chain.flatMap((r) => [...r.input, ...r.output]);
   checkCallOutputs(past, turn.input);
-  const history = p.previousResponseId === null ? undefined : usableHistory(ctx.store.getResponseTokens(turn.owner, p.previousResponseId), p.model);
+  const history = p.previousResponseId === null ? undefined : usableHistory(await ctx.store.getResponseTokens(turn.owner, p.previousResponseId), p.model);
   return { messages: [...system, ...toChatMessages(past), ...toChatMessages(turn.input)], history };
 }
 
@@ -121,11 +121,11 @@ function checkCallOutputs(past: readonly ConversationItem[], input: readonly Con
 }
 
 /** Writes the finished turn; throws 404 (having written nothing) when its conversation was deleted meanwhile. */
-function commit(ctx: ServerContext, turn: TurnRequest, response: ResponseObject, result: GenerationResult): void {
+async function commit(ctx: ServerContext, turn: TurnRequest, response: ResponseObject, result: GenerationResult): Promise<void> {
   const p = turn.params;
   if (!p.store && p.conversationId === null) return;
   const history = result.history;
-  const written = ctx.store.commitTurn(turn.owner, {
+  const written = await ctx.store.commitTurn(turn.owner, {
     ...(p.conversationId === null ? {} : { conversationId: p.conversationId }),
     ...(p.store ? { response: { object: response, input: turn.input } } : {}),
     newItems: p.conversationId === null ? [] : [...turn.input, ...response.output],
@@ -141,9 +141,9 @@ function commit(ctx: ServerContext, turn: TurnRequest, response: ResponseObject,
 /** Runs one turn: waits for the conversation's previous turn, generates, commits. */
 export async function runTurn(ctx: ServerContext, turn: TurnRequest, reply: FastifyReply, observer: TurnObserver = {}): Promise<TurnOutcome> {
   checkUniqueIds(turn.input, 'input');
-  const cont = continuation(ctx, turn.owner, turn.params);
+  const cont = await continuation(ctx, turn.owner, turn.params);
   return ctx.locks.run(cont.key, async () => {
-    const { messages, history } = prompt(ctx, turn, cont);
+    const { messages, history } = await prompt(ctx, turn, cont);
     const generation = await Generation.start(
       ctx,
       {
@@ -168,7 +168,7 @@ export async function runTurn(ctx: ServerContext, turn: TurnRequest, reply: Fast
     const result = await generation.run((text) => output.push(text));
     if (result.finishReason === 'abort') return { result, response: null };
     const response = finishedResponse(turn.params, result, output.end(result.finishReason === 'length'));
-    commit(ctx, turn, response, result);
+    await commit(ctx, turn, response, result);
     return { result, response };
   });
 }

@@ -2,6 +2,9 @@
 // behind it.
 
 export { Store } from './store.js';
+export { SqliteStore } from './sqlite-store.js';
+export { StoreConflictError, type ConversationStore } from './conversation-store.js';
+export { openStore, storeLocationFromFlag } from './open.js';
 export { StoreInputError } from './validate.js';
 export { newId, type IdPrefix } from './ids.js';
 export { SCHEMA_VERSION } from './schema.js';

@@ -11,7 +11,7 @@ const MAX_LIMIT = 100;
 // Beyond any seq SQLite will hand out while staying a safe JS integer.
 const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 
-interface ItemRow {
+export interface ItemRow {
   seq: number;
   body: string;
 }
@@ -75,35 +75,51 @@ export class ItemTable {
    * page follows. A limit+1 read answers has_more without a COUNT.
    */
   page(conversationId: string, options: ListItemsOptions = {}): ItemList {
-    const limit = options.limit ?? DEFAULT_LIMIT;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-      throw new StoreInputError('limit', `limit must be an integer from 1 to ${MAX_LIMIT}; got ${limit}`);
-    }
-    const order = options.order ?? 'desc';
-    if (order !== 'asc' && order !== 'desc') {
-      throw new StoreInputError('order', `order must be 'asc' or 'desc'; got '${String(order)}'`);
-    }
+    const { limit, order } = pageOptions(options);
     let cursor = order === 'asc' ? 0 : NO_UPPER_BOUND;
     if (options.after !== undefined) {
       const row = this.getStmt.get(conversationId, options.after);
-      // A cursor from another conversation or a deleted item cannot be placed: say so rather
-      // than silently restarting from the first page.
-      if (row === undefined) throw new StoreInputError('after', `no item '${options.after}' in conversation '${conversationId}'`);
+      if (row === undefined) throw unknownCursor(conversationId, options.after);
       cursor = row.seq;
     }
     const stmt = order === 'asc' ? this.pageAscStmt : this.pageDescStmt;
-    const rows = stmt.all(conversationId, cursor, limit + 1);
-    const data = rows.slice(0, limit).map(toItem);
-    return {
-      object: 'list',
-      data,
-      first_id: data[0]?.id ?? null,
-      last_id: data[data.length - 1]?.id ?? null,
-      has_more: rows.length > limit,
-    };
+    return itemPage(stmt.all(conversationId, cursor, limit + 1), limit);
   }
 }
 
-function toItem(row: ItemRow): ConversationItem {
+/** A page request's limit and order, checked (the same rules for every backend). */
+export function pageOptions(options: ListItemsOptions): { limit: number; order: 'asc' | 'desc' } {
+  const limit = options.limit ?? DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new StoreInputError('limit', `limit must be an integer from 1 to ${MAX_LIMIT}; got ${limit}`);
+  }
+  const order = options.order ?? 'desc';
+  if (order !== 'asc' && order !== 'desc') {
+    throw new StoreInputError('order', `order must be 'asc' or 'desc'; got '${String(order)}'`);
+  }
+  return { limit, order };
+}
+
+/**
+ * A cursor from another conversation or a deleted item cannot be placed: say so rather than
+ * silently restarting from the first page.
+ */
+export function unknownCursor(conversationId: string, after: string): StoreInputError {
+  return new StoreInputError('after', `no item '${after}' in conversation '${conversationId}'`);
+}
+
+/** The page from limit + 1 rows read past the cursor: the extra row only answers has_more. */
+export function itemPage(rows: readonly ItemRow[], limit: number): ItemList {
+  const data = rows.slice(0, limit).map(toItem);
+  return {
+    object: 'list',
+    data,
+    first_id: data[0]?.id ?? null,
+    last_id: data[data.length - 1]?.id ?? null,
+    has_more: rows.length > limit,
+  };
+}
+
+export function toItem(row: ItemRow): ConversationItem {
   return parseItem(row.body, `item #${row.seq}`);
 }

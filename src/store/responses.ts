@@ -7,7 +7,7 @@ import { decodeTokens, encodeTokens } from './tokens.js';
 import { parseItems, parseResponseObject, parseResponseStatus, parseUsage } from './validate.js';
 import type { Owner, SaveResponseInput, StoredResponse, TokenHistory } from './types.js';
 
-interface ResponseRow {
+export interface ResponseRow {
   id: string;
   created_at: number;
   model: string;
@@ -22,7 +22,7 @@ interface ResponseRow {
 }
 
 // Everything but the token BLOB: GET and chain walks must not copy 400 KB per response.
-const COLUMNS = `id, created_at, model, status, previous_response_id, conversation_id, instructions,
+export const RESPONSE_COLUMNS = `id, created_at, model, status, previous_response_id, conversation_id, instructions,
   input, output, usage, body`;
 
 export class ResponseTable {
@@ -48,7 +48,7 @@ export class ResponseTable {
        WHERE responses.owner IS excluded.owner`,
     );
     // `owner IS ?` rather than `=`: it matches NULL to NULL, the open server's owner.
-    this.getStmt = db.prepare<[string, Owner], ResponseRow>(`SELECT ${COLUMNS} FROM responses WHERE id = ? AND owner IS ?`);
+    this.getStmt = db.prepare<[string, Owner], ResponseRow>(`SELECT ${RESPONSE_COLUMNS} FROM responses WHERE id = ? AND owner IS ?`);
     this.tokensStmt = db.prepare<[string, Owner], { model: string; tokens: Buffer; history_text: string }>(
       'SELECT model, tokens, history_text FROM responses WHERE id = ? AND owner IS ?',
     );
@@ -57,23 +57,7 @@ export class ResponseTable {
 
   /** Takes every indexed column from the response object, so the two can never disagree. */
   save(owner: Owner, input: SaveResponseInput, encodedTokens: Buffer = encodeTokens(input.tokens)): void {
-    const o = input.object;
-    this.saveStmt.run({
-      id: o.id,
-      created_at: o.created_at,
-      model: o.model,
-      status: o.status,
-      previous_response_id: o.previous_response_id,
-      conversation_id: o.conversation?.id ?? null,
-      instructions: o.instructions,
-      input: JSON.stringify(input.input),
-      output: JSON.stringify(o.output),
-      usage: o.usage === null ? null : JSON.stringify(o.usage),
-      body: JSON.stringify(o),
-      tokens: encodedTokens,
-      history_text: input.text,
-      owner,
-    });
+    this.saveStmt.run(responseValues(owner, input, encodedTokens));
   }
 
   get(owner: Owner, id: string): StoredResponse | undefined {
@@ -111,7 +95,28 @@ export class ResponseTable {
   }
 }
 
-function toStored(row: ResponseRow): StoredResponse {
+/** The row of a response, every indexed column taken from the response object (for every backend). */
+export function responseValues(owner: Owner, input: SaveResponseInput, encodedTokens: Buffer) {
+  const o = input.object;
+  return {
+    id: o.id,
+    created_at: o.created_at,
+    model: o.model,
+    status: o.status,
+    previous_response_id: o.previous_response_id,
+    conversation_id: o.conversation?.id ?? null,
+    instructions: o.instructions,
+    input: JSON.stringify(input.input),
+    output: JSON.stringify(o.output),
+    usage: o.usage === null ? null : JSON.stringify(o.usage),
+    body: JSON.stringify(o),
+    tokens: encodedTokens,
+    history_text: input.text,
+    owner,
+  };
+}
+
+export function toStored(row: ResponseRow): StoredResponse {
   const where = `response ${row.id}`;
   const object = parseResponseObject(row.body, where);
   return {

@@ -6,6 +6,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkTurn, StoreConflictError } from './conversation-store.js';
 import { newId } from './ids.js';
 import { ItemTable } from './items.js';
 import { ResponseTable } from './responses.js';
@@ -162,21 +163,16 @@ export class Store {
    * Returns undefined, having written nothing, when the conversation no longer exists.
    */
   commitTurn(owner: Owner, turn: CommitTurnInput): CommitTurnResult | undefined {
+    checkTurn(turn);
     const { conversationId, response } = turn;
-    if (conversationId === undefined && response === undefined) {
-      throw new Error('commitTurn needs a conversation, a response, or both');
-    }
-    if (conversationId === undefined && turn.newItems.length > 0) {
-      throw new Error('commitTurn: items belong to a conversation, and none was given');
-    }
-    const linked = response?.object.conversation?.id;
-    if (response !== undefined && linked !== conversationId) {
-      throw new Error(`commitTurn: response ${response.object.id} names conversation ${linked ?? 'none'}, turn is for ${conversationId ?? 'none'}`);
-    }
     // Encode before the transaction: a bad token id must fail before anything is written.
     const tokens = encodeTokens(turn.tokenHistory);
     const write = this.db.transaction((): CommitTurnResult => {
       if (response !== undefined) {
+        const parent = response.object.previous_response_id;
+        if (parent !== null && this.responses.get(owner, parent) === undefined) {
+          throw new StoreConflictError(`response ${parent}, which this turn continues, was deleted during the turn`);
+        }
         this.responses.save(owner, { ...response, tokens: turn.tokenHistory, text: turn.historyText }, tokens);
       }
       if (conversationId === undefined) return { items: [] };
@@ -190,6 +186,9 @@ export class Store {
       return write();
     } catch (err) {
       if (err instanceof UnknownConversation) return undefined;
+      if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new StoreConflictError(`conversation ${conversationId}: this turn's items are stored already (${(err as Error).message})`, { cause: err });
+      }
       throw err;
     }
   }

@@ -24,7 +24,7 @@ export function conversationItemsRoutes(app: FastifyInstance, ctx: ServerContext
   app.get('/v1/conversations/:id/items', async (request) => {
     const { id } = parse(ConversationParams, request.params);
     const query = parse(ListQuery, request.query);
-    const page = ctx.store.listItems(request.owner, id, query);
+    const page = await ctx.store.listItems(request.owner, id, query);
     if (page === undefined) throw conversationNotFound(id);
     return page;
   });
@@ -35,13 +35,13 @@ export function conversationItemsRoutes(app: FastifyInstance, ctx: ServerContext
     const items = toInputItems(body.items);
     checkUniqueIds(items, 'items');
     return ctx.locks.run(id, async () => {
-      if (ctx.store.getConversation(request.owner, id) === undefined) throw conversationNotFound(id);
-      items.forEach((item, i) => {
-        if (ctx.store.getItem(request.owner, id, item.id) !== undefined) {
+      if ((await ctx.store.getConversation(request.owner, id)) === undefined) throw conversationNotFound(id);
+      for (const [i, item] of items.entries()) {
+        if ((await ctx.store.getItem(request.owner, id, item.id)) !== undefined) {
           throw badRequest(`items[${i}].id: item '${item.id}' is already in the conversation`, `items[${i}].id`, 'duplicate_id');
         }
-      });
-      const data = ctx.store.addItems(request.owner, id, items);
+      }
+      const data = await ctx.store.addItems(request.owner, id, items);
       if (data === undefined) throw conversationNotFound(id);
       return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: false };
     });
@@ -49,8 +49,8 @@ export function conversationItemsRoutes(app: FastifyInstance, ctx: ServerContext
 
   app.get('/v1/conversations/:id/items/:item_id', async (request) => {
     const { id, item_id: itemId } = parse(ItemParams, request.params);
-    if (ctx.store.getConversation(request.owner, id) === undefined) throw conversationNotFound(id);
-    const item = ctx.store.getItem(request.owner, id, itemId);
+    if ((await ctx.store.getConversation(request.owner, id)) === undefined) throw conversationNotFound(id);
+    const item = await ctx.store.getItem(request.owner, id, itemId);
     if (item === undefined) throw notFound(`Item with id '${itemId}' not found in conversation '${id}'.`, null, 'item_not_found');
     return item;
   });
@@ -59,9 +59,9 @@ export function conversationItemsRoutes(app: FastifyInstance, ctx: ServerContext
   app.delete('/v1/conversations/:id/items/:item_id', async (request) => {
     const { id, item_id: itemId } = parse(ItemParams, request.params);
     return ctx.locks.run(id, async () => {
-      const conversation = ctx.store.getConversation(request.owner, id);
+      const conversation = await ctx.store.getConversation(request.owner, id);
       if (conversation === undefined) throw conversationNotFound(id);
-      if (!ctx.store.deleteItem(request.owner, id, itemId)) throw notFound(`Item with id '${itemId}' not found in conversation '${id}'.`, null, 'item_not_found');
+      if (!(await ctx.store.deleteItem(request.owner, id, itemId))) throw notFound(`Item with id '${itemId}' not found in conversation '${id}'.`, null, 'item_not_found');
       return conversation;
     });
   });

@@ -33,7 +33,7 @@ export function conversationsRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.get('/v1/conversations/:id', async (request) => {
     const { id } = parse(ConversationParams, request.params);
-    const conversation = ctx.store.getConversation(request.owner, id);
+    const conversation = await ctx.store.getConversation(request.owner, id);
     if (conversation === undefined) throw conversationNotFound(id);
     return conversation;
   });
@@ -41,14 +41,14 @@ export function conversationsRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.post('/v1/conversations/:id', async (request) => {
     const { id } = parse(ConversationParams, request.params);
     const body = parse(UpdateBody, request.body);
-    const conversation = ctx.store.updateConversation(request.owner, id, { metadata: body.metadata });
+    const conversation = await ctx.store.updateConversation(request.owner, id, { metadata: body.metadata });
     if (conversation === undefined) throw conversationNotFound(id);
     return conversation;
   });
 
   app.delete('/v1/conversations/:id', async (request) => {
     const { id } = parse(ConversationParams, request.params);
-    if (!ctx.store.deleteConversation(request.owner, id)) throw conversationNotFound(id);
+    if (!(await ctx.store.deleteConversation(request.owner, id))) throw conversationNotFound(id);
     return { id, object: 'conversation.deleted', deleted: true };
   });
 }

@@ -9,7 +9,10 @@ export function pensieveCacheRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get('/v1/pensieve/cache', async (request) => {
     const stats = await ctx.engine.stats();
     // A conversation's cache name is a Conversation id or a Responses chain's root response id.
-    const visible = (id: string) => ctx.store.getConversation(request.owner, id) !== undefined || ctx.store.getResponse(request.owner, id) !== undefined;
-    return cacheView(stats, visible);
+    const isVisible = async (id: string) =>
+      (await ctx.store.getConversation(request.owner, id)) !== undefined || (await ctx.store.getResponse(request.owner, id)) !== undefined;
+    const visible = new Set<string>();
+    for (const c of stats.conversations) if (await isVisible(c.id)) visible.add(c.id);
+    return cacheView(stats, (id) => visible.has(id));
   });
 }

@@ -153,21 +153,21 @@ export function responsesRoutes(app: FastifyInstance, ctx: ServerContext): void 
 
   app.get('/v1/responses/:id', async (request) => {
     const { id } = parse(IdParams, request.params);
-    const stored = ctx.store.getResponse(request.owner, id);
+    const stored = await ctx.store.getResponse(request.owner, id);
     if (stored === undefined) throw notFound(`Response with id '${id}' not found.`);
     return stored.object;
   });
 
   app.delete('/v1/responses/:id', async (request) => {
     const { id } = parse(IdParams, request.params);
-    if (!ctx.store.deleteResponse(request.owner, id)) throw notFound(`Response with id '${id}' not found.`);
+    if (!(await ctx.store.deleteResponse(request.owner, id))) throw notFound(`Response with id '${id}' not found.`);
     return { id, object: 'response.deleted', deleted: true };
   });
 
   app.get('/v1/responses/:id/input_items', async (request) => {
     const { id } = parse(IdParams, request.params);
     const query = parse(ListQuery, request.query);
-    const stored = ctx.store.getResponse(request.owner, id);
+    const stored = await ctx.store.getResponse(request.owner, id);
     if (stored === undefined) throw notFound(`Response with id '${id}' not found.`);
     return page(stored.input, query);
   });
