@@ -93,6 +93,40 @@ export function renderChat(template: string, messages: readonly ChatMessage[], o
   } catch (err) {
     throw new ChatTemplateError(`chat template does not parse: ${(err as Error).message}`, { cause: err });
   }
+  const system = messages[0]?.role === 'system';
+  return renderParsed(parsed, system && !supportsSystemRole(template, parsed) ? withoutSystemRole(messages) : messages, opts);
+}
+
+const SYSTEM_PROBE = 'System message 7f3a';
+const systemRoleSupport = new Map<string, boolean>();
+
+/**
+ * Whether a template renders a leading system message at all. Some (Gemma's) raise on one and
+ * others drop it; as llama.cpp does, we ask the template once with a probe conversation.
+ */
+export function supportsSystemRole(template: string, parsed = new Template(template)): boolean {
+  let known = systemRoleSupport.get(template);
+  if (known === undefined) {
+    const probe = [{ role: 'system', content: SYSTEM_PROBE }, { role: 'user', content: 'User message' }];
+    try {
+      known = renderParsed(parsed, probe, { addGenerationPrompt: true }).includes(SYSTEM_PROBE);
+    } catch {
+      known = false;
+    }
+    if (systemRoleSupport.size > 64) systemRoleSupport.clear();
+    systemRoleSupport.set(template, known);
+  }
+  return known;
+}
+
+/** llama.cpp's workaround for such templates: the system prompt opens the next message, on its own line. */
+function withoutSystemRole(messages: readonly ChatMessage[]): ChatMessage[] {
+  const [system, next, ...rest] = messages;
+  if (next === undefined) return [];
+  return [{ ...next, content: `${system!.content}\n${next.content}` }, ...rest];
+}
+
+function renderParsed(parsed: Template, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
   const now = opts.now;
   // Our own environment rather than Template.render's, whose globals cannot be replaced: we
   // want raise_exception to be told apart from a broken template, and a settable clock.

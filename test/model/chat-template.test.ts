@@ -13,6 +13,7 @@ import {
   chatTemplateFromConfig,
   loadChatTemplateFromDir,
   renderChat,
+  supportsSystemRole,
   type ChatMessage,
 } from '../../src/model/chat-template.js';
 
@@ -100,6 +101,55 @@ describe('renderChat with real templates', () => {
       renderChat(template, [{ role: 'user', content: 'Hi!' }], { addGenerationPrompt: false }),
       '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' +
         '<|im_start|>user\nHi!<|im_end|>\n',
+    );
+  });
+
+  test('Gemma 2 (the shared copy): <start_of_turn> turns, assistant as "model", system prompt before the first user turn', () => {
+    const out = renderChat(templateOf('chat_templates/google_gemma-2-2b-it.tokenizer_config.json'), conversation, {
+      addGenerationPrompt: true,
+      bosToken: '<bos>',
+    });
+    assert.equal(
+      out,
+      '<bos><start_of_turn>user\nYou are helpful. Hi!<end_of_turn>\n<start_of_turn>model\nHello! How can I help?<end_of_turn>\n' +
+        '<start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n',
+    );
+  });
+
+  test('Gemma 2 as Google ships it raises on a system message: the system prompt opens the first user turn instead, as llama.cpp does', () => {
+    // google/gemma-2-2b-it's original chat_template (llama.cpp keeps it as models/templates/google-gemma-2-2b-it.jinja).
+    const template =
+      "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" +
+      "{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}" +
+      "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}" +
+      "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}" +
+      "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}" +
+      "{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}";
+    assert.equal(supportsSystemRole(template), false);
+    assert.equal(
+      renderChat(template, conversation, { addGenerationPrompt: true, bosToken: '<bos>' }),
+      '<bos><start_of_turn>user\nYou are helpful.\nHi!<end_of_turn>\n<start_of_turn>model\nHello! How can I help?<end_of_turn>\n' +
+        '<start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n',
+    );
+    assert.equal(renderChat(template, [{ role: 'system', content: 'alone' }], { addGenerationPrompt: true, bosToken: '<bos>' }), '<bos><start_of_turn>model\n');
+    // Other rules of the template still hold.
+    assert.throws(
+      () => renderChat(template, [{ role: 'assistant', content: 'x' }], { addGenerationPrompt: true }),
+      (e: unknown) => e instanceof ChatTemplateError && /roles must alternate/.test(e.message),
+    );
+    assert.equal(supportsSystemRole(templateOf('qwen2.5/tokenizer_config.json')), true);
+  });
+
+  test('Phi-3: <|system|>, <|user|>, <|assistant|> blocks closed by <|end|>', () => {
+    const out = renderChat(templateOf('chat_templates/microsoft_Phi-3-mini-4k-instruct.tokenizer_config.json'), conversation, {
+      addGenerationPrompt: true,
+      bosToken: '<s>',
+      eosToken: '<|endoftext|>',
+    });
+    assert.equal(
+      out,
+      '<|system|>\nYou are helpful.<|end|>\n<|user|>\nHi!<|end|>\n<|assistant|>\nHello! How can I help?<|end|>\n' +
+        '<|user|>\nWhat is 2+2?<|end|>\n<|assistant|>\n',
     );
   });
 
