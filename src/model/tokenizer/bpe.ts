@@ -24,6 +24,11 @@ export interface ByteLevelBpeVocab {
   merges: Iterable<string>;
   added: readonly AddedToken[];
   flavour: PreTokenizerFlavour;
+  /**
+   * Unicode normalisation before splitting; defaults to the flavour's (NFC for Qwen2, as
+   * transformers' Qwen2Tokenizer does). llama.cpp normalises nothing, so GGUF vocabs say null.
+   */
+  normalize?: 'NFC' | null;
   bosId: number | null;
   eosIds: readonly number[];
   addBos: boolean;
@@ -42,6 +47,7 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   readonly eosIds: readonly number[];
   readonly addBos: boolean;
   private readonly pre: PreTokenizer;
+  private readonly normalize: 'NFC' | null;
   private readonly model = new Map<string, number>();
   private readonly ranks = new Map<string, number>();
   private readonly byId: string[] = [];
@@ -53,8 +59,9 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
 
   constructor(v: ByteLevelBpeVocab) {
     this.pre = preTokenizer(v.flavour);
+    this.normalize = v.normalize === undefined ? this.pre.normalize : v.normalize;
     // NFC composes at most a 9-byte Hangul jamo triple into one 3-byte syllable.
-    this.maxNormalizationShrink = this.pre.normalize === null ? 1 : 3;
+    this.maxNormalizationShrink = this.normalize === null ? 1 : 3;
     this.bosId = v.bosId;
     this.eosIds = v.eosIds;
     this.addBos = v.addBos;
@@ -92,7 +99,7 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
         out.push(fragment);
         continue;
       }
-      const normalized = this.pre.normalize === null ? fragment : fragment.normalize(this.pre.normalize);
+      const normalized = this.normalize === null ? fragment : fragment.normalize(this.normalize);
       for (const word of this.pre.split(normalized)) out.push(...this.encodeWord(word));
     }
     return out;

@@ -5,7 +5,7 @@
 
 import { parseByteToken } from './bytes.js';
 import { ByteLevelBpeTokenizer, type AddedToken } from './bpe.js';
-import { flavourOfPre, supportedPreNames } from './pretokenize.js';
+import { flavourOfPre, preTokenizer, supportedPreNames } from './pretokenize.js';
 import { SentencePieceTokenizer } from './sentencepiece.js';
 import { TokenType, TokenizerError, isTokenType, type Tokenizer } from './types.js';
 
@@ -83,9 +83,10 @@ export function tokenizerFromGguf(meta: ReadonlyMap<string, unknown>, file: stri
       merges,
       added,
       flavour,
+      normalize: null,
       bosId,
       eosIds: [...eosIds],
-      addBos: (addBos ?? flavour === 'llama3') && bosId !== null,
+      addBos: (addBos ?? preTokenizer(flavour).addBosByDefault) && bosId !== null,
       vocabSize: n,
     });
   }
