@@ -12,8 +12,10 @@ import type { PromptInput } from '../engine/protocol.js';
 import type { TokenLogprob } from '../engine/logprobs.js';
 import type { FinishReason, RequestUsage } from '../engine/request.js';
 import type { SamplingParams } from '../engine/sampler.js';
+import { promptOpensReasoning } from '../model/tool-syntax.js';
 import type { ServerContext } from './context.js';
 import { ApiError, rejected, serverError } from './errors.js';
+import { ReasoningTokenCounter } from './reasoning-tokens.js';
 
 export interface GenerationRequest {
   prompt: PromptInput;
@@ -46,6 +48,8 @@ export interface GenerationResult {
   history: ConversationHistory | null;
   /** Each generated token's logprobs, when the request asked for them. */
   logprobs: TokenLogprob[] | null;
+  /** Of the generated tokens, those a thinking model spent inside its <think> block. */
+  reasoningTokens: number;
 }
 
 export class Generation {
@@ -130,6 +134,7 @@ export class Generation {
     };
     let trimPending = this.trimLeadingSpace;
     let lastTokenAt: number | null = null;
+    const reasoning = this.ctx.engine.model.reasons ? new ReasoningTokenCounter(promptOpensReasoning(this.prompt.text)) : null;
     const emit = (piece: string) => {
       raw += piece;
       let delta = piece;
@@ -155,6 +160,7 @@ export class Generation {
           lastTokenAt = now;
           this.firstTokenSeen();
           if (ev.logprobs !== undefined) logprobs.push(ev.logprobs);
+          reasoning?.push(ev.text);
           emit(ev.text);
         } else if (ev.type === 'finish') {
           this.firstTokenSeen();
@@ -172,6 +178,7 @@ export class Generation {
             prompt: this.prompt,
             history: keep ? { tokens: [...this.prompt.tokens, ...ev.outputTokens], text: this.prompt.text + raw } : null,
             logprobs: this.wantsLogprobs ? logprobs : null,
+            reasoningTokens: Math.min(reasoning?.count ?? 0, ev.usage.completionTokens),
           };
         } else {
           throw serverError(`generation failed: ${ev.message}`);

@@ -75,7 +75,7 @@ export function finishedResponse(p: ResponseParams, result: GenerationResult, ou
   return build(p, {
     status: cut ? 'incomplete' : 'completed',
     output,
-    usage: responsesUsage(result.usage),
+    usage: responsesUsage(result.usage, result.reasoningTokens),
     ...(cut ? { incompleteReason: 'max_output_tokens' as const } : {}),
   });
 }

@@ -21,6 +21,7 @@ export interface CompletionUsage {
   completion_tokens: number;
   total_tokens: number;
   prompt_tokens_details: { cached_tokens: number };
+  completion_tokens_details: { reasoning_tokens: number };
   pensieve: PensieveUsage;
 }
 
@@ -35,22 +36,24 @@ export function pensieveUsage(u: RequestUsage): PensieveUsage {
   };
 }
 
-export function completionUsage(u: RequestUsage): CompletionUsage {
+/** `reasoningTokens`: of the completion tokens, those inside a think block (reasoning-tokens.ts). */
+export function completionUsage(u: RequestUsage, reasoningTokens = 0): CompletionUsage {
   return {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
     total_tokens: u.promptTokens + u.completionTokens,
     prompt_tokens_details: { cached_tokens: u.cachedTokens },
+    completion_tokens_details: { reasoning_tokens: reasoningTokens },
     pensieve: pensieveUsage(u),
   };
 }
 
-export function responsesUsage(u: RequestUsage): ResponsesUsage {
+export function responsesUsage(u: RequestUsage, reasoningTokens = 0): ResponsesUsage {
   return {
     input_tokens: u.promptTokens,
     input_tokens_details: { cached_tokens: u.cachedTokens },
     output_tokens: u.completionTokens,
-    output_tokens_details: { reasoning_tokens: 0 },
+    output_tokens_details: { reasoning_tokens: reasoningTokens },
     total_tokens: u.promptTokens + u.completionTokens,
     pensieve: pensieveUsage(u),
   };

@@ -119,6 +119,7 @@ async function startRest(first: Generation, n: number, start: (i: number) => Pro
 function choicesUsage(results: readonly GenerationResult[]): CompletionUsage {
   const usage = completionUsage(results[0]!.usage);
   usage.completion_tokens = results.reduce((n, r) => n + r.usage.completionTokens, 0);
+  usage.completion_tokens_details.reasoning_tokens = results.reduce((n, r) => n + r.reasoningTokens, 0);
   usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
   return usage;
 }
