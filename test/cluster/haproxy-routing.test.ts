@@ -61,7 +61,7 @@ describe('HAProxy routing by the Lua routing key', { skip: NO_HAPROXY }, () => {
   });
 
   async function send(method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Echo> {
-    const res = await fetch(`${haproxy.origin}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body }) });
+    const res = await fetch(`${haproxy.origin}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body: new Uint8Array(body) }) });
     assert.equal(res.status, 200, `${method} ${path}: ${res.status}`);
     return (await res.json()) as Echo;
   }
