@@ -5,7 +5,7 @@
 // a command that loads a model says at once that it has started. Nothing is imported before
 // this line is written.
 const [command, ...args] = process.argv.slice(2);
-const SLOW = ['serve', 'chat', 'generate', 'bench', 'make-model'];
+const SLOW = ['serve', 'cluster', 'chat', 'generate', 'bench', 'make-model'];
 if (SLOW.includes(command) && !args.includes('--help') && !args.includes('-h')) {
   process.stderr.write(`pensieve ${command}: starting\n`);
 }

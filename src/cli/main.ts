@@ -2,6 +2,7 @@
 // cause (bad paths, bad files, bad flags) print one line, not a stack trace.
 import { runBenchCommand } from './bench.js';
 import { runChat } from './chat.js';
+import { runCluster } from './cluster.js';
 import { CliError } from './errors.js';
 import { runGenerate } from './generate.js';
 import { runMakeModel } from './make-model.js';
@@ -12,6 +13,7 @@ const USAGE = `usage: pensieve <command> [options]
 
 commands:
   serve      the OpenAI-compatible server (pensieve serve --help)
+  cluster    N serve replicas behind HAProxy, on this machine (pensieve cluster --help)
   chat       a multi-turn chat in the terminal (pensieve chat --help)
   generate   generate text from a prompt (pensieve generate --help)
   bench      the multi-turn serving benchmark (pensieve bench --help)
@@ -22,6 +24,7 @@ commands:
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   serve: runServe,
+  cluster: runCluster,
   chat: runChat,
   generate: runGenerate,
   bench: runBenchCommand,

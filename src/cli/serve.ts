@@ -9,6 +9,7 @@ import { ConnectionTracker } from '../server/connections.js';
 import { drainServer } from '../server/drain.js';
 import { ServerLifecycle } from '../server/lifecycle.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
+import { REPLICA_NAME } from '../server/replica.js';
 import { openStore, storeLocationFromFlag, type ConversationStore } from '../store/index.js';
 import { ENGINE_FLAG_HELP, ENGINE_FLAG_SPEC, engineOptions, parseBytes } from './engine-flags.js';
 import { serverKeys } from './auth-flags.js';
@@ -35,6 +36,8 @@ ${ENGINE_FLAG_HELP}  --host HOST                  (default 127.0.0.1)
                                aliases; replies echo the name used); default: the model file's id
   --store URL                  where conversations and responses live: "sqlite" (default: the
                                file in --data-dir) or postgres://USER:PASS@HOST/DB, shared by replicas
+  --replica-name NAME          sent back as X-Pensieve-Replica on every response, to tell the
+                               replicas behind a load balancer apart (pensieve cluster sets it)
 `;
 
 /** At least this long is given to writing the KV cache to disk, however late the drain ended. */
@@ -74,6 +77,7 @@ export async function runServe(argv: string[]): Promise<void> {
       'log-format': { type: 'string' },
       'max-request-bytes': { type: 'string' },
       'served-model-name': { type: 'string', multiple: true },
+      'replica-name': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -88,6 +92,8 @@ export async function runServe(argv: string[]): Promise<void> {
   const shutdownTimeoutMs = (numberFlag(values['shutdown-timeout'], 'shutdown-timeout', { min: 0 }) ?? 30) * 1000;
   const logFormat = logFormatFlag(values['log-format']);
   const maxRequestBytes = values['max-request-bytes'] === undefined ? undefined : parseBytes(values['max-request-bytes'], 'max-request-bytes');
+  const replicaName = values['replica-name'];
+  if (replicaName !== undefined && !REPLICA_NAME.test(replicaName)) throw new CliError(`--replica-name must be 1-64 of A-Z a-z 0-9 . _ -, got '${replicaName}'`);
 
   let store: ConversationStore;
   try {
@@ -97,7 +103,7 @@ export async function runServe(argv: string[]): Promise<void> {
   }
   const lifecycle = new ServerLifecycle();
   const servedModelNames = servedNames(values['served-model-name']);
-  const app = buildServer({ lifecycle, store, ...keys, metricsPublic: values['metrics-public'], maxQueuedRequests, maxRequestBytes, logRequests: true, logFormat, servedModelNames });
+  const app = buildServer({ lifecycle, store, ...keys, metricsPublic: values['metrics-public'], maxQueuedRequests, maxRequestBytes, logRequests: true, logFormat, servedModelNames, replicaName });
   const connections = new ConnectionTracker(app.server);
   let address: string;
   try {

@@ -17,6 +17,7 @@ import { registerJsonBody } from './json-body.js';
 import { registerLifecycle, ServerLifecycle } from './lifecycle.js';
 import { loggerOptions, requestId, type LogFormat } from './log-format.js';
 import { Metrics, metricsRoutes } from './metrics.js';
+import { registerReplicaHeader } from './replica.js';
 import { registerRequestIdHeader, registerRequestLog, registerUsageSlot } from './request-log.js';
 import { chatCompletionsRoutes } from './routes/chat-completions.js';
 import { completionsRoutes } from './routes/completions.js';
@@ -56,6 +57,8 @@ export interface ServerOptions {
   maxRequestBytes?: number;
   /** Names requests may give as `model` (--served-model-name); default: the model's own id. */
   servedModelNames?: readonly string[];
+  /** Sent back as X-Pensieve-Replica on every response (--replica-name), to tell replicas apart. */
+  replicaName?: string;
 }
 
 // fastify's own cap, above any --max-request-bytes: registerBodyLimit enforces the real one,
@@ -99,6 +102,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   registerUsageSlot(app);
   registerRequestIdHeader(app);
+  registerReplicaHeader(app, options.replicaName);
   registerErrorHandlers(app, log);
   if (options.logRequests) registerRequestLog(app);
   registerLifecycle(app, lifecycle);

@@ -25,10 +25,17 @@ import type {
   TokenHistory,
 } from './types.js';
 
+export interface NewConversationOptions {
+  metadata?: Metadata;
+  items?: readonly NewItem[];
+  /** The routing key the new id carries (16 lowercase hex, see ids.ts); random when not given. */
+  routeKey?: string;
+}
+
 export interface ConversationStore {
   /** Where the data lives, for logs: a file path, or a database URL without its password. */
   readonly location: string;
-  createConversation(owner: Owner, options?: { metadata?: Metadata; items?: readonly NewItem[] }): Promise<Conversation>;
+  createConversation(owner: Owner, options?: NewConversationOptions): Promise<Conversation>;
   getConversation(owner: Owner, id: string): Promise<Conversation | undefined>;
   updateConversation(owner: Owner, id: string, update: { metadata: Metadata }): Promise<Conversation | undefined>;
   deleteConversation(owner: Owner, id: string): Promise<boolean>;

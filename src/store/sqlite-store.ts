@@ -1,7 +1,7 @@
 // The embedded store behind the ConversationStore interface: the synchronous SQLite Store of one
 // process (store.ts), each call answered at once. The default when no --store URL is given.
 
-import type { ConversationStore } from './conversation-store.js';
+import type { ConversationStore, NewConversationOptions } from './conversation-store.js';
 import { Store } from './store.js';
 import type {
   CommitTurnInput,
@@ -30,7 +30,7 @@ export class SqliteStore implements ConversationStore {
     return new SqliteStore(Store.open(dataDir));
   }
 
-  async createConversation(owner: Owner, options?: { metadata?: Metadata; items?: readonly NewItem[] }): Promise<Conversation> {
+  async createConversation(owner: Owner, options?: NewConversationOptions): Promise<Conversation> {
     return this.sync.createConversation(owner, options);
   }
   async getConversation(owner: Owner, id: string): Promise<Conversation | undefined> {

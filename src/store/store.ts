@@ -6,7 +6,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkTurn, StoreConflictError } from './conversation-store.js';
+import { checkTurn, StoreConflictError, type NewConversationOptions } from './conversation-store.js';
 import { newId } from './ids.js';
 import { ItemTable } from './items.js';
 import { ResponseTable } from './responses.js';
@@ -73,10 +73,10 @@ export class Store {
     };
   }
 
-  createConversation(owner: Owner, options: { metadata?: Metadata; items?: readonly NewItem[] } = {}): Conversation {
+  createConversation(owner: Owner, options: NewConversationOptions = {}): Conversation {
     const metadata = checkMetadata(options.metadata ?? {});
     const conversation: Conversation = {
-      id: newId('conv'),
+      id: newId('conv', options.routeKey),
       object: 'conversation',
       created_at: Math.floor(Date.now() / 1000),
       metadata,

@@ -67,6 +67,13 @@ for (const backend of backends) {
       await assert.rejects(store.createConversation(null, { metadata: { k: 5 as unknown as string } }), StoreInputError);
     });
 
+    it('a conversation created with a routing key carries it in its id (load balancers route by it)', async () => {
+      const conv = await store.createConversation('alice', { routeKey: '0123456789abcdef' });
+      assert.match(conv.id, /^conv_0123456789abcdef[0-9a-f]{32}$/);
+      assert.deepEqual(await store.getConversation('alice', conv.id), conv);
+      assert.notEqual((await store.createConversation('alice', { routeKey: '0123456789abcdef' })).id, conv.id);
+    });
+
     it('pages items both ways with after cursors, and refuses a cursor it cannot place', async () => {
       const conv = await store.createConversation(null);
       const ids = Array.from({ length: 7 }, (_, i) => `msg_${i}`);

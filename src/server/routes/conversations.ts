@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { ServerContext } from '../context.js';
 import { conversationNotFound } from '../errors.js';
 import { checkUniqueIds, InputItem, toInputItems } from '../items.js';
+import { chainRouteKey } from '../route-key.js';
 import { metadataField, parse } from '../validate.js';
 
 /** OpenAI's limit on items added in one request. */
@@ -28,7 +29,7 @@ export function conversationsRoutes(app: FastifyInstance, ctx: ServerContext): v
     const body = parse(CreateBody, request.body);
     const items = toInputItems(body?.items ?? []);
     checkUniqueIds(items, 'items');
-    return ctx.store.createConversation(request.owner, { metadata: body?.metadata ?? {}, items });
+    return ctx.store.createConversation(request.owner, { metadata: body?.metadata ?? {}, items, routeKey: chainRouteKey(request) });
   });
 
   app.get('/v1/conversations/:id', async (request) => {

@@ -18,6 +18,7 @@ import type { PromptFields } from '../prompt-scan.js';
 import { metadataField, parse, queryInt, refusedFields, refuseUnsupported, unsupported, userFields } from '../validate.js';
 import { planTools, RESPONSES_TOOL_PARAMS, ResponsesToolChoiceField, ResponsesToolField, responsesTools, toolChoice } from '../tools.js';
 import { setRequestUser } from '../request-log.js';
+import { chainRouteKey } from '../route-key.js';
 import { ResponseEventStream } from './responses-stream.js';
 
 const UNSUPPORTED = [
@@ -72,16 +73,22 @@ function checkSupported(body: Body): void {
   }
 }
 
-function turnRequest(ctx: ServerContext, owner: Owner, body: Body): TurnRequest {
-  const model = ctx.engine.model;
+/** The conversation a turn names, as an id. */
+function conversationId(body: Body): string | null {
   const conversation = body.conversation ?? null;
+  return typeof conversation === 'string' ? conversation : (conversation?.id ?? null);
+}
+
+/** `routeKey`: the key of the chain this turn belongs to (route-key.ts), which its id carries. */
+function turnRequest(ctx: ServerContext, owner: Owner, body: Body, routeKey: string): TurnRequest {
+  const model = ctx.engine.model;
   const params: ResponseParams = {
-    id: newId('resp'),
+    id: newId('resp', routeKey),
     createdAt: Math.floor(Date.now() / 1000),
     model: body.model, // the name the client used: any of --served-model-name
     instructions: body.instructions ?? null,
     previousResponseId: body.previous_response_id ?? null,
-    conversationId: typeof conversation === 'string' ? conversation : (conversation?.id ?? null),
+    conversationId: conversationId(body),
     maxOutputTokens: body.max_output_tokens ?? null,
     temperature: body.temperature ?? 1,
     topP: body.top_p ?? 1,
@@ -141,7 +148,7 @@ export function responsesRoutes(app: FastifyInstance, ctx: ServerContext): void 
     checkModel(ctx, body.model);
     checkSupported(body);
     setRequestUser(request, body.user ?? body.safety_identifier);
-    const turn = turnRequest(ctx, request.owner, body);
+    const turn = turnRequest(ctx, request.owner, body, chainRouteKey(request, body.previous_response_id, conversationId(body)));
     return admitted(ctx, async () => {
       if (body.stream) return streamTurn(ctx, turn, reply);
       const outcome = await runTurn(ctx, turn, reply);

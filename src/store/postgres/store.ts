@@ -3,7 +3,7 @@
 // is one transaction, and commitTurn checks in that transaction what the turn continues.
 
 import pg from 'pg';
-import { checkTurn, StoreConflictError, type ConversationStore } from '../conversation-store.js';
+import { checkTurn, StoreConflictError, type ConversationStore, type NewConversationOptions } from '../conversation-store.js';
 import { newId } from '../ids.js';
 import { completeItem, itemPage, pageOptions, unknownCursor, type ItemRow } from '../items.js';
 import { RESPONSE_COLUMNS, responseValues, toStored, type ResponseRow } from '../responses.js';
@@ -71,9 +71,9 @@ export class PostgresStore implements ConversationStore {
     return new PostgresStore(pool, url);
   }
 
-  async createConversation(owner: Owner, options: { metadata?: Metadata; items?: readonly NewItem[] } = {}): Promise<Conversation> {
+  async createConversation(owner: Owner, options: NewConversationOptions = {}): Promise<Conversation> {
     const metadata = checkMetadata(options.metadata ?? {});
-    const conversation: Conversation = { id: newId('conv'), object: 'conversation', created_at: Math.floor(Date.now() / 1000), metadata };
+    const conversation: Conversation = { id: newId('conv', options.routeKey), object: 'conversation', created_at: Math.floor(Date.now() / 1000), metadata };
     await this.transaction(async (c) => {
       await c.query('INSERT INTO conversations (id, created_at, metadata, owner) VALUES ($1, $2, $3, $4)', [
         conversation.id, conversation.created_at, JSON.stringify(metadata), owner,
