@@ -23,6 +23,8 @@ a conversation reaches the replica that holds its KV cache (deploy/haproxy/READM
   --data-dir DIR      replica rN keeps its data in DIR/rN (default: a temporary directory, removed
                       at exit)
   --haproxy PATH      the haproxy binary (default: haproxy; Debian: apt-get install -y haproxy)
+  --balance MODE      affinity (default: consistent hashing by each conversation's routing key) or
+                      roundrobin (every request to the next replica: a baseline for benchmarks)
 
 Any other option is given to every replica: engine flags (--model, --kv-cache-memory, --threads,
 ...), --api-key, --served-model-name, ... (pensieve serve --help). Each replica listens on
@@ -32,7 +34,7 @@ Their output is shown prefixed with their names (passing health checks left out)
 
 /** The cluster's own flags, with whether they take a value. */
 const OWN_FLAGS: Record<string, boolean> = {
-  replicas: true, port: true, host: true, store: true, 'shared-kv': true, 'data-dir': true, haproxy: true, help: false,
+  replicas: true, port: true, host: true, store: true, 'shared-kv': true, 'data-dir': true, haproxy: true, balance: true, help: false,
 };
 /** A health check that passed (HAProxy's, one per replica per second): not shown. */
 const HEALTH_OK = /"url":"\/health","status":200[,}]| GET \/health 200 /;
@@ -85,6 +87,8 @@ export async function runCluster(argv: string[]): Promise<void> {
   const port = numberFlag(flag(own, 'port'), 'port', { integer: true, min: 1, max: 65535 }) ?? 8000;
   const host = flag(own, 'host') ?? '127.0.0.1';
   const haproxy = flag(own, 'haproxy') ?? 'haproxy';
+  const balance = flag(own, 'balance') ?? 'affinity';
+  if (balance !== 'affinity' && balance !== 'roundrobin') throw new CliError(`--balance must be affinity or roundrobin, got '${balance}'`);
   const version = haproxyVersion(haproxy);
   if (version === undefined) throw new CliError(`cannot run '${haproxy}': install HAProxy (Debian: apt-get install -y haproxy) or give --haproxy PATH`);
 
@@ -104,6 +108,7 @@ export async function runCluster(argv: string[]): Promise<void> {
     ...(dataDir === undefined ? {} : { dataDir }),
     serveArgs,
     haproxy,
+    balance,
     onLine: (name, line) => {
       if (!HEALTH_OK.test(line)) process.stderr.write(`${name.padEnd(7)} | ${line}\n`);
     },

@@ -24,7 +24,15 @@ export interface HaproxyConfigInput {
   statsSocket: string;
   /** The routing Lua; default: the one beside the template. */
   luaFile?: string;
+  /**
+   * 'affinity' (the template's consistent hashing by routing key, the default) or 'roundrobin':
+   * the baseline the affinity benchmark compares with, every request to the next replica.
+   */
+  balance?: 'affinity' | 'roundrobin';
 }
+
+// The template's balancing lines, which the round-robin baseline replaces.
+const AFFINITY_LINES = /^ *balance hash .*\n *hash-type .*\n *hash-balance-factor .*\n/m;
 
 const SERVER_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const ADDRESS = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
@@ -60,5 +68,7 @@ export function renderHaproxyConfig(input: HaproxyConfigInput, template = readFi
   });
   const missing = Object.keys(values).filter((k) => !used.has(k));
   if (missing.length > 0) throw new RangeError(`HAProxy template lacks ${missing.map((k) => `{{${k}}}`).join(', ')}`);
-  return config;
+  if ((input.balance ?? 'affinity') === 'affinity') return config;
+  if (!AFFINITY_LINES.test(config)) throw new RangeError('HAProxy template: no balance hash / hash-type / hash-balance-factor lines to replace');
+  return config.replace(AFFINITY_LINES, '    balance roundrobin\n');
 }

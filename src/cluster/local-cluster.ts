@@ -21,6 +21,8 @@ export interface ClusterOptions {
   /** `pensieve serve` flags every replica gets. */
   serveArgs: readonly string[];
   haproxy?: string;
+  /** How HAProxy balances: by routing key (default) or round robin (the benchmark's baseline). */
+  balance?: 'affinity' | 'roundrobin';
   /** Every line the children write, with the writer's name. */
   onLine: (name: string, line: string) => void;
   /** Progress and events, one line each. */
@@ -73,6 +75,7 @@ export class LocalCluster {
         bind: options.bind,
         servers: this.replicas.map((r) => ({ name: r.name, address: r.address })),
         statsSocket: this.statsSocket,
+        ...(options.balance === undefined ? {} : { balance: options.balance }),
       }));
       checkHaproxyConfig(this.configFile, options.haproxy);
       await Promise.all(this.replicas.map((r) => waitHealthy(r)));
