@@ -3,16 +3,19 @@
 // llama-server (built for this CPU), and node-llama-cpp behind our adapter. Extra flags can be
 // given per system (e.g. the host/disk tiers for pensieve). A Pensieve mode can be driven by
 // either client path: `pensieve` (Responses chains) or `pensieve/chat` (chat completions
-// resending the history), so both can run interleaved in one comparison.
+// resending the history), so both can run interleaved in one comparison. `cluster` and
+// `cluster-rr` are `pensieve cluster`: replicas in pensieve mode behind HAProxy, routed by each
+// conversation's key (affinity) or round robin, for the routing benchmark (issue 17).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createServer } from 'node:net';
 import * as path from 'node:path';
 import type { Api } from './client.js';
 import { startLlamaServer } from './llama-server.js';
 import { CLI, REPO_ROOT } from './paths.js';
 
-export const SYSTEMS = ['stateless', 'prefix', 'pensieve', 'llama-server', 'llama.cpp'] as const;
+export const SYSTEMS = ['stateless', 'prefix', 'pensieve', 'llama-server', 'llama.cpp', 'cluster', 'cluster-rr'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 /** The systems a bare `--compare` runs (llama.cpp, the node-llama-cpp adapter, only on request). */
 export const DEFAULT_COMPARE: readonly SystemName[] = ['stateless', 'prefix', 'pensieve', 'llama-server'];
@@ -27,9 +30,14 @@ export interface SystemSpec {
   extraArgs: string[];
 }
 
-/** Whether the system is `pensieve serve` in one of its cache modes. */
+/** Whether the system is `pensieve serve` in one of its cache modes (or replicas of it in pensieve mode). */
 export function isPensieveMode(name: SystemName): boolean {
   return name !== 'llama.cpp' && name !== 'llama-server';
+}
+
+/** Whether the system is `pensieve cluster`: replicas in pensieve mode behind HAProxy. */
+export function isCluster(name: SystemName): boolean {
+  return name === 'cluster' || name === 'cluster-rr';
 }
 
 /**
@@ -98,15 +106,19 @@ export async function startSystem(spec: SystemSpec, setup: ServerSetup): Promise
     spec.name === 'llama.cpp'
       ? ['--import', 'tsx', ADAPTER, '--model', setup.model, '--port', '0',
         '--sequences', String(setup.llama.sequences), '--context-size', String(setup.llama.contextSize), '--threads', String(setup.llama.threads), ...spec.extraArgs]
-      : [CLI, 'serve', '--port', '0', '--model', setup.model, '--cache-mode', spec.name,
-        '--kv-cache-memory', setup.kvCacheMemory, '--data-dir', setup.dataDir, ...spec.extraArgs];
+      : isCluster(spec.name)
+        ? [CLI, 'cluster', '--port', String(await freePort()), '--balance', spec.name === 'cluster' ? 'affinity' : 'roundrobin',
+          '--model', setup.model, '--cache-mode', 'pensieve', '--kv-cache-memory', setup.kvCacheMemory, '--data-dir', setup.dataDir, ...spec.extraArgs]
+        : [CLI, 'serve', '--port', '0', '--model', setup.model, '--cache-mode', spec.name,
+          '--kv-cache-memory', setup.kvCacheMemory, '--data-dir', setup.dataDir, ...spec.extraArgs];
   // Passive waits: spinning thread pools stall when the other core is busy (DESIGN.md §6).
   const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', ...setup.env };
   const child = spawn(process.execPath, argv, { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const log = fs.createWriteStream(setup.logFile, { flags: 'a' });
   log.write(`$ node ${argv.join(' ')}\n`);
   child.stderr!.pipe(log);
-  const banner = await waitForBanner(child, 300_000);
+  // A cluster's replicas print their own banners first: only the cluster's (HAProxy's address) counts.
+  const banner = await waitForBanner(child, 300_000, isCluster(spec.name) ? /pensieve cluster: serving at (http:\/\/[^ ]+\/v1)/ : null);
   const origin = banner.baseURL.replace(/\/v1$/, '');
   const models = (await (await fetch(`${origin}/v1/models`)).json()) as { data: { id: string }[] };
   return {
@@ -120,7 +132,7 @@ export async function startSystem(spec: SystemSpec, setup: ServerSetup): Promise
 }
 
 /** Waits for the "serving ... at http://.../v1" line both servers print once they listen. */
-function waitForBanner(child: ChildProcess, timeoutMs: number): Promise<{ baseURL: string; kvTokens: number | null }> {
+function waitForBanner(child: ChildProcess, timeoutMs: number, only: RegExp | null): Promise<{ baseURL: string; kvTokens: number | null }> {
   let err = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -129,7 +141,7 @@ function waitForBanner(child: ChildProcess, timeoutMs: number): Promise<{ baseUR
     }, timeoutMs);
     const onData = (d: Buffer) => {
       err += d.toString();
-      const m = /at (http:\/\/[^ ]+\/v1)\b.*?\((\d+) tokens[,)]/.exec(err) ?? /at (http:\/\/[^ ]+\/v1)/.exec(err);
+      const m = only !== null ? only.exec(err) : (/at (http:\/\/[^ ]+\/v1)\b.*?\((\d+) tokens[,)]/.exec(err) ?? /at (http:\/\/[^ ]+\/v1)/.exec(err));
       if (m) {
         clearTimeout(timer);
         child.stderr!.off('data', onData);
@@ -143,6 +155,18 @@ function waitForBanner(child: ChildProcess, timeoutMs: number): Promise<{ baseUR
     };
     child.stderr!.on('data', onData);
     child.once('exit', onExit);
+  });
+}
+
+/** A port free on 127.0.0.1 now (HAProxy's bind cannot be port 0 and report it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
   });
 }
 

@@ -11,7 +11,7 @@ import { DEFAULT_CONFIG, ensureBenchModel, hasNoGgufForm } from '../../bench/mul
 import { SHARED } from '../../bench/multiturn/paths.js';
 import { readReports, writeReport } from '../../bench/multiturn/report.js';
 import { runBench, type BenchConfig } from '../../bench/multiturn/run.js';
-import { DEFAULT_COMPARE, SYSTEMS, isPensieveMode, parseServerArgs, parseSystem, systemSpec } from '../../bench/multiturn/systems.js';
+import { DEFAULT_COMPARE, SYSTEMS, isCluster, isPensieveMode, parseServerArgs, parseSystem, systemSpec } from '../../bench/multiturn/systems.js';
 import { SYNTHETIC_DEFAULTS, WORKLOADS, type WorkloadKind } from '../../bench/multiturn/workload.js';
 import { BLOCK_SIZE } from '../cache/chunk-layout.js';
 import { KvCache, kvDTypeForWeights } from '../model/kv-cache.js';
@@ -190,7 +190,7 @@ export async function runBenchCommand(argv: string[]): Promise<void> {
   const hostMemory = values['host-memory'] === undefined ? 0 : parseBytes(values['host-memory'], 'host-memory');
   const flagsOf = (label: string): string[] => {
     const { name } = parseSystem(label);
-    const hostTier = name === 'pensieve' && hostMemory > 0 ? ['--kv-host-memory', String(hostMemory)] : [];
+    const hostTier = (name === 'pensieve' || isCluster(name)) && hostMemory > 0 ? ['--kv-host-memory', String(hostMemory)] : [];
     return [...(isPensieveMode(name) ? (extra.get('all') ?? []) : []), ...hostTier, ...(extra.get(name) ?? [])];
   };
   const config: BenchConfig = {
