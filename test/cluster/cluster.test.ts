@@ -7,108 +7,20 @@
 // more, while every other conversation stays where it was. With PENSIEVE_TEST_POSTGRES_URL the
 // replicas share one PostgreSQL store, and the dead replica's chains continue elsewhere too.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { serverStats } from '../../src/cluster/haproxy.js';
 import { routeKeyOf } from '../../src/store/index.js';
+import { alive, completedResponse, startCluster, stopCluster } from '../helpers/cluster.js';
 import { NO_HAPROXY, freePort } from '../helpers/haproxy.js';
-import { CLI, MODELS } from '../helpers/paths.js';
+import { MODELS } from '../helpers/paths.js';
 import { POSTGRES_URL, scratchDatabase } from '../helpers/postgres.js';
 
 const MODEL = path.join(MODELS, 'stories260K', 'stories260K.gguf');
 const REPLICAS = ['r0', 'r1', 'r2'];
 /** HAProxy checks every 1 s and takes a replica out after 2 failures, checked 0.5 s apart. */
 const DETECTION_LIMIT_MS = 2500;
-
-interface Cluster {
-  child: ChildProcess;
-  origin: string;
-  socket: string;
-  runDir: string;
-  pids: Map<string, number>;
-  /** Which replica logged the request with this id, once it has. */
-  servedBy(requestId: string): Promise<string>;
-  output(): string;
-}
-
-function startCluster(args: string[]): Promise<Cluster> {
-  const child = spawn(process.execPath, [CLI, 'cluster', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const pids = new Map<string, number>();
-  const served = new Map<string, string>();
-  let out = '';
-  let pending = '';
-  let socket = '';
-  let runDir = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cluster did not start:\n${out}`)), 90_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`cluster exited with ${code}:\n${out}`));
-    });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
-      out += chunk;
-      const lines = (pending + chunk).split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        const log = /^(r\d+)\s+\| (\{.*\})$/.exec(line);
-        if (log !== null) {
-          const record = JSON.parse(log[2]!) as { msg?: string; reqId?: string };
-          if (record.msg === 'request' && record.reqId !== undefined) served.set(record.reqId, log[1]!);
-          continue;
-        }
-        let m = /^pensieve cluster: replica (r\d+) \(pid (\d+)\)/.exec(line);
-        if (m !== null) pids.set(m[1]!, Number(m[2]));
-        m = /run dir (\S+)$/.exec(line);
-        if (m !== null) runDir = m[1]!;
-        m = /admin socket (\S+)$/.exec(line);
-        if (m !== null) socket = m[1]!;
-        m = /^pensieve cluster: serving at (http:\/\/\S+)\/v1/.exec(line);
-        if (m !== null) {
-          clearTimeout(timer);
-          child.removeAllListeners('exit');
-          resolve({
-            child, origin: m[1]!, socket, runDir, pids,
-            output: () => out,
-            async servedBy(requestId) {
-              // The replica logs a request when its response is done, a moment after the client has it.
-              for (let i = 0; i < 100 && !served.has(requestId); i++) await new Promise((r) => setTimeout(r, 20));
-              const name = served.get(requestId);
-              if (name === undefined) throw new Error(`no replica logged request ${requestId}`);
-              return name;
-            },
-          });
-        }
-      }
-    });
-  });
-}
-
-function stopCluster(c: Cluster): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (c.child.exitCode !== null || c.child.signalCode !== null) return resolve(c.child.exitCode);
-    const force = setTimeout(() => {
-      c.child.kill('SIGKILL');
-      for (const pid of c.pids.values()) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    }, 30_000);
-    c.child.once('exit', (code) => {
-      clearTimeout(force);
-      resolve(code);
-    });
-    c.child.kill('SIGTERM');
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Reply {
   replica: string;
@@ -117,15 +29,6 @@ interface Reply {
 }
 
 let requestCount = 0;
-
-/** The response a streamed Responses turn ends with (its response.completed event). */
-function completedResponse(sse: string): Record<string, unknown> {
-  for (const m of sse.matchAll(/^data: (.*)$/gm)) {
-    const event = JSON.parse(m[1]!) as { type: string; response?: Record<string, unknown> };
-    if (event.type === 'response.completed' || event.type === 'response.incomplete') return event.response!;
-  }
-  throw new Error(`no response.completed event in:\n${sse}`);
-}
 
 test('pensieve cluster: affinity for every turn, spread for new conversations, a killed replica out within its check interval', { skip: NO_HAPROXY, timeout: 240_000 }, async (t) => {
   const db = POSTGRES_URL === undefined ? null : await scratchDatabase();
