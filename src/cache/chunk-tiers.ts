@@ -7,6 +7,7 @@
 //   ahead-of-time-swap-out.ts  copies made below the free-block threshold, reclaimed lazily
 //   swap-in.ts                 a returning chain's chunks, and other holders' by key
 //   persisted-chunks.ts        copies to disk before a shutdown, chunk files after a restart
+//   shared-chunks.ts           what to ask the tier shared by replicas for, and where its chunks go
 // (Retention values: eviction-policy.ts; the dropped-prefix recompute: prefix-match.ts.)
 //
 // One store: every slot is indexed by its chunk's key (tier-slots.ts), so a chunk is
@@ -29,6 +30,7 @@ import type { ChunkMeta, ChunkTransfer } from './chunk-transfer.js';
 import { NO_SLOT, type ConversationState } from './conversation-state.js';
 import { candidateFor, type ChunkCandidate, type EvictionPolicy, type LastUse } from './eviction-policy.js';
 import * as persistence from './persisted-chunks.js';
+import * as sharing from './shared-chunks.js';
 import * as swapIn from './swap-in.js';
 import { TierSlots, type LowerTier } from './tier-slots.js';
 
@@ -64,6 +66,8 @@ export interface RestoreItem {
    * the request's sequence then takes up like any cached block.
    */
   shared?: { hashes: BlockHash[] };
+  /** Set when the chunk's disk slot was filled from the shared tier and not swapped in since. */
+  fromSharedTier?: true;
 }
 
 export interface TierStats {
@@ -91,6 +95,8 @@ export interface TierStats {
   sharedEvictions: number;
   /** Chunks swapped in from a holder other than the request's own chain. */
   sharedLoads: number;
+  /** Chunks the shared tier returned that were given a disk slot. */
+  sharedTierChunks: number;
 }
 
 export interface TierContext {
@@ -118,6 +124,8 @@ export class ChunkTiers {
   readonly persisted = new Map<string, PersistedChunk>();
   /** Slots a swap-in being planned reads from: eviction leaves them alone. */
   readonly protectedSlots = new Set<string>();
+  /** Disk slots filled from the shared tier and not swapped in since: their tokens count as the shared tier's. */
+  readonly fromSharedTier = new Set<number>();
   readonly lastUse: LastUse;
   readonly counters = {
     savedChunks: { host: 0, disk: 0 },
@@ -129,6 +137,7 @@ export class ChunkTiers {
     lostChunks: 0,
     sharedEvictions: 0,
     sharedLoads: 0,
+    sharedTierChunks: 0,
   };
   /** Device chunk evictions (to a lower tier or dropped). */
   evictedChunks = 0;
@@ -209,13 +218,20 @@ export class ChunkTiers {
     return persistence.attachPersisted(this, prompt, covered);
   }
 
+  /** The prompt's full chunks no local tier holds; see shared-chunks.ts. */
+  sharedTierWants(chain: readonly BlockHash[], end: number): sharing.SharedTierWants {
+    return sharing.sharedTierWants(this, chain, end);
+  }
 
+  /** A disk slot for a chunk the shared tier returned; see shared-chunks.ts. */
+  adoptSharedChunk(chunk: Omit<PersistedChunk, 'slot'>, protect: readonly BlockHash[]): number | null {
+    return sharing.adoptSharedChunk(this, chunk, protect);
+  }
 
-
-
-
-
-
+  /** Every full chunk the disk tier holds; see shared-chunks.ts. */
+  diskChunksToShare(): { slot: number; meta: ChunkMeta }[] {
+    return sharing.diskChunksToShare(this);
+  }
 
   /** Persisted chunks still waiting for a prompt with their tokens. */
   get numPersisted(): number {
@@ -269,6 +285,7 @@ export class ChunkTiers {
       lostChunks: this.counters.lostChunks,
       sharedEvictions: this.counters.sharedEvictions,
       sharedLoads: this.counters.sharedLoads,
+      sharedTierChunks: this.counters.sharedTierChunks,
     };
   }
 
@@ -281,12 +298,8 @@ export class ChunkTiers {
   }
 
 
-
-
-
-
-
   release(tier: LowerTier, slot: number): void {
+    if (tier === 'disk') this.fromSharedTier.delete(slot);
     this.slotsOf(tier).release(slot);
     this.outbox.push({ op: 'release', tier, slot });
   }

@@ -18,7 +18,7 @@
 // the old one stays for whoever continues it (a branch). Chunks its own chain lacks are
 // found by key in every tier, whichever chain holds them (chunk-tiers.ts planShared).
 import { BlockPool } from './block-pool.js';
-import type { ChunkTransfer } from './chunk-transfer.js';
+import type { ChunkMeta, ChunkTransfer } from './chunk-transfer.js';
 import { hashChain, type BlockHash } from './block-hash.js';
 import { ChainIndex } from './chain-index.js';
 import { BLOCK_SIZE, CHUNK_SIZE } from './chunk-layout.js';
@@ -26,6 +26,7 @@ import { ChunkTiers, type PersistedChunk, type RestoreItem, type TierCapacities,
 import { ConversationState, type ConversationView } from './conversation-state.js';
 import { LruPolicy, reclaimableBlocks, type EvictionPolicy } from './eviction-policy.js';
 import { commonPrefix, matchCachedPrefix } from './prefix-match.js';
+import type { SharedTierWants } from './shared-chunks.js';
 import { NO_BLOCK, Sequence, type PositionRange } from './sequence.js';
 import type { LowerTier, TierSlots } from './tier-slots.js';
 
@@ -245,6 +246,31 @@ export class KvCacheManager {
   /** A lower-tier slot's content was lost (I/O error, corrupt file): its chunk is recomputed. */
   lostChunk(tier: LowerTier, slot: number): void {
     this.tiers.lostChunk(tier, slot);
+  }
+
+  /**
+   * The prompt's full chunks that no local tier holds (device, host, disk, chunk files
+   * found at start-up): what to ask the shared tier for before the request runs.
+   */
+  sharedTierWants(requestId: string | null, promptTokens: readonly number[]): SharedTierWants {
+    if (this.mode !== 'pensieve' || promptTokens.length === 0) return { wants: [], keys: [] };
+    return this.tiers.sharedTierWants(this.hashesOf(requestId, promptTokens), promptTokens.length - 1);
+  }
+
+  /**
+   * A disk slot for a chunk the shared tier returned (null: none, or a local tier has it
+   * by now); the chunk then serves any prompt with its tokens, as a chunk file found at
+   * start-up does. Disk entries holding `protect`'s keys are not evicted for it. Run the
+   * transfers (takeTransfers) before writing the slot: making room may have released it.
+   */
+  adoptSharedChunk(chunk: Omit<PersistedChunk, 'slot'>, protect: readonly BlockHash[] = []): number | null {
+    if (this.mode !== 'pensieve') return null;
+    return this.tiers.adoptSharedChunk(chunk, protect);
+  }
+
+  /** Every full chunk the disk tier holds and the identity its file records (what a drain shares). */
+  diskChunksToShare(): { slot: number; meta: ChunkMeta }[] {
+    return this.tiers.diskChunksToShare();
   }
 
   /** Chunk files found at start-up; returns those refused (the caller deletes them). */

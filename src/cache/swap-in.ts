@@ -3,6 +3,8 @@
 // lower tier — another chain, a branch, a chunk file found after a restart — found by key
 // (planShared, loadShared). The engine starts the disk reads (prefetch) when the request is
 // queued (src/engine/tiers/tier-io.ts) and the scheduler admits it once they have landed.
+// A disk slot the shared tier filled (shared-chunks.ts) is swapped in like any other; its
+// items are marked, so the request's usage names the tier its tokens really came from.
 import type { BlockHash } from './block-hash.js';
 import type { ChunkMeta } from './chunk-transfer.js';
 import type { ChunkTiers, RestoreItem } from './chunk-tiers.js';
@@ -17,7 +19,8 @@ export function planRestore(t: ChunkTiers, conv: ConversationState, lcp: number)
   for (let c = 0; c * cs < lcp && c < conv.chunks.length; c++) {
     const tier = conv.chunks[c]!;
     if (tier !== 'host' && tier !== 'disk') continue;
-    items.push({ chunk: c, tier, slot: conv.slots(tier)[c]!, meta: t.meta(conv, c), reusedTokens: Math.min(lcp, (c + 1) * cs) - c * cs });
+    const slot = conv.slots(tier)[c]!;
+    items.push({ chunk: c, tier, slot, meta: t.meta(conv, c), reusedTokens: Math.min(lcp, (c + 1) * cs) - c * cs, ...origin(t, tier, slot) });
   }
   return items;
 }
@@ -55,6 +58,7 @@ export function restore(t: ChunkTiers, conv: ConversationState, items: readonly 
     conv.swappedIn(it.chunk, ids);
     t.outbox.push({ op: 'load', from: it.tier, slot: it.slot, blocks: ids, chunk: it.meta });
     t.counters.loadedChunks[it.tier]++;
+    if (it.tier === 'disk') t.fromSharedTier.delete(it.slot);
   }
   return true;
 }
@@ -78,7 +82,7 @@ export function planShared(t: ChunkTiers, chain: readonly BlockHash[], end: numb
     const found = holderOf(t, key);
     if (found === null) continue;
     const meta: ChunkMeta = { conversationId: found.conversationId, chunkIndex: c, numTokens: cs, tokenHash: key, lastAccess: t.ctx.clock() };
-    items.push({ chunk: c, tier: found.tier, slot: found.slot, meta, reusedTokens: cs, shared: { hashes } });
+    items.push({ chunk: c, tier: found.tier, slot: found.slot, meta, reusedTokens: cs, shared: { hashes }, ...origin(t, found.tier, found.slot) });
   }
   return items;
 }
@@ -106,6 +110,7 @@ export function loadShared(t: ChunkTiers, items: readonly RestoreItem[], keep: r
     if (it.shared!.hashes.every((h) => pool.lookup(h) !== undefined)) continue;
     const ids = pool.allocate(it.shared!.hashes.length)!;
     t.outbox.push({ op: 'load', from: it.tier, slot: it.slot, blocks: ids, chunk: it.meta });
+    if (it.tier === 'disk') t.fromSharedTier.delete(it.slot);
     const anonymous = ids.filter((id, k) => !pool.cacheBlock(id, it.shared!.hashes[k]!));
     pool.free([...ids].reverse());
     if (anonymous.length > 0) continue;
@@ -123,4 +128,9 @@ export function holderOf(t: ChunkTiers, key: string): { tier: LowerTier; slot: n
     for (const slot of slots.slotsWithKey(key)) return { tier, slot, conversationId: slots.ownerOf(slot)!.conversationId };
   }
   return null;
+}
+
+/** Marks an item whose disk slot the shared tier filled (its first swap-in counts as that tier's). */
+function origin(t: ChunkTiers, tier: LowerTier, slot: number): { fromSharedTier?: true } {
+  return tier === 'disk' && t.fromSharedTier.has(slot) ? { fromSharedTier: true } : {};
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { CacheMode } from '../cache/kv-cache-manager.js';
 import type { EvictionPolicyName } from '../engine/engine.js';
 import type { EngineWorkerOptions } from '../engine/protocol.js';
+import { redisUrlForDisplay } from '../engine/tiers/redis-url.js';
 import type { KvDType } from '../model/kv-cache.js';
 import { CliError } from './errors.js';
 import { numberFlag, weightFormatFlag } from './flags.js';
@@ -26,6 +27,8 @@ export const ENGINE_FLAG_SPEC = {
   'swap-out-threshold': { type: 'string' },
   'data-dir': { type: 'string' },
   'max-model-len': { type: 'string' },
+  'shared-kv': { type: 'string' },
+  'shared-kv-timeout': { type: 'string' },
 } as const;
 
 export const ENGINE_FLAG_HELP = `  --model PATH                 GGUF file, Hugging Face directory or llama2.c checkpoint
@@ -50,6 +53,13 @@ export const ENGINE_FLAG_HELP = `  --model PATH                 GGUF file, Huggi
   --data-dir DIR               conversations, responses and token histories (default ~/.pensieve)
   --max-model-len N            longest prompt plus reply, in tokens (default: the model's context,
                                capped with a warning to what --kv-cache-memory holds for one request)
+  --shared-kv redis://HOST:PORT[/DB]
+                               a KV tier shared by replicas, below the disk tier (pensieve mode; needs
+                               the disk tier): chunks written to disk are copied there, a prompt's
+                               chunks missing locally are fetched from there, and a shutdown sends
+                               the resident ones. Bound it with Redis's maxmemory + allkeys-lru
+  --shared-kv-timeout MS       how long a request waits for the shared tier before computing instead
+                               (default 2000)
 `;
 
 export type EngineFlagValues = { [K in keyof typeof ENGINE_FLAG_SPEC]?: string };
@@ -91,6 +101,20 @@ export function engineOptions(v: EngineFlagValues): EngineWorkerOptions & { data
     eviction,
     swapOutThreshold: numberFlag(v['swap-out-threshold'], 'swap-out-threshold', { min: 0, max: 1 }) ?? 0.25,
     maxModelLen: numberFlag(v['max-model-len'], 'max-model-len', { integer: true, min: 2 }),
+    sharedKv: sharedKvFlag(v['shared-kv'], cacheMode),
+    sharedKvTimeoutMs: numberFlag(v['shared-kv-timeout'], 'shared-kv-timeout', { integer: true, min: 1 }),
     dataDir,
   };
+}
+
+/** --shared-kv: a Redis URL, in pensieve mode only. */
+function sharedKvFlag(value: string | undefined, cacheMode: CacheMode): string | undefined {
+  if (value === undefined) return undefined;
+  if (cacheMode !== 'pensieve') throw new CliError(`--shared-kv needs --cache-mode pensieve, got '${cacheMode}'`);
+  try {
+    redisUrlForDisplay(value);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  return value;
 }

@@ -201,14 +201,16 @@ export class EngineClient {
 
   /**
    * Stops the worker; requests still running end with an error event. The worker first writes
-   * the resident KV chunks to the disk tier; after `timeoutMs` it is stopped wherever it is
+   * the resident KV chunks to the disk tier (and the shared tier, if any: Engine.drain); after
+   * `timeoutMs` it is stopped wherever it is
    * (a chunk file is written whole or not at all, so a cut write only loses that chunk).
    */
   async close({ timeoutMs = 2000 }: { timeoutMs?: number } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const exited = new Promise((r) => this.worker.once('exit', r));
-    this.send({ type: 'shutdown' });
+    // The shared KV tier's drain gets most of the time, the disk writes and the exit the rest.
+    this.send({ type: 'shutdown', drainMs: Math.max(0, timeoutMs - Math.min(500, timeoutMs / 4)) });
     await Promise.race([exited, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     await Promise.all([this.worker.terminate(), this.prompts.close()]);
   }

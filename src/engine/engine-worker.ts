@@ -1,7 +1,7 @@
 // The engine's thread: loads the model, turns small prompts into tokens (large ones
 // come tokenized by the prompt worker), and runs engine steps back to back while
 // there is work, sleeping otherwise. Between steps it yields to its event loop so
-// new requests and aborts get in.
+// new requests and aborts get in, and disk reads and the shared KV tier's replies land.
 import { templateReasons, toolSyntaxOf } from '../model/tool-syntax.js';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -17,6 +17,8 @@ const post = (msg: FromWorker) => port.postMessage(msg);
 
 let wake: (() => void) | null = null;
 let shuttingDown = false;
+/** What the shutdown message allows the shared KV tier's drain (Engine.close's default when absent). */
+let drainMs: number | undefined;
 const inbox: ToWorker[] = [];
 
 function handle(engine: Engine, promptModel: PromptModel, msg: ToWorker, out: RequestEvent[]): void {
@@ -36,6 +38,7 @@ function handle(engine: Engine, promptModel: PromptModel, msg: ToWorker, out: Re
     post({ type: 'stats', replyTo: msg.replyTo, stats: engine.stats() });
   } else {
     shuttingDown = true;
+    drainMs = msg.drainMs;
   }
 }
 
@@ -110,8 +113,9 @@ async function main(): Promise<void> {
     else if (inbox.length === 0 && !shuttingDown) await new Promise<void>((resolve) => (wake = resolve));
     wake = null;
   }
-  // Disk tier writes in flight land before exit, so a restart finds them.
-  await engine.close();
+  // Disk tier writes in flight land before exit, so a restart finds them; with a shared KV
+  // tier the resident chunks go there too, so another replica finds them.
+  await engine.close({ sharedDrainMs: drainMs });
   port.close();
 }
 

@@ -10,6 +10,7 @@
 // between steps (a finished or aborted request's released copies) ride in the next plan.
 import { BLOCK_SIZE, CHUNK_SIZE } from '../cache/chunk-layout.js';
 import type { RestoreItem } from '../cache/chunk-tiers.js';
+import type { ChunkMeta } from '../cache/chunk-transfer.js';
 import { LruPolicy, RetentionPolicy, type ChunkCostFn, type EvictionPolicy } from '../cache/eviction-policy.js';
 import { KvCacheManager, type CacheMode, type KvCacheStats } from '../cache/kv-cache-manager.js';
 import { KvCache, kvDTypeForWeights, type KvDType } from '../model/kv-cache.js';
@@ -27,7 +28,9 @@ import { sequenceStep } from './step-plan.js';
 import { DiskTier } from './tiers/disk-tier.js';
 import { HostTier } from './tiers/host-tier.js';
 import { modelFingerprint } from './tiers/model-fingerprint.js';
+import { SharedTier, type SharedTierStats } from './tiers/shared-tier.js';
 import { TierIo, type TierIoStats } from './tiers/tier-io.js';
+import { SharedLookups } from './shared-lookups.js';
 
 export { EngineRequestError };
 
@@ -67,6 +70,15 @@ export interface EngineOptions {
   /** Disk tier problems (a corrupt file, a failed write) that the engine survives. */
   warn?: (message: string) => void;
   /**
+   * redis://HOST:PORT[/DB] of the KV tier shared by replicas (pensieve mode, with the disk
+   * tier, which its chunks pass through); absent: none. See tiers/shared-tier.ts.
+   */
+  sharedKv?: string;
+  /** Milliseconds a request waits for the shared tier's answer before it computes instead (default 2000). */
+  sharedKvTimeoutMs?: number;
+  /** Chunk writes queued for the shared tier at most (default 4096); past it the lowest-value ones are dropped. */
+  sharedKvQueue?: number;
+  /**
    * vLLM's --max-model-len: the longest sequence (prompt plus output) a request may reach.
    * Refused when the model's positions or the KV pool cannot hold it; absent, the model's
    * context, capped (with a warning) to what the KV pool holds for one request.
@@ -95,6 +107,8 @@ export interface EngineStats {
   io: TierIoStats;
   /** Prompt tokens reused, by the tier that held them (sum of each request's usage). */
   servedTokens: TierTokens;
+  /** The KV tier shared by replicas: lookups, hits, misses, bytes, writes; null when none is configured. */
+  shared: SharedTierStats | null;
   /** The eviction policy in force, and the Cost(l) points it was profiled with. */
   eviction: { policy: EvictionPolicyName; costProfile: CostPoint[] };
   waiting: number;
@@ -124,7 +138,11 @@ export class Engine {
   private readonly costProfile: CostPoint[] = [];
   private readonly requests = new Map<string, Request>();
   private readonly counters = { steps: 0, promptTokensComputed: 0, decodeTokensComputed: 0, generatedTokens: 0 };
-  private readonly served: TierTokens = { device: 0, host: 0, disk: 0 };
+  private readonly served: TierTokens = { device: 0, host: 0, disk: 0, shared: 0 };
+  /** The eviction policy (pensieve mode): also what ranks writes to the shared tier. */
+  private readonly policy: EvictionPolicy | undefined;
+  private readonly shared: SharedTier | null = null;
+  private readonly lookups: SharedLookups | null = null;
   /** Compiled response formats and their token masks (the vocabulary index is built on first use). */
   private grammarCache: Grammars | null = null;
 
@@ -156,11 +174,21 @@ export class Engine {
       chunkSize: CHUNK_SIZE,
       mode: options.cacheMode,
       salt: model.id,
-      policy: pensieve ? this.evictionPolicy() : undefined,
+      policy: (this.policy = pensieve ? this.evictionPolicy() : undefined),
       tiers: { hostChunks, diskChunks: disk?.tier.options.capacity ?? 0 },
       clock: options.clock,
     });
     this.io = new TierIo(this.memory, host, disk?.tier ?? null, options.warn);
+    if (options.sharedKv !== undefined) {
+      if (!pensieve) throw new RangeError('--shared-kv needs --cache-mode pensieve');
+      if (disk === null) throw new RangeError('--shared-kv needs the disk tier (--kv-disk-space above one chunk): chunks from the shared tier are written there');
+      const { modelId, layout } = disk.tier.options;
+      const warn = options.warn ?? (() => {});
+      this.shared = new SharedTier({ url: options.sharedKv, modelId, layout, timeoutMs: options.sharedKvTimeoutMs, queueChunks: options.sharedKvQueue, warn }, disk.tier);
+      this.lookups = new SharedLookups(this.kv, this.io, this.shared, options.clock ?? Date.now);
+      // Ahead of time: every chunk written to disk is queued for the shared tier too.
+      this.io.onDiskWrite = (slot, meta) => this.shared!.offer({ slot, meta, value: this.shareValue(meta) });
+    }
     if (disk !== null) {
       // Chunk files of a previous run wait for their conversations to return.
       for (const p of this.kv.adoptPersisted(disk.scan.persisted)) {
@@ -199,6 +227,8 @@ export class Engine {
     this.scheduler.add(request);
     // Prefetch: disk reads of the prompt's chunks start now, while others compute.
     this.swapInReady(this.kv.prepareRequest(input.id, input.promptTokens, input.conversationId));
+    // What no local tier holds is asked of the shared tier; the request waits for the answer.
+    this.lookups?.start(request);
   }
 
   /** Stops a request (client gone); its finish event comes from this call. */
@@ -217,18 +247,44 @@ export class Engine {
    * promise for them to land (the worker waits on it instead of spinning).
    */
   ioWait(): Promise<void> | null {
-    return this.scheduler.waitingOnIo > 0 && this.scheduler.running.length === 0 ? this.io.readsLanded() : null;
+    if (this.scheduler.waitingOnIo === 0 || this.scheduler.running.length > 0) return null;
+    if ((this.lookups?.pending ?? 0) === 0) return this.io.readsLanded();
+    // Only what is in flight: a promise resolved already would spin the loop past the socket.
+    return this.io.reading ? Promise.race([this.lookups!.nextAnswer(), this.io.readsLanded()]) : this.lookups!.nextAnswer();
+  }
+
+  /**
+   * Drain (issue 17): copies idle chains' device and host chunks to the disk tier (as many
+   * as it holds, most valuable first), then, with a shared tier, sends every full chunk the
+   * disk holds there (those it has already are skipped) and waits until they are in, or
+   * `deadlineMs` pass. True when everything was sent; what was not is recomputed by
+   * whichever replica gets the conversation.
+   */
+  async drain({ deadlineMs }: { deadlineMs: number }): Promise<boolean> {
+    if (this.kv.mode === 'pensieve') this.kv.persistAll();
+    this.io.execute(this.kv.takeTransfers());
+    if (this.shared === null) return true;
+    const deadline = performance.now() + deadlineMs;
+    for (const { slot, meta } of this.kv.diskChunksToShare()) this.shared.offer({ slot, meta, value: this.shareValue(meta) });
+    return this.shared.writesDone(deadline);
   }
 
   /**
    * Before exiting: copies the conversations' device and host chunks to the disk tier (as
    * many as it holds, most valuable first) and waits for every disk write to land, so a
-   * restart finds them. `persist: false` only waits.
+   * restart finds them; with a shared tier, drains to it first (for at most
+   * `sharedDrainMs`). `persist: false` only waits for the disk.
    */
-  async close({ persist = true }: { persist?: boolean } = {}): Promise<void> {
-    if (persist && this.kv.mode === 'pensieve') this.kv.persistAll();
-    this.io.execute(this.kv.takeTransfers());
+  async close({ persist = true, sharedDrainMs = 10_000 }: { persist?: boolean; sharedDrainMs?: number } = {}): Promise<void> {
+    this.lookups?.close();
+    if (persist && this.shared !== null) {
+      await this.drain({ deadlineMs: sharedDrainMs });
+    } else {
+      if (persist && this.kv.mode === 'pensieve') this.kv.persistAll();
+      this.io.execute(this.kv.takeTransfers());
+    }
     await this.io.idle();
+    await this.shared?.close();
   }
 
   /** Runs one forward pass over everything scheduled; returns what happened to each request. */
@@ -288,6 +344,7 @@ export class Engine {
       },
       io: this.io.stats(),
       servedTokens: { ...this.served },
+      shared: this.shared?.stats() ?? null,
       eviction: { policy: this.options.eviction ?? 'retention', costProfile: this.costProfile },
       waiting: this.scheduler.waiting.length,
       running: this.scheduler.running.length,
@@ -374,6 +431,13 @@ export class Engine {
     return new RetentionPolicy(cost, CHUNK_SIZE);
   }
 
+  /** A chunk's retention value now, from the identity a disk write records: what ranks shared-tier writes. */
+  private shareValue(meta: ChunkMeta): number {
+    const idleMs = Math.max(0, (this.options.clock ?? Date.now)() - meta.lastAccess);
+    const candidate = { conversationId: meta.conversationId, chunkIndex: meta.chunkIndex, contextLength: meta.chunkIndex * CHUNK_SIZE, numTokens: meta.numTokens, idleMs };
+    return this.policy?.retentionValue(candidate) ?? 0;
+  }
+
   /** Whether the items' bytes can be copied to device now; starts the reads they wait on. */
   private swapInReady(items: readonly RestoreItem[]): boolean {
     let ready = true;
@@ -388,6 +452,7 @@ export class Engine {
       this.served.device += request.cachedByTier.device;
       this.served.host += request.cachedByTier.host;
       this.served.disk += request.cachedByTier.disk;
+      this.served.shared += request.cachedByTier.shared;
     }
     this.requests.delete(request.id);
     request.status = 'finished';

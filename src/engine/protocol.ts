@@ -32,6 +32,10 @@ export interface EngineWorkerOptions {
   kvDiskDir?: string;
   /** Bytes the disk KV tier may hold; 0 or absent: disabled. */
   kvDiskSpace?: number;
+  /** redis://HOST:PORT[/DB] of the KV tier shared by replicas (pensieve mode, with the disk tier); absent: none. */
+  sharedKv?: string;
+  /** Milliseconds a request waits for the shared tier before computing instead (default 2000). */
+  sharedKvTimeoutMs?: number;
   /** Which chunks leave a tier first (default retention). */
   eviction?: EvictionPolicyName;
   /** Fraction of free device blocks below which idle chunks are copied down ahead of time (default 0.25). */
@@ -93,7 +97,8 @@ export type ToWorker =
   | { type: 'generate'; request: GenerateRequest }
   | { type: 'abort'; id: string }
   | { type: 'stats'; replyTo: number }
-  | { type: 'shutdown' };
+  /** drainMs: how long the shared KV tier may take to receive the resident chunks (see Engine.drain). */
+  | { type: 'shutdown'; drainMs?: number };
 
 export type RequestEvent =
   | { type: 'accepted'; id: string; promptTokens: number[]; promptText: string }

@@ -35,6 +35,8 @@ export interface TierTokens {
   host: number;
   /** Swapped in from the disk tier. */
   disk: number;
+  /** Fetched from the KV tier shared by replicas (through the disk tier, on their first swap-in). */
+  shared: number;
 }
 
 export interface RequestUsage {
@@ -69,6 +71,8 @@ export class Request {
   status: RequestStatus = 'waiting';
   /** Whether this request keeps its conversation's KV pinned while it waits. */
   holdsPin = false;
+  /** The shared KV tier is being asked for its prompt's chunks: it is admitted once that ends. */
+  awaitingSharedTier = false;
   /** Set at first admission; a preempted request keeps its first figure. */
   cachedTokens: number | null = null;
   cachedByTier: TierTokens | null = null;
@@ -107,7 +111,7 @@ export class Request {
       promptTokens: this.promptTokens.length,
       completionTokens: this.outputTokens.length,
       cachedTokens: this.cachedTokens ?? 0,
-      cachedByTier: this.cachedByTier ?? { device: 0, host: 0, disk: 0 },
+      cachedByTier: this.cachedByTier ?? { device: 0, host: 0, disk: 0, shared: 0 },
       computedPromptTokens: this.computedPromptTokens,
       recomputedTokens: this.recomputedTokens,
     };

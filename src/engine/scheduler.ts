@@ -8,7 +8,8 @@
 // Restore work counts in the budget: recomputed tokens are tokens like any other, and
 // each chunk swapped in from a lower tier costs `restoreChunkCost` tokens. Every request
 // is matched against the chunk store, conversation or not (KvCacheManager.prepareRequest). A request
-// whose chunks are still being read from disk waits without holding up the queue.
+// whose chunks are still being read from disk, or asked of the shared tier, waits without
+// holding up the queue.
 //
 // The result is the step plan (step-plan.ts): the batch and every chunk transfer the cache
 // decided for it, ahead-of-time swap-out included (below the threshold of free device
@@ -119,6 +120,12 @@ export class Scheduler {
         at++;
         continue;
       }
+      if (request.awaitingSharedTier) {
+        // The shared tier is asked for its chunks (bounded by a timeout): the next goes ahead.
+        this.waitingOnIo++;
+        at++;
+        continue;
+      }
       const tokens = request.allTokens();
       const items = this.kv.prepareRequest(request.id, tokens, conv);
       if (!this.gate.ready(items)) {
@@ -147,10 +154,11 @@ export class Scheduler {
       if (request.conversationId !== null) this.busy.add(request.conversationId);
       if (request.cachedTokens === null) {
         request.cachedTokens = match.numCachedTokens;
-        const swapped = (tier: 'host' | 'disk') => restored.filter((it) => it.tier === tier).reduce((n, it) => n + it.reusedTokens, 0);
-        const host = Math.min(swapped('host'), match.numCachedTokens);
-        const disk = Math.min(swapped('disk'), match.numCachedTokens - host);
-        request.cachedByTier = { device: match.numCachedTokens - host - disk, host, disk };
+        const swapped = (from: (it: RestoreItem) => boolean) => restored.filter(from).reduce((n, it) => n + it.reusedTokens, 0);
+        const host = Math.min(swapped((it) => it.tier === 'host'), match.numCachedTokens);
+        const shared = Math.min(swapped((it) => it.fromSharedTier === true), match.numCachedTokens - host);
+        const disk = Math.min(swapped((it) => it.tier === 'disk' && it.fromSharedTier !== true), match.numCachedTokens - host - shared);
+        request.cachedByTier = { device: match.numCachedTokens - host - shared - disk, host, disk, shared };
       }
       request.recomputedTokens += match.numRecomputedTokens;
       const slots = this.kv.allocateSlots(request.id, n)!;

@@ -59,6 +59,11 @@ export class Metrics {
   private readonly stagingBytes: Gauge;
   private readonly pendingIo: Gauge<'op'>;
   private readonly chunkCost: Gauge<'context_length'>;
+  private readonly sharedChunks: MirroredCounter<'result'>;
+  private readonly sharedBytes: MirroredCounter<'direction'>;
+  private readonly sharedLookups: MirroredCounter<'result'>;
+  private readonly sharedWrites: MirroredCounter<'result'>;
+  private readonly sharedUp: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -103,6 +108,15 @@ export class Metrics {
       labelNames: ['context_length'],
       registers,
     });
+    const labelled = <L extends string>(name: string, help: string, label: L) =>
+      new MirroredCounter(new Counter<L>({ name, help, labelNames: [label], registers }));
+    this.sharedChunks = labelled('pensieve_kv_shared_chunks_total',
+      'Chunks asked of the KV tier shared by replicas, by result (hit: verified and used; miss; corrupt: discarded).', 'result');
+    this.sharedBytes = labelled('pensieve_kv_shared_bytes_total', 'Bytes read from and written to the shared KV tier.', 'direction');
+    this.sharedLookups = labelled('pensieve_kv_shared_lookups_total', 'Prompts whose missing chunks were asked of the shared KV tier, by outcome.', 'result');
+    this.sharedWrites = labelled('pensieve_kv_shared_writes_total',
+      'Chunk writes to the shared KV tier, by result (written; skipped: already there; dropped: queue full; stale: slot reused; error).', 'result');
+    this.sharedUp = gauge('pensieve_kv_shared_connected', 'Whether the shared KV tier is connected: 1, or 0 (also without --shared-kv).');
   }
 
   observeFirstToken(seconds: number): void {
@@ -129,6 +143,7 @@ export class Metrics {
     this.prefixHits.update(stats.cache.prefixCacheHits);
     this.recomputed.update(stats.cache.recomputedTokens);
     this.preemptions.update(stats.cache.preemptions);
+    this.servedTokens.update(stats.servedTokens.shared, { tier: 'shared' });
     for (const tier of TIERS) {
       this.servedTokens.update(stats.servedTokens[tier], { tier });
       this.tierUsed.set({ tier }, stats.tiers[tier].usedBytes);
@@ -145,6 +160,23 @@ export class Metrics {
       this.swappedBytes.update(stats.io.swapInBytes[tier], { direction: 'in', tier });
     }
     this.diskErrors.update(stats.io.diskErrors);
+    const shared = stats.shared;
+    if (shared !== null) {
+      this.sharedUp.set(shared.connected ? 1 : 0);
+      this.sharedChunks.update(shared.hits, { result: 'hit' });
+      this.sharedChunks.update(shared.misses - shared.corrupt, { result: 'miss' });
+      this.sharedChunks.update(shared.corrupt, { result: 'corrupt' });
+      this.sharedBytes.update(shared.readBytes, { direction: 'read' });
+      this.sharedBytes.update(shared.writtenBytes, { direction: 'write' });
+      this.sharedLookups.update(shared.lookups - shared.lookupTimeouts - shared.lookupErrors, { result: 'answered' });
+      this.sharedLookups.update(shared.lookupTimeouts, { result: 'timeout' });
+      this.sharedLookups.update(shared.lookupErrors, { result: 'error' });
+      this.sharedWrites.update(shared.written, { result: 'written' });
+      this.sharedWrites.update(shared.skipped, { result: 'skipped' });
+      this.sharedWrites.update(shared.dropped, { result: 'dropped' });
+      this.sharedWrites.update(shared.stale, { result: 'stale' });
+      this.sharedWrites.update(shared.writeErrors, { result: 'error' });
+    }
   }
 }
 

@@ -12,8 +12,8 @@ export interface PensieveUsage {
   computed_prompt_tokens: number;
   /** Of those, tokens whose KV had existed before (evicted, preempted). */
   recomputed_tokens: number;
-  /** cached_tokens by the tier that held them when the request arrived. */
-  cached_tokens_by_tier: { device: number; host: number; disk: number };
+  /** cached_tokens by the tier that held them when the request arrived (shared: the KV tier shared by replicas). */
+  cached_tokens_by_tier: { device: number; host: number; disk: number; shared: number };
 }
 
 export interface CompletionUsage {

@@ -16,6 +16,7 @@
 // together. The files are ours; a CRC catches torn and flipped bytes as well.)
 import type { ChunkMeta } from '../../cache/chunk-transfer.js';
 import { crc32c } from '../../kernels/checksum.js';
+import type { KvPool } from '../../kernels/types.js';
 import { KvCache, type KvDType } from '../../model/kv-cache.js';
 
 export const CHUNK_FILE_MAGIC = Buffer.from('PNSVKV\0\0', 'latin1');
@@ -96,4 +97,37 @@ export function headerMismatch(h: ChunkHeader, modelId: string, layout: KvLayout
 /** The payload checksum a header records: CRC-32C, hex (native, at memory speed). */
 export function checksum(data: Uint8Array): string {
   return crc32c(data).toString(16).padStart(8, '0');
+}
+
+/**
+ * Why a whole chunk file's bytes (a file read at once, or a value of the shared tier) are
+ * not `expect`'s KV for this model and layout, intact; null when they are.
+ */
+export function chunkFileProblem(bytes: Uint8Array, modelId: string, layout: KvLayout, expect: ChunkMeta): string | null {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const h = decodeHeader(buf.subarray(0, Math.min(buf.length, HEADER_BYTES)));
+  if (typeof h === 'string') return h;
+  const why = headerMismatch(h, modelId, layout, expect);
+  if (why !== null) return why;
+  if (h.numBlocks !== Math.ceil(expect.numTokens / layout.blockSize)) return `${h.numBlocks} blocks for ${expect.numTokens} tokens`;
+  const total = HEADER_BYTES + h.payloadBytes;
+  if (buf.length !== total) return buf.length < total ? `truncated: ${buf.length} bytes, ${total} expected` : `more bytes than the ${total} its header describes`;
+  if (checksum(buf.subarray(HEADER_BYTES)) !== h.checksum) return 'checksum mismatch';
+  return null;
+}
+
+/**
+ * The payload of a whole chunk file's bytes, checked as chunkFileProblem does, copied into a
+ * fresh pool of the layout's dtype (a network buffer's offset need not be aligned for it).
+ */
+export function decodeChunkFile(
+  bytes: Uint8Array, modelId: string, layout: KvLayout, expect: ChunkMeta,
+): { header: ChunkHeader; payload: KvPool } | string {
+  const why = chunkFileProblem(bytes, modelId, layout, expect);
+  if (why !== null) return why;
+  const header = decodeHeader(Buffer.from(bytes.buffer, bytes.byteOffset, HEADER_BYTES)) as ChunkHeader;
+  const body = bytes.subarray(HEADER_BYTES);
+  const payload = layout.dtype === 'bf16' ? new Uint16Array(body.byteLength / 2) : new Float32Array(body.byteLength / 4);
+  new Uint8Array(payload.buffer).set(body);
+  return { header, payload };
 }

@@ -60,8 +60,12 @@ export class DiskBackend implements TierBackend {
     this.put(slot, data, blocks.length, meta);
   }
 
-  /** Starts writing the values to the slot's file; they stay in RAM until it lands. */
-  put(slot: number, data: KvPool, numBlocks: number, meta: ChunkMeta): void {
+  /**
+   * Starts writing the values to the slot's file; they stay in RAM until it lands, and
+   * after it with `keep` (a chunk fetched for a request about to swap it in), as a landed
+   * read does.
+   */
+  put(slot: number, data: KvPool, numBlocks: number, meta: ChunkMeta, keep = false): void {
     this.unland(slot);
     const gen = this.nextGen++;
     const entry: DiskSlot = { gen, data, numBlocks, writing: true, reading: false };
@@ -72,7 +76,8 @@ export class DiskBackend implements TierBackend {
         // Landed: the file is the copy now; the bytes stay only if a swap-in wants them.
         if (s?.gen === gen) {
           s.writing = false;
-          s.data = null;
+          if (keep && s.data !== null) this.land(slot, s.data);
+          else s.data = null;
         }
         this.wake();
       },
@@ -152,6 +157,11 @@ export class DiskBackend implements TierBackend {
     return out.map(({ slot, why }) => ({ slot, why }));
   }
 
+  /** Whether a read is in flight. */
+  get reading(): boolean {
+    return this.hasReads();
+  }
+
   /** Reads or writes in flight. */
   get pending(): number {
     let n = 0;
@@ -214,17 +224,22 @@ export class DiskBackend implements TierBackend {
       } else {
         this.counters.diskReadBytes += result.byteLength;
         s.data = result;
-        this.landed.set(slot, result.byteLength);
-        this.landedBytes += result.byteLength;
-        for (const [old] of this.landed) {
-          if (this.landedBytes <= this.maxLandedBytes || old === slot) break;
-          const o = this.slots.get(old);
-          if (o !== undefined && !o.writing) o.data = null;
-          this.unland(old);
-        }
+        this.land(slot, result);
       }
     }
     this.wake();
+  }
+
+  /** Keeps a slot's bytes in memory for a swap-in to come, dropping the oldest such past the cap. */
+  private land(slot: number, data: KvPool): void {
+    this.landed.set(slot, data.byteLength);
+    this.landedBytes += data.byteLength;
+    for (const [old] of this.landed) {
+      if (this.landedBytes <= this.maxLandedBytes || old === slot) break;
+      const o = this.slots.get(old);
+      if (o !== undefined && !o.writing) o.data = null;
+      this.unland(old);
+    }
   }
 
   private wake(): void {

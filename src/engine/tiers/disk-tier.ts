@@ -16,7 +16,7 @@ import * as nodePath from 'node:path';
 import type { ChunkMeta } from '../../cache/chunk-transfer.js';
 import type { PersistedChunk } from '../../cache/chunk-tiers.js';
 import type { KvPool } from '../../kernels/types.js';
-import { HEADER_BYTES, blockPayloadBytes, checksum, decodeHeader, encodeHeader, headerMismatch, type ChunkHeader, type KvLayout } from './chunk-file.js';
+import { HEADER_BYTES, blockPayloadBytes, checksum, chunkFileProblem, decodeHeader, encodeHeader, headerMismatch, type ChunkHeader, type KvLayout } from './chunk-file.js';
 
 const SLOT_FILE = /^slot-(\d+)\.kv$/;
 
@@ -134,6 +134,24 @@ export class DiskTier {
       return `unreadable: ${(err as Error).message}`;
     }
     return this.verify(header, payload, n, expect);
+  }
+
+  /**
+   * A slot's whole file, header and payload, once it is checked to hold `expect` intact:
+   * what the shared tier is sent (the same bytes, so a replica reading them checks them
+   * as this tier does). In order with the slot's other operations: a write issued before
+   * has landed; a slot released since has no file (a reason is returned, not bytes).
+   */
+  readFile(slot: number, expect: ChunkMeta): Promise<Buffer | string> {
+    return this.enqueueValue(slot, async () => {
+      let bytes: Buffer;
+      try {
+        bytes = await fsp.readFile(this.pathOf(slot));
+      } catch (err) {
+        return `unreadable: ${(err as Error).message}`;
+      }
+      return chunkFileProblem(bytes, this.options.modelId, this.options.layout, expect) ?? bytes;
+    });
   }
 
   /** Deletes a slot's file (if any). */

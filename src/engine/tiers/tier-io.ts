@@ -5,6 +5,7 @@
 // and counts bytes; it knows no tier's internals.
 import type { ChunkMeta, ChunkTransfer } from '../../cache/chunk-transfer.js';
 import type { LowerTier } from '../../cache/tier-slots.js';
+import type { KvPool } from '../../kernels/types.js';
 import type { KvCache } from '../../model/kv-cache.js';
 import { DiskBackend } from './disk-backend.js';
 import type { DiskTier } from './disk-tier.js';
@@ -36,6 +37,8 @@ export class TierIo {
   private readonly backends = new Map<LowerTier, TierBackend>();
   private readonly diskBackend: DiskBackend | null;
   private readonly counters = { swapOutBytes: { host: 0, disk: 0 }, swapInBytes: { host: 0, disk: 0 }, demoteBytes: 0 };
+  /** Told of every chunk a transfer writes to the disk tier (the shared tier's write path). */
+  onDiskWrite: ((slot: number, meta: ChunkMeta) => void) | null = null;
 
   constructor(
     readonly kv: KvCache,
@@ -56,12 +59,14 @@ export class TierIo {
         case 'save':
           this.counters.swapOutBytes[t.to] += this.kv.gatheredBytes(t.blocks.length);
           this.backend(t.to).save(t.slot, t.blocks, t.chunk);
+          if (t.to === 'disk') this.onDiskWrite?.(t.slot, t.chunk);
           break;
         case 'copy':
         case 'demote': {
           const { data, numBlocks } = this.backend('host').take(t.hostSlot);
           this.counters.demoteBytes += data.byteLength;
           this.backend('disk').put(t.slot, data, numBlocks, t.chunk);
+          this.onDiskWrite?.(t.slot, t.chunk);
           break;
         }
         case 'load':
@@ -73,6 +78,15 @@ export class TierIo {
           break;
       }
     }
+  }
+
+  /**
+   * Writes a chunk fetched from the shared tier into a disk slot the cache gave it; its
+   * bytes stay in memory for the swap-in to come. Not a disk write to share again.
+   */
+  putFetched(slot: number, data: KvPool, numBlocks: number, meta: ChunkMeta): void {
+    if (this.diskBackend === null) throw new Error('a fetched chunk needs the disk tier');
+    this.diskBackend.put(slot, data, numBlocks, meta, true);
   }
 
   /** Whether a swap-in of the slot can run now; starts what it waits on (a disk read) if not. */
@@ -98,6 +112,11 @@ export class TierIo {
   /** Slots whose content turned out lost (failed write, corrupt file): the cache drops them. */
   takeLost(): { tier: LowerTier; slot: number; why: string }[] {
     return (this.diskBackend?.takeLost() ?? []).map(({ slot, why }) => ({ tier: 'disk' as const, slot, why }));
+  }
+
+  /** Whether a disk read is in flight. */
+  get reading(): boolean {
+    return this.diskBackend?.reading ?? false;
   }
 
   /** Reads or writes in flight. */

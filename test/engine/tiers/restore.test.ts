@@ -40,7 +40,7 @@ for (const kvDType of ['f32', 'bf16'] as const) {
     const [expected] = await statelessOutputs(model, [{ prompt, maxTokens: 8 }], kvDType);
     assert.deepEqual(a2.outputTokens, expected);
     const history = a.length + a1.outputTokens.length - 1; // the last sampled token was never fed back
-    assert.deepEqual(a2.usage.cachedByTier, { device: history - 96, host: 32, disk: 32 });
+    assert.deepEqual(a2.usage.cachedByTier, { device: history - 96, host: 32, disk: 32, shared: 0 });
     assert.equal(a2.usage.recomputedTokens, 32);
     assert.equal(a2.usage.cachedTokens, history - 32);
     const s = e.stats();
