@@ -8,6 +8,10 @@
 // the swap-out threshold) and the chunk transfers all that decided; the transfers run in
 // order (host copies now, disk writes started); then the forward pass. Transfers decided
 // between steps (a finished or aborted request's released copies) ride in the next plan.
+//
+// With a shared KV tier (--shared-kv, tiers/shared-tier.ts), a queued request's prompt chunks
+// that no local tier holds are fetched from Redis before it is admitted (shared-lookups.ts),
+// every chunk written to disk is sent there in the background, and close() drains to it.
 import { BLOCK_SIZE, CHUNK_SIZE } from '../cache/chunk-layout.js';
 import type { RestoreItem } from '../cache/chunk-tiers.js';
 import type { ChunkMeta } from '../cache/chunk-transfer.js';

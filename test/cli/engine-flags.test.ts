@@ -21,3 +21,13 @@ test('--max-model-len is an integer of at least 2, absent by default (the engine
   assert.throws(() => engineOptions({ 'max-model-len': '1.5' }), /--max-model-len must be an integer/);
   assert.throws(() => engineOptions({ 'max-model-len': '1' }), /--max-model-len must be in \[2, inf\]/);
 });
+
+test('--shared-kv takes a Redis URL in pensieve mode, with an optional --shared-kv-timeout', () => {
+  assert.equal(engineOptions({}).sharedKv, undefined);
+  const o = engineOptions({ 'shared-kv': 'redis://127.0.0.1:6379/1', 'shared-kv-timeout': '500' });
+  assert.equal(o.sharedKv, 'redis://127.0.0.1:6379/1');
+  assert.equal(o.sharedKvTimeoutMs, 500);
+  assert.throws(() => engineOptions({ 'shared-kv': 'localhost:6379' }), /--shared-kv must be a redis:\/\/ or rediss:\/\/ URL/);
+  assert.throws(() => engineOptions({ 'shared-kv': 'redis://127.0.0.1:6379', 'cache-mode': 'prefix' }), /--shared-kv needs --cache-mode pensieve/);
+  assert.throws(() => engineOptions({ 'shared-kv-timeout': '0' }), /--shared-kv-timeout must be in \[1, inf\]/);
+});

@@ -14,6 +14,12 @@
 // else is treated as absent and the chunk is recomputed: a wrong KV must never be served.
 // (Version 1 carried a SHA-256, which ran at ~1 GB/s: slower than the rest of a swap-in
 // together. The files are ours; a CRC catches torn and flipped bytes as well.)
+// The shared tier (shared-tier.ts) stores a file's exact bytes as a Redis value, and checks
+// what it reads back as the disk tier checks a file (chunkFileProblem).
+//
+// The CRC guards against accidents, not against a writer that means harm: whoever can write
+// the shared Redis can serve any KV to every replica. Keep that server as private as the
+// replicas' own disks.
 import type { ChunkMeta } from '../../cache/chunk-transfer.js';
 import { crc32c } from '../../kernels/checksum.js';
 import type { KvPool } from '../../kernels/types.js';

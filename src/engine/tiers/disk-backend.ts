@@ -6,6 +6,7 @@
 // A read that fails its checks, or a write that fails, is reported back (`takeLost`) and
 // the chunk is recomputed. Landed reads nobody has used yet (an aborted request's) are kept
 // up to a cap, oldest dropped first: a dropped one is read again if it is wanted after all.
+// A chunk fetched from the shared tier is written like any other and kept as a landed read.
 import type { ChunkMeta } from '../../cache/chunk-transfer.js';
 import type { KvPool } from '../../kernels/types.js';
 import type { KvCache } from '../../model/kv-cache.js';

@@ -2,7 +2,8 @@
 // the order the cache decided, between planning a step and running its forward pass. Each
 // transfer goes to the backend of the tier it names (tier-backend.ts): host memory copies
 // now, disk files are written and read asynchronously (disk-backend.ts). This file routes
-// and counts bytes; it knows no tier's internals.
+// and counts bytes; it knows no tier's internals. Every chunk a transfer writes to disk is
+// announced (onDiskWrite): the shared tier's write path listens there.
 import type { ChunkMeta, ChunkTransfer } from '../../cache/chunk-transfer.js';
 import type { LowerTier } from '../../cache/tier-slots.js';
 import type { KvPool } from '../../kernels/types.js';
