@@ -20,6 +20,9 @@ export interface RedisServer {
   stop(kill?: boolean): Promise<void>;
   /** Starts it again on the same port (empty). */
   restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing is answered; resume() thaws it. */
+  pause(): void;
+  resume(): void;
 }
 
 /** Starts a redis-server for this test file; call stop() when done. */
@@ -56,6 +59,8 @@ export async function startRedis(maxmemory = '256mb'): Promise<RedisServer> {
       });
     },
     restart: launch,
+    pause: () => void (child as ChildProcess | null)?.kill('SIGSTOP'),
+    resume: () => void (child as ChildProcess | null)?.kill('SIGCONT'),
   };
 }
 

@@ -20,6 +20,8 @@ export class RedisClient {
   /** Whether the last outage was reported and not yet its end. */
   private down = false;
   private closing = false;
+  /** The connection attempt lookups are waiting on, if any. */
+  private attempt: Promise<boolean> | null = null;
 
   constructor(private readonly options: RedisClientOptions) {
     this.display = redisUrlForDisplay(options.url);
@@ -45,20 +47,34 @@ export class RedisClient {
     return this.client.status === 'ready';
   }
 
-  /** Resolves true once connected, false if `ms` pass first (what a lookup at start-up waits for). */
+  /**
+   * Resolves true once connected; false if `ms` pass first, or the connection attempt fails,
+   * or the server is known to be down (between reconnection attempts): a request then
+   * recomputes at once instead of waiting out every outage. What waits is a lookup made while
+   * the first connection is being set up (a request arriving as the engine starts).
+   */
   whenReady(ms: number): Promise<boolean> {
     if (this.connected) return Promise.resolve(true);
-    if (this.closing || ms <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
+    const status = this.client.status;
+    if (this.closing || this.down || ms <= 0 || status === 'reconnecting' || status === 'close' || status === 'end') return Promise.resolve(false);
+    // One set of listeners per connection attempt, however many lookups wait on it.
+    const attempt = (this.attempt ??= new Promise<boolean>((resolve) => {
       const done = (ok: boolean) => {
-        clearTimeout(timer);
         this.client.off('ready', onReady);
+        this.client.off('error', onFail);
+        this.client.off('close', onFail);
+        this.attempt = null;
         resolve(ok);
       };
       const onReady = () => done(true);
-      const timer = setTimeout(() => done(false), ms);
+      const onFail = () => done(false);
       this.client.on('ready', onReady);
-    });
+      this.client.on('error', onFail);
+      this.client.on('close', onFail);
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    return Promise.race([attempt, late]).finally(() => clearTimeout(timer));
   }
 
   /** The values of `keys` in one round trip (null where absent). Rejects when the server fails. */
