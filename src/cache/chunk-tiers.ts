@@ -208,6 +208,11 @@ export class ChunkTiers {
     return persistence.persistAll(this);
   }
 
+  /** Idle chunks copied to disk, at most `maxChunks`, most valuable first; see persisted-chunks.ts. */
+  persistIdle(maxChunks: number): number {
+    return persistence.persistIdle(this, maxChunks);
+  }
+
   /** Claims the chunk files found at start-up; see persisted-chunks.ts. */
   adoptPersisted(chunks: readonly PersistedChunk[]): PersistedChunk[] {
     return persistence.adoptPersisted(this, chunks);

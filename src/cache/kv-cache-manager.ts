@@ -238,6 +238,11 @@ export class KvCacheManager {
     return this.tiers.persistAll();
   }
 
+  /** Write-behind for the shared tier: at most `maxChunks` idle chunks copied to disk; see ChunkTiers.persistIdle. */
+  persistIdle(maxChunks: number): number {
+    return this.tiers.persistIdle(maxChunks);
+  }
+
   /** The tier moves decided since the last call, in the order they must run. */
   takeTransfers(): ChunkTransfer[] {
     return this.tiers.takeTransfers();

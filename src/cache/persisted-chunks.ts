@@ -15,6 +15,15 @@ import { NO_BLOCK } from './sequence.js';
  * entries of lower value), so that a restart finds them. Returns the chunks copied.
  */
 export function persistAll(t: ChunkTiers): number {
+  return persistIdle(t, Infinity);
+}
+
+/**
+ * The same, at most `maxChunks` at a time: write-behind while serving, for a tier that every
+ * chunk on disk is mirrored to (the KV tier shared by replicas), so that a replica that dies
+ * without a drain has already shared its idle conversations, most valuable first.
+ */
+export function persistIdle(t: ChunkTiers, maxChunks: number): number {
   if (t.disk.capacity === 0) return 0;
   const now = t.ctx.clock();
   const { policy } = t.ctx;
@@ -28,6 +37,7 @@ export function persistAll(t: ChunkTiers): number {
   wanted.sort((a, b) => b.value - a.value);
   let copied = 0;
   for (const { conv, c, value } of wanted) {
+    if (copied >= maxChunks) break;
     if (conv.chunks[c] !== 'device' && conv.chunks[c] !== 'host') continue; // dropped meanwhile
     const slot = eviction.obtainSlot(t, 'disk', conv, c, [], value);
     if (slot === null) break; // the disk is full of chunks worth more

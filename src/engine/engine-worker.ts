@@ -20,6 +20,8 @@ let shuttingDown = false;
 /** What the shutdown message allows the shared KV tier's drain (Engine.close's default when absent). */
 let drainMs: number | undefined;
 const inbox: ToWorker[] = [];
+/** Between write-behind rounds while idle: long enough for the disk writes just queued to land. */
+const WRITE_BEHIND_PAUSE_MS = 10;
 
 function handle(engine: Engine, promptModel: PromptModel, msg: ToWorker, out: RequestEvent[]): void {
   if (msg.type === 'generate') {
@@ -110,7 +112,14 @@ async function main(): Promise<void> {
     const io = engine.hasWork() ? engine.ioWait() : null;
     if (io !== null && inbox.length === 0) await Promise.race([io, new Promise<void>((resolve) => (wake = resolve))]);
     else if (engine.hasWork()) await yieldToLoop();
-    else if (inbox.length === 0 && !shuttingDown) await new Promise<void>((resolve) => (wake = resolve));
+    else if (inbox.length === 0 && !shuttingDown) {
+      // Idle: write-behind to the shared tier, if any is left, before sleeping until a request.
+      const more = engine.writeBehind();
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (more) setTimeout(resolve, WRITE_BEHIND_PAUSE_MS);
+      });
+    }
     wake = null;
   }
   // Disk tier writes in flight land before exit, so a restart finds them; with a shared KV

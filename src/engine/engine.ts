@@ -200,7 +200,10 @@ export class Engine {
       }
     }
     const gate: SwapInGate = { ready: (items) => this.swapInReady(items), acceptsCopies: () => this.io.pending < MAX_PENDING_IO };
-    this.scheduler = new Scheduler(this.kv, options, gate);
+    // With a shared tier, idle chunks go to disk (and so to Redis) as soon as the disk keeps up,
+    // not only under memory pressure: a replica that dies without draining has shared them.
+    const writeBehind = this.shared === null ? 0 : (options.swapOutChunksPerStep ?? 4);
+    this.scheduler = new Scheduler(this.kv, { ...options, writeBehindChunksPerStep: writeBehind }, gate);
   }
 
   get numBlocks(): number {
@@ -244,6 +247,20 @@ export class Engine {
 
   hasWork(): boolean {
     return this.scheduler.hasWork();
+  }
+
+  /**
+   * Between requests, with a shared tier: copies idle chunks to disk (and so to Redis), a few
+   * at a time as the disk keeps up, as steps do while serving. True while some may be left:
+   * the worker comes back shortly instead of sleeping until the next request.
+   */
+  writeBehind(): boolean {
+    if (this.shared === null || this.kv.mode !== 'pensieve') return false;
+    if (this.io.pending >= MAX_PENDING_IO) return true;
+    const max = this.options.swapOutChunksPerStep ?? 4;
+    const copied = this.kv.persistIdle(max);
+    this.io.execute(this.kv.takeTransfers());
+    return copied === max;
   }
 
   /**

@@ -28,6 +28,12 @@ export interface SchedulerConfig {
   swapOutThreshold?: number;
   /** Ahead-of-time copies per step at most (default 4). */
   swapOutChunksPerStep?: number;
+  /**
+   * Idle chunks copied to disk per step, whatever the free space (default 0: off). On with a
+   * KV tier shared by replicas, which mirrors the disk: a replica killed without a drain has
+   * shared its idle conversations already.
+   */
+  writeBehindChunksPerStep?: number;
 }
 
 /** The side of the engine that moves chunk bytes: tells whether a swap-in can happen now. */
@@ -86,6 +92,7 @@ export class Scheduler {
     const transfers = this.kv.takeTransfers();
     if (this.kv.mode === 'pensieve' && !transfers.some((t) => t.op === 'load') && this.gate.acceptsCopies()) {
       this.kv.swapOutAhead(this.config.swapOutThreshold ?? 0.25, this.config.swapOutChunksPerStep ?? 4);
+      if ((this.config.writeBehindChunksPerStep ?? 0) > 0) this.kv.persistIdle(this.config.writeBehindChunksPerStep!);
       transfers.push(...this.kv.takeTransfers());
     }
     return { transfers, batch };
