@@ -47,6 +47,8 @@ export interface TierTokens {
   device: number;
   host: number;
   disk: number;
+  /** The KV tier shared by replicas (Redis); absent from servers without one. */
+  shared?: number;
 }
 
 interface UsageLike {

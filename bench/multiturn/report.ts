@@ -143,13 +143,13 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
   }
   lines.push('');
   lines.push('Where prompt tokens came from (client-side usage; server counters from `/metrics` in the last columns):', '');
-  lines.push('| system | rate | prompt tokens | reused (hit rate) | reused from device / host / disk | computed new | recomputed | output tokens | short replies | server: cached / recomputed / preemptions |');
+  lines.push('| system | rate | prompt tokens | reused (hit rate) | reused from device / host / disk / shared | computed new | recomputed | output tokens | short replies | server: cached / recomputed / preemptions |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const t = r.summary.tokens;
     const b = breakdown(r);
     const server = r.cache ? `${r.cache.cachedTokens} / ${r.cache.recomputedTokens} / ${r.cache.preemptions}` : 'n/a';
-    lines.push(`| ${r.system} | ${rateCell(r)} | ${t.prompt} | ${t.cached} (${f(100 * r.summary.hitRate, 1)}%) | ${b.device} / ${b.host} / ${b.disk} | ${b.computedNew} | ${b.recomputed} | ${t.output} | ${r.summary.shortOutputs} | ${server} |`);
+    lines.push(`| ${r.system} | ${rateCell(r)} | ${t.prompt} | ${t.cached} (${f(100 * r.summary.hitRate, 1)}%) | ${b.device} / ${b.host} / ${b.disk} / ${b.shared} | ${b.computedNew} | ${b.recomputed} | ${t.output} | ${r.summary.shortOutputs} | ${server} |`);
   }
   const tiers = report.results.filter((r) => r.cache && Object.values(r.cache.tiers).some((v) => v !== 0));
   if (tiers.length > 0) {
@@ -185,12 +185,12 @@ export function markdown(report: BenchReport, comparison: Comparison | null): st
  * whatever was computed beyond the tokens that were not reused (a preempted request computes
  * its prompt twice) counts as recomputed, as do the tokens the server reports as recomputed.
  */
-export function breakdown(r: RunResult): { device: number; host: number; disk: number; computedNew: number; recomputed: number } {
+export function breakdown(r: RunResult): { device: number; host: number; disk: number; shared: number; computedNew: number; recomputed: number } {
   const t = r.summary.tokens;
   const computedNew = t.prompt - t.cached;
   const recomputed = Math.max(t.recomputed ?? 0, (t.computedPrompt ?? computedNew) - computedNew);
   const tiers = t.cachedByTier ?? { device: t.cached, host: 0, disk: 0 };
-  return { ...tiers, computedNew: Math.max(0, computedNew - (t.recomputed ?? 0)), recomputed };
+  return { ...tiers, shared: tiers.shared ?? 0, computedNew: Math.max(0, computedNew - (t.recomputed ?? 0)), recomputed };
 }
 
 /**
@@ -234,13 +234,13 @@ export function writeReport(report: BenchReport, dir: string): { comparison: Com
   }));
   // One bar per system and rate (a rate's repeats summed), in the order of the curves.
   const bars = systems.flatMap((s) => curveOf(report.results, s).map((p) => {
-    const values = [0, 0, 0, 0, 0];
+    const values = [0, 0, 0, 0, 0, 0];
     for (const r of report.results.filter((x) => x.system === s && x.rate === p.rate)) {
       const b = breakdown(r);
-      [b.device, b.host, b.disk, b.computedNew, b.recomputed].forEach((v, k) => (values[k] += v));
+      [b.device, b.host, b.disk, b.shared, b.computedNew, b.recomputed].forEach((v, k) => (values[k] += v));
     }
     return { label: `${s} @${p.rate}`, values };
   }));
-  write('hit-rate.png', stackedBars(bars, ['reused: device', 'host', 'disk', 'computed new', 'recomputed'], { title: 'Where prompt tokens came from, per system and rate (conversations/s)' }));
+  write('hit-rate.png', stackedBars(bars, ['reused: device', 'host', 'disk', 'shared', 'computed new', 'recomputed'], { title: 'Where prompt tokens came from, per system and rate (conversations/s)' }));
   return { comparison, files };
 }

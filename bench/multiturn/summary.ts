@@ -96,7 +96,7 @@ export function summarize(load: LoadResult, slo: Slo = {}): LoadSummary {
     tokens: {
       prompt, output, cached, computedPrompt: known((r) => r.computedPromptTokens), recomputed: known((r) => r.recomputedTokens),
       cachedByTier: ok.length > 0 && ok.every((r) => r.cachedByTier !== null)
-        ? { device: sum((r) => r.cachedByTier!.device), host: sum((r) => r.cachedByTier!.host), disk: sum((r) => r.cachedByTier!.disk) }
+        ? { device: sum((r) => r.cachedByTier!.device), host: sum((r) => r.cachedByTier!.host), disk: sum((r) => r.cachedByTier!.disk), shared: sum((r) => r.cachedByTier!.shared ?? 0) }
         : null,
     },
     hitRate: prompt === 0 ? 0 : cached / prompt,
