@@ -5,13 +5,17 @@
 // either client path: `pensieve` (Responses chains) or `pensieve/chat` (chat completions
 // resending the history), so both can run interleaved in one comparison. `cluster` and
 // `cluster-rr` are `pensieve cluster`: replicas in pensieve mode behind HAProxy, routed by each
-// conversation's key (affinity) or round robin, for the routing benchmark (issue 17).
+// conversation's key (affinity) or round robin, for the routing benchmark (issue 17). Each
+// cluster run gets a scratch Redis of its own as its shared KV tier (the workload's seed repeats
+// the same conversations run after run: a Redis kept across runs would serve a later run the
+// chunks of an earlier one), unless its --server-args give --shared-kv.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import type { Api } from './client.js';
+import { NO_REDIS, startRedis, type RedisServer } from '../../test/helpers/redis.js';
 import { startLlamaServer } from './llama-server.js';
 import { CLI, REPO_ROOT } from './paths.js';
 
@@ -102,13 +106,19 @@ export async function startSystem(spec: SystemSpec, setup: ServerSetup): Promise
     const models = (await (await fetch(`${server.origin}/v1/models`)).json()) as { data: { id: string }[] };
     return { spec, origin: server.origin, modelId: models.data[0]!.id, kvTokens: setup.kvTokens, description: server.description, stop: server.stop };
   }
+  let redis: RedisServer | null = null;
+  if (isCluster(spec.name) && !spec.extraArgs.includes('--shared-kv')) {
+    if (NO_REDIS) throw new Error(`${spec.name} needs a shared KV tier: ${NO_REDIS}, or give --server-args '${spec.name}=--shared-kv URL'`);
+    redis = await startRedis('2gb');
+  }
+  const clusterArgs = redis === null ? [] : ['--shared-kv', redis.url];
   const argv =
     spec.name === 'llama.cpp'
       ? ['--import', 'tsx', ADAPTER, '--model', setup.model, '--port', '0',
         '--sequences', String(setup.llama.sequences), '--context-size', String(setup.llama.contextSize), '--threads', String(setup.llama.threads), ...spec.extraArgs]
       : isCluster(spec.name)
         ? [CLI, 'cluster', '--port', String(await freePort()), '--balance', spec.name === 'cluster' ? 'affinity' : 'roundrobin',
-          '--model', setup.model, '--cache-mode', 'pensieve', '--kv-cache-memory', setup.kvCacheMemory, '--data-dir', setup.dataDir, ...spec.extraArgs]
+          '--model', setup.model, '--cache-mode', 'pensieve', '--kv-cache-memory', setup.kvCacheMemory, '--data-dir', setup.dataDir, ...clusterArgs, ...spec.extraArgs]
         : [CLI, 'serve', '--port', '0', '--model', setup.model, '--cache-mode', spec.name,
           '--kv-cache-memory', setup.kvCacheMemory, '--data-dir', setup.dataDir, ...spec.extraArgs];
   // Passive waits: spinning thread pools stall when the other core is busy (DESIGN.md §6).
@@ -126,8 +136,11 @@ export async function startSystem(spec: SystemSpec, setup: ServerSetup): Promise
     origin,
     modelId: models.data[0]!.id,
     kvTokens: banner.kvTokens,
-    description: null,
-    stop: () => stopChild(child),
+    description: redis === null ? null : `scratch redis-server on ${redis.url} as the shared KV tier`,
+    stop: async () => {
+      await stopChild(child);
+      await redis?.stop();
+    },
   };
 }
 
