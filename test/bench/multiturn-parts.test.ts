@@ -116,7 +116,7 @@ test('summary: latencies, throughput, goodput; an unfinished turn is an infinite
   assert.equal(s.normLatencyS.p99, Infinity);
   assert.equal(s.goodput.requestsPerS, 2 / 4);
   assert.equal(s.hitRate, 0.4);
-  assert.deepEqual(s.tokens, { prompt: 300, output: 30, cached: 120, computedPrompt: 180, recomputed: 15, cachedByTier: { device: 90, host: 30, disk: 0 } });
+  assert.deepEqual(s.tokens, { prompt: 300, output: 30, cached: 120, computedPrompt: 180, recomputed: 15, cachedByTier: { device: 90, host: 30, disk: 0, shared: 0 } });
   assert.deepEqual(distribution([]).p50, NaN);
 });
 
