@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { architecture } from '../../src/model/architectures/index.js';
+import { compileLlamaTool, llamaCommit } from './tool.js';
 import { configFromHf } from '../../src/model/config.js';
 import { fitVocab, ggufTokenizerKeys, randomTensors, saveGgufModel } from '../../src/model/random-model.js';
 
@@ -42,11 +43,8 @@ const GENERATE = 32;
 const SEED = 11;
 
 const logitsBin = nodePath.join(work, 'llama-logits');
-execFileSync('g++', [
-  '-O2', '-std=c++17', `-I${llamaDir}/include`, `-I${llamaDir}/ggml/include`, nodePath.join(root, 'bench/llama-cpp/logits.cpp'),
-  `-L${bin}`, '-lllama', '-lggml', '-lggml-base', `-Wl,-rpath,${bin}`, '-o', logitsBin,
-], { stdio: 'inherit' });
-const commit = execFileSync('git', ['-C', llamaDir, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+compileLlamaTool(llamaDir, 'logits.cpp', logitsBin);
+const commit = llamaCommit(llamaDir);
 
 for (const family of FAMILIES) {
   const configFile = nodePath.join(fixtures, `${family}.config.json`);

@@ -11,21 +11,18 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileLlamaTool, llamaCommit } from './tool.js';
 import { configFromHf } from '../../src/model/config.js';
 import { ggufTokenizerKeys, randomTensors, saveGgufModel } from '../../src/model/random-model.js';
 import { llama3Vocab, PRE_NAMES, PRE_TEXTS } from '../../test/model/tokenizer/pretokenizer-cases.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const llamaDir = nodePath.resolve(process.argv[2] ?? nodePath.join(root, '.pensieve/llama.cpp'));
-const bin = nodePath.join(llamaDir, 'build/bin');
 const work = fs.mkdtempSync('/tmp/pensieve-pretok-refs-');
 
 const exe = nodePath.join(work, 'llama-tokens');
-execFileSync('g++', [
-  '-O2', '-std=c++17', `-I${llamaDir}/include`, `-I${llamaDir}/ggml/include`, nodePath.join(root, 'bench/llama-cpp/tokenize.cpp'),
-  `-L${bin}`, '-lllama', '-lggml', '-lggml-base', `-Wl,-rpath,${bin}`, '-o', exe,
-], { stdio: 'inherit' });
-const commit = execFileSync('git', ['-C', llamaDir, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+compileLlamaTool(llamaDir, 'tokenize.cpp', exe);
+const commit = llamaCommit(llamaDir);
 
 const vocab = llama3Vocab(nodePath.join(root, '../shared/tokenizers'));
 const config = configFromHf({

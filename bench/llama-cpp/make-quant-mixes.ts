@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { configFromHf } from '../../src/model/config.js';
 import { elementCount } from '../../src/model/formats/tensor.js';
 import { fitVocab, ggufTokenizerKeys, randomTensors, saveGgufModel } from '../../src/model/random-model.js';
+import { compileLlamaTool, llamaCommit } from './tool.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const llamaDir = nodePath.resolve(process.argv[2] ?? nodePath.join(root, '.pensieve/llama.cpp'));
@@ -37,10 +38,7 @@ const MODELS: Record<string, string[]> = {
 };
 
 const logitsBin = nodePath.join(work, 'llama-logits');
-execFileSync('g++', [
-  '-O2', '-std=c++17', `-I${llamaDir}/include`, `-I${llamaDir}/ggml/include`, nodePath.join(root, 'bench/llama-cpp/logits.cpp'),
-  `-L${bin}`, '-lllama', '-lggml', '-lggml-base', `-Wl,-rpath,${bin}`, '-o', logitsBin,
-], { stdio: 'inherit' });
+compileLlamaTool(llamaDir, 'logits.cpp', logitsBin);
 
 const reference: Record<string, unknown> = {};
 for (const [model, mixes] of Object.entries(MODELS)) {
@@ -67,7 +65,7 @@ for (const [model, mixes] of Object.entries(MODELS)) {
   }
 }
 
-const commit = execFileSync('git', ['-C', llamaDir, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+const commit = llamaCommit(llamaDir);
 fs.writeFileSync(nodePath.join(fixtures, 'llama-cpp-logits.json'), JSON.stringify({
   generator: 'bench/llama-cpp/make-quant-mixes.ts',
   llamaCpp: commit,

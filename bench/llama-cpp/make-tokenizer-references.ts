@@ -9,12 +9,12 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileLlamaTool, llamaCommit } from './tool.js';
 import { configFromHf } from '../../src/model/config.js';
 import { randomTensors, saveGgufModel, spmTokenizerKeys } from '../../src/model/random-model.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const llamaDir = nodePath.resolve(process.argv[2] ?? nodePath.join(root, '.pensieve/llama.cpp'));
-const bin = nodePath.join(llamaDir, 'build/bin');
 const work = fs.mkdtempSync('/tmp/pensieve-tok-refs-');
 
 /** Texts that exercise the no-dummy-prefix rule, whitespace runs, byte fallback and special-token text. */
@@ -32,11 +32,8 @@ export const TEXTS = [
 ];
 
 const exe = nodePath.join(work, 'llama-tokens');
-execFileSync('g++', [
-  '-O2', '-std=c++17', `-I${llamaDir}/include`, `-I${llamaDir}/ggml/include`, nodePath.join(root, 'bench/llama-cpp/tokenize.cpp'),
-  `-L${bin}`, '-lllama', '-lggml', '-lggml-base', `-Wl,-rpath,${bin}`, '-o', exe,
-], { stdio: 'inherit' });
-const commit = execFileSync('git', ['-C', llamaDir, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+compileLlamaTool(llamaDir, 'tokenize.cpp', exe);
+const commit = llamaCommit(llamaDir);
 
 const configFile = nodePath.join(root, 'test/model/fixtures/architectures/gemma2.config.json');
 const json = { ...JSON.parse(fs.readFileSync(configFile, 'utf8')), vocab_size: 32000, hidden_size: 64, intermediate_size: 64, head_dim: 32, query_pre_attn_scalar: 32, num_attention_heads: 2, num_key_value_heads: 1, num_hidden_layers: 2, bos_token_id: 1, eos_token_id: 2 };
