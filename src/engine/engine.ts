@@ -255,12 +255,9 @@ export class Engine {
    * the worker comes back shortly instead of sleeping until the next request.
    */
   writeBehind(): boolean {
-    if (this.shared === null || this.kv.mode !== 'pensieve') return false;
-    if (this.io.pending >= MAX_PENDING_IO) return true;
-    const max = this.options.swapOutChunksPerStep ?? 4;
-    const copied = this.kv.persistIdle(max);
+    const more = this.scheduler.writeBehind();
     this.io.execute(this.kv.takeTransfers());
-    return copied === max;
+    return more;
   }
 
   /**

@@ -92,10 +92,22 @@ export class Scheduler {
     const transfers = this.kv.takeTransfers();
     if (this.kv.mode === 'pensieve' && !transfers.some((t) => t.op === 'load') && this.gate.acceptsCopies()) {
       this.kv.swapOutAhead(this.config.swapOutThreshold ?? 0.25, this.config.swapOutChunksPerStep ?? 4);
-      if ((this.config.writeBehindChunksPerStep ?? 0) > 0) this.kv.persistIdle(this.config.writeBehindChunksPerStep!);
+      this.writeBehind();
       transfers.push(...this.kv.takeTransfers());
     }
     return { transfers, batch };
+  }
+
+  /**
+   * Write-behind (on with a shared tier): at most `writeBehindChunksPerStep` idle chunks
+   * copied to disk, most valuable first; their transfers wait in the cache's outbox. True
+   * while some may be left (the disk is busy, or the limit was reached).
+   */
+  writeBehind(): boolean {
+    const max = this.config.writeBehindChunksPerStep ?? 0;
+    if (max === 0) return false;
+    if (!this.gate.acceptsCopies()) return true;
+    return this.kv.persistIdle(max) === max;
   }
 
   private pickBatch(): ScheduledRequest[] {

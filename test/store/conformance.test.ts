@@ -89,6 +89,7 @@ for (const backend of backends) {
       await assert.rejects(store.listItems(null, conv.id, { after: 'msg_nope' }), StoreInputError);
       await assert.rejects(store.listItems(null, conv.id, { limit: 0 }), StoreInputError);
       assert.equal(await store.listItems('someone', conv.id), undefined);
+      assert.equal(await store.listItems('someone', conv.id, { limit: 0 }), undefined, 'an unknown conversation is a 404 before a bad limit is a 400');
       assert.equal((await store.getItem(null, conv.id, 'msg_4'))?.id, 'msg_4');
       assert.equal(await store.getItem(null, conv.id, 'msg_9'), undefined);
     });

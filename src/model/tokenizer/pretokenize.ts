@@ -123,8 +123,8 @@ const FLAVOUR_OF_PRE: Record<string, PreTokenizerFlavour> = {
  * The flavour for a GGUF `tokenizer.ggml.pre` value, or undefined when it is not supported.
  * A file without the key gets llama.cpp's default pre-tokenizer, as llama.cpp gives it.
  */
-export function flavourOfPre(pre: string | undefined): PreTokenizerFlavour | undefined {
-  return Object.hasOwn(FLAVOUR_OF_PRE, pre ?? 'default') ? FLAVOUR_OF_PRE[pre ?? 'default'] : undefined;
+export function flavourOfPre(pre = 'default'): PreTokenizerFlavour | undefined {
+  return Object.hasOwn(FLAVOUR_OF_PRE, pre) ? FLAVOUR_OF_PRE[pre] : undefined;
 }
 
 export function supportedPreNames(): string[] {

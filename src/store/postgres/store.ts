@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { checkTurn, StoreConflictError, type ConversationStore, type NewConversationOptions } from '../conversation-store.js';
 import { newId } from '../ids.js';
-import { completeItem, itemPage, pageOptions, unknownCursor, type ItemRow } from '../items.js';
+import { completeItem, itemPage, pageOptions, toItem, unknownCursor, type ItemRow } from '../items.js';
 import { RESPONSE_COLUMNS, responseValues, toStored, type ResponseRow } from '../responses.js';
 import { decodeTokens, encodeTokens } from '../tokens.js';
 import { checkMetadata, parseMetadata } from '../validate.js';
@@ -105,8 +105,9 @@ export class PostgresStore implements ConversationStore {
   }
 
   async listItems(owner: Owner, conversationId: string, options: ListItemsOptions = {}): Promise<ItemList | undefined> {
-    const { limit, order } = pageOptions(options);
+    // As the SQLite store: an unknown conversation is a 404 before its page options are checked.
     if (!(await hasConversation(this.pool, owner, conversationId))) return undefined;
+    const { limit, order } = pageOptions(options);
     let cursor: number | null = null;
     if (options.after !== undefined) {
       const { rows } = await this.pool.query<{ seq: number }>(
@@ -127,7 +128,7 @@ export class PostgresStore implements ConversationStore {
     const { rows } = await this.pool.query<ItemRow>(
       `SELECT ${ITEM_COLUMNS} FROM items WHERE conversation_id = $1 ORDER BY seq ASC`, [conversationId],
     );
-    return itemPage(rows, rows.length).data;
+    return rows.map(toItem);
   }
 
   async addItems(owner: Owner, conversationId: string, items: readonly NewItem[]): Promise<ConversationItem[] | undefined> {
@@ -142,7 +143,7 @@ export class PostgresStore implements ConversationStore {
     const { rows } = await this.pool.query<ItemRow>(
       `SELECT ${ITEM_COLUMNS} FROM items WHERE conversation_id = $1 AND id = $2`, [conversationId, itemId],
     );
-    return rows[0] === undefined ? undefined : itemPage(rows, 1).data[0];
+    return rows[0] === undefined ? undefined : toItem(rows[0]);
   }
 
   async deleteItem(owner: Owner, conversationId: string, itemId: string): Promise<boolean> {
