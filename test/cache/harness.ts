@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { NO_SLOT } from '../../src/cache/conversation-state.js';
 import { NO_BLOCK } from '../../src/cache/sequence.js';
-import type { KvCacheManager, ScheduledSlots } from '../../src/cache/kv-cache-manager.js';
+import type { TierCapacities } from '../../src/cache/chunk-tiers.js';
+import { LruPolicy, type EvictionPolicy } from '../../src/cache/eviction-policy.js';
+import { KvCacheManager, type ScheduledSlots } from '../../src/cache/kv-cache-manager.js';
 import type { LowerTier } from '../../src/cache/tier-slots.js';
 
 /** Per position, a key for "this token here, after exactly these tokens". */
@@ -205,4 +207,20 @@ export function checkInvariants(m: KvCacheManager): void {
     assert.equal(used, slots.numUsed);
     assert.ok(used <= slots.capacity, `${tier} over capacity`);
   }
+}
+
+/**
+ * A pensieve-mode manager with lower tiers on a clock the test moves, its FakeEngine, and the
+ * check each turn ends with (the engine synced, the invariants, the content).
+ */
+export function tieredCache(salt: string, numBlocks: number, tiers: TierCapacities, policy: EvictionPolicy = new LruPolicy()) {
+  const clock = { now: 0 };
+  const m = new KvCacheManager({ numBlocks, mode: 'pensieve', salt, clock: () => clock.now, tiers, policy });
+  const e = new FakeEngine(m);
+  const check = () => {
+    e.sync();
+    checkInvariants(m);
+    e.verifyContent();
+  };
+  return { m, e, clock, check };
 }

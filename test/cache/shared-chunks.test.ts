@@ -7,20 +7,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TierCapacities } from '../../src/cache/chunk-tiers.js';
 import { LruPolicy, RetentionPolicy, type EvictionPolicy } from '../../src/cache/eviction-policy.js';
-import { KvCacheManager } from '../../src/cache/kv-cache-manager.js';
-import { FakeEngine, checkInvariants, prefixKeys } from './harness.js';
+import { prefixKeys, tieredCache } from './harness.js';
 
 const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
 
 function setup(numBlocks: number, tiers: TierCapacities, policy: EvictionPolicy = new LruPolicy()) {
-  const clock = { now: 0 };
-  const m = new KvCacheManager({ numBlocks, mode: 'pensieve', salt: 'shared', clock: () => clock.now, tiers, policy });
-  const e = new FakeEngine(m);
-  const check = () => {
-    e.sync();
-    checkInvariants(m);
-    e.verifyContent();
-  };
+  const { m, e, clock, check } = tieredCache('shared', numBlocks, tiers, policy);
   const turn = (conv: string, tokens: number[], at: number) => {
     clock.now = at;
     const id = `${conv}@${at}`;
