@@ -7,7 +7,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+import { freePort } from '../../test/helpers/free-port.js';
 import { ensureLlamaCppBuild } from '../llama-cpp/build.js';
 
 export interface LlamaServerSetup {
@@ -93,15 +93,4 @@ async function waitHealthy(origin: string, exited: Promise<number | null>, timeo
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`llama-server was not ready within ${timeoutMs / 1000} s`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -12,9 +12,9 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createServer } from 'node:net';
 import * as path from 'node:path';
 import type { Api } from './client.js';
+import { freePort } from '../../test/helpers/free-port.js';
 import { NO_REDIS, startRedis, type RedisServer } from '../../test/helpers/redis.js';
 import { startLlamaServer } from './llama-server.js';
 import { CLI, REPO_ROOT } from './paths.js';
@@ -168,18 +168,6 @@ function waitForBanner(child: ChildProcess, timeoutMs: number, only: RegExp | nu
     };
     child.stderr!.on('data', onData);
     child.once('exit', onExit);
-  });
-}
-
-/** A port free on 127.0.0.1 now (HAProxy's bind cannot be port 0 and report it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
   });
 }
 

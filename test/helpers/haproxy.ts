@@ -3,25 +3,15 @@
 // tests skip, saying why (.ci/run and scripts/services.sh install it).
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { renderHaproxyConfig, type HaproxyServer } from '../../src/cluster/haproxy-config.js';
 import { checkHaproxyConfig, haproxyVersion, serverStats, startHaproxy } from '../../src/cluster/haproxy.js';
+import { freePort } from './free-port.js';
 
 export const NO_HAPROXY = haproxyVersion() === undefined ? 'haproxy is not installed (apt-get install -y haproxy)' : false;
 
-/** A port nothing listens on now (the system's pick; free until someone else takes it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface RunningHaproxy {
   /** http://127.0.0.1:PORT */

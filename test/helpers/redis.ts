@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './free-port.js';
 
 const BINARY = 'redis-server';
 
@@ -62,17 +63,6 @@ export async function startRedis(maxmemory = '256mb'): Promise<RedisServer> {
     pause: () => void (child as ChildProcess | null)?.kill('SIGSTOP'),
     resume: () => void (child as ChildProcess | null)?.kill('SIGCONT'),
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function answersPing(port: number): Promise<boolean> {
