@@ -40,7 +40,7 @@ struct Kernel {
   int rows_per_tile;  // the kernel's register tile, for the work split
 };
 
-Kernel pick_kernel(const PackedMatrix& w) {
+Kernel pick_kernel(const PackedMatrix& w, int64_t m) {
   const Isa isa = active_isa();
   const CpuFeatures& f = cpu();
   const bool avx2 = isa >= Isa::Avx2 && has_f16c();
@@ -51,6 +51,7 @@ Kernel pick_kernel(const PackedMatrix& w) {
       return {matmul_f16_scalar, XPrep::None, nullptr, kRowsScalar};
     case PackedDType::Quant:
       if (isa == Isa::Avx512 && f.avx512vnni && has_f16c()) return {quant_tile_avx512(w.qtype), XPrep::QuantSums, quantize_row_q8_avx512, kRowsAvx512};
+      if (avx2 && m >= kGemmMinRowsAvx2) return {quant_gemm_avx2(w.qtype), XPrep::QuantSums, quantize_row_q8_avx2, kRowsAvx2Gemm};
       if (avx2) return {quant_tile_avx2(w.qtype), XPrep::QuantSums, quantize_row_q8_avx2, kRowsAvx2Q8};
       return {quant_tile_scalar(w.qtype), XPrep::QuantSums, quantize_row_q8_scalar, kRowsScalar};
     case PackedDType::F32:
@@ -64,6 +65,7 @@ Kernel pick_kernel(const PackedMatrix& w) {
     case PackedDType::Q8_0:
     default:
       if (isa == Isa::Avx512 && f.avx512vnni) return {matmul_q8_avx512, XPrep::Q8, quantize_row_q8_avx512, kRowsAvx512};
+      if (avx2 && m >= kGemmMinRowsAvx2) return {quant_gemm_avx2(QType::Q8_0), XPrep::Q8, quantize_row_q8_avx2, kRowsAvx2Gemm};
       if (avx2) return {matmul_q8_avx2, XPrep::Q8, quantize_row_q8_avx2, kRowsAvx2Q8};
       return {matmul_q8_scalar, XPrep::Q8, quantize_row_q8_scalar, kRowsScalar};
   }
@@ -328,7 +330,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
     a.parts[0] = {out.data, w.rows, 0};
     a.num_parts = 1;
   }
-  const Kernel kern = pick_kernel(w);
+  const Kernel kern = pick_kernel(w, m);
   prepare_x(kern, w, x.data, m, a);
   run_tiles(kern, a, m);
   if (!direct) {

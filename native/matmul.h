@@ -70,6 +70,11 @@ using MatmulTileFn = void (*)(const MatmulArgs& a, int64_t p0, int64_t p1, int64
 constexpr int kRowsAvx512 = 8;   // 8 zmm accumulators of 16 outputs
 constexpr int kRowsAvx2 = 4;     // 2 ymm per row
 constexpr int kRowsAvx2Q8 = 2;   // 2 int + 2 float ymm per row
+constexpr int kRowsAvx2Gemm = 3; // quant_gemm_avx2: 2 int16 + 2 f32 ymm per row, the decoded panel's 2 vectors
+// From this many rows of x the AVX2 block-type and q8_0 matmuls decode each panel once and run
+// the GEMM kernel (qgemm_avx2.cc) instead of the row tiles; below it decoding once per 2-row
+// tile is as cheap (measured: m = 2 is 0.8× with the GEMM, m = 3 1.1–1.25×, m ≥ 9 1.4–1.6×).
+constexpr int kGemmMinRowsAvx2 = 3;
 constexpr int kRowsScalar = 4;
 
 // Walks panels [p0, p1) and, inside each, rows [r0, r1) in tiles of MaxMR
@@ -168,5 +173,8 @@ void round_bf16_avx512(const float* x, int64_t n, uint16_t* out);
 MatmulTileFn quant_tile_scalar(QType t);
 MatmulTileFn quant_tile_avx2(QType t);
 MatmulTileFn quant_tile_avx512(QType t);
+// The AVX2 GEMM for m ≥ kGemmMinRowsAvx2: every block type and q8_0 (x prepared as for the
+// row tiles of the same type).
+MatmulTileFn quant_gemm_avx2(QType t);
 
 }  // namespace pensieve

@@ -9,68 +9,15 @@
 #include <cstring>
 
 #include "matmul.h"
+#include "qdecode_avx2_inl.h"
 #include "qlayout.h"
-
-#define PENSIEVE_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace pensieve {
 
 namespace {
 
-template <int From, int To>
-PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256i move_bits(__m256i v) {
-  if constexpr (To > From) return _mm256_slli_epi16(v, To - From);
-  else if constexpr (To < From) return _mm256_srli_epi16(v, From - To);
-  else return v;
-}
-
-// Group G of rows 8h..8h+7 (the half at byte offset 32h of each 64-byte plane chunk).
-template <QType T, int G>
-PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256i decode_group(const uint8_t* blk, __m256i table) {
-  constexpr QLayout L = qlayout(T);
-  __m256i w = _mm256_setzero_si256();
-  if constexpr (L.n4) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.n4_offset() + (G % 4) * 64));
-    w = _mm256_and_si256(G < 4 ? v : _mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F));
-    if constexpr (L.table) w = _mm256_shuffle_epi8(table, w);
-  }
-  if constexpr (L.p2) {
-    const __m256i v = move_bits<2 * (G % 4), L.p2_shift>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.p2_offset() + (G / 4) * 64)));
-    w = _mm256_or_si256(w, _mm256_and_si256(v, _mm256_set1_epi8(static_cast<char>(3 << L.p2_shift))));
-  }
-  if constexpr (L.h1) {
-    const __m256i v = move_bits<G, L.h1_shift>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L.h1_offset())));
-    w = _mm256_or_si256(w, _mm256_and_si256(v, _mm256_set1_epi8(static_cast<char>(1 << L.h1_shift))));
-  }
-  return w;
-}
-
-PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256 cvt_u8(const uint8_t* p) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
-PENSIEVE_AVX2 PENSIEVE_Q_INLINE __m256 cvt_i8(const uint8_t* p) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
-
-// Sub-block `sub`'s s and mv for rows 8h..8h+7 (d, m: those rows' f16 scales as f32).
-template <QType T>
-PENSIEVE_AVX2 PENSIEVE_Q_INLINE void sub_scales(const uint8_t* step, int h, __m256 d, __m256 m, int sub, __m256* s, __m256* mv) {
-  constexpr QLayout L = qlayout(T);
-  const uint8_t* subs = step + L.sub_offset() + 8 * h;
-  if constexpr (T == QType::Q4_K || T == QType::Q5_K) {
-    *s = _mm256_mul_ps(d, cvt_u8(subs + 16 * sub));
-    *mv = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(m, cvt_u8(subs + 16 * (8 + sub))));
-  } else if constexpr (T == QType::Q2_K) {
-    const __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(subs + 16 * sub)));
-    *s = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(b, _mm256_set1_epi32(15))));
-    *mv = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(m, _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4))));
-  } else if constexpr (L.subs > 0) {
-    *s = _mm256_mul_ps(d, cvt_i8(subs + 16 * sub));
-  } else {
-    *s = d;
-    if constexpr (L.has_min) *mv = m;
-  }
-}
+using avx2q::decode_group;
+using avx2q::sub_scales;
 
 template <QType T>
 struct QTile {
@@ -78,11 +25,7 @@ struct QTile {
   static constexpr int kGroupsPerSub = L.sub16 ? 4 : 8;
   // The codebook types run signed (sign trick) here, so their dot needs no offset.
   static constexpr int kOffset = L.table ? 0 : L.offset;
-  // Groups whose pair sums (each ≤ 2·max u·127 in magnitude) fit int16 together: 8 for u < 16
-  // (q4_*, q2_K, q3_K), 4 for q5_* (u < 32), 2 for q6_K (u < 64), 1 for the codebook (|w| ≤ 127).
-  static constexpr int kMaxU = L.table ? 127 : (1 << ((L.n4 ? 4 : L.p2 ? 2 : 0) + (L.p2 && L.n4 ? 2 : 0) + (L.h1 ? 1 : 0))) - 1;
-  static constexpr int kInt16Groups = 32767 / (2 * kMaxU * 127) >= 8 ? 8 : 32767 / (2 * kMaxU * 127) >= 4 ? 4 : 32767 / (2 * kMaxU * 127) >= 2 ? 2 : 1;
-  static_assert(kInt16Groups * 2 * kMaxU * 127 <= 32767, "int16 pair sums must not saturate");
+  static constexpr int kInt16Groups = avx2q::Int16Groups<T>::value;
   // q3_K and q6_K: the two 16-value sub-blocks of a 32-block scale their int dots by their int8
   // sub-scales with vpmulld and add up in int32 (|sc·dot| ≤ 128·16·32·127 for q6_K), so the
   // float side (cvt, d·dx, FMA) runs once a block instead of once a sub-block, and the scale

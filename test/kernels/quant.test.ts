@@ -138,14 +138,16 @@ describe('block types: matmul matches the reference', () => {
           halves.forEach((o, i) => blk.set(keep[i]!, o));
         }
         const W = toFloat32(dtype, w.data, rows * cols);
-        for (const sign of [1, -1]) {
-          const x = new Float32Array(2 * cols).fill(sign);  // every q_x = ±127
-          const mag = magnitudes(W, rows, cols, x, 2);
-          const got = new Float32Array(2 * rows), want = new Float32Array(2 * rows);
-          nativeKernels.matmul(pack(w, dtype), x, 2, got);
-          referenceKernels.matmul(referenceKernels.packMatrix(w, dtype), x, 2, want);
+        // m = 2 runs the row tiles, m = 5 the AVX2 GEMM (a 3-row tile and a 2-row tail), which
+        // adds its pair sums up in int16 over its own runs of groups.
+        for (const [sign, m] of [[1, 2], [-1, 2], [1, 5], [-1, 5]] as const) {
+          const x = new Float32Array(m * cols).fill(sign);  // every q_x = ±127
+          const mag = magnitudes(W, rows, cols, x, m);
+          const got = new Float32Array(m * rows), want = new Float32Array(m * rows);
+          nativeKernels.matmul(pack(w, dtype), x, m, got);
+          referenceKernels.matmul(referenceKernels.packMatrix(w, dtype), x, m, want);
           for (let k = 0; k < got.length; k++) {
-            assert.ok(Math.abs(got[k]! - want[k]!) <= 1e-5 * mag[k]! + 1e-30, `${dtype} ${isa} x=${sign}: out[${k}] = ${got[k]}, reference ${want[k]}`);
+            assert.ok(Math.abs(got[k]! - want[k]!) <= 1e-5 * mag[k]! + 1e-30, `${dtype} ${isa} x=${sign} m=${m}: out[${k}] = ${got[k]}, reference ${want[k]}`);
           }
         }
       }
