@@ -173,6 +173,9 @@ void round_bf16_avx512(const float* x, int64_t n, uint16_t* out);
 MatmulTileFn quant_tile_scalar(QType t);
 MatmulTileFn quant_tile_avx2(QType t);
 MatmulTileFn quant_tile_avx512(QType t);
+// The AVX2 GEMM for m ≥ kGemmMinRowsAvx2 decodes a panel into this per-thread buffer (64-byte
+// aligned, grown as needed, kept between calls) before running every row tile over it.
+uint8_t* gemm_panel_buffer(size_t bytes);
 // The AVX2 GEMM for m ≥ kGemmMinRowsAvx2: every block type and q8_0 (x prepared as for the
 // row tiles of the same type).
 MatmulTileFn quant_gemm_avx2(QType t);

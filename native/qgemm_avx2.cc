@@ -21,7 +21,6 @@
 // iq4_xs ≈ 1.1–1.3×), their dots needing a vpsignb and a vpmaddwd per group.
 #include <immintrin.h>
 
-#include <cstdlib>
 #include <cstring>
 
 #include "matmul.h"
@@ -179,34 +178,19 @@ PENSIEVE_AVX2 void micro(const MatmulArgs& a, const uint8_t* buf, int64_t nsub, 
   const float* bias = a.bias ? a.bias + p * kPanelRows : nullptr;
   int64_t ld;
   float* out = a.out_at(p, r, &ld);
-  for (int i = 0; i < MR; ++i) {
-    alignas(32) float tmp[kPanelRows];
-    _mm256_store_ps(tmp, acc[2 * i]);
-    _mm256_store_ps(tmp + 8, acc[2 * i + 1]);
-    for (int l = 0; l < valid; ++l) out[i * ld + l] = tmp[l] + (bias ? bias[l] : 0.0f);
-  }
-}
-
-// The calling thread's decode buffer, grown as needed (64-byte aligned, kept between calls).
-uint8_t* panel_buffer(size_t bytes) {
-  static thread_local uint8_t* buf = nullptr;
-  static thread_local size_t capacity = 0;
-  if (capacity < bytes) {
-    std::free(buf);
-    capacity = (bytes + 4095) / 4096 * 4096;
-    buf = static_cast<uint8_t*>(std::aligned_alloc(64, capacity));
-    if (!buf) {
-      capacity = 0;
-      std::abort();
-    }
-  }
-  return buf;
+  // All accumulators leave registers at once, after the loop: storing them row by row next to
+  // the loop over `valid` made GCC keep the whole array in memory, storing it every sub-block.
+  alignas(32) float tmp[MR][kPanelRows];
+#pragma GCC unroll 16
+  for (int i = 0; i < 2 * MR; ++i) _mm256_store_ps(tmp[i / 2] + 8 * (i % 2), acc[i]);
+  for (int i = 0; i < MR; ++i)
+    for (int l = 0; l < valid; ++l) out[i * ld + l] = tmp[i][l] + (bias ? bias[l] : 0.0f);
 }
 
 template <class P>
 void gemm(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
   const int64_t nsub = a.xblocks * (P::D.sub16 ? 2 : 1);
-  uint8_t* buf = panel_buffer(static_cast<size_t>(nsub) * P::kSubBytes);
+  uint8_t* buf = gemm_panel_buffer(static_cast<size_t>(nsub) * P::kSubBytes);
   for (int64_t p = p0; p < p1; ++p) {
     P::decode(*a.w, p, buf);
     int64_t r = r0;

@@ -139,12 +139,12 @@ struct QTile {
     const float* bias = a.bias ? a.bias + p * kPanelRows : nullptr;
     int64_t ld;
     float* out = a.out_at(p, r, &ld);
-    for (int i = 0; i < MR; ++i) {
-      alignas(32) float tmp[kPanelRows];
-      _mm256_store_ps(tmp, acc[2 * i]);
-      _mm256_store_ps(tmp + 8, acc[2 * i + 1]);
-      for (int l = 0; l < valid; ++l) out[i * ld + l] = tmp[l] + (bias ? bias[l] : 0.0f);
-    }
+    // All at once, before anything reads them (see matmul_avx2.cc's store_tile).
+    alignas(32) float tmp[MR][kPanelRows];
+#pragma GCC unroll 16
+    for (int i = 0; i < 2 * MR; ++i) _mm256_store_ps(tmp[i / 2] + 8 * (i % 2), acc[i]);
+    for (int i = 0; i < MR; ++i)
+      for (int l = 0; l < valid; ++l) out[i * ld + l] = tmp[i][l] + (bias ? bias[l] : 0.0f);
   }
 };
 
