@@ -15,10 +15,11 @@
 // So every path computes the same int32 dots and the same f32 products; only the order of the
 // f32 sums differs from the other paths.
 //
-// Measured on the AVX2 machine (Zen 3, one thread, 4864×896 weights, m = 256, fastest of 21
-// alternated runs, kbench harness): q4_0 101 against 65 GMAC/s for the row tiles, q5_0 97
-// against 54, q4_K 76 against 47, q6_K 52 against 33; the sign-trick types gain less (q8_0 and
-// iq4_xs ≈ 1.1–1.3×), their dots needing a vpsignb and a vpmaddwd per group.
+// Measured on the AVX2 machine (Zen 3, 2 threads; `npx tsx bench/profile.ts --model
+// .pensieve/bench/Qwen2.5-0.5B-Instruct-<type>.gguf --prefill 512`, ms per 512-token prefill for
+// the 24 layers' calls, before → after): q4_0 gate|up 969 → 560 and down 467 → 321; Q4_K_M's
+// q5_0 gate|up 1162 → 669, q6_K down 349 → 218, q4_K down 262 → 164. The sign-trick types gain
+// less (q8_0 prefill 195 → 267 tok/s): their dots need a vpsignb and a vpmaddwd per group.
 #include <immintrin.h>
 
 #include <cstring>
