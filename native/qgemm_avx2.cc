@@ -27,6 +27,7 @@
 #include "matmul.h"
 #include "qdecode_avx2_inl.h"
 #include "qlayout.h"
+#include "store_tile_avx2_inl.h"
 
 namespace pensieve {
 
@@ -175,17 +176,7 @@ PENSIEVE_AVX2 void micro(const MatmulArgs& a, const uint8_t* buf, int64_t nsub, 
       }
     }
   }
-  const int valid = a.w->valid_rows(p);
-  const float* bias = a.bias ? a.bias + p * kPanelRows : nullptr;
-  int64_t ld;
-  float* out = a.out_at(p, r, &ld);
-  // All accumulators leave registers at once, after the loop: storing them row by row next to
-  // the loop over `valid` made GCC keep the whole array in memory, storing it every sub-block.
-  alignas(32) float tmp[MR][kPanelRows];
-#pragma GCC unroll 16
-  for (int i = 0; i < 2 * MR; ++i) _mm256_store_ps(tmp[i / 2] + 8 * (i % 2), acc[i]);
-  for (int i = 0; i < MR; ++i)
-    for (int l = 0; l < valid; ++l) out[i * ld + l] = tmp[i][l] + (bias ? bias[l] : 0.0f);
+  avx2::store_tile<MR>(a, p, r, acc);
 }
 
 template <class P>

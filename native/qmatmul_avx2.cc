@@ -11,6 +11,7 @@
 #include "matmul.h"
 #include "qdecode_avx2_inl.h"
 #include "qlayout.h"
+#include "store_tile_avx2_inl.h"
 
 namespace pensieve {
 
@@ -107,7 +108,7 @@ struct QTile {
         }
       }
     }
-    store<MR>(a, p, r, acc);
+    avx2::store_tile<MR>(a, p, r, acc);
   }
 
   // Groups [G, GEnd) of a 32-block into the rows' dots.
@@ -131,20 +132,6 @@ struct QTile {
       }
       groups<MR, G + 1, GEnd>(blk, table, xb, ldx, pairs, dot);
     }
-  }
-
-  template <int MR>
-  PENSIEVE_AVX2 static void store(const MatmulArgs& a, int64_t p, int64_t r, const __m256* acc) {
-    const int valid = a.w->valid_rows(p);
-    const float* bias = a.bias ? a.bias + p * kPanelRows : nullptr;
-    int64_t ld;
-    float* out = a.out_at(p, r, &ld);
-    // All at once, before anything reads them (see matmul_avx2.cc's store_tile).
-    alignas(32) float tmp[MR][kPanelRows];
-#pragma GCC unroll 16
-    for (int i = 0; i < 2 * MR; ++i) _mm256_store_ps(tmp[i / 2] + 8 * (i % 2), acc[i]);
-    for (int i = 0; i < MR; ++i)
-      for (int l = 0; l < valid; ++l) out[i * ld + l] = tmp[i][l] + (bias ? bias[l] : 0.0f);
   }
 };
 
