@@ -352,11 +352,14 @@ void claim_items(const Problem& P, const std::vector<Item>& items, std::atomic<s
   const size_t lane_tile = 2 * D * kMaxLanes + kKeyStep * kMaxLanes + 2 * kKeyStep * D;
   const size_t row_tile = 2 * kMaxRowTile * D + kMaxRowTile * kRowsKeys + kRowsKeys * kMaxRowTile * kRowsW;
   std::vector<float> scratch(std::max(lane_tile, row_tile));
-  size_t i = next.fetch_add(1, std::memory_order_relaxed);
-  while (i < items.size()) {
-    const size_t j = next.fetch_add(1, std::memory_order_relaxed);
-    attend(P, items[i], j < items.size() ? &items[j] : nullptr, part, scratch.data());
-    i = j;
+  // An item is claimed only when this thread is ready to run it. The next unclaimed one is only
+  // peeked at, for attend() to prefetch its first lines near the end of this one (another thread
+  // may run it; its first lines are then fetched twice). Claiming it ahead, as this loop once did,
+  // gave a decode token's two items (one per KV head, ≤ 512 keys: not split) both to the first
+  // thread to arrive, so short-context decode attention ran on one thread.
+  for (size_t i = next.fetch_add(1, std::memory_order_relaxed); i < items.size(); i = next.fetch_add(1, std::memory_order_relaxed)) {
+    const size_t peek = next.load(std::memory_order_relaxed);
+    attend(P, items[i], peek < items.size() ? &items[peek] : nullptr, part, scratch.data());
   }
 }
 
