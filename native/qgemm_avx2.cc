@@ -22,8 +22,6 @@
 // less (q8_0 prefill 195 → 267 tok/s): their dots need a vpsignb and a vpmaddwd per group.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "matmul.h"
 #include "qdecode_avx2_inl.h"
 #include "qlayout.h"

@@ -24,7 +24,6 @@ import { fitVocab, ggufTokenizerKeys, randomTensors, saveGgufModel } from '../..
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const llamaDir = nodePath.resolve(process.argv[2] ?? nodePath.join(root, '.pensieve/llama.cpp'));
-const bin = nodePath.join(llamaDir, 'build/bin');
 const fixtures = nodePath.join(root, 'test/model/fixtures/architectures');
 const vocabDir = nodePath.join(root, '../shared/tokenizers/qwen2.5');
 const work = fs.mkdtempSync('/tmp/pensieve-arch-refs-');
