@@ -92,23 +92,22 @@ export class SharedTier {
     this.counters.lookups++;
     const deadline = performance.now() + this.timeoutMs;
     let values: (Buffer | null)[] | 'timeout';
+    // A failure that comes at the deadline is the timeout, whichever timer fired first: ours,
+    // the client's own command timeout (the same length), or the wait for a first connection.
+    // (Timers run on the event loop's cached clock, so "at" allows a few milliseconds early.)
+    const failed = (timedOut = performance.now() >= deadline - 5) => {
+      if (timedOut) this.counters.lookupTimeouts++;
+      else this.counters.lookupErrors++;
+      this.counters.misses += wants.length;
+      return [];
+    };
     try {
-      if (!(await this.redis.whenReady(this.timeoutMs))) {
-        this.counters.lookupErrors++;
-        this.counters.misses += wants.length;
-        return [];
-      }
+      if (!(await this.redis.whenReady(this.timeoutMs))) return failed();
       values = await withDeadline(this.redis.getMany(wants.map((w) => this.keyOf(w.key))), deadline);
     } catch {
-      this.counters.lookupErrors++;
-      this.counters.misses += wants.length;
-      return [];
+      return failed();
     }
-    if (values === 'timeout') {
-      this.counters.lookupTimeouts++;
-      this.counters.misses += wants.length;
-      return [];
-    }
+    if (values === 'timeout') return failed(true);
     const out: FetchedChunk[] = [];
     const { modelId, layout } = this.options;
     values.forEach((value, i) => {
