@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "cpu.h"
+#include "crc32c.h"
 #include "napi_util.h"
 
 #if defined(__x86_64__)
@@ -127,19 +128,21 @@ __attribute__((target("sse4.2"))) uint32_t crc_hw(uint32_t crc, const uint8_t* p
 Napi::Value Crc32c(const Napi::CallbackInfo& info) {
   const Span<uint8_t> data = typed_array<uint8_t>(info[0], "data");
   uint32_t crc = info.Length() > 1 && !info[1].IsUndefined() ? static_cast<uint32_t>(int_arg(info[1], "crc")) : 0u;
-  crc = ~crc;
-#if defined(__x86_64__)
-  // Every CPU with AVX2 has SSE4.2; capping the ISA to scalar tests the table path.
-  if (active_isa() != Isa::Scalar) crc = crc_hw(crc, data.data, data.size);
-  else
-#endif
-    crc = crc_scalar(crc, data.data, data.size);
-  return Napi::Number::New(info.Env(), static_cast<double>(~crc));
+  return Napi::Number::New(info.Env(), static_cast<double>(crc32c(data.data, data.size, crc)));
 }
 
 void RegisterCrc32c(Napi::Env env, Napi::Object exports) { exports.Set("crc32c", Napi::Function::New(env, Crc32c)); }
 
 }  // namespace
+
+uint32_t crc32c(const uint8_t* p, size_t n, uint32_t crc) {
+  crc = ~crc;
+#if defined(__x86_64__)
+  // Every CPU with AVX2 has SSE4.2; capping the ISA to scalar tests the table path.
+  if (active_isa() != Isa::Scalar) return ~crc_hw(crc, p, n);
+#endif
+  return ~crc_scalar(crc, p, n);
+}
 
 PENSIEVE_REGISTER(RegisterCrc32c);
 

@@ -102,7 +102,12 @@ export function headerMismatch(h: ChunkHeader, modelId: string, layout: KvLayout
 
 /** The payload checksum a header records: CRC-32C, hex (native, at memory speed). */
 export function checksum(data: Uint8Array): string {
-  return crc32c(data).toString(16).padStart(8, '0');
+  return checksumHex(crc32c(data));
+}
+
+/** A CRC-32C as a header records it. */
+export function checksumHex(crc: number): string {
+  return crc.toString(16).padStart(8, '0');
 }
 
 /**

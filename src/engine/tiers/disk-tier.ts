@@ -16,7 +16,8 @@ import * as nodePath from 'node:path';
 import type { ChunkMeta } from '../../cache/chunk-transfer.js';
 import type { PersistedChunk } from '../../cache/chunk-tiers.js';
 import type { KvPool } from '../../kernels/types.js';
-import { HEADER_BYTES, blockPayloadBytes, checksum, chunkFileProblem, decodeHeader, encodeHeader, headerMismatch, type ChunkHeader, type KvLayout } from './chunk-file.js';
+import { HEADER_BYTES, blockPayloadBytes, checksum, checksumHex, chunkFileProblem, decodeHeader, encodeHeader, headerMismatch, type ChunkHeader, type KvLayout } from './chunk-file.js';
+import { readChunkFile } from './chunk-reader.js';
 
 const SLOT_FILE = /^slot-(\d+)\.kv$/;
 
@@ -99,23 +100,15 @@ export class DiskTier {
    * Reads a slot's chunk, checking it is `expect` and intact. Resolves to the payload
    * (gathered values), or to the reason it cannot be used. One vectored read puts the
    * header in a page of its own and the payload straight into the array the swap-in
-   * scatters from: no intermediate buffer, no copy.
+   * scatters from: no intermediate buffer, no copy. Reads asked for together (a restore's)
+   * run as one batch off the engine's thread, checksums included (chunk-reader.ts).
    */
   read(slot: number, expect: ChunkMeta): Promise<KvPool | string> {
     return this.enqueueValue(slot, async () => {
       const { header, payload, extra } = this.readBuffers(expect);
-      let n: number;
-      try {
-        const handle = await fsp.open(this.pathOf(slot), 'r');
-        try {
-          n = (await handle.readv([header, new Uint8Array(payload.buffer), extra], 0)).bytesRead;
-        } finally {
-          await handle.close();
-        }
-      } catch (err) {
-        return `unreadable: ${(err as Error).message}`;
-      }
-      return this.verify(header, payload, n, expect);
+      const r = await readChunkFile(this.pathOf(slot), { header, payload: new Uint8Array(payload.buffer), extra });
+      if ('error' in r) return `unreadable: ${r.error}`;
+      return this.verify(header, payload, r.bytesRead, expect, r.crc);
     });
   }
 
@@ -176,8 +169,11 @@ export class DiskTier {
     return { header: Buffer.alloc(HEADER_BYTES), payload, extra: Buffer.alloc(1) };
   }
 
-  /** The payload of a read of `n` bytes into readBuffers, or why it is not `expect` intact. */
-  private verify(header: Buffer, payload: KvPool, n: number, expect: ChunkMeta): KvPool | string {
+  /**
+   * The payload of a read of `n` bytes into readBuffers, or why it is not `expect` intact
+   * (`crc`: the payload's CRC-32C when the reader computed it already).
+   */
+  private verify(header: Buffer, payload: KvPool, n: number, expect: ChunkMeta, crc?: number): KvPool | string {
     const h = decodeHeader(header.subarray(0, Math.min(n, HEADER_BYTES)));
     if (typeof h === 'string') return h;
     const why = headerMismatch(h, this.options.modelId, this.options.layout, expect);
@@ -185,7 +181,8 @@ export class DiskTier {
     if (h.payloadBytes !== payload.byteLength) return `payload of ${h.payloadBytes} bytes, ${payload.byteLength} expected`;
     const total = HEADER_BYTES + h.payloadBytes;
     if (n !== total) return n < total ? `truncated: ${n} bytes, ${total} expected` : `more bytes than the ${total} its header describes`;
-    if (checksum(new Uint8Array(payload.buffer)) !== h.checksum) return 'checksum mismatch';
+    const sum = crc === undefined ? checksum(new Uint8Array(payload.buffer)) : checksumHex(crc);
+    if (sum !== h.checksum) return 'checksum mismatch';
     return payload;
   }
 
