@@ -1,7 +1,7 @@
 // The checksum of KV chunk files: CRC-32C, natively at memory speed (native/crc32c.cc),
 // or the TypeScript reference under PENSIEVE_KERNELS=reference. Loaded synchronously on
 // first use (the disk tier opens inside the Engine's constructor).
-import { createRequire } from 'node:module';
+import { optionalAddon } from './optional-addon.js';
 import { crc32c as crc32cReference } from './reference.js';
 
 type Crc32c = (data: Uint8Array, crc?: number) => number;
@@ -9,9 +9,8 @@ type Crc32c = (data: Uint8Array, crc?: number) => number;
 let impl: Crc32c | null = null;
 
 function load(): Crc32c {
-  if (process.env.PENSIEVE_KERNELS === 'reference') return crc32cReference;
-  // The same addon native.ts loads (require caches it: one instance).
-  const addon = createRequire(import.meta.url)('../../build/Release/pensieve_native.node') as { crc32c: Crc32c };
+  const addon = optionalAddon<{ crc32c: Crc32c }>();
+  if (addon === null) return crc32cReference;
   return (data, crc) => addon.crc32c(data, crc);
 }
 

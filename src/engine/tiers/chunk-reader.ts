@@ -6,9 +6,9 @@
 // checksum each, which matters most when it is busy running other requests' steps. Under
 // PENSIEVE_KERNELS=reference, fs.promises and the TypeScript CRC do the same, file by file.
 import * as fsp from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import { crc32c } from '../../kernels/checksum.js';
+import { optionalAddon } from '../../kernels/optional-addon.js';
 
 /** The buffers one file is read into, in order: its header's page, the payload, one spare byte. */
 export interface ChunkReadBuffers {
@@ -21,17 +21,6 @@ export interface ChunkReadBuffers {
 export type ChunkReadResult = { bytesRead: number; crc: number } | { error: string };
 
 type ReadChunkFiles = (paths: string[], buffers: Uint8Array[]) => Promise<ChunkReadResult[]>;
-
-let native: ReadChunkFiles | null | undefined;
-
-function nativeReader(): ReadChunkFiles | null {
-  if (native === undefined) {
-    native = process.env.PENSIEVE_KERNELS === 'reference'
-      ? null
-      : (createRequire(import.meta.url)('../../../build/Release/pensieve_native.node') as { readChunkFiles: ReadChunkFiles }).readChunkFiles;
-  }
-  return native;
-}
 
 async function readOne(path: string, b: ChunkReadBuffers): Promise<ChunkReadResult> {
   let bytesRead: number;
@@ -61,8 +50,8 @@ const TASKS = Math.max(1, Math.min(4, os.availableParallelism()));
 function flush(): void {
   const batch = pending;
   pending = [];
-  const read = nativeReader();
-  if (read === null) {
+  const read = optionalAddon<{ readChunkFiles: ReadChunkFiles }>()?.readChunkFiles;
+  if (read === undefined) {
     for (const p of batch) readOne(p.path, p.buffers).then(p.resolve, p.reject);
     return;
   }
