@@ -30,7 +30,58 @@ PENSIEVE_INLINE void sum_lanes8(const float* src, int stride, float* out) {
   const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
   _mm256_storeu_ps(out, _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31)));
 }
+
+// out[i] = the max of the 8 lanes of the vector at src + 8·i, for i < 8: one transposing
+// network for eight rows' maxima instead of eight dependent scalar chains.
+PENSIEVE_INLINE void max_lanes8(const float* src, float* out) {
+  const auto pair = [&](int i) {
+    const __m256 a = _mm256_loadu_ps(src + 8 * i), b = _mm256_loadu_ps(src + 8 * i + 8);
+    return _mm256_max_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+  };
+  const __m256 t0 = pair(0), t1 = pair(2), t2 = pair(4), t3 = pair(6);
+  const __m256 u0 = _mm256_max_ps(_mm256_shuffle_ps(t0, t1, 0x44), _mm256_shuffle_ps(t0, t1, 0xee));
+  const __m256 u1 = _mm256_max_ps(_mm256_shuffle_ps(t2, t3, 0x44), _mm256_shuffle_ps(t2, t3, 0xee));
+  _mm256_storeu_ps(out, _mm256_max_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31)));
+}
 #endif
+
+// The online softmax's two reductions per row, for all R rows of a step at once (R ≤ 8):
+// mx[r] = max_j s[r][j] and, after the exponentials, sums[r] = Σ_j p[r][j]. The rows' lane
+// vectors go through one 8×8 network (W = 8) rather than R dependent horizontal chains, which
+// took ~11% of a 4K decode. `lanes` is [8][W] scratch.
+template <int W, int R>
+PENSIEVE_INLINE void row_maxima(const float* s, float* lanes, float* mx) {
+  for (int r = 0; r < R; ++r) {
+    const float* sr = s + r * kRowsKeys;
+    vec::F<W> m = vec::load<W>(sr);
+#pragma GCC unroll 8
+    for (int j = W; j < kRowsKeys; j += W) m = vec::max<W>(m, vec::load<W>(sr + j));
+    vec::store<W>(lanes + r * W, m);
+  }
+#if defined(__x86_64__) || defined(__i386__)
+  if constexpr (W == 8) {
+    for (int r = R; r < 8; ++r) vec::store<W>(lanes + r * W, vec::splat<W>(-kInf));
+    max_lanes8(lanes, mx);
+    return;
+  }
+#endif
+  for (int r = 0; r < R; ++r) {
+    float m = lanes[r * W];
+    for (int i = 1; i < W; ++i) m = std::max(m, lanes[r * W + i]);
+    mx[r] = m;
+  }
+}
+template <int W, int R>
+PENSIEVE_INLINE void row_sums(float* lanes, float* sums) {
+#if defined(__x86_64__) || defined(__i386__)
+  if constexpr (W == 8) {
+    for (int r = R; r < 8; ++r) vec::store<W>(lanes + r * W, vec::splat<W>(0.0f));
+    sum_lanes8<W>(lanes, W, sums);
+    return;
+  }
+#endif
+  for (int r = 0; r < R; ++r) sums[r] = vec::hsum<W>(vec::load<W>(lanes + r * W));
+}
 
 // Chunk c (W lanes) of a K or V row, as f32. Head-dim is cut into pairs of chunks (2·W
 // elements); an f32 row's chunk c holds elements c·W + i. A bf16 row is read a pair at a time
@@ -68,6 +119,16 @@ constexpr int kRowGroup = kVecRegs >= 32 ? 8 : 4;
 constexpr int kPvChunks = 4;
 constexpr int kPvRows = (kVecRegs - kPvChunks) / (kPvChunks + 1);
 
+// Keeps v in a register from here on. GCC folds a vector's load into every multiply-add that
+// uses it (a load per use), so a query vector meant to serve JK keys was loaded JK times and
+// the loads, not the multiply-adds, bounded QKᵀ.
+template <typename V>
+PENSIEVE_INLINE void in_register(V& v) {
+#if defined(__x86_64__) || defined(__i386__)
+  if constexpr (sizeof(V) >= 32) asm("" : "+x"(v));  // the scalar build (W = 1) has nothing to keep
+#endif
+}
+
 // Scores of JK keys against rows [r0, r0 + RG) of R: acc[(jj·R + r)·W ..] = lanes whose sum is
 // q_r · k_jj. The queries are interleaved by chunk ([D/W][R][W]).
 template <int W, int R, int RG, int JK, typename T>
@@ -96,7 +157,8 @@ PENSIEVE_INLINE void rows_qk(const float* qs, int r0, int D, const T* const* kp,
     for (int jj = 0; jj < JK; ++jj) kv[jj] = load_chunk<W>(k[jj], c);
 #pragma GCC unroll 8
     for (int rr = 0; rr < RG; ++rr) {
-      const V q = vec::load<W>(qc + rr * W);
+      V q = vec::load<W>(qc + rr * W);
+      in_register(q);
 #pragma GCC unroll 8
       for (int jj = 0; jj < JK; ++jj) a[jj][rr] += kv[jj] * q;
     }
@@ -114,11 +176,15 @@ PENSIEVE_INLINE void rows_qk(const float* qs, int r0, int D, const T* const* kp,
     for (int rr = 0; rr < RG; ++rr) vec::store<W>(acc + (jj * R + r0 + rr) * W, a[jj][rr]);
 }
 
-// rows_qk over keys [0, n) for one row group.
-// Keys per rows_qk call for a group of RG rows.
-constexpr int qk_keys_per_call(int rg) { return std::min(8, (kVecRegs - 1) / (rg + 1)); }
+// Keys per rows_qk call for a group of rg rows: JK·rg accumulators, JK K vectors and the query
+// vector in registers, plus, for bf16 K, the mask that takes a pair's high halves. One more
+// and GCC keeps accumulators on the stack (4 of the 12 of a bf16 4-row group did).
+template <typename T>
+constexpr int qk_keys_per_call(int rg) {
+  return std::min(8, (kVecRegs - 1 - (std::is_same<T, float>::value ? 0 : 1)) / (rg + 1));
+}
 
-// (Declared here, defined with the step loop below.)
+// rows_qk over keys [0, n) for one row group (declared here, defined with the step loop below).
 struct LineQueue;
 template <int W, int R, int RG, typename T>
 PENSIEVE_INLINE void rows_qk_keys(const float* qs, int r0, int D, const T* const* kp, int n, float* acc, LineQueue& pf, int quads);
@@ -168,7 +234,7 @@ PENSIEVE_INLINE void rows_pv_all(float* o, int D, const float* p, const float* a
 // rows_qk over keys [0, n) for one row group, prefetching `quads` quads of lines after each call.
 template <int W, int R, int RG, typename T>
 PENSIEVE_INLINE void rows_qk_keys(const float* qs, int r0, int D, const T* const* kp, int n, float* acc, LineQueue& pf, int quads) {
-  constexpr int JK = qk_keys_per_call(RG);
+  constexpr int JK = qk_keys_per_call<T>(RG);
   int j = 0;
   for (; j + JK <= n; j += JK) {
     rows_qk<W, R, RG, JK>(qs, r0, D, kp + j, acc + j * R * W);
@@ -236,8 +302,8 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
     pf.issue_all();
   }
   // Prefetch sites in a step: each rows_qk call of both row groups, and each rows_pv row group.
-  constexpr int kSites = (KC + qk_keys_per_call(RG1) - 1) / qk_keys_per_call(RG1) +
-                         (RG2 > 0 ? (KC + qk_keys_per_call(RG2) - 1) / qk_keys_per_call(RG2) : 0) + (R + RP - 1) / RP;
+  constexpr int kSites = (KC + qk_keys_per_call<T>(RG1) - 1) / qk_keys_per_call<T>(RG1) +
+                         (RG2 > 0 ? (KC + qk_keys_per_call<T>(RG2) - 1) / qk_keys_per_call<T>(RG2) : 0) + (R + RP - 1) / RP;
 
   const T* kp[KC];
   const T* vp[KC];
@@ -288,15 +354,11 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
     // Online softmax per row: new running max, the rescale of what came before, and the
     // step's probabilities (over the scores). A row that has seen nothing yet keeps max -inf
     // and takes exp2 against 0, so its probabilities are 0, not NaN.
-    float psum[R];
+    alignas(64) float lanes[8 * W], mt[8], psum[8];
+    row_maxima<W, R>(s, lanes, mt);
     for (int r = 0; r < R; ++r) {
       float* sr = s + r * KC;
-      V mx = vec::load<W>(sr);
-#pragma GCC unroll 8
-      for (int j = W; j < KC; j += W) mx = vec::max<W>(mx, vec::load<W>(sr + j));
-      float mt = mx[0];
-      for (int i = 1; i < W; ++i) mt = std::max(mt, mx[i]);
-      const float m_new = std::max(m[r], mt);
+      const float m_new = std::max(m[r], mt[r]);
       const float m_use = m_new == -kInf ? 0.0f : m_new;
       alpha[r] = m[r] - m_use;  // exponentiated below, all rows at once
       const V mv = vec::splat<W>(m_use);
@@ -307,9 +369,10 @@ void attend_rows(const Problem& P, const Item& it, const Item* next, const Parti
         vec::store<W>(sr + j, e);
         sum += e;
       }
-      psum[r] = vec::hsum<W>(sum);
+      vec::store<W>(lanes + r * W, sum);
       m[r] = m_new;
     }
+    row_sums<W, R>(lanes, psum);
     for (int r = R; r < RA; ++r) alpha[r] = 0.0f;  // padding lanes: keep them finite
 #pragma GCC unroll 8
     for (int r = 0; r < RA; r += W) vec::store<W>(alpha + r, vec::exp2<W>(vec::load<W>(alpha + r)));
