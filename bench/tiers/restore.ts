@@ -21,8 +21,16 @@
 // The targets (issue 14) are per 1K tokens of history over the in-place turn: host ≤ 2 ms,
 // warm disk ≤ 5 ms, cold disk ≤ 10 ms; and recompute ÷ host ≥ 100× at 4K.
 //
-// Run: npx tsx bench/tiers/restore.ts [--layers 8] [--history 1024,4096] [--repeats 3] [--cold]
-//        [--scenarios device,host,disk,recompute,shared] [--redis redis://127.0.0.1:6379/0]
+// A single turn's time moves by ±10 ms from one round to the next on this machine, in every
+// scenario alike (the forward pass of the 16 tokens), which is as much as a 1K restore costs.
+// So the table also gives the restore's own work, measured inside the engine's step
+// (stats().stepTime): planning (scheduler and cache) and the tier transfers before the
+// forward pass, over the in-place turn's. The first --warmup rounds are not counted: they
+// run the restore path's code for the first time (V8 compiles it as it goes), which a
+// serving engine does once.
+//
+// Run: npx tsx bench/tiers/restore.ts [--layers 8] [--history 1024,4096] [--repeats 3] [--warmup 1]
+//        [--cold] [--scenarios device,host,disk,recompute,shared] [--redis redis://127.0.0.1:6379/0]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -40,6 +48,7 @@ const { values } = parseArgs({
     layers: { type: 'string', default: '8' },
     history: { type: 'string', default: '1024,4096' },
     repeats: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
     cold: { type: 'boolean', default: false },
     scenarios: { type: 'string', default: 'device,host,disk,recompute,shared' },
     redis: { type: 'string' },
@@ -48,6 +57,7 @@ const { values } = parseArgs({
 const layers = Number(values.layers);
 const histories = values.history!.split(',').map(Number);
 const repeats = Number(values.repeats);
+const warmup = Number(values.warmup);
 const scenarios = values.scenarios!.split(',') as Scenario[];
 
 type Scenario = 'device' | 'host' | 'disk' | 'recompute' | 'shared';
@@ -101,10 +111,25 @@ async function settle(e: Engine): Promise<void> {
   await e.close();
 }
 
+/** One measured return: its time to first token, and the engine's step time outside the forward pass. */
+interface Return {
+  ttft: number;
+  /** Planning and tier transfers in the turn's steps (stepTime's schedule + transfers). */
+  work: number;
+}
+
 /** One scenario's engine (or engines) over the repeats: each `next` is one measured return. */
 interface Session {
-  next(round: number): Promise<number>;
+  next(round: number): Promise<Return>;
   close(): Promise<void>;
+}
+
+/** Runs a turn and measures it. */
+async function measured(e: Engine, turn: () => Promise<number>): Promise<Return> {
+  const before = e.stats().stepTime;
+  const ttft = await turn();
+  const after = e.stats().stepTime;
+  return { ttft, work: after.scheduleMs - before.scheduleMs + after.transfersMs - before.transfersMs };
 }
 
 /** The filler prompt: as long as the device of the tiered scenarios, which it fills. */
@@ -133,9 +158,9 @@ async function localSession(model: LoadedModel, scenario: Exclude<Scenario, 'sha
       if (!wanted) throw new Error(`a is not where the ${scenario} scenario needs it: ${[...where]}`);
       if (values.cold && scenario === 'disk') dropPageCache();
       const prompt = [...e.kv.conversation('a')!.tokens, ...randomTokens(16, 1000 + round)];
-      const ms = await turn('a', prompt);
+      const r = await measured(e, () => turn('a', prompt));
       if (scenario === 'disk' && e.stats().io.syncReads > 0) console.warn(`warning: ${e.stats().io.syncReads} synchronous disk reads`);
-      return ms;
+      return r;
     },
     async close() {
       await e.close();
@@ -165,11 +190,11 @@ async function sharedSession(model: LoadedModel, history: number, url: string): 
     async next(round) {
       const b = fresh();
       b.add({ id: `b-${round}`, promptTokens: [...tokens, ...randomTokens(16, 1000 + round)], conversationId: 'a', sampling: GREEDY, maxTokens: 1, ignoreEos: true });
-      const ms = await run(b, `b-${round}`);
+      const r = await measured(b, () => run(b, `b-${round}`));
       const stats = b.stats();
       if (stats.servedTokens.shared < Math.floor(tokens.length / 32) * 32) throw new Error(`only ${stats.servedTokens.shared} tokens came from the shared tier: ${JSON.stringify(stats.shared)}`);
       await b.close({ persist: false });
-      return ms;
+      return r;
     },
     async close() {
       for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
@@ -206,9 +231,10 @@ console.log(`model: Qwen2.5-0.5B shape, ${layers} layers, random bf16 weights; $
 console.log(`time to first token of a returning conversation (16 new tokens), median of ${repeats}${values.cold ? '; disk: page cache dropped before each return' : '; disk: page cache warm'}`);
 const redis = await sharedTier();
 if (redis !== null) console.log(`shared: a conversation moved to a fresh engine restores from Redis (${redisUrlForDisplay(redis.url)}) through its disk tier`);
-console.log('scenarios interleaved round by round (rotating order); "adds per 1K" and the ratios are medians of the per-round figures');
-console.log('| history (tokens) | device (in place) | host swap-in | disk swap-in | recompute | shared (moved) | host adds per 1K | disk adds per 1K | recompute / host | recompute / disk | recompute / shared |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log(`scenarios interleaved round by round (rotating order), after ${warmup} uncounted warm-up round(s); "adds per 1K" and the ratios are medians of the per-round figures`);
+console.log('"work adds per 1K": the restore\'s planning and tier transfers inside the step (stepTime), over the in-place turn\'s');
+console.log('| history (tokens) | device (in place) | host swap-in | disk swap-in | recompute | shared (moved) | host adds per 1K | disk adds per 1K | host work adds per 1K | disk work adds per 1K | recompute / host | recompute / disk | recompute / shared |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 try {
   for (const history of histories) {
@@ -216,25 +242,32 @@ try {
     const sessions = new Map<Scenario, Session>();
     for (const s of order) sessions.set(s, s === 'shared' ? await sharedSession(model, history, redis!.url) : await localSession(model, s, history));
     const rounds: Record<Scenario, number>[] = [];
-    for (let r = 0; r < repeats; r++) {
+    const works: Record<Scenario, number>[] = [];
+    for (let r = 0; r < warmup + repeats; r++) {
       const ms: Record<Scenario, number> = { device: NaN, host: NaN, disk: NaN, recompute: NaN, shared: NaN };
+      const work = { ...ms };
       for (let i = 0; i < order.length; i++) {
         const s = order[(i + r) % order.length]!;
-        ms[s] = await sessions.get(s)!.next(r);
+        ({ ttft: ms[s], work: work[s] } = await sessions.get(s)!.next(r));
       }
-      rounds.push(ms);
-      console.error(`  history ${history}, round ${r + 1}: ${order.map((s) => `${s} ${ms[s].toFixed(1)}`).join(', ')} ms; load average ${loadavg()}`);
+      if (r >= warmup) {
+        rounds.push(ms);
+        works.push(work);
+      }
+      const label = r < warmup ? `warm-up ${r + 1}` : `round ${r - warmup + 1}`;
+      console.error(`  history ${history}, ${label}: ${order.map((s) => `${s} ${ms[s].toFixed(1)} (work ${work[s].toFixed(1)})`).join(', ')} ms; load average ${loadavg()}`);
     }
     for (const session of sessions.values()) await session.close();
     const med = (f: (m: Record<Scenario, number>) => number) => median(rounds.map(f));
     const f = (x: number) => (Number.isNaN(x) ? '–' : `${x.toFixed(1)} ms`);
     const per1k = (s: Scenario) => f(med((m) => ((m[s] - m.device) * 1024) / history));
+    const workPer1k = (s: Scenario) => f(median(works.map((w) => ((w[s] - w.device) * 1024) / history)));
     const ratio = (a: Scenario, b: Scenario) => {
       const x = med((m) => m[a] / m[b]);
       return Number.isNaN(x) ? '–' : `${x.toFixed(1)}×`;
     };
     const col = (s: Scenario) => f(med((m) => m[s]));
-    console.log(`| ${history} | ${col('device')} | ${col('host')} | ${col('disk')} | ${col('recompute')} | ${col('shared')} | ${per1k('host')} | ${per1k('disk')} | ${ratio('recompute', 'host')} | ${ratio('recompute', 'disk')} | ${ratio('recompute', 'shared')} |`);
+    console.log(`| ${history} | ${col('device')} | ${col('host')} | ${col('disk')} | ${col('recompute')} | ${col('shared')} | ${per1k('host')} | ${per1k('disk')} | ${workPer1k('host')} | ${workPer1k('disk')} | ${ratio('recompute', 'host')} | ${ratio('recompute', 'disk')} | ${ratio('recompute', 'shared')} |`);
   }
 } finally {
   await redis?.stop();

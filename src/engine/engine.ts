@@ -103,6 +103,12 @@ export interface TierUsage {
   usedChunks: number;
 }
 
+export interface StepTime {
+  scheduleMs: number;
+  transfersMs: number;
+  forwardMs: number;
+}
+
 export interface EngineStats {
   cache: KvCacheStats;
   /** Where KV lives: occupancy per tier (device counts blocks × block bytes). */
@@ -123,6 +129,12 @@ export interface EngineStats {
   /** Decode rows computed. */
   decodeTokensComputed: number;
   generatedTokens: number;
+  /**
+   * Where the steps spent their time, ms summed over all steps: planning (scheduler and
+   * cache, a restore's bookkeeping included), the tier transfers run before each forward pass
+   * (swap-in copies, host swap-outs), and the forward pass with sampling.
+   */
+  stepTime: StepTime;
   /** Each live conversation's chunks by tier, most recently used first (conversation-layout.ts). */
   conversations: ConversationLayout[];
 }
@@ -142,6 +154,7 @@ export class Engine {
   private readonly costProfile: CostPoint[] = [];
   private readonly requests = new Map<string, Request>();
   private readonly counters = { steps: 0, promptTokensComputed: 0, decodeTokensComputed: 0, generatedTokens: 0 };
+  private readonly stepTime: StepTime = { scheduleMs: 0, transfersMs: 0, forwardMs: 0 };
   private readonly served: TierTokens = { device: 0, host: 0, disk: 0, shared: 0 };
   /** The eviction policy (pensieve mode): also what ranks writes to the shared tier. */
   private readonly policy: EvictionPolicy | undefined;
@@ -308,8 +321,13 @@ export class Engine {
   /** Runs one forward pass over everything scheduled; returns what happened to each request. */
   step(): EngineEvent[] {
     for (const { tier, slot } of this.io.takeLost()) this.kv.lostChunk(tier, slot);
+    const t0 = performance.now();
     const plan = this.scheduler.schedule();
+    const t1 = performance.now();
     this.io.execute(plan.transfers);
+    const t2 = performance.now();
+    this.stepTime.scheduleMs += t1 - t0;
+    this.stepTime.transfersMs += t2 - t1;
     const scheduled = plan.batch;
     if (scheduled.length === 0) return this.scheduler.waitingOnIo > 0 ? [] : this.failUnschedulable();
     this.counters.steps++;
@@ -328,6 +346,7 @@ export class Engine {
       this.counters.decodeTokensComputed += n - promptRows;
       if (sample) events.push(...this.sampleNext(request, logits[i]!));
     });
+    this.stepTime.forwardMs += performance.now() - t2;
     return events;
   }
 
@@ -367,6 +386,7 @@ export class Engine {
       waiting: this.scheduler.waiting.length,
       running: this.scheduler.running.length,
       ...this.counters,
+      stepTime: { ...this.stepTime },
       conversations: conversationLayouts(this.kv),
     };
   }

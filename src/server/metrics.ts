@@ -64,6 +64,7 @@ export class Metrics {
   private readonly sharedLookups: MirroredCounter<'result'>;
   private readonly sharedWrites: MirroredCounter<'result'>;
   private readonly sharedUp: Gauge;
+  private readonly stepSeconds: MirroredCounter<'phase'>;
 
   constructor() {
     const registers = [this.registry];
@@ -117,6 +118,8 @@ export class Metrics {
     this.sharedWrites = labelled('pensieve_kv_shared_writes_total',
       'Chunk writes to the shared KV tier, by result (written; skipped: already there; dropped: queue full; stale: slot reused; error).', 'result');
     this.sharedUp = gauge('pensieve_kv_shared_connected', 'Whether the shared KV tier is connected: 1, or 0 (also without --shared-kv).');
+    this.stepSeconds = labelled('pensieve_engine_step_seconds_total',
+      'Engine step time by phase (schedule: scheduler and cache; transfers: tier copies before the forward pass; forward: the forward pass and sampling).', 'phase');
   }
 
   observeFirstToken(seconds: number): void {
@@ -160,6 +163,9 @@ export class Metrics {
       this.swappedBytes.update(stats.io.swapInBytes[tier], { direction: 'in', tier });
     }
     this.diskErrors.update(stats.io.diskErrors);
+    this.stepSeconds.update(stats.stepTime.scheduleMs / 1e3, { phase: 'schedule' });
+    this.stepSeconds.update(stats.stepTime.transfersMs / 1e3, { phase: 'transfers' });
+    this.stepSeconds.update(stats.stepTime.forwardMs / 1e3, { phase: 'forward' });
     const shared = stats.shared;
     if (shared !== null) {
       this.sharedUp.set(shared.connected ? 1 : 0);

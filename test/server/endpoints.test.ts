@@ -63,6 +63,9 @@ test('/metrics exposes the engine and latency metrics after a request', async ()
   assert.match(body, /^pensieve_kv_tier_capacity_bytes\{tier="device"\} [1-9]\d*$/m);
   // The Cost(l) profile the retention value divides, one series per profiled context length.
   assert.match(body, /^pensieve_chunk_recompute_cost_ms\{context_length="0"\} \d/m);
+  // Where the steps spent their time: a request was served, so every phase ran and forward took time.
+  for (const phase of ['schedule', 'transfers', 'forward']) assert.match(body, new RegExp(`^pensieve_engine_step_seconds_total\\{phase="${phase}"\\} \\d`, 'm'), phase);
+  assert.match(body, /^pensieve_engine_step_seconds_total\{phase="forward"\} (0\.\d*[1-9]|[1-9])/m);
 });
 
 test('each request leaves one log line with its status, tokens and duration', async () => {
