@@ -183,7 +183,13 @@ export class Engine {
       const { config: c } = model;
       const layout = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, blockSize, dtype: kvDType };
       const capacity = Math.floor(options.kvDiskSpace! / DiskTier.slotBytesFor(layout, blocksPerChunk));
-      if (capacity > 0) disk = DiskTier.open({ dir: options.kvDiskDir, capacity, modelId: modelFingerprint(model), layout, blocksPerChunk });
+      if (capacity > 0) {
+        disk = DiskTier.open({
+          dir: options.kvDiskDir, capacity, modelId: modelFingerprint(model), layout, blocksPerChunk,
+          // Reads' arrays reused after their swap-in, up to a device's worth (the most one restore reads).
+          spareBytes: this.memory.gatheredBytes(numBlocks),
+        });
+      }
     }
     this.kv = new KvCacheManager({
       numBlocks,

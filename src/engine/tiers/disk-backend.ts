@@ -107,8 +107,12 @@ export class DiskBackend implements TierBackend {
       data = result;
     }
     this.kv.scatterBlocks(blocks, data);
-    // A landed read has served its purpose; a write in flight still needs its bytes.
-    if (s !== undefined && !s.writing) s.data = null;
+    // A landed read has served its purpose, and its array goes to the next read; a write in
+    // flight still needs its bytes.
+    if (s === undefined || !s.writing) {
+      if (s !== undefined) s.data = null;
+      this.files.recycle(data);
+    }
     this.unland(slot);
   }
 

@@ -99,3 +99,37 @@ test('at start-up, files of another model, layout or format version, stray files
   // Another layout (another model shape under the same id) is refused too.
   assert.equal(open(dir, { layout: { ...layout, headDim: 8 } }).scan.discarded, 1);
 });
+
+test('a recycled payload array receives the next full read; short chunks, other arrays and arrays past spareBytes are not kept', async () => {
+  const full = 2 * floatsPerBlock * 4;
+  const { tier } = open(tempDir('pensieve-disk-'), { spareBytes: 2 * full });
+  for (let s = 0; s < 4; s++) await tier.write(s, meta(s), payload(s), 2);
+  await tier.write(5, { ...meta(5), numTokens: 10 }, payload(5, 1), 1);
+  const first = (await tier.read(0, meta(0))) as Float32Array;
+  assert.deepEqual(first, payload(0));
+  tier.recycle(first);
+  const second = await tier.read(1, meta(1));
+  assert.equal(second, first, 'the recycled array is the one the next read fills');
+  assert.deepEqual(second, payload(1));
+  // A short chunk's read never takes a full-chunk array, and arrays that are views, of the
+  // other dtype or past the byte cap are dropped.
+  tier.recycle(second as Float32Array);
+  const short = await tier.read(5, { ...meta(5), numTokens: 10 });
+  assert.notEqual(short, second);
+  assert.deepEqual(short, payload(5, 1));
+  tier.recycle(new Float32Array(new ArrayBuffer(full + 4), 4, full / 4));
+  tier.recycle(new Uint16Array(full / 2));
+  const a = new Float32Array(full / 4), b = new Float32Array(full / 4);
+  tier.recycle(a);
+  tier.recycle(b);
+  const reads = await Promise.all([2, 3, 0].map((s) => tier.read(s, meta(s))));
+  assert.deepEqual(reads, [payload(2), payload(3), payload(0)]);
+  assert.deepEqual([reads[0] === a || reads[0] === second, reads[1] === a || reads[1] === second], [true, true], 'the two kept arrays, newest first');
+  assert.ok(reads[2] !== a && reads[2] !== b && reads[2] !== second, 'b was past the 2-chunk cap');
+  // Without spareBytes nothing is kept.
+  const { tier: none } = open(tempDir('pensieve-disk-'));
+  await none.write(0, meta(0), payload(0), 2);
+  const x = (await none.read(0, meta(0))) as Float32Array;
+  none.recycle(x);
+  assert.notEqual(await none.read(0, meta(0)), x);
+});

@@ -21,7 +21,7 @@ function setup(landedCap?: number) {
     l.v.forEach((_, i) => (l.v[i] = -(li * 1e6 + i)));
   });
   const host = new HostTier(kv, 2, 2);
-  const { tier: disk } = DiskTier.open({ dir: tempDir('pensieve-io-'), capacity: 4, modelId: 'm', layout: { numLayers: 2, numKvHeads: 2, headDim: 4, blockSize: 16, dtype: 'f32' }, blocksPerChunk: 2 });
+  const { tier: disk } = DiskTier.open({ dir: tempDir('pensieve-io-'), capacity: 4, modelId: 'm', layout: { numLayers: 2, numKvHeads: 2, headDim: 4, blockSize: 16, dtype: 'f32' }, blocksPerChunk: 2, spareBytes: 1 << 20 });
   const io = new TierIo(kv, host, disk, () => {}, landedCap);
   return { kv, host, disk, io };
 }
@@ -51,10 +51,17 @@ test('device → host → device and device → disk → device copy exactly the
   io.execute([{ op: 'load', from: 'host', slot: 1, blocks: [6, 5], chunk: meta(0) }, { op: 'load', from: 'disk', slot: 2, blocks: [0, 7], chunk: meta(1) }]);
   assert.deepEqual(blockData(kv, [6, 5]), a);
   assert.deepEqual(blockData(kv, [0, 7]), b);
+  // The read's array went back to the disk tier: the next read lands in it, and the blocks
+  // it was scattered into keep their values.
+  io.prefetch(2, meta(1));
+  await io.nextCompletion();
+  io.execute([{ op: 'load', from: 'disk', slot: 2, blocks: [1, 3], chunk: meta(1) }]);
+  assert.deepEqual(blockData(kv, [1, 3]), b);
+  assert.deepEqual(blockData(kv, [0, 7]), b);
   assert.equal(io.stats().stagingBytes, 0, 'a read that was used is dropped from RAM');
   const s = io.stats();
   assert.equal(s.swapOutBytes.host, a.byteLength);
-  assert.equal(s.swapInBytes.disk, b.byteLength);
+  assert.equal(s.swapInBytes.disk, 2 * b.byteLength);
   assert.equal(s.syncReads, 0);
 });
 
