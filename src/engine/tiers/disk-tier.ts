@@ -50,12 +50,15 @@ export class DiskTier {
   private readonly chains = new Map<number, Promise<void>>();
   private readonly sizes = new Map<number, number>();
   private bytes = 0;
+  /** Bytes of a full chunk's payload (slotBytes less the header). */
+  private readonly fullPayloadBytes: number;
   /** Full-chunk payload arrays handed back by recycle(), for readBuffers. */
   private readonly spares: KvPool[] = [];
 
   private constructor(readonly options: DiskTierOptions) {
     this.dir = nodePath.join(options.dir, modelDirName(options.modelId));
-    this.slotBytes = HEADER_BYTES + payloadBytes(options.layout, options.blocksPerChunk);
+    this.fullPayloadBytes = payloadBytes(options.layout, options.blocksPerChunk);
+    this.slotBytes = HEADER_BYTES + this.fullPayloadBytes;
   }
 
   /** Bytes one slot's file takes at most: what the tier's byte budget is divided by. */
@@ -174,7 +177,7 @@ export class DiskTier {
    * it. Kept up to options.spareBytes.
    */
   recycle(payload: KvPool): void {
-    const full = this.slotBytes - HEADER_BYTES;
+    const full = this.fullPayloadBytes;
     const ofType = this.options.layout.dtype === 'bf16' ? payload instanceof Uint16Array : payload instanceof Float32Array;
     const whole = payload.byteOffset === 0 && payload.buffer.byteLength === full && payload.byteLength === full;
     if (ofType && whole && (this.spares.length + 1) * full <= (this.options.spareBytes ?? 0)) this.spares.push(payload);
@@ -185,7 +188,7 @@ export class DiskTier {
     const { layout } = this.options;
     const numBlocks = Math.ceil(expect.numTokens / layout.blockSize);
     const bytes = payloadBytes(layout, numBlocks);
-    const spare = bytes === this.slotBytes - HEADER_BYTES ? this.spares.pop() : undefined;
+    const spare = bytes === this.fullPayloadBytes ? this.spares.pop() : undefined;
     const payload = spare ?? (layout.dtype === 'bf16' ? new Uint16Array(bytes / 2) : new Float32Array(bytes / 4));
     return { header: Buffer.alloc(HEADER_BYTES), payload, extra: Buffer.alloc(1) };
   }
