@@ -52,7 +52,8 @@ export const ENGINE_FLAG_HELP = `  --model PATH                 GGUF file, Huggi
                                fraction of KV blocks are free (default 0.25)
   --data-dir DIR               conversations, responses and token histories (default ~/.pensieve)
   --max-model-len N            longest prompt plus reply, in tokens (default: the model's context,
-                               capped with a warning to what --kv-cache-memory holds for one request)
+                               capped with a warning to what --kv-cache-memory holds for one request);
+                               also picks LongRoPE's short/long factors and dynamic NTK's base
   --shared-kv redis://HOST:PORT[/DB]
                                a KV tier shared by replicas, below the disk tier (pensieve mode; needs
                                the disk tier): chunks written to disk are copied there, a prompt's

@@ -172,6 +172,8 @@ export class Engine {
     }
     this.memory = new KvCache(model.config, numBlocks, blockSize, kvDType);
     this.maxModelLen = resolveMaxModelLen(options, model.config.maxPositionEmbeddings, numBlocks * blockSize);
+    // LongRoPE's short/long set and dynamic NTK are chosen by the context served, as llama.cpp's n_ctx.
+    model.transformer.setContextLength(this.maxModelLen);
     this.runner = new ModelRunner(model.transformer, this.memory);
     const pensieve = options.cacheMode === 'pensieve';
     const blocksPerChunk = CHUNK_SIZE / blockSize;

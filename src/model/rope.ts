@@ -3,8 +3,8 @@
 // head with its cos/sin scale (LongRoPE's and YaRN's attention factor).
 //
 // Schemes that depend on the context length (LongRoPE's short/long set, dynamic NTK) are fixed
-// once for the context the model serves (config.maxPositionEmbeddings), as llama.cpp fixes them
-// by its n_ctx: a K cached under one table must stay valid for every later token, which
+// once for the context the model serves (the engine's --max-model-len, else the model's own
+// maxPositionEmbeddings), as llama.cpp fixes them by its n_ctx: a K cached under one table must stay valid for every later token, which
 // transformers' per-call switch (by the current sequence length) does not keep.
 import type { Kernels, RopeStyle } from '../kernels/types.js';
 import type { ModelConfig } from './config.js';
@@ -19,10 +19,23 @@ export interface RopeTables {
   scale: number;
 }
 
-export function ropeTables(config: ModelConfig): RopeTables {
+/** The tables for a model serving `contextLength` positions (default: its own context). */
+export function ropeTables(config: ModelConfig, contextLength = config.maxPositionEmbeddings): RopeTables {
   const rs = config.ropeScaling;
   const scale = rs?.type === 'longrope' || rs?.type === 'yarn' ? rs.attentionFactor : 1;
-  return { invFreq: ropeInvFreq(config), rotaryDim: config.rotaryDim ?? config.headDim, scale };
+  return { invFreq: ropeInvFreq(config, contextLength), rotaryDim: config.rotaryDim ?? config.headDim, scale };
+}
+
+/** Whether the tables change with the context served (LongRoPE's short/long set, dynamic NTK). */
+export function ropeDependsOnContext(config: ModelConfig): boolean {
+  const type = config.ropeScaling?.type;
+  return type === 'longrope' || type === 'dynamic';
+}
+
+/** Whether two layers' tables rotate alike (both absent counts as alike). */
+export function sameRope(a: RopeTables | null, b: RopeTables | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.rotaryDim === b.rotaryDim && a.scale === b.scale && a.invFreq.every((f, i) => f === b.invFreq[i]);
 }
 
 /**

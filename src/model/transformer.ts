@@ -15,7 +15,7 @@ import { feedForward } from './feed-forward.js';
 import type { KvCache } from './kv-cache.js';
 import { layerNorm, relu } from './layer-norm.js';
 import { matmulStack } from './matrix-stack.js';
-import { applyRope, ropeTables, type RopeTables } from './rope.js';
+import { applyRope, ropeTables, sameRope, type RopeTables } from './rope.js';
 import { Scratch } from './scratch.js';
 import type { ModelWeights } from './weights.js';
 
@@ -46,27 +46,52 @@ interface LayerAttention {
 }
 
 export class Transformer {
-  /** The global layers' RoPE tables. */
-  readonly rope: RopeTables;
   private readonly arch: Architecture;
-  private readonly layerAttention: LayerAttention[];
+  private layerAttention: LayerAttention[];
   private readonly scratch = new Scratch();
   /** OPT's decoder: learned positions at this row offset, LayerNorm, ReLU FFN (null otherwise). */
   private readonly opt: { positionOffset: number } | null;
+  /** The context the RoPE tables were built for (see setContextLength). */
+  private context: number;
 
   constructor(readonly config: ModelConfig, readonly weights: ModelWeights, readonly kernels: Kernels) {
     this.arch = architecture(config.architecture);
     this.opt = this.arch.opt ?? null;
-    this.rope = ropeTables(config);
+    this.context = config.maxPositionEmbeddings;
+    this.layerAttention = this.attentionFor(this.context);
+  }
+
+  /** The context length the RoPE tables serve. */
+  get contextLength(): number {
+    return this.context;
+  }
+
+  /**
+   * Fixes the context served (the engine's --max-model-len) before the first forward pass: RoPE
+   * schemes that depend on it (LongRoPE's short or long set, dynamic NTK) take it, as llama.cpp
+   * takes its n_ctx. K already cached under the old tables would be wrong under the new ones, so
+   * this belongs to start-up. Returns whether the tables changed.
+   */
+  setContextLength(contextLength: number): boolean {
+    if (!Number.isInteger(contextLength) || contextLength < 1) throw new RangeError(`context length must be a positive integer; got ${contextLength}`);
+    const before = this.layerAttention;
+    this.context = contextLength;
+    this.layerAttention = this.attentionFor(contextLength);
+    return this.layerAttention.some((la, l) => !sameRope(la.rope, before[l]!.rope));
+  }
+
+  private attentionFor(contextLength: number): LayerAttention[] {
+    const { config } = this;
+    const rope = ropeTables(config, contextLength);
     // Gemma 3's local layers rotate with their own theta and no scaling.
-    const localRope = config.ropeLocalTheta === undefined ? this.rope
-      : ropeTables({ ...config, ropeTheta: config.ropeLocalTheta, ropeScaling: null, ropeFreqFactors: undefined });
+    const localRope = config.ropeLocalTheta === undefined ? rope
+      : ropeTables({ ...config, ropeTheta: config.ropeLocalTheta, ropeScaling: null, ropeFreqFactors: undefined }, contextLength);
     const noRope = new Set(config.noRopeLayers ?? []);
-    this.layerAttention = Array.from({ length: config.numLayers }, (_, l) => {
+    return Array.from({ length: config.numLayers }, (_, l) => {
       const local = isSlidingLayer(config, l);
       return {
         // OPT's positions are learned (added to the embedding); SmolLM3's NoPE layers turn nothing.
-        rope: this.opt || noRope.has(l) ? null : local ? localRope : this.rope,
+        rope: this.opt || noRope.has(l) ? null : local ? localRope : rope,
         slidingWindow: local ? config.slidingWindow!.size : 0,
         softcap: config.attnLogitSoftcap ?? 0,
       };
