@@ -95,6 +95,21 @@ describe('configFromHf on real configs', () => {
     assert.deepEqual(configFromHf(JSON.parse(JSON.stringify(hfConfigJson(c))), file), c);
   });
 
+  test('gemma-2-2b-it and gemma-3-1b-it (bench/configs): windows, soft-caps, local theta, as published', () => {
+    const read = (name: string) => {
+      const file = path.resolve(import.meta.dirname, `../../bench/configs/${name}.json`);
+      return configFromHf(JSON.parse(fs.readFileSync(file, 'utf8')), file);
+    };
+    const g2 = read('gemma-2-2b-it');
+    assert.deepEqual([g2.architecture, g2.hiddenSize, g2.headDim, g2.numHeads, g2.numKvHeads, g2.numLayers], ['gemma2', 2304, 256, 8, 4, 26]);
+    assert.deepEqual(g2.slidingWindow, { size: 4096, pattern: 2 });
+    assert.deepEqual([g2.attnLogitSoftcap, g2.finalLogitSoftcap, g2.queryPreAttnScalar, g2.eosTokenIds], [50, 30, 256, [1, 107]]);
+    const g3 = read('gemma-3-1b-it');
+    assert.deepEqual([g3.architecture, g3.hiddenSize, g3.headDim, g3.numHeads, g3.numKvHeads, g3.numLayers], ['gemma3', 1152, 256, 4, 1, 26]);
+    assert.deepEqual(g3.slidingWindow, { size: 512, pattern: 6 });
+    assert.deepEqual([g3.ropeTheta, g3.ropeLocalTheta, g3.attnLogitSoftcap, g3.maxPositionEmbeddings], [1e6, 1e4, undefined, 32768]);
+  });
+
   test('SmolLM2-135M: 9 heads over 3 KV heads, eos 0', () => {
     const c = configFromHf(load('SmolLM2-135M.json'), 's');
     assert.deepEqual([c.numHeads, c.numKvHeads, c.headDim, c.bosTokenId, c.eosTokenIds], [9, 3, 64, 0, [0]]);
