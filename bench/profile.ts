@@ -3,6 +3,7 @@
 // the second.
 //
 //   npx tsx bench/profile.ts [--model FILE.gguf] [--batch N] [--context N] [--steps N] [--prefill N] [--kv-dtype auto|f32|bf16]
+//                            [--isa avx512|avx2|scalar]
 //
 // --batch N: N sequences decoding together (one token each per step) at --context tokens;
 // --prefill N: one prompt of N tokens instead.
@@ -26,6 +27,7 @@ const { values: flags } = parseArgs({
     steps: { type: 'string', default: '8' },
     prefill: { type: 'string' },
     'kv-dtype': { type: 'string', default: 'auto' },
+    isa: { type: 'string' },
   },
 });
 
@@ -56,6 +58,8 @@ function timed(inner: Kernels): { kernels: Kernels; totals: Map<string, { ms: nu
   return { kernels, totals };
 }
 
+// --isa: the kernels' highest instruction set (set before loading, as packing may depend on it).
+if (flags.isa !== undefined) console.log(`ISA: ${addon.setMaxIsa(flags.isa as 'avx512' | 'avx2' | 'scalar')}`);
 const { kernels, totals } = timed(await defaultKernels());
 const loaded = await loadModel(flags.model, { kernels, weightFormat: 'auto' });
 const c = loaded.config;

@@ -18,11 +18,27 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('./node_modules/node-llama-cpp/llama/', import.meta.url));
 const BUNDLE = `${PACKAGE}gitRelease.bundle`;
 
+const NO_AMX = '-mno-amx-tile -mno-amx-int8 -mno-amx-bf16';
 export const LLAMA_TARGETS = ['llama-quantize', 'llama-bench', 'llama-batched-bench', 'llama-server', 'llama-cli'] as const;
 export type LlamaTarget = (typeof LLAMA_TARGETS)[number];
-/** Configure flags; the cache check reads each back from CMakeCache.txt. */
-const CMAKE_FLAGS: Readonly<Record<string, string>> = { GGML_NATIVE: 'ON', LLAMA_CURL: 'OFF', CMAKE_BUILD_TYPE: 'Release' };
+/**
+ * Configure flags; the cache check reads each back from CMakeCache.txt. On a CPU with AMX,
+ * -march=native compiles ggml's AMX matmul in, and this release's segfaults in
+ * ggml_backend_amx_mul_mat on the first quantized matmul of more than a few rows (every
+ * llama-bench run with -d 128 or -p 512 on the Sapphire Rapids machine of 2026-12-08;
+ * ggml-org/llama.cpp#20824, machine-dependent, unfixed): the strongest build that runs keeps
+ * every other native instruction and leaves AMX out (GCC's explicit -mno-* wins over -march).
+ */
+const CMAKE_FLAGS: Readonly<Record<string, string>> = {
+  GGML_NATIVE: 'ON', LLAMA_CURL: 'OFF', CMAKE_BUILD_TYPE: 'Release',
+  ...(cpuHasAmx() ? { CMAKE_C_FLAGS: NO_AMX, CMAKE_CXX_FLAGS: NO_AMX } : {}),
+};
 const STAMP = 'pensieve-build.json';
+
+function cpuHasAmx(): boolean {
+  const flags = /^flags\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+  return flags.split(' ').includes('amx_tile');
+}
 
 export interface LlamaCppBuild {
   dir: string;
