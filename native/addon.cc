@@ -24,6 +24,7 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   o.Set("avx512", f.avx512);
   o.Set("avx512bf16", f.avx512bf16);
   o.Set("avx512vnni", f.avx512vnni);
+  o.Set("amxbf16", f.amxbf16);
   o.Set("isa", isa_name(active_isa()));
   o.Set("threads", num_threads());
   return o;

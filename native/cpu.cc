@@ -3,9 +3,32 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace pensieve {
 
 namespace {
+
+// CPUID.(7,0):EDX bit 22 AMX-BF16, bit 24 AMX-TILE; then Linux's permission for the tile data
+// (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): without it the first tile load faults.
+bool amx_bf16_granted() {
+#if defined(__x86_64__) && defined(__linux__)
+  const char* env = std::getenv("PENSIEVE_AMX");
+  if (env != nullptr && std::strcmp(env, "0") == 0) return false;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  if (!(d & (1u << 22)) || !(d & (1u << 24))) return false;
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
 
 CpuFeatures detect() {
   CpuFeatures f;
@@ -17,6 +40,7 @@ CpuFeatures detect() {
   f.avx512bf16 = f.avx512 && __builtin_cpu_supports("avx512bf16");
   f.avx512vnni = f.avx512 && __builtin_cpu_supports("avx512vnni");
 #endif
+  f.amxbf16 = f.avx512 && amx_bf16_granted();
   return f;
 }
 

@@ -11,6 +11,9 @@ struct CpuFeatures {
   bool avx512 = false;     // AVX-512 F/BW/DQ/VL
   bool avx512bf16 = false; // vdpbf16ps
   bool avx512vnni = false; // vpdpbusd
+  // AMX-BF16 (tdpbf16ps) and the tile state granted to this process by the OS (Linux asks for a
+  // request first); PENSIEVE_AMX=0 turns it off.
+  bool amxbf16 = false;
 };
 
 const CpuFeatures& cpu();

@@ -60,6 +60,7 @@ Kernel pick_kernel(const PackedMatrix& w, int64_t m) {
       if (avx2) return {matmul_f32_avx2, XPrep::None, nullptr, kRowsAvx2};
       return {matmul_f32_scalar, XPrep::None, nullptr, kRowsScalar};
     case PackedDType::BF16:
+      if (isa == Isa::Avx512 && f.amxbf16 && m >= kAmxMinRows && w.k_steps % 16 == 0) return {matmul_bf16_amx, XPrep::Bf16Bits, nullptr, kRowsAmx};
       if (isa == Isa::Avx512 && f.avx512bf16) return {matmul_bf16_avx512, XPrep::Bf16Bits, nullptr, kRowsAvx512};
       if (avx2) return {matmul_bf16_avx2, XPrep::Bf16Values, nullptr, kRowsAvx2};
       return {matmul_bf16_scalar, XPrep::Bf16Values, nullptr, kRowsScalar};

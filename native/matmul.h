@@ -76,6 +76,10 @@ constexpr int kRowsAvx2Gemm = 3; // quant_gemm_avx2: 2 int16 + 2 f32 ymm per row
 // tile is as cheap (measured: m = 2 is 0.8× with the GEMM, m = 3 1.1–1.25×, m ≥ 9 1.4–1.6×).
 constexpr int kGemmMinRowsAvx2 = 3;
 constexpr int kRowsScalar = 4;
+// The AMX bf16 kernel takes x rows in blocks of 32 (two 16-row tiles), from this many rows of x
+// (below it the vdpbf16ps row tiles run: a 16-row tile would be mostly padding).
+constexpr int kRowsAmx = 32;
+constexpr int kAmxMinRows = 16;
 
 // Walks panels [p0, p1) and, inside each, rows [r0, r1) in tiles of MaxMR
 // rows: the panel stays in L1/L2 while every row tile streams past it. Tile
@@ -165,6 +169,8 @@ void matmul_bf16_avx512(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 void matmul_q8_avx512(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 void matmul_f16_avx512(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 void quantize_row_q8_avx512(const float* x, int64_t cols, int8_t* q, float* d, int32_t* sum);
+// AMX-BF16 (matmul_amx.cc): x as for matmul_bf16_avx512; k_steps a multiple of 16.
+void matmul_bf16_amx(const MatmulArgs&, int64_t, int64_t, int64_t, int64_t);
 // x rounded to bf16 bits exactly as f32_to_bf16 (bf16.h) does; any n.
 void round_bf16_avx512(const float* x, int64_t n, uint16_t* out);
 

@@ -73,6 +73,8 @@ export interface CpuInfo {
   avx512: boolean;
   avx512bf16: boolean;
   avx512vnni: boolean;
+  /** AMX-BF16 usable by this process (the prefill bf16 matmul runs on it). */
+  amxbf16: boolean;
   isa: string;
   threads: number;
 }

@@ -216,6 +216,52 @@ describe('matmul: parallel split', () => {
   });
 });
 
+describe('matmul: bf16 at prefill-sized m (AMX tdpbf16ps where the CPU has it)', () => {
+  // From 16 rows of x, with K a multiple of 32, a CPU with AMX-BF16 runs matmul_amx.cc: x rows in
+  // blocks of 32 (a partial last block from a zero-padded copy), panels of 16 outputs (a partial
+  // last panel masked), the bias added after. Elsewhere these shapes run the other paths, which
+  // must agree just the same.
+  const amx = addon.cpuInfo().amxbf16;
+  const shapes = [[16, 32, 16], [40, 64, 17], [200, 96, 31], [33, 896, 33], [16, 64, 100], [50, 48, 40]] as const;
+  for (const [rows, cols, m] of shapes) {
+    it(`[${rows}x${cols}] · ${m} rows of x${amx && cols % 32 === 0 ? ' (AMX)' : ''}, with and without bias`, () => {
+      const rng = mulberry32(rows * 7 + m);
+      const values = randomValues(rng, rows, cols);
+      const w = raw('f32', rows, cols, values);
+      const x = randomValues(rng, m, cols);
+      const bias = Float32Array.from({ length: rows }, () => rng() - 0.5);
+      const native = nativeKernels.packMatrix(w, 'bf16');
+      const ref = referenceKernels.packMatrix(w, 'bf16');
+      const magnitude = new Float32Array(m * rows);
+      referenceKernels.matmul(referenceKernels.packMatrix(raw('f32', rows, cols, abs(values)), 'bf16'), abs(x), m, magnitude);
+      for (const b of [undefined, bias]) {
+        const got = new Float32Array(m * rows).fill(Number.NaN);
+        const expect = new Float32Array(m * rows);
+        nativeKernels.matmul(native, x, m, got, b);
+        referenceKernels.matmul(ref, x, m, expect, b);
+        assertClose(got, expect, magnitude, b, rows, `bf16 [${rows}x${cols}] m=${m}${b ? ' + bias' : ''}`);
+      }
+    });
+  }
+
+  it('matmulSplit into two parts at prefill-sized m agrees with two matmuls', () => {
+    const rng = mulberry32(21);
+    const [cols, m] = [128, 45];
+    const va = randomValues(rng, 32, cols), vb = randomValues(rng, 48, cols);
+    const a = raw('f32', 32, cols, va);
+    const b = raw('f32', 48, cols, vb);
+    const stacked = raw('f32', 80, cols, Float32Array.from([...va, ...vb]));
+    const x = randomValues(rng, m, cols);
+    const split = [new Float32Array(m * 32), new Float32Array(m * 48)];
+    nativeKernels.matmulSplit(nativeKernels.packMatrix(stacked, 'bf16'), x, m, split);
+    const wantA = new Float32Array(m * 32), wantB = new Float32Array(m * 48);
+    nativeKernels.matmul(nativeKernels.packMatrix(a, 'bf16'), x, m, wantA);
+    nativeKernels.matmul(nativeKernels.packMatrix(b, 'bf16'), x, m, wantB);
+    assert.deepEqual(split[0], wantA);
+    assert.deepEqual(split[1], wantB);
+  });
+});
+
 describe('matmul: weights of 2 MiB and more (huge-page mappings)', () => {
   for (const dst of ['f32', 'bf16'] as const) {
     it(`${dst}: matches the reference, last row included`, () => {
