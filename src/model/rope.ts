@@ -4,8 +4,9 @@
 //
 // Schemes that depend on the context length (LongRoPE's short/long set, dynamic NTK) are fixed
 // once for the context the model serves (the engine's --max-model-len, else the model's own
-// maxPositionEmbeddings), as llama.cpp fixes them by its n_ctx: a K cached under one table must stay valid for every later token, which
-// transformers' per-call switch (by the current sequence length) does not keep.
+// maxPositionEmbeddings), as llama.cpp fixes them by its n_ctx: a K cached under one table must
+// stay valid for every later token, which transformers' per-call switch (by the current sequence
+// length) does not keep.
 import type { Kernels, RopeStyle } from '../kernels/types.js';
 import type { ModelConfig } from './config.js';
 
