@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "amx.h"
 #include "matmul.h"
 
 #ifndef PENSIEVE_AMX_BF16
@@ -24,23 +25,10 @@ namespace pensieve {
 
 namespace {
 
-// ldtilecfg's 64-byte operand (palette 1).
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Tiles: 0, 1 the sums of x rows [0, 16) and [16, 32) of a block; 2, 3 their x; 4 the panel's slice.
 // All 16 rows of 64 bytes: 16 f32 sums, 32 bf16 of x, 16 k-pairs of the panel's 16 rows.
 PENSIEVE_AMX_BF16 void configure_tiles() {
-  TileConfig cfg;
-  for (int t = 0; t < 5; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
+  const AmxTileConfig cfg = amx_full_tiles(5);
   _tile_loadconfig(&cfg);
 }
 

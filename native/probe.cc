@@ -33,6 +33,7 @@
 #include <immintrin.h>
 #endif
 
+#include "amx.h"
 #include "cpu.h"
 #include "napi_util.h"
 #include "parallel.h"
@@ -68,6 +69,31 @@ __attribute__((target("avx512f,avx512bf16"))) void flops_bf16(int64_t iters, flo
     for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
   for (int i = 1; i < 12; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);
   *sink = _mm512_reduce_add_ps(acc[0]);
+}
+
+// AMX's tdpbf16ps, where the bf16 matmul runs for m >= 16 (matmul_amx.cc): four independent
+// 16×16 sums, each instruction 16·16·32 multiply-adds.
+__attribute__((target("amx-tile,amx-bf16"))) void flops_amx_bf16(int64_t iters, float* sink) {
+  const AmxTileConfig cfg = amx_full_tiles(6);
+  _tile_loadconfig(&cfg);
+  alignas(64) uint16_t ones[16 * 32];
+  for (uint16_t& v : ones) v = 0x3f80;
+  _tile_loadd(4, ones, 64);
+  _tile_loadd(5, ones, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t it = 0; it < iters; ++it) {
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_dpbf16ps(1, 4, 5);
+    _tile_dpbf16ps(2, 4, 5);
+    _tile_dpbf16ps(3, 4, 5);
+  }
+  alignas(64) float c[16 * 16];
+  _tile_stored(0, c, 64);
+  _tile_release();
+  *sink = c[0];
 }
 
 __attribute__((target("avx512f,avx512vnni"))) void flops_int8(int64_t iters, float* sink) {
@@ -155,6 +181,7 @@ FlopsProbe flops_probe(const std::string& kind) {
   const CpuFeatures& f = cpu();
   const Isa isa = active_isa();
   if (kind == "bf16") {
+    if (isa == Isa::Avx512 && f.amxbf16) return {flops_amx_bf16, 4 * 16 * 16 * 32 * 2, "tdpbf16ps (AMX; the bf16 matmul's kernel from 16 rows of x)"};
     if (isa == Isa::Avx512 && f.avx512bf16) return {flops_bf16, 12 * 64, "vdpbf16ps zmm"};
     if (isa >= Isa::Avx2) return {flops_f32_avx2, 12 * 16, "vfmadd231ps ymm (AVX2 bf16 kernel: bf16 widened to f32)"};
   } else if (kind == "int8") {
