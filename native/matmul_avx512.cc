@@ -95,7 +95,10 @@ struct Bf16Tile {
       // GEMV (or a one-row tail tile, whose share of the prefetch is left to the hardware).
       __m512 acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
       int64_t kk = 0;
+      const char* pf = reinterpret_cast<const char*>(w) + kDecodePrefetch;
       for (; kk + 4 <= K2; kk += 4) {
+        if (kDecodePrefetch > 0)
+          for (int l = 0; l < 4; ++l) _mm_prefetch(pf + (kk + l) * 64, _MM_HINT_T0);
         acc[0] = _mm512_dpbf16_ps(acc[0], (__m512bh)_mm512_load_si512(w + (kk + 0) * kStep), (__m512bh)_mm512_set1_epi32(load_i32(x + 2 * kk + 0)));
         acc1 = _mm512_dpbf16_ps(acc1, (__m512bh)_mm512_load_si512(w + (kk + 1) * kStep), (__m512bh)_mm512_set1_epi32(load_i32(x + 2 * kk + 2)));
         acc2 = _mm512_dpbf16_ps(acc2, (__m512bh)_mm512_load_si512(w + (kk + 2) * kStep), (__m512bh)_mm512_set1_epi32(load_i32(x + 2 * kk + 4)));
@@ -148,6 +151,8 @@ struct Q8Tile {
       __m512i dot[MR];
       for (int i = 0; i < MR; ++i) dot[i] = _mm512_setzero_si512();
       if constexpr (MR == 1) {
+        if (kDecodePrefetch > 0)
+          for (size_t o = 0; o < kQ8PanelBlockBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk + kDecodePrefetch + o), _MM_HINT_T0);
         // Two chains instead of eight dependent vpdpbusd per block.
         __m512i dot1 = _mm512_setzero_si512();
         const int8_t* xb = xq + b * kQ8Block;

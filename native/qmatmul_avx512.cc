@@ -119,6 +119,10 @@ struct QTile {
         next_pf += pf.period;
       }
       const uint8_t* step = panel + st * kStepBytes;
+      if constexpr (MR == 1) {
+        if (kDecodePrefetch > 0)
+          for (size_t o = 0; o < kStepBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(step + kDecodePrefetch + o), _MM_HINT_T0);
+      }
       const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(step)));
       __m512 m = _mm512_setzero_ps();
       if constexpr (L.m16) m = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(step + 32)));
