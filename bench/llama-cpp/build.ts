@@ -29,15 +29,15 @@ export type LlamaTarget = (typeof LLAMA_TARGETS)[number];
  * ggml-org/llama.cpp#20824, machine-dependent, unfixed): the strongest build that runs keeps
  * every other native instruction and leaves AMX out (GCC's explicit -mno-* wins over -march).
  */
-const CMAKE_FLAGS: Readonly<Record<string, string>> = {
-  GGML_NATIVE: 'ON', LLAMA_CURL: 'OFF', CMAKE_BUILD_TYPE: 'Release',
-  ...(cpuHasAmx() ? { CMAKE_C_FLAGS: NO_AMX, CMAKE_CXX_FLAGS: NO_AMX } : {}),
-};
+function cmakeFlags(): Readonly<Record<string, string>> {
+  const amx = cpuFlags().split(' ').includes('amx_tile');
+  return { GGML_NATIVE: 'ON', LLAMA_CURL: 'OFF', CMAKE_BUILD_TYPE: 'Release', ...(amx ? { CMAKE_C_FLAGS: NO_AMX, CMAKE_CXX_FLAGS: NO_AMX } : {}) };
+}
 const STAMP = 'pensieve-build.json';
 
-function cpuHasAmx(): boolean {
-  const flags = /^flags\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
-  return flags.split(' ').includes('amx_tile');
+/** The feature flags /proc/cpuinfo gives the first CPU (what -march=native reads). */
+function cpuFlags(): string {
+  return /^flags\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
 }
 
 export interface LlamaCppBuild {
@@ -72,9 +72,7 @@ function bundleCommit(): string {
 
 /** The CPU the build is for: model name, and a hash of its feature flags (what -march=native reads). */
 function thisCpu(): { cpu: string; cpuFlags: string } {
-  const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
-  const flags = /^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '';
-  return { cpu: os.cpus()[0]?.model ?? 'unknown', cpuFlags: createHash('sha256').update(flags).digest('hex').slice(0, 16) };
+  return { cpu: os.cpus()[0]?.model ?? 'unknown', cpuFlags: createHash('sha256').update(cpuFlags()).digest('hex').slice(0, 16) };
 }
 
 function cmakeCacheValue(cache: string, key: string): string | undefined {
@@ -89,7 +87,7 @@ function staleness(dir: string, commit: string): string | null {
   const cachePath = `${dir}/build/CMakeCache.txt`;
   if (!fs.existsSync(cachePath)) return 'not configured';
   const cache = fs.readFileSync(cachePath, 'utf8');
-  for (const [key, value] of Object.entries(CMAKE_FLAGS)) {
+  for (const [key, value] of Object.entries(cmakeFlags())) {
     const got = cmakeCacheValue(cache, key);
     if (got?.toUpperCase() !== value.toUpperCase()) return `configured with ${key}=${got ?? '(unset)'}`;
   }
@@ -178,7 +176,7 @@ export async function ensureLlamaCppBuild(log: (line: string) => void): Promise<
     if (still !== null) throw new Error(`llama.cpp build in ${dir} unusable after building: ${still}`);
   }
   const stamp: Stamp = readStamp(dir) ?? {
-    commit, tag, cmakeFlags: Object.entries(CMAKE_FLAGS).map(([k, v]) => `-D${k}=${v}`), ...thisCpu(), builtAt: fs.statSync(`${dir}/build/bin/llama-bench`).mtime.toISOString(),
+    commit, tag, cmakeFlags: Object.entries(cmakeFlags()).map(([k, v]) => `-D${k}=${v}`), ...thisCpu(), builtAt: fs.statSync(`${dir}/build/bin/llama-bench`).mtime.toISOString(),
   };
   fs.writeFileSync(`${dir}/build/${STAMP}`, `${JSON.stringify(stamp, null, 2)}\n`);
   return { dir, commit, tag, cmakeFlags: stamp.cmakeFlags, cpu: stamp.cpu, builtAt: stamp.builtAt, bin: (t) => `${dir}/build/bin/${t}` };
@@ -196,7 +194,7 @@ async function build(dir: string, commit: string, log: (line: string) => void): 
     git(['checkout', '--quiet', '--detach', commit], dir);
   }
   fs.rmSync(`${dir}/build/${STAMP}`, { force: true });
-  const flags = Object.entries(CMAKE_FLAGS).map(([k, v]) => `-D${k}=${v}`);
+  const flags = Object.entries(cmakeFlags()).map(([k, v]) => `-D${k}=${v}`);
   log(`llama.cpp: cmake -B build ${flags.join(' ')} (log: ${logFile})`);
   await run('cmake', ['-B', 'build', ...flags], dir, logFile, log);
   log(`llama.cpp: cmake --build build -j${os.cpus().length} --target ${LLAMA_TARGETS.join(' ')}`);
