@@ -15,10 +15,13 @@ namespace {
 
 // CPUID.(7,0):EDX bit 22 AMX-BF16, bit 24 AMX-TILE; then Linux's permission for the tile data
 // (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): without it the first tile load faults.
+// Opt-in (PENSIEVE_AMX=1) for now: one CI run on the AMX Xeon of 2026-12-08 saw
+// test/kernels/matmul.test.ts die of SIGSEGV within half a second, unexplained and not reproduced
+// in ~80 runs since; until that is understood the AMX kernel does not run by default.
 bool amx_bf16_granted() {
 #if defined(__x86_64__) && defined(__linux__)
   const char* env = std::getenv("PENSIEVE_AMX");
-  if (env != nullptr && std::strcmp(env, "0") == 0) return false;
+  if (env == nullptr || std::strcmp(env, "1") != 0) return false;
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   if (!(d & (1u << 22)) || !(d & (1u << 24))) return false;

@@ -12,7 +12,7 @@ struct CpuFeatures {
   bool avx512bf16 = false; // vdpbf16ps
   bool avx512vnni = false; // vpdpbusd
   // AMX-BF16 (tdpbf16ps) and the tile state granted to this process by the OS (Linux asks for a
-  // request first); PENSIEVE_AMX=0 turns it off.
+  // request first); opt-in with PENSIEVE_AMX=1 (cpu.cc says why).
   bool amxbf16 = false;
 };
 

@@ -6,8 +6,9 @@
 // Each call walks its panels two at a time, and for each pair the rows of x in blocks of 32 (two A
 // tiles, two B tiles, four C tiles): the panels stay in L1 while the blocks stream past them.
 //
-// Used when the CPU has AMX-BF16, the OS granted this process the tile state, m ≥ kAmxMinRows and
-// K is a whole number of 32-wide slices (matmul.cc); otherwise the vdpbf16ps row tiles run.
+// Used when PENSIEVE_AMX=1 (opt-in, cpu.cc), the CPU has AMX-BF16, the OS granted the tile state,
+// m ≥ kAmxMinRows and K is a whole number of 32-wide slices (matmul.cc); otherwise the vdpbf16ps
+// row tiles run.
 // Products are exact in f32 and summed in f32 (in another order than the other paths).
 #include <immintrin.h>
 
